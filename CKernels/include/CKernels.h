@@ -1,0 +1,240 @@
+// CKernels: GoodInit's C kernel layer. Pure functions over raw float32 buffers.
+//
+// Conventions (one for the whole API):
+//   - sizes: N batch, C input channels, H,W input height/width, K output channels (or features),
+//     R,S kernel height/width, P,Q output height/width. Activations NCHW, conv weights KCRS.
+//   - outputs first, then inputs and parameters, then sizes (llm.c order); cuDNN-style names
+//     y, x, w, dy, dx, dw.
+//   - backward passes ACCUMULATE (+=) into dx / dw / db: the caller zeroes once per step.
+//   - no allocation, no global state but the OpenMP thread count; scratch ("workspace") is
+//     passed in by the caller, sized by the matching ck_*_workspace_size().
+//   - every optimised kernel has a plain reference ck_ref_* beside it: the test oracle. The
+//     references accumulate in double.
+//   - determinism: every reduction runs over a fixed partition in index order, so results are
+//     bitwise identical for any thread count.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Threads
+
+/// Sets the OpenMP thread count for kernels called from *this* thread (a per-thread setting).
+void ck_set_num_threads(int n);
+/// The thread count kernels called from this thread will use (1 without OpenMP).
+int ck_get_max_threads(void);
+/// 1 when built with OpenMP, else 0.
+int ck_has_openmp(void);
+/// Number of OpenMP threads alive in the current team, measured from inside a parallel region.
+int ck_measure_team_size(void);
+/// Name of the GEMM micro-kernel compiled in ("avx512 12x32", "avx2 6x16", "portable 4x8").
+const char *ck_gemm_kernel_name(void);
+
+// MARK: - GEMM (row-major, cblas argument order)
+
+enum { CK_NO_TRANS = 0, CK_TRANS = 1 };
+
+/// Floats of workspace ck_sgemm needs for these sizes (64-byte aligned pointer expected).
+ptrdiff_t ck_sgemm_workspace_size(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K);
+
+/// C = alpha·op(A)·op(B) + beta·C. op(A) is M×K, op(B) is K×N, C is M×N; all row-major.
+/// beta == 0 overwrites C without reading it (NaNs in C do not propagate).
+void ck_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+              float alpha, const float *A, ptrdiff_t lda,
+              const float *B, ptrdiff_t ldb,
+              float beta, float *C, ptrdiff_t ldc,
+              float *workspace);
+
+void ck_ref_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                  float alpha, const float *A, ptrdiff_t lda,
+                  const float *B, ptrdiff_t ldb,
+                  float beta, float *C, ptrdiff_t ldc);
+
+// MARK: - 2-D convolution (stride, padding; dilation 1)
+
+typedef struct {
+    ptrdiff_t N, C, H, W;   // input
+    ptrdiff_t K, R, S;      // output channels, kernel
+    ptrdiff_t stride, pad;  // same in both directions
+} ck_conv2d_shape;
+
+ptrdiff_t ck_conv2d_out_h(const ck_conv2d_shape *s);
+ptrdiff_t ck_conv2d_out_w(const ck_conv2d_shape *s);
+ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s);
+
+/// y (N,K,P,Q) = conv(x (N,C,H,W), w (K,C,R,S)) + b (K) (b may be NULL)
+void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                       const ck_conv2d_shape *s, float *workspace);
+/// dx (N,C,H,W) += conv_transpose(dy (N,K,P,Q), w)
+void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
+                             const ck_conv2d_shape *s, float *workspace);
+/// dw (K,C,R,S) += Σ_n dy[n] ⋆ x[n]; db (K) += Σ_{n,p,q} dy (db may be NULL)
+void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                const ck_conv2d_shape *s, float *workspace);
+
+void ck_ref_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                           const ck_conv2d_shape *s);
+void ck_ref_conv2d_backward_data(float *dx, const float *dy, const float *w,
+                                 const ck_conv2d_shape *s);
+void ck_ref_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                    const ck_conv2d_shape *s);
+
+// MARK: - Batch norm (per channel over N·HW; fully connected: HW = 1)
+// The statistics are split in two so data-parallel workers can share them: each worker sums
+// its own samples (ck_bn_partial_sums), the caller adds the partials in worker order
+// (ck_bn_finish_stats), then each worker normalizes with the shared mean and inverse std.
+
+/// sum[c] = Σ x, sumsq[c] = Σ (x − shift[c])² over n, hw of this shard (double, sequential).
+/// shift may be NULL (0); pass the mean from a first pass for an exact two-pass variance.
+void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
+                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// y = γ·(x − mean)·invstd + β ; xhat saved for backward (may be NULL)
+void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
+                     const float *invstd, const float *gamma, const float *beta,
+                     ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// mean[c] = sum/count, var[c] = sumsq/count (biased; sums taken around `shift`), invstd = 1/√(var+eps)
+void ck_bn_finish_stats(float *mean, float *var, float *invstd, const double *sum,
+                        const double *sumsq, const double *shift, ptrdiff_t count, float eps,
+                        ptrdiff_t C);
+/// Whole-batch training forward: mean, biased variance, normalize. mean/var/invstd (C) saved.
+void ck_bn_forward_train(float *y, float *xhat, float *mean, float *var, float *invstd,
+                         const float *x, const float *gamma, const float *beta, float eps,
+                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased)
+void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
+                         const float *running_var, const float *gamma, const float *beta,
+                         float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// running = (1−momentum)·running + momentum·batch; variance stored unbiased (m/(m−1)).
+void ck_bn_update_running(float *running_mean, float *running_var, const float *batch_mean,
+                          const float *batch_var_biased, float momentum, ptrdiff_t count,
+                          ptrdiff_t C);
+/// Partial sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double).
+void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const float *dy,
+                                 const float *xhat, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// dx += γ·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), with the means over `count` values.
+void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
+                          const float *gamma, const double *sum_dy,
+                          const double *sum_dy_xhat, ptrdiff_t count,
+                          ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// Whole-batch backward: dx += …, dgamma += Σ dy·xhat, dbeta += Σ dy.
+void ck_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
+                    const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C,
+                    ptrdiff_t HW);
+
+void ck_ref_bn_forward_train(float *y, float *mean, float *invstd, const float *x,
+                             const float *gamma, const float *beta, float eps,
+                             ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_ref_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                        const float *gamma, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+
+// MARK: - Activations (elementwise over n values; PReLU/maxout over (N,C,HW))
+
+void ck_relu_forward(float *y, const float *x, ptrdiff_t n);
+void ck_relu_backward(float *dx, const float *dy, const float *x, ptrdiff_t n);
+void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n);
+void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, ptrdiff_t n);
+void ck_tanh_forward(float *y, const float *x, ptrdiff_t n);
+/// Uses the saved output: dx += dy·(1 − y²)
+void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n);
+void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n);
+/// Uses the saved output: dx += dy·y·(1 − y)
+void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n);
+/// y = max(0,x) + a[c]·min(0,x); shared = one slope for all channels (a has 1 element).
+void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
+                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// dx += dy·(x>0 ? 1 : a); da += Σ dy·min(0,x) (per channel, or one sum when shared).
+void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, const float *a,
+                       int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// Maxout over channel groups: x (N, C·k, HW) → y (N, C, HW); y[c] = max_j x[c·k + j].
+/// argmax (N,C,HW) saves j for backward.
+void ck_maxout_forward(float *y, int32_t *argmax, const float *x, ptrdiff_t k,
+                       ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_maxout_backward(float *dx, const float *dy, const int32_t *argmax, ptrdiff_t k,
+                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+
+// MARK: - Pooling (window R×S, stride, padding; padding never wins a max, is excluded from avg)
+
+typedef struct {
+    ptrdiff_t N, C, H, W;
+    ptrdiff_t R, S, stride, pad;
+} ck_pool_shape;
+
+ptrdiff_t ck_pool_out_h(const ck_pool_shape *s);
+ptrdiff_t ck_pool_out_w(const ck_pool_shape *s);
+/// argmax (N,C,P,Q) holds the flat index h·W + w of the winner within its (n,c) plane.
+void ck_maxpool_forward(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s);
+void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+                         const ck_pool_shape *s);
+void ck_avgpool_forward(float *y, const float *x, const ck_pool_shape *s);
+void ck_avgpool_backward(float *dx, const float *dy, const ck_pool_shape *s);
+void ck_ref_maxpool_forward(float *y, const float *x, const ck_pool_shape *s);
+void ck_ref_avgpool_forward(float *y, const float *x, const ck_pool_shape *s);
+/// y (N,C) = mean over HW; max variant saves argmax (N,C).
+void ck_global_avgpool_forward(float *y, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_global_avgpool_backward(float *dx, const float *dy, ptrdiff_t N, ptrdiff_t C,
+                                ptrdiff_t HW);
+void ck_global_maxpool_forward(float *y, int32_t *argmax, const float *x, ptrdiff_t N,
+                               ptrdiff_t C, ptrdiff_t HW);
+void ck_global_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+                                ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+
+// MARK: - Dropout (counter-based RNG: the mask of element i depends on (seed, offset + i) only)
+
+/// Inverted dropout: y = x·mask/(1−p); mask (n) of 0/1 bytes saved for backward.
+void ck_dropout_forward(float *y, uint8_t *mask, const float *x, float p, uint64_t seed,
+                        uint64_t offset, ptrdiff_t n);
+void ck_dropout_backward(float *dx, const float *dy, const uint8_t *mask, float p, ptrdiff_t n);
+/// The counter-based generator itself: a uniform float in [0,1) for (seed, counter).
+float ck_uniform01(uint64_t seed, uint64_t counter);
+/// Fills n standard normal values (Box-Muller over counters offset..): same seed, same bits.
+void ck_fill_normal(float *out, uint64_t seed, uint64_t offset, ptrdiff_t n);
+void ck_fill_uniform(float *out, float lo, float hi, uint64_t seed, uint64_t offset, ptrdiff_t n);
+
+// MARK: - Softmax cross-entropy (fused, max-subtracted)
+
+/// logits (N, K), labels (N). probs (N,K) saved. Returns Σ_n loss_n (not the mean), and
+/// *correct = number of rows whose argmax (first on ties) equals the label.
+double ck_softmax_xent_forward(float *probs, ptrdiff_t *correct, const float *logits,
+                               const int32_t *labels, ptrdiff_t N, ptrdiff_t K);
+/// dlogits += scale·(probs − onehot(label)); scale is 1/batch for a mean loss.
+void ck_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels,
+                              float scale, ptrdiff_t N, ptrdiff_t K);
+
+// MARK: - Residual add, bias, reductions
+
+/// y = a + b
+void ck_add(float *y, const float *a, const float *b, ptrdiff_t n);
+/// y += x
+void ck_accumulate(float *y, const float *x, ptrdiff_t n);
+/// y (N, K, HW) += b[k]
+void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
+/// db[k] += Σ_{n,hw} dy (N, K, HW), each channel summed sequentially.
+void ck_bias_backward(float *db, const float *dy, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
+/// out = Σ_{b < nbuf} bufs[b], added in index order b = 0, 1, … (data-parallel gradient sum).
+void ck_sum_buffers(float *out, const float *const *bufs, ptrdiff_t nbuf, ptrdiff_t n);
+/// 1 if every value is finite.
+int ck_all_finite(const float *x, ptrdiff_t n);
+
+// MARK: - SGD with momentum and weight decay (PyTorch's formulation)
+
+/// g = grad + wd·decay_mask[i]·w ; v = momentum·v + g ; w −= lr·v.
+/// decay_mask (n) of 0/1 bytes (NULL: decay everything), excludes biases, BN, PReLU slopes.
+void ck_sgd_step(float *w, float *velocity, const float *grad, const uint8_t *decay_mask,
+                 float lr, float momentum, float weight_decay, ptrdiff_t n);
+void ck_ref_sgd_step(float *w, float *velocity, const float *grad, const uint8_t *decay_mask,
+                     float lr, float momentum, float weight_decay, ptrdiff_t n);
+
+/// Adam (Kingma & Ba, PyTorch's form, L2 added to the gradient): step t ≥ 1.
+void ck_adam_step(float *w, float *m, float *v, const float *grad, const uint8_t *decay_mask,
+                  float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
+                  ptrdiff_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

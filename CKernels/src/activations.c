@@ -1,0 +1,123 @@
+// Activations. Elementwise kernels over n values; PReLU and maxout over (N, C, HW).
+// Elementwise work is split into fixed static chunks: every value is computed the same way
+// whatever the thread count. Tanh and sigmoid backward use the saved output y.
+#include "ck_internal.h"
+#include <math.h>
+
+#define EW_PAR if (n >= CK_PAR_MIN_ELEMS)
+
+void ck_relu_forward(float *y, const float *x, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void ck_relu_backward(float *dx, const float *dy, const float *x, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+}
+
+void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
+}
+
+void ck_tanh_forward(float *y, const float *x, ptrdiff_t n) {
+#pragma omp parallel for schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n) {
+#pragma omp parallel for schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
+void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
+                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+#pragma omp parallel for schedule(static) collapse(2) if (N * C * HW >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const float s = a[shared ? 0 : c];
+            const float *xc = x + (n * C + c) * HW;
+            float *yc = y + (n * C + c) * HW;
+            for (ptrdiff_t i = 0; i < HW; i++) yc[i] = xc[i] > 0.0f ? xc[i] : s * xc[i];
+        }
+}
+
+// da is a reduction over n and hw: one thread per channel, in n-then-hw order; the shared slope
+// adds the per-channel sums in channel order afterwards.
+void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, const float *a,
+                       int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    double per_channel[C];
+#pragma omp parallel for schedule(static) if (N * C * HW >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t c = 0; c < C; c++) {
+        const float s = a[shared ? 0 : c];
+        double acc = 0.0;
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const float *xc = x + (n * C + c) * HW, *g = dy + (n * C + c) * HW;
+            float *d = dx + (n * C + c) * HW;
+            for (ptrdiff_t i = 0; i < HW; i++) {
+                if (xc[i] > 0.0f) {
+                    d[i] += g[i];
+                } else {
+                    d[i] += s * g[i];
+                    acc += (double)g[i] * (double)xc[i];
+                }
+            }
+        }
+        per_channel[c] = acc;
+    }
+    if (!da) return;
+    if (shared) {
+        double total = 0.0;
+        for (ptrdiff_t c = 0; c < C; c++) total += per_channel[c];
+        da[0] += (float)total;
+    } else {
+        for (ptrdiff_t c = 0; c < C; c++) da[c] += (float)per_channel[c];
+    }
+}
+
+void ck_maxout_forward(float *y, int32_t *argmax, const float *x, ptrdiff_t k,
+                       ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+#pragma omp parallel for schedule(static) collapse(2) if (N * C * k * HW >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const float *xg = x + (n * C * k + c * k) * HW; // k planes of HW
+            float *yc = y + (n * C + c) * HW;
+            int32_t *ac = argmax + (n * C + c) * HW;
+            for (ptrdiff_t i = 0; i < HW; i++) {
+                float best = xg[i];
+                int32_t j = 0;
+                for (ptrdiff_t t = 1; t < k; t++)
+                    if (xg[t * HW + i] > best) { best = xg[t * HW + i]; j = (int32_t)t; }
+                yc[i] = best;
+                ac[i] = j;
+            }
+        }
+}
+
+void ck_maxout_backward(float *dx, const float *dy, const int32_t *argmax, ptrdiff_t k,
+                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+#pragma omp parallel for schedule(static) collapse(2) if (N * C * HW >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t c = 0; c < C; c++) {
+            float *dg = dx + (n * C * k + c * k) * HW;
+            const float *g = dy + (n * C + c) * HW;
+            const int32_t *ac = argmax + (n * C + c) * HW;
+            for (ptrdiff_t i = 0; i < HW; i++) dg[ac[i] * HW + i] += g[i];
+        }
+}

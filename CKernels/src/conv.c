@@ -1,0 +1,193 @@
+// 2-D convolution by im2col + GEMM, one image at a time.
+// Sizes: N,C,H,W input; K,R,S filters; P,Q output. x (N,C,H,W), w (K,C,R,S), y (N,K,P,Q).
+// col (C·R·S, P·Q): col[(c·R + r)·S + s][p·Q + q] = x[c][p·stride − pad + r][q·stride − pad + s].
+// 1×1 stride-1 unpadded convolutions use x itself as col.
+#include "ck_internal.h"
+#include <string.h>
+
+ptrdiff_t ck_conv2d_out_h(const ck_conv2d_shape *s) { return (s->H + 2 * s->pad - s->R) / s->stride + 1; }
+ptrdiff_t ck_conv2d_out_w(const ck_conv2d_shape *s) { return (s->W + 2 * s->pad - s->S) / s->stride + 1; }
+
+static int is_pointwise(const ck_conv2d_shape *s) {
+    return s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
+}
+
+ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s) {
+    const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s), CRS = s->C * s->R * s->S;
+    ptrdiff_t g = ck_sgemm_workspace_size(s->K, PQ, CRS);
+    g = ck_max(g, ck_sgemm_workspace_size(CRS, PQ, s->K));
+    g = ck_max(g, ck_sgemm_workspace_size(s->K, CRS, PQ));
+    const ptrdiff_t col = is_pointwise(s) ? 0 : CRS * PQ;
+    return ck_ceil_div(col, 16) * 16 + g; // keep the GEMM part 64-byte aligned
+}
+
+// col (CRS, PQ) from one image x (C,H,W); rows are independent, so threads split rows.
+static void im2col(float *restrict col, const float *restrict x, const ck_conv2d_shape *s,
+                   ptrdiff_t P, ptrdiff_t Q) {
+    const ptrdiff_t CRS = s->C * s->R * s->S, H = s->H, W = s->W;
+#pragma omp parallel for schedule(static) if (CRS * P * Q >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t row = 0; row < CRS; row++) {
+        const ptrdiff_t c = row / (s->R * s->S), r = (row / s->S) % s->R, sc = row % s->S;
+        float *dst = col + row * P * Q;
+        const float *plane = x + c * H * W;
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const ptrdiff_t h = p * s->stride - s->pad + r;
+            float *d = dst + p * Q;
+            if (h < 0 || h >= H) { memset(d, 0, (size_t)Q * sizeof(float)); continue; }
+            const float *src = plane + h * W;
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                const ptrdiff_t w = q * s->stride - s->pad + sc;
+                d[q] = (w >= 0 && w < W) ? src[w] : 0.0f;
+            }
+        }
+    }
+}
+
+// dx (C,H,W) += col2im(col). Each thread owns whole input channels, and within one channel the
+// (r, s, p, q) order is fixed: no two threads touch one value, the sum order never changes.
+static void col2im_add(float *restrict dx, const float *restrict col, const ck_conv2d_shape *s,
+                       ptrdiff_t P, ptrdiff_t Q) {
+    const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S;
+#pragma omp parallel for schedule(static) if (s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t c = 0; c < s->C; c++) {
+        float *plane = dx + c * H * W;
+        for (ptrdiff_t rs = 0; rs < RS; rs++) {
+            const ptrdiff_t r = rs / s->S, sc = rs % s->S;
+            const float *src = col + (c * RS + rs) * P * Q;
+            for (ptrdiff_t p = 0; p < P; p++) {
+                const ptrdiff_t h = p * s->stride - s->pad + r;
+                if (h < 0 || h >= H) continue;
+                for (ptrdiff_t q = 0; q < Q; q++) {
+                    const ptrdiff_t w = q * s->stride - s->pad + sc;
+                    if (w >= 0 && w < W) plane[h * W + w] += src[p * Q + q];
+                }
+            }
+        }
+    }
+}
+
+void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                       const ck_conv2d_shape *s, float *workspace) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
+    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
+    const int pw = is_pointwise(s);
+    float *col = workspace;                                   // (CRS, PQ)
+    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    for (ptrdiff_t n = 0; n < s->N; n++) {
+        const float *B = x + n * s->C * HW;
+        if (!pw) { im2col(col, B, s, P, Q); B = col; }
+        ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, s->K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f,
+                 y + n * s->K * PQ, PQ, gws);
+    }
+    if (b) ck_add_bias(y, b, s->N, s->K, PQ);
+}
+
+void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
+                             const ck_conv2d_shape *s, float *workspace) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
+    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
+    const int pw = is_pointwise(s);
+    float *col = workspace;                                   // (CRS, PQ)
+    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    for (ptrdiff_t n = 0; n < s->N; n++) {
+        const float *g = dy + n * s->K * PQ;
+        if (pw) { // dx[n] (C, HW) += wᵀ (C, K) · dy[n] (K, HW)
+            ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, PQ, s->K, 1.0f, w, CRS, g, PQ, 1.0f,
+                     dx + n * s->C * HW, PQ, gws);
+        } else {  // col = wᵀ · dy[n], then scatter back into the image
+            ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, PQ, s->K, 1.0f, w, CRS, g, PQ, 0.0f, col, PQ, gws);
+            col2im_add(dx + n * s->C * HW, col, s, P, Q);
+        }
+    }
+}
+
+void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                const ck_conv2d_shape *s, float *workspace) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
+    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
+    const int pw = is_pointwise(s);
+    float *col = workspace;                                   // (CRS, PQ)
+    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    // Images are added one after another into dw: the order over n is fixed.
+    for (ptrdiff_t n = 0; n < s->N; n++) {
+        const float *B = x + n * s->C * HW;
+        if (!pw) { im2col(col, B, s, P, Q); B = col; }
+        // dw (K, CRS) += dy[n] (K, PQ) · colᵀ (PQ, CRS)
+        ck_sgemm(CK_NO_TRANS, CK_TRANS, s->K, CRS, PQ, 1.0f, dy + n * s->K * PQ, PQ, B, PQ, 1.0f,
+                 dw, CRS, gws);
+    }
+    if (db) ck_bias_backward(db, dy, s->N, s->K, PQ);
+}
+
+// MARK: - References: the seven loops, accumulated in double
+
+void ck_ref_conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                           const ck_conv2d_shape *s) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    for (ptrdiff_t n = 0; n < s->N; n++)
+        for (ptrdiff_t k = 0; k < s->K; k++)
+            for (ptrdiff_t p = 0; p < P; p++)
+                for (ptrdiff_t q = 0; q < Q; q++) {
+                    double acc = b ? b[k] : 0.0;
+                    for (ptrdiff_t c = 0; c < s->C; c++)
+                        for (ptrdiff_t r = 0; r < s->R; r++)
+                            for (ptrdiff_t t = 0; t < s->S; t++) {
+                                const ptrdiff_t h = p * s->stride - s->pad + r;
+                                const ptrdiff_t ww = q * s->stride - s->pad + t;
+                                if (h < 0 || h >= s->H || ww < 0 || ww >= s->W) continue;
+                                acc += (double)x[((n * s->C + c) * s->H + h) * s->W + ww] *
+                                       (double)w[((k * s->C + c) * s->R + r) * s->S + t];
+                            }
+                    y[((n * s->K + k) * P + p) * Q + q] = (float)acc;
+                }
+}
+
+void ck_ref_conv2d_backward_data(float *dx, const float *dy, const float *w,
+                                 const ck_conv2d_shape *s) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    for (ptrdiff_t n = 0; n < s->N; n++)
+        for (ptrdiff_t c = 0; c < s->C; c++)
+            for (ptrdiff_t h = 0; h < s->H; h++)
+                for (ptrdiff_t ww = 0; ww < s->W; ww++) {
+                    double acc = 0.0;
+                    for (ptrdiff_t k = 0; k < s->K; k++)
+                        for (ptrdiff_t r = 0; r < s->R; r++)
+                            for (ptrdiff_t t = 0; t < s->S; t++) {
+                                const ptrdiff_t ph = h + s->pad - r, qw = ww + s->pad - t;
+                                if (ph % s->stride || qw % s->stride) continue;
+                                const ptrdiff_t p = ph / s->stride, q = qw / s->stride;
+                                if (ph < 0 || qw < 0 || p >= P || q >= Q) continue;
+                                acc += (double)dy[((n * s->K + k) * P + p) * Q + q] *
+                                       (double)w[((k * s->C + c) * s->R + r) * s->S + t];
+                            }
+                    dx[((n * s->C + c) * s->H + h) * s->W + ww] += (float)acc;
+                }
+}
+
+void ck_ref_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                    const ck_conv2d_shape *s) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    for (ptrdiff_t k = 0; k < s->K; k++) {
+        for (ptrdiff_t c = 0; c < s->C; c++)
+            for (ptrdiff_t r = 0; r < s->R; r++)
+                for (ptrdiff_t t = 0; t < s->S; t++) {
+                    double acc = 0.0;
+                    for (ptrdiff_t n = 0; n < s->N; n++)
+                        for (ptrdiff_t p = 0; p < P; p++)
+                            for (ptrdiff_t q = 0; q < Q; q++) {
+                                const ptrdiff_t h = p * s->stride - s->pad + r;
+                                const ptrdiff_t ww = q * s->stride - s->pad + t;
+                                if (h < 0 || h >= s->H || ww < 0 || ww >= s->W) continue;
+                                acc += (double)dy[((n * s->K + k) * P + p) * Q + q] *
+                                       (double)x[((n * s->C + c) * s->H + h) * s->W + ww];
+                            }
+                    dw[((k * s->C + c) * s->R + r) * s->S + t] += (float)acc;
+                }
+        if (db) {
+            double acc = 0.0;
+            for (ptrdiff_t n = 0; n < s->N; n++)
+                for (ptrdiff_t pq = 0; pq < P * Q; pq++) acc += dy[(n * s->K + k) * P * Q + pq];
+            db[k] += (float)acc;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// swift-tools-version: 6.2
+// 6.2: packages with unsafe C flags (OpenMP) can be depended upon.
+import PackageDescription
+import Foundation
+
+// MARK: - Build switches (environment variables read at `swift build` time)
+//   GOODINIT_NO_OPENMP=1  build the kernels without OpenMP (serial, same results)
+//   GOODINIT_PORTABLE=1   no -march=native: plain C vector code that runs on any x86-64
+let env = ProcessInfo.processInfo.environment
+let useOpenMP = env["GOODINIT_NO_OPENMP"] == nil
+let native = env["GOODINIT_PORTABLE"] == nil
+
+// Debian's libomp-dev (LLVM 14 runtime). Its omp.h sits beside clang 14's builtin headers, so it is
+// searched *after* the compiler's own (-idirafter) to keep clang 21's stddef.h & co. in front.
+let ompRoot = "/usr/lib/llvm-14/lib"
+let ompInclude = "\(ompRoot)/clang/14.0.6/include"
+
+var kernelFlags = ["-O3", "-ffp-contract=on", "-std=c11"]
+if native { kernelFlags.append("-march=native") }
+if useOpenMP { kernelFlags += ["-fopenmp", "-idirafter", ompInclude] }
+var kernelLink: [LinkerSetting] = []
+if useOpenMP { kernelLink = [.unsafeFlags(["-L\(ompRoot)"]), .linkedLibrary("omp")] }
+
+let package = Package(
+    name: "GoodInit",
+    platforms: [.macOS(.v13)],
+    // MARK: - Public API
+    products: [
+        .library(name: "GoodInit", targets: ["GoodInit"]),
+        .library(name: "CKernels", targets: ["CKernels"]),
+        .executable(name: "goodinit", targets: ["goodinit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // MARK: - Implementation
+        .target(
+            name: "CKernels",
+            path: "CKernels",
+            cSettings: [.unsafeFlags(kernelFlags)],
+            linkerSettings: kernelLink),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "GoodInit",
+            dependencies: ["CKernels", "CZlib", .product(name: "Yams", package: "Yams")]),
+        .executableTarget(
+            name: "goodinit",
+            dependencies: ["GoodInit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // MARK: - Tests
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "GoodInitTests", dependencies: ["GoodInit", "CKernels"]),
+    ]
+)

@@ -1,0 +1,160 @@
+import CKernels
+import Foundation
+import Testing
+
+@Suite("Activations, loss, dropout, optimizer") struct ElementwiseTests {
+    typealias Fwd = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
+    typealias Bwd = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void
+
+    /// name, forward, backward, and whether backward reads the output (tanh, sigmoid) or the input.
+    nonisolated(unsafe) static let unary: [(String, Fwd, Bwd, Bool)] = [
+        ("relu", { ck_relu_forward($0, $1, $2) }, { ck_relu_backward($0, $1, $2, $3) }, false),
+        ("leaky", { ck_leaky_relu_forward($0, $1, 0.1, $2) }, { ck_leaky_relu_backward($0, $1, $2, 0.1, $3) }, false),
+        ("tanh", { ck_tanh_forward($0, $1, $2) }, { ck_tanh_backward($0, $1, $2, $3) }, true),
+        ("sigmoid", { ck_sigmoid_forward($0, $1, $2) }, { ck_sigmoid_backward($0, $1, $2, $3) }, true),
+    ]
+
+    @Test("unary activations: gradient check (smooth ones < 1e-4 in double-checked form)", arguments: 0..<4)
+    func unaryGradients(_ i: Int) {
+        let (name, fwd, bwd, usesOutput) = Self.unary[i]
+        var rng = TestRNG(UInt64(i))
+        // keep away from the kink at 0, where a central difference is not a derivative
+        let x = rng.uniform(64, -3, 3).map { abs($0) < 0.05 ? $0 + 0.1 : $0 }, g = rng.uniform(64)
+        func f(_ x: [Float]) -> [Float] { let y = Buf(x.count); fwd(y.p, Buf(x).p, x.count); return y.array }
+        let y = f(x), dx = Buf(64, fill: 0.5)
+        bwd(dx.p, Buf(g).p, Buf(usesOutput ? y : x).p, 64)
+        let ana = dx.array.map { $0 - 0.5 } // backward accumulates
+        let smooth = usesOutput
+        let err = maxGradientError(x: x, eps: smooth ? 1e-2 : 1e-3, loss: { dot(f($0), g) }, analytic: ana)
+        #expect(err < (smooth ? 1e-3 : 1e-2), "\(name): relative error \(err)")
+    }
+
+    @Test("PReLU channel-wise and shared: dx and da by central differences", arguments: [false, true])
+    func prelu(shared: Bool) {
+        let (N, C, HW) = (3, 4, 5)
+        var rng = TestRNG(7)
+        let x = rng.uniform(N * C * HW, -2, 2).map { abs($0) < 0.05 ? $0 + 0.1 : $0 }, g = rng.uniform(N * C * HW)
+        let a: [Float] = shared ? [0.25] : [0.25, 0.1, -0.2, 0.5]
+        func f(_ x: [Float], _ a: [Float]) -> [Float] {
+            let y = Buf(x.count); ck_prelu_forward(y.p, Buf(x).p, Buf(a).p, shared ? 1 : 0, N, C, HW); return y.array
+        }
+        let dx = Buf(x.count), da = Buf(a.count)
+        ck_prelu_backward(dx.p, da.p, Buf(g).p, Buf(x).p, Buf(a).p, shared ? 1 : 0, N, C, HW)
+        #expect(maxGradientError(x: x, loss: { dot(f($0, a), g) }, analytic: dx.array) < 1e-2)
+        #expect(maxGradientError(x: a, loss: { dot(f(x, $0), g) }, analytic: da.array) < 1e-2)
+    }
+
+    @Test("maxout picks the max of k channels; gradient goes to the winner")
+    func maxout() {
+        let (N, C, k, HW) = (2, 3, 3, 4)
+        var rng = TestRNG(8)
+        let x = rng.uniform(N * C * k * HW), g = rng.uniform(N * C * HW)
+        func f(_ x: [Float]) -> [Float] {
+            let y = Buf(N * C * HW), am = [Int32](repeating: 0, count: N * C * HW)
+            var amv = am
+            ck_maxout_forward(y.p, &amv, Buf(x).p, k, N, C, HW); return y.array
+        }
+        let y = f(x)
+        for n in 0..<N { for c in 0..<C { for i in 0..<HW {
+            let cands = (0..<k).map { x[((n * C * k) + c * k + $0) * HW + i] }
+            #expect(y[(n * C + c) * HW + i] == cands.max()!)
+        } } }
+        var am = [Int32](repeating: 0, count: N * C * HW)
+        ck_maxout_forward(Buf(N * C * HW).p, &am, Buf(x).p, k, N, C, HW)
+        let dx = Buf(x.count)
+        ck_maxout_backward(dx.p, Buf(g).p, am, k, N, C, HW)
+        #expect(maxGradientError(x: x, loss: { dot(f($0), g) }, analytic: dx.array) < 1e-2)
+    }
+
+    @Test("softmax cross-entropy: loss by formula, gradient by central differences")
+    func softmaxXent() {
+        let (N, K) = (5, 7)
+        var rng = TestRNG(9)
+        let z = rng.uniform(N * K, -4, 4).enumerated().map { $0.offset == 3 ? 80 : $0.element } // one large logit: stability
+        let labels: [Int32] = [0, 3, 6, 2, 2]
+        func loss(_ z: [Float]) -> Double {
+            let p = Buf(N * K); var c = 0
+            return ck_softmax_xent_forward(p.p, &c, Buf(z).p, labels, N, K)
+        }
+        var want = 0.0
+        for n in 0..<N {
+            let row = z[n * K..<(n + 1) * K].map(Double.init), mx = row.max()!
+            want += log(row.map { exp($0 - mx) }.reduce(0, +)) + mx - row[Int(labels[n])]
+        }
+        let probs = Buf(N * K); var correct = 0
+        let got = ck_softmax_xent_forward(probs.p, &correct, Buf(z).p, labels, N, K)
+        #expect(abs(got - want) < 1e-6 * max(1, abs(want)))
+        let argmaxHits = (0..<N).filter { n in
+            let row = Array(z[n * K..<(n + 1) * K]); return row.firstIndex(of: row.max()!)! == Int(labels[n])
+        }.count
+        #expect(correct == argmaxHits)
+        let dz = Buf(N * K)
+        ck_softmax_xent_backward(dz.p, probs.p, labels, 1, N, K)
+        #expect(maxGradientError(x: z, eps: 1e-2, loss: loss, analytic: dz.array) < 1e-3)
+    }
+
+    @Test("dropout: counter-based, reproducible, rate close to p, backward uses the mask")
+    func dropout() {
+        let n = 100_000
+        let x = Buf(n, fill: 1), y1 = Buf(n), y2 = Buf(n)
+        var m1 = [UInt8](repeating: 0, count: n), m2 = m1
+        ck_dropout_forward(y1.p, &m1, x.p, 0.3, 42, 0, n)
+        ck_set_num_threads(2)
+        ck_dropout_forward(y2.p, &m2, x.p, 0.3, 42, 0, n)
+        ck_set_num_threads(1)
+        expectBitwise(y1.array, y2.array, "dropout across thread counts")
+        let dropped = Double(m1.filter { $0 == 0 }.count) / Double(n)
+        #expect(abs(dropped - 0.3) < 0.01)
+        #expect(y1.array.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-6 })
+        // a shifted offset reproduces the tail of the stream: element i depends on offset+i only
+        let y3 = Buf(10); var m3 = [UInt8](repeating: 0, count: 10)
+        ck_dropout_forward(y3.p, &m3, x.p, 0.3, 42, 500, 10)
+        #expect(Array(m1[500..<510]) == m3)
+        let dx = Buf(n)
+        ck_dropout_backward(dx.p, x.p, m1, 0.3, n)
+        expectBitwise(dx.array, y1.array, "dropout backward of ones equals forward of ones")
+    }
+
+    @Test("normal fill: mean 0, std 1, same seed same bits")
+    func normalFill() {
+        let n = 200_000
+        let a = Buf(n), b = Buf(n)
+        ck_fill_normal(a.p, 7, 0, n)
+        ck_set_num_threads(3)
+        ck_fill_normal(b.p, 7, 0, n)
+        ck_set_num_threads(1)
+        expectBitwise(a.array, b.array, "normal fill")
+        let v = a.array.map(Double.init), mean = v.reduce(0, +) / Double(n)
+        let sd = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)).squareRoot()
+        #expect(abs(mean) < 0.01)
+        #expect(abs(sd - 1) < 0.01)
+    }
+
+    @Test("SGD with momentum and masked weight decay matches the reference")
+    func sgd() {
+        var rng = TestRNG(10)
+        let n = 1000
+        let w = rng.uniform(n), g = rng.uniform(n)
+        let mask = (0..<n).map { UInt8($0 % 3 == 0 ? 0 : 1) }
+        let w1 = Buf(w), v1 = Buf(n), w2 = Buf(w), v2 = Buf(n)
+        for _ in 0..<3 {
+            ck_sgd_step(w1.p, v1.p, Buf(g).p, mask, 0.1, 0.9, 5e-4, n)
+            ck_ref_sgd_step(w2.p, v2.p, Buf(g).p, mask, 0.1, 0.9, 5e-4, n)
+        }
+        expectClose(w1.array, w2.array, rtol: 1e-6, atol: 1e-7, "sgd weights")
+        // a masked value moves by the gradient alone: 3 steps of momentum → lr·g·(1 + 1.9 + 2.71)
+        #expect(abs(w1[0] - (w[0] - 0.1 * g[0] * 5.61)) < 1e-5)
+    }
+
+    @Test("gradient sum adds buffers in index order")
+    func sumBuffers() {
+        // 1e8 + 1 − 1e8: in index order (1e8 + 1) rounds to 1e8, so the result is 0, not 1.
+        let a = Buf([1e8]), b = Buf([1]), c = Buf([-1e8]), out = Buf(1)
+        let ptrs: [UnsafePointer<Float>?] = [UnsafePointer(a.p), UnsafePointer(b.p), UnsafePointer(c.p)]
+        ck_sum_buffers(out.p, ptrs, 3, 1)
+        #expect(out[0] == 0)
+        #expect(ck_all_finite(a.p, 1) == 1)
+        let bad = Buf([1, .nan, 2])
+        #expect(ck_all_finite(bad.p, 3) == 0)
+    }
+}

@@ -1,0 +1,82 @@
+import CKernels
+import Testing
+
+@Suite("GEMM") struct GemmTests {
+    static let sizes = [1, 3, 7, 17, 33, 127]
+    static let depths = [1, 17, 127, 300] // 300 crosses the K-block boundary (KC = 256)
+
+    /// Runs ck_sgemm and the reference on the same inputs; returns (fast, reference).
+    func both(_ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, alpha: Float, beta: Float,
+              a: [Float], b: [Float], c: [Float]) -> ([Float], [Float]) {
+        let A = Buf(a), B = Buf(b), C1 = Buf(c), C2 = Buf(c)
+        let lda = ta == 0 ? k : m, ldb = tb == 0 ? n : k
+        let ws = Buf(ck_sgemm_workspace_size(m, n, k))
+        ck_sgemm(ta, tb, m, n, k, alpha, A.p, lda, B.p, ldb, beta, C1.p, n, ws.p)
+        ck_ref_sgemm(ta, tb, m, n, k, alpha, A.p, lda, B.p, ldb, beta, C2.p, n)
+        return (C1.array, C2.array)
+    }
+
+    @Test("small integers: exact for every size and transpose", arguments: [(0, 0), (0, 1), (1, 0), (1, 1)] as [(Int32, Int32)])
+    func exactIntegers(ta: Int32, tb: Int32) {
+        var rng = TestRNG(UInt64(ta * 2 + tb + 1))
+        for m in Self.sizes { for n in Self.sizes { for k in Self.depths {
+            let (fast, ref) = both(ta, tb, m, n, k, alpha: 1, beta: 1,
+                                   a: rng.ints(m * k), b: rng.ints(k * n), c: rng.ints(m * n))
+            expectBitwise(fast, ref, "sgemm \(ta)\(tb) \(m)x\(n)x\(k)")
+        } } }
+    }
+
+    @Test("wider than one N block (NC = 4096), alpha and beta = 0 over NaN")
+    func wideAndBetaZero() {
+        var rng = TestRNG(9)
+        let (m, n, k) = (7, 4100, 5)
+        let (fast, ref) = both(0, 0, m, n, k, alpha: 2, beta: 0, a: rng.ints(m * k), b: rng.ints(k * n),
+                               c: [Float](repeating: .nan, count: m * n))
+        expectBitwise(fast, ref, "wide sgemm")
+    }
+
+    @Test("random inputs within rtol 1e-4 / atol 1e-5 of the double reference")
+    func randomTolerance() {
+        var rng = TestRNG(3)
+        for (m, n, k) in [(64, 200, 513), (129, 31, 260), (5, 1000, 9)] {
+            for (ta, tb) in [(0, 0), (1, 1)] as [(Int32, Int32)] {
+                let (fast, ref) = both(ta, tb, m, n, k, alpha: 0.5, beta: -1.5, a: rng.uniform(m * k),
+                                       b: rng.uniform(k * n), c: rng.uniform(m * n))
+                expectClose(fast, ref, "sgemm random \(m)x\(n)x\(k)")
+            }
+        }
+    }
+
+    @Test("bitwise identical for 1-4 threads")
+    func threadCounts() {
+        var rng = TestRNG(4)
+        let (m, n, k) = (200, 300, 517)
+        let a = Buf(rng.uniform(m * k)), b = Buf(rng.uniform(k * n))
+        let ws = Buf(ck_sgemm_workspace_size(m, n, k))
+        for (ta, tb) in [(0, 0), (1, 0), (0, 1)] as [(Int32, Int32)] {
+            expectSameForThreadCounts("sgemm \(ta)\(tb)") {
+                let c = Buf(m * n)
+                ck_sgemm(ta, tb, m, n, k, 1, a.p, ta == 0 ? k : m, b.p, tb == 0 ? n : k, 0, c.p, n, ws.p)
+                return c.array
+            }
+        }
+    }
+
+    @Test("gradient identities: dA = dC·Bᵀ and dB = Aᵀ·dC match central differences")
+    func gradientCheck() {
+        var rng = TestRNG(5)
+        let (m, n, k) = (4, 5, 6)
+        let a = rng.uniform(m * k), b = rng.uniform(k * n), g = rng.uniform(m * n)
+        let ws = Buf(ck_sgemm_workspace_size(16, 16, 16))
+        func loss(_ a: [Float], _ b: [Float]) -> Double {
+            let A = Buf(a), B = Buf(b), C = Buf(m * n)
+            ck_sgemm(0, 0, m, n, k, 1, A.p, k, B.p, n, 0, C.p, n, ws.p)
+            return dot(C.array, g)
+        }
+        let G = Buf(g), A = Buf(a), B = Buf(b), dA = Buf(m * k), dB = Buf(k * n)
+        ck_sgemm(0, 1, m, k, n, 1, G.p, n, B.p, n, 0, dA.p, k, ws.p) // dA (m,k) = G (m,n) · Bᵀ
+        ck_sgemm(1, 0, k, n, m, 1, A.p, k, G.p, n, 0, dB.p, n, ws.p) // dB (k,n) = Aᵀ · G
+        #expect(maxGradientError(x: a, loss: { loss($0, b) }, analytic: dA.array) < 1e-2)
+        #expect(maxGradientError(x: b, loss: { loss(a, $0) }, analytic: dB.array) < 1e-2)
+    }
+}

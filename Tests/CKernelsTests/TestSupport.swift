@@ -1,0 +1,102 @@
+// Buffers, fills and comparisons shared by the kernel tests.
+import CKernels
+import Foundation
+import Testing
+
+/// A 64-byte aligned float buffer the tests hand to C. Tests own raw pointers here on purpose:
+/// they exercise the C API exactly as the library's Tensor does. A buffer is never freed: Swift
+/// may release a temporary right after its last use (`Buf(x).p`), before C reads it, so test
+/// buffers simply live until the test process ends (a few MB in all).
+final class Buf {
+    let count: Int
+    let p: UnsafeMutablePointer<Float>
+    init(_ count: Int, fill: Float = 0) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        p = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        p.initialize(repeating: fill, count: max(count, 1))
+    }
+    convenience init(_ values: [Float]) {
+        self.init(values.count)
+        for i in values.indices { p[i] = values[i] }
+    }
+    var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+    func copy() -> Buf { Buf(array) }
+    subscript(i: Int) -> Float { get { p[i] } set { p[i] = newValue } }
+}
+
+/// Deterministic test data from a simple LCG (independent of the library's RNG under test).
+struct TestRNG {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed &* 6364136223846793005 &+ 1442695040888963407 }
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 33
+    }
+    /// Small integers in -r...r: every product and partial sum stays exact in float32.
+    mutating func ints(_ n: Int, _ r: Int = 3) -> [Float] {
+        (0..<n).map { _ in Float(Int(next() % UInt64(2 * r + 1)) - r) }
+    }
+    mutating func uniform(_ n: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
+        (0..<n).map { _ in lo + (hi - lo) * Float(next() % 1_000_000) / 1_000_000 }
+    }
+}
+
+func workspace(_ n: Int) -> Buf { Buf(n) }
+
+/// Combined tolerance: |a − b| ≤ atol + rtol·|b| for every element (b the reference).
+func expectClose(_ a: [Float], _ b: [Float], rtol: Float = 1e-4, atol: Float = 1e-5,
+                 _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a.count == b.count, "\(what): count", sourceLocation: sourceLocation)
+    var worst = 0, worstExcess: Float = 0
+    for i in 0..<min(a.count, b.count) {
+        let excess = abs(a[i] - b[i]) - (atol + rtol * abs(b[i]))
+        if !(excess <= 0) && (excess > worstExcess || excess.isNaN) { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+    }
+    #expect(worstExcess == 0, "\(what): element \(worst) is \(a[worst]) vs reference \(b[worst])",
+            sourceLocation: sourceLocation)
+}
+
+/// Bitwise equality (the exact-integer and determinism checks).
+func expectBitwise(_ a: [Float], _ b: [Float], _ what: String,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a.count == b.count, "\(what): count", sourceLocation: sourceLocation)
+    let firstDiff = (0..<min(a.count, b.count)).first { a[$0].bitPattern != b[$0].bitPattern }
+    #expect(firstDiff == nil,
+            "\(what): first difference at \(firstDiff ?? -1): \(firstDiff.map { "\(a[$0]) vs \(b[$0])" } ?? "")",
+            sourceLocation: sourceLocation)
+}
+
+/// Runs `body` with 1, 2, 3 and 4 OpenMP threads on this thread and demands identical bits.
+func expectSameForThreadCounts(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
+                               _ body: () -> [Float]) {
+    let saved = ck_get_max_threads()
+    defer { ck_set_num_threads(Int32(saved)) }
+    ck_set_num_threads(1)
+    let one = body()
+    for t in 2...4 {
+        ck_set_num_threads(Int32(t))
+        expectBitwise(body(), one, "\(what) with \(t) threads vs 1", sourceLocation: sourceLocation)
+    }
+}
+
+/// Central-difference gradient check of L(x) = Σ f(x)·g against the analytic dL/dx.
+/// Returns the largest relative error |num − ana| / max(|num| + |ana|, floor).
+func maxGradientError(x: [Float], eps: Float = 1e-3, floor: Float = 1e-2, probes: Int = 40,
+                      loss: ([Float]) -> Double, analytic: [Float]) -> Float {
+    var worst: Float = 0
+    let stride = max(1, x.count / probes)
+    for i in Swift.stride(from: 0, to: x.count, by: stride) {
+        var xp = x, xm = x
+        xp[i] += eps
+        xm[i] -= eps
+        let num = Float((loss(xp) - loss(xm)) / Double(2 * eps))
+        let err = abs(num - analytic[i]) / max(abs(num) + abs(analytic[i]), floor)
+        worst = max(worst, err)
+    }
+    return worst
+}
+
+func dot(_ a: [Float], _ b: [Float]) -> Double {
+    zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+}
