@@ -1,0 +1,136 @@
+// Tensor: aligned float32 storage with a shape. The only home of raw memory in the library
+// (with Kernels.swift, the thin layer that hands these pointers to CKernels).
+import CKernels
+
+/// Owns one 64-byte aligned allocation. Never resized; freed with the last Tensor that views it.
+final class Storage<Element>: @unchecked Sendable {
+    let count: Int
+    let base: UnsafeMutablePointer<Element>
+    init(count: Int, zero: Element) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: max(count, 1) * MemoryLayout<Element>.stride, alignment: 64)
+        base = raw.bindMemory(to: Element.self, capacity: max(count, 1))
+        base.initialize(repeating: zero, count: max(count, 1))
+    }
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
+/// A float32 tensor: a shape over a window of shared storage. Copies of a Tensor share their
+/// storage (a handle, like a PyTorch tensor); `clone()` makes an independent copy.
+public struct Tensor: @unchecked Sendable, CustomStringConvertible {
+    public let shape: [Int]
+    public let count: Int
+    let storage: Storage<Float>
+    let offset: Int
+
+    /// A new zero-filled tensor.
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        storage = Storage(count: count, zero: 0)
+        offset = 0
+    }
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(values.count == shape.reduce(1, *), "Tensor: \(values.count) values for shape \(shape)")
+        self.init(zeros: shape)
+        assign(values)
+    }
+
+    init(storage: Storage<Float>, offset: Int, shape: [Int]) {
+        precondition(offset + shape.reduce(1, *) <= storage.count, "Tensor view out of range")
+        self.storage = storage
+        self.offset = offset
+        self.shape = shape
+        count = shape.reduce(1, *)
+    }
+
+    /// A view of `shape` starting `start` elements in, sharing this tensor's storage.
+    public func view(from start: Int, shape: [Int]) -> Tensor {
+        precondition(start >= 0 && start + shape.reduce(1, *) <= count, "view out of range")
+        return Tensor(storage: storage, offset: offset + start, shape: shape)
+    }
+
+    /// The same values under another shape with the same element count.
+    public func reshaped(_ shape: [Int]) -> Tensor {
+        precondition(shape.reduce(1, *) == count, "reshape \(self.shape) → \(shape)")
+        return Tensor(storage: storage, offset: offset, shape: shape)
+    }
+
+    /// Pointer access for Kernels.swift; the storage lives for the whole call.
+    func withPointer<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(storage.base + offset) }
+    }
+
+    public subscript(i: Int) -> Float {
+        get { precondition(i >= 0 && i < count); return storage.base[offset + i] }
+        nonmutating set { precondition(i >= 0 && i < count); storage.base[offset + i] = newValue }
+    }
+
+    public var array: [Float] { withPointer { Array(UnsafeBufferPointer(start: $0, count: count)) } }
+
+    public func assign(_ values: [Float]) {
+        precondition(values.count == count, "assign: \(values.count) values into \(count)")
+        withPointer { p in values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: count) } }
+    }
+
+    public func assign(_ other: Tensor) {
+        precondition(other.count == count, "assign: \(other.count) values into \(count)")
+        withPointer { p in other.withPointer { p.update(from: $0, count: count) } }
+    }
+
+    /// Copies `n` values from `source` starting at `from` into this tensor starting at `to`.
+    public func copy(from source: [Float], at from: Int, count n: Int, to: Int = 0) {
+        precondition(from >= 0 && from + n <= source.count && to >= 0 && to + n <= count)
+        withPointer { p in source.withUnsafeBufferPointer { (p + to).update(from: $0.baseAddress! + from, count: n) } }
+    }
+
+    public func fill(_ v: Float) { withPointer { $0.update(repeating: v, count: count) } }
+
+    public func clone() -> Tensor { let t = Tensor(zeros: shape); t.assign(self); return t }
+
+    public var description: String { "Tensor\(shape)" }
+
+    /// Mean and (biased) variance over all elements, in double.
+    public func meanVariance() -> (mean: Double, variance: Double) {
+        withPointer { p in
+            var s = 0.0
+            for i in 0..<count { s += Double(p[i]) }
+            let m = count > 0 ? s / Double(count) : 0
+            var v = 0.0
+            for i in 0..<count { let d = Double(p[i]) - m; v += d * d }
+            return (m, count > 0 ? v / Double(count) : 0)
+        }
+    }
+
+    public var allFinite: Bool { withPointer { ck_all_finite($0, count) != 0 } }
+}
+
+/// Int32 buffer (argmax indices, labels), same ownership rules as Tensor.
+public struct IndexBuffer: @unchecked Sendable {
+    public let count: Int
+    let storage: Storage<Int32>
+    public init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0) }
+    func withPointer<R>(_ body: (UnsafeMutablePointer<Int32>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(storage.base) }
+    }
+    public subscript(i: Int) -> Int32 {
+        get { precondition(i >= 0 && i < count); return storage.base[i] }
+        nonmutating set { precondition(i >= 0 && i < count); storage.base[i] = newValue }
+    }
+}
+
+/// UInt8 buffer (dropout masks, weight-decay masks).
+public struct ByteBuffer: @unchecked Sendable {
+    public let count: Int
+    let storage: Storage<UInt8>
+    public init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0) }
+    func withPointer<R>(_ body: (UnsafeMutablePointer<UInt8>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(storage.base) }
+    }
+    public subscript(i: Int) -> UInt8 {
+        get { precondition(i >= 0 && i < count); return storage.base[i] }
+        nonmutating set { precondition(i >= 0 && i < count); storage.base[i] = newValue }
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+
+/// Why a data or checkpoint file could not be used: the file, and what is wrong with it.
+public struct DataError: Error, CustomStringConvertible {
+    public let file: String
+    public let problem: String
+    public init(file: String, problem: String) {
+        self.file = file
+        self.problem = problem
+    }
+    public var description: String { "\(file): \(problem)" }
+}
+
+/// Labelled images held in memory: `images` is count × C×H×W (NCHW), scaled to [0,1] on load.
+public struct Dataset: Sendable {
+    public var name: String
+    public var channels: Int, height: Int, width: Int
+    public var classes: Int
+    public var images: [Float]
+    public var labels: [Int32]
+    public var count: Int { labels.count }
+    public var sampleSize: Int { channels * height * width }
+
+    public init(name: String, channels: Int, height: Int, width: Int, classes: Int,
+                images: [Float], labels: [Int32]) {
+        precondition(channels > 0 && height > 0 && width > 0 && classes > 0, "empty sample shape")
+        precondition(images.count == labels.count * channels * height * width, "images do not match labels")
+        self.name = name
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.classes = classes
+        self.images = images
+        self.labels = labels
+    }
+
+    /// The samples in `range`, same shape and classes.
+    public func subset(_ range: Range<Int>) -> Dataset {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "subset out of range")
+        var part = self
+        part.images = Array(images[range.lowerBound * sampleSize ..< range.upperBound * sampleSize])
+        part.labels = Array(labels[range])
+        return part
+    }
+
+    /// Appends another data set of the same shape (CIFAR-10's five training batches).
+    mutating func append(_ other: Dataset) {
+        precondition(other.channels == channels && other.height == height && other.width == width)
+        images += other.images
+        labels += other.labels
+    }
+}
+
+public struct DataSplits: Sendable {
+    public var train: Dataset
+    public var test: Dataset
+    public init(train: Dataset, test: Dataset) {
+        self.train = train
+        self.test = test
+    }
+}
+
+// MARK: - Normalization
+
+extension Dataset {
+    /// Per-channel mean and (population) standard deviation over every sample and pixel.
+    /// Sums run in Double: 47 M Fashion-MNIST pixels would lose digits in a Float sum.
+    /// A constant channel reports std 1, so `normalize` maps it to 0 instead of NaN.
+    public func channelMeanStd() -> (mean: [Float], std: [Float]) {
+        guard count > 0 else {
+            return ([Float](repeating: 0, count: channels), [Float](repeating: 1, count: channels))
+        }
+        let plane = height * width
+        let n = Double(count * plane)
+        var mean = [Double](repeating: 0, count: channels)
+        var variance = [Double](repeating: 0, count: channels)
+        // Two passes: the textbook E[x²]−E[x]² cancels badly once data are already centred.
+        for s in 0..<count {
+            for c in 0..<channels {
+                let base = (s * channels + c) * plane
+                var sum = 0.0
+                for i in base..<(base + plane) { sum += Double(images[i]) }
+                mean[c] += sum
+            }
+        }
+        for c in 0..<channels { mean[c] /= n }
+        for s in 0..<count {
+            for c in 0..<channels {
+                let base = (s * channels + c) * plane
+                var sum = 0.0
+                for i in base..<(base + plane) {
+                    let d = Double(images[i]) - mean[c]
+                    sum += d * d
+                }
+                variance[c] += sum
+            }
+        }
+        let std = variance.map { v -> Float in
+            let s = (v / n).squareRoot()
+            return s > 0 ? Float(s) : 1
+        }
+        return (mean.map { Float($0) }, std)
+    }
+
+    /// x ← (x − mean[c]) / std[c] for every pixel of channel c.
+    public mutating func normalize(mean: [Float], std: [Float]) {
+        precondition(mean.count == channels && std.count == channels, "one mean and std per channel")
+        let plane = height * width
+        for s in 0..<count {
+            for c in 0..<channels {
+                let base = (s * channels + c) * plane
+                let m = mean[c], sd = std[c]
+                for i in base..<(base + plane) { images[i] = (images[i] - m) / sd }
+            }
+        }
+    }
+}
+
+// MARK: - Synthetic data
+
+/// A learnable stand-in for real data: `classes` random prototype images, each sample one
+/// prototype plus noise, label = the prototype's index. Needs no files, so tests and smoke runs
+/// work anywhere; the same seed gives the same bytes on every machine.
+public enum Synthetic {
+    /// Half-width of the per-pixel noise: large enough that one pixel says little about the class.
+    public static let noise: Float = 0.5
+
+    public static func make(count: Int, channels: Int, height: Int, width: Int,
+                            classes: Int, seed: UInt64) -> Dataset {
+        precondition(count >= 0 && classes > 0, "need a non-negative count and at least one class")
+        var rng = SyntheticRNG(seed: seed)
+        let size = channels * height * width
+        let prototypes = (0..<(classes * size)).map { _ in rng.unit() }
+        var images = [Float]()
+        images.reserveCapacity(count * size)
+        var labels = [Int32]()
+        labels.reserveCapacity(count)
+        for _ in 0..<count {
+            let k = rng.below(classes)
+            labels.append(Int32(k))
+            for p in 0..<size {
+                // Triangular noise (sum of two uniforms): no libm, so identical on every platform.
+                let x = prototypes[k * size + p] + noise * (rng.unit() + rng.unit() - 1)
+                images.append(min(max(x, 0), 1))
+            }
+        }
+        return Dataset(name: "synthetic", channels: channels, height: height, width: width,
+                       classes: classes, images: images, labels: labels)
+    }
+}
+
+/// Vigna's splitmix64: a tiny, well-mixed generator, private to the synthetic data so its
+/// stream never shifts when other code draws random numbers.
+private struct SyntheticRNG {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0,1) from the top 24 bits, exactly representable as a Float.
+    mutating func unit() -> Float { Float(next() >> 40) * 0x1p-24 }
+
+    /// Uniform in 0..<n by the high half of a 64×64 product (bias below 2⁻⁶⁰ for small n).
+    mutating func below(_ n: Int) -> Int { Int(next().multipliedFullWidth(by: UInt64(n)).high) }
+}
+
+// MARK: - Reading files
+
+/// The whole file as bytes; a missing file, a folder or a read error becomes a DataError.
+func readFileBytes(_ path: String) throws -> [UInt8] {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+        throw DataError(file: path, problem: "file missing (not found)")
+    }
+    if isFolder.boolValue { throw DataError(file: path, problem: "is a folder, expected a file") }
+    do {
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    } catch {
+        throw DataError(file: path, problem: "unreadable: \(error.localizedDescription)")
+    }
+}
+
+func isFile(_ path: String) -> Bool {
+    var isFolder: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && !isFolder.boolValue
+}
+
+/// `folder/name`, without doubling a trailing slash.
+func joinPath(_ folder: String, _ name: String) -> String {
+    folder.hasSuffix("/") ? folder + name : folder + "/" + name
+}
+
+// MARK: - Loading by name
+
+public enum DataSets {
+    public static let names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"]
+    public static let defaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
+
+    /// Train and test splits, pixels in [0,1] (not yet normalized: the caller picks the statistics).
+    /// `dir` is required for mnist and the CIFARs; `seed` only matters for "synthetic".
+    public static func load(name: String, dir: String?, seed: UInt64) throws -> DataSplits {
+        switch name {
+        case "fashion-mnist":
+            return try loadIDX(dir: dir ?? defaultFashionMNISTDir, name: name)
+        case "mnist", "cifar10", "cifar100":
+            guard let dir else { throw DataError(file: name, problem: "needs a data folder (dir)") }
+            if name == "mnist" { return try loadIDX(dir: dir, name: name) }
+            return name == "cifar10" ? try CIFAR.load10(dir: dir) : try CIFAR.load100(dir: dir)
+        case "synthetic":
+            // One draw split in two, so train and test share the class prototypes.
+            let all = Synthetic.make(count: 2048 + 512, channels: 1, height: 28, width: 28,
+                                     classes: 10, seed: seed)
+            return DataSplits(train: all.subset(0..<2048), test: all.subset(2048..<2560))
+        default:
+            throw DataError(file: name, problem: "unknown data set; known: \(names.joined(separator: ", "))")
+        }
+    }
+
+    static func loadIDX(dir: String, name: String) throws -> DataSplits {
+        let train = try IDX.load(images: idxFile(dir, "train-images-idx3-ubyte"),
+                                 labels: idxFile(dir, "train-labels-idx1-ubyte"), name: name)
+        let test = try IDX.load(images: idxFile(dir, "t10k-images-idx3-ubyte"),
+                                labels: idxFile(dir, "t10k-labels-idx1-ubyte"), name: name)
+        return DataSplits(train: train, test: test)
+    }
+
+    /// The plain file if present, else the .gz one (IDX itself tells them apart by content).
+    static func idxFile(_ dir: String, _ base: String) throws -> String {
+        let plain = joinPath(dir, base)
+        if isFile(plain) { return plain }
+        if isFile(plain + ".gz") { return plain + ".gz" }
+        throw DataError(file: plain, problem: "file missing (neither \(base) nor \(base).gz in \(dir))")
+    }
+}

@@ -1,0 +1,152 @@
+// Weight initializers, selected by name. Fans and gains follow PyTorch's torch.nn.init so results
+// compare: fan_in = C·R·S (linear: in), fan_out = K·R·S (linear: out); gain = the following
+// nonlinearity's (√2 ReLU, √(2/(1+a²)) leaky/PReLU, 5/3 tanh, 1 sigmoid/none).
+// Biases start at 0, BN γ at 1 and β at 0, PReLU slopes at their initial value (0.25).
+import Foundation
+
+public enum Initializer: Sendable, Equatable, CustomStringConvertible {
+    /// W = 0: the symmetric start that cannot learn (every unit gets the same gradient).
+    case zeros
+    /// W = v everywhere: symmetric too.
+    case constant(Float)
+    /// W ~ U(−a, a).
+    case uniform(Float)
+    /// W ~ N(0, std²); N(0, 1) on a deep MLP is the classic bad baseline, N(0, 0.01²) VGG's.
+    case normal(Float)
+    /// Glorot & Bengio: W ~ U(±gain·√(6/(fan_in + fan_out))), gain 1 (PyTorch's default).
+    case xavierUniform
+    /// Glorot & Bengio: W ~ N(0, (gain·√(2/(fan_in + fan_out)))²), gain 1.
+    case xavierNormal
+    /// He et al. 2015: W ~ N(0, (gain/√fan)²), fan = fan_in (or fan_out), gain of the following
+    /// nonlinearity (√2 for ReLU, also when none follows, as PyTorch's default).
+    case heNormal(fanOut: Bool)
+    /// He et al. 2015, uniform: W ~ U(±gain·√(3/fan)).
+    case heUniform(fanOut: Bool)
+    /// Saxe et al. 2014: the Q of a QR of an (out × fan_in) N(0,1) matrix, signs fixed by diag(R),
+    /// times gain (1 by default, `orthogonal:GAIN` otherwise).
+    case orthogonal(gain: Double)
+    /// PyTorch's own Linear/Conv default: W and b ~ U(±1/√fan_in).
+    case pytorchDefault
+    /// Mishkin & Matas 2016: orthonormal, then each layer scaled to unit output variance (LSUV.swift).
+    case lsuv
+
+    /// Parses `zeros`, `constant:V`, `uniform:A`, `normal:STD`, `xavier-uniform`, `xavier-normal`,
+    /// `he-normal[:fan_out]`, `he-uniform[:fan_out]`, `orthogonal[:GAIN]`, `pytorch-default`, `lsuv`.
+    public init(parsing text: String) throws {
+        let parts = text.lowercased().split(separator: ":", maxSplits: 1).map(String.init)
+        let name = parts.first ?? "", arg = parts.count > 1 ? parts[1] : nil
+        func number(_ d: Float?) throws -> Float {
+            guard let arg else {
+                if let d { return d }
+                throw InitError("initializer '\(name)' needs a value, as in '\(name):0.01'")
+            }
+            guard let v = Float(arg), v.isFinite else { throw InitError("'\(arg)' is not a number in '\(text)'") }
+            return v
+        }
+        func fanOut() throws -> Bool {
+            switch arg {
+            case nil, "fan_in", "fan-in": return false
+            case "fan_out", "fan-out": return true
+            default: throw InitError("'\(text)': mode must be fan_in or fan_out")
+            }
+        }
+        switch name {
+        case "zeros", "zero": self = .zeros
+        case "constant": self = .constant(try number(nil))
+        case "uniform": self = .uniform(try number(0.05))
+        case "normal", "gaussian": self = .normal(try number(1))
+        case "xavier-uniform", "glorot-uniform", "xavier": self = .xavierUniform
+        case "xavier-normal", "glorot-normal": self = .xavierNormal
+        case "he-normal", "kaiming-normal", "he": self = .heNormal(fanOut: try fanOut())
+        case "he-uniform", "kaiming-uniform": self = .heUniform(fanOut: try fanOut())
+        case "orthogonal": self = .orthogonal(gain: Double(try number(1)))
+        case "pytorch-default", "pytorch", "default": self = .pytorchDefault
+        case "lsuv": self = .lsuv
+        default:
+            throw InitError("unknown initializer '\(text)'; one of: zeros, constant:V, uniform:A, normal:STD, xavier-uniform, xavier-normal, he-normal[:fan_out], he-uniform[:fan_out], orthogonal[:GAIN], pytorch-default, lsuv, rbm")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .zeros: return "zeros"
+        case .constant(let v): return "constant:\(v)"
+        case .uniform(let a): return "uniform:\(a)"
+        case .normal(let s): return "normal:\(s)"
+        case .xavierUniform: return "xavier-uniform"
+        case .xavierNormal: return "xavier-normal"
+        case .heNormal(let o): return o ? "he-normal:fan_out" : "he-normal"
+        case .heUniform(let o): return o ? "he-uniform:fan_out" : "he-uniform"
+        case .orthogonal(let g): return g == 1 ? "orthogonal" : "orthogonal:\(g)"
+        case .pytorchDefault: return "pytorch-default"
+        case .lsuv: return "lsuv"
+        }
+    }
+
+    /// Fills one weight tensor. `gain` is the following nonlinearity's gain (nil: none follows).
+    public func fill(_ w: Tensor, fanIn: Int, fanOut: Int, gain: Double?, seed: UInt64) {
+        switch self {
+        case .zeros: w.fill(0)
+        case .constant(let v): w.fill(v)
+        case .uniform(let a): Kernels.fillUniform(w, lo: -a, hi: a, seed: seed)
+        case .normal(let std): scaledNormal(w, std: Double(std), seed: seed)
+        case .xavierUniform:
+            let a = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
+            Kernels.fillUniform(w, lo: -a, hi: a, seed: seed)
+        case .xavierNormal: scaledNormal(w, std: (2.0 / Double(fanIn + fanOut)).squareRoot(), seed: seed)
+        case .heNormal(let out):
+            scaledNormal(w, std: (gain ?? 2.0.squareRoot()) / Double(out ? fanOut : fanIn).squareRoot(), seed: seed)
+        case .heUniform(let out):
+            let a = Float((gain ?? 2.0.squareRoot()) * (3.0 / Double(out ? fanOut : fanIn)).squareRoot())
+            Kernels.fillUniform(w, lo: -a, hi: a, seed: seed)
+        case .orthogonal(let g):
+            Orthogonal.fill(w, rows: w.shape[0], cols: w.count / w.shape[0], gain: g, seed: seed)
+        case .lsuv: // the pre-init; the scaling is lsuv(...)
+            Orthogonal.fill(w, rows: w.shape[0], cols: w.count / w.shape[0], gain: 1, seed: seed)
+        case .pytorchDefault:
+            let a = Float(1 / Double(fanIn).squareRoot())
+            Kernels.fillUniform(w, lo: -a, hi: a, seed: seed)
+        }
+    }
+
+    private func scaledNormal(_ w: Tensor, std: Double, seed: UInt64) {
+        Kernels.fillNormal(w, seed: seed)
+        let s = Float(std)
+        for i in 0..<w.count { w[i] *= s }
+    }
+}
+
+public struct InitError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+extension Network {
+    /// Initializes every parameter from `seed`: weights with `initializer`, the rest by role.
+    /// Same seed ⇒ same bits. LSUV's pre-init happens here (orthogonal); its scaling is `lsuv(...)`.
+    public func initialize(_ initializer: Initializer, seed: UInt64) {
+        for (i, entries) in opEntries.enumerated() {
+            for (j, e) in entries.enumerated() {
+                let t = params.view(e, in: params.values)
+                let s = deriveSeed(seed, UInt64(i), UInt64(j))
+                switch e.spec.role {
+                case let .weight(fanIn, fanOut):
+                    initializer.fill(t, fanIn: fanIn, fanOut: fanOut, gain: followingNonlinearity(of: i)?.gain, seed: s)
+                case .bias:
+                    if initializer == .pytorchDefault, case let .weight(fanIn, _) = entries[0].spec.role {
+                        let a = Float(1 / Double(fanIn).squareRoot())
+                        Kernels.fillUniform(t, lo: -a, hi: a, seed: s)
+                    } else if case .constant(let v) = initializer {
+                        t.fill(v)
+                    } else {
+                        t.fill(0)
+                    }
+                case .bnGamma: t.fill(1)
+                case .bnBeta: t.fill(0)
+                case .slope(let a): t.fill(a)
+                }
+            }
+        }
+        for op in ops { if let bn = op as? BatchNorm { bn.runningMean.fill(0); bn.runningVar.fill(1) } }
+    }
+}

@@ -1,0 +1,100 @@
+// Activations: ReLU, leaky ReLU, tanh, sigmoid (elementwise), PReLU (learned slopes), maxout.
+import Foundation
+
+/// Elementwise activations. Backward reads the saved input (ReLU, leaky) or output (tanh, sigmoid).
+public final class Activation: Op, Nonlinearity {
+    public enum Function: Sendable, Equatable { case relu, leakyRelu(Float), tanh, sigmoid }
+    public let function: Function
+    public var name = "act"
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+
+    public init(_ f: Function) { function = f }
+    public var kind: String {
+        switch function {
+        case .relu: return "relu"
+        case .leakyRelu: return "leaky_relu"
+        case .tanh: return "tanh"
+        case .sigmoid: return "sigmoid"
+        }
+    }
+    public var gain: Double {
+        switch function {
+        case .relu: return 2.0.squareRoot()
+        case .leakyRelu(let a): return (2.0 / (1 + Double(a) * Double(a))).squareRoot()
+        case .tanh: return 5.0 / 3.0
+        case .sigmoid: return 1
+        }
+    }
+    var kernel: Kernels.Unary {
+        switch function {
+        case .relu: return .relu
+        case .leakyRelu(let a): return .leaky(a)
+        case .tanh: return .tanh
+        case .sigmoid: return .sigmoid
+        }
+    }
+    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
+    public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    public func forward(_ c: OpContext) { Kernels.unaryForward(kernel, y: c.y, x: c.x) }
+    public func backward(_ c: OpContext) {
+        let usesOutput = function == .tanh || function == .sigmoid
+        Kernels.unaryBackward(kernel, dx: c.dx, dy: c.dy, saved: usesOutput ? c.y : c.x)
+    }
+}
+
+/// PReLU (He et al. 2015): f(y) = max(0, y) + a·min(0, y); a per channel or one shared, starting
+/// at 0.25, learned with momentum and no weight decay.
+public final class PReLU: Op, Nonlinearity {
+    public let kind = "prelu"
+    public var name = "prelu"
+    public let shared: Bool
+    public let initial: Float
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    var channels = 1, hw = 1
+
+    public init(shared: Bool = false, initial: Float = 0.25) { self.shared = shared; self.initial = initial }
+    public var gain: Double { (2.0 / (1 + Double(initial) * Double(initial))).squareRoot() }
+    public func configure(input: [Int]) throws -> [Int] {
+        inputShape = input; outputShape = input
+        channels = input[0]
+        hw = input.dropFirst().reduce(1, *)
+        return input
+    }
+    public var paramSpecs: [ParamSpec] { [ParamSpec(name: "slope", shape: [shared ? 1 : channels], role: .slope(initial: initial))] }
+    public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    public func forward(_ c: OpContext) {
+        Kernels.preluForward(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+    }
+    public func backward(_ c: OpContext) {
+        Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+    }
+}
+
+/// Maxout (Goodfellow et al. 2013): the max over groups of k consecutive channels (or features).
+public final class Maxout: Op, Nonlinearity {
+    public let kind = "maxout"
+    public var name = "maxout"
+    public let pieces: Int
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    var groups = 1, hw = 1
+    public init(pieces: Int = 2) { self.pieces = pieces }
+    public var gain: Double { 1 }
+    public func configure(input: [Int]) throws -> [Int] {
+        guard pieces > 0, input[0] % pieces == 0 else { throw ShapeError(name, "\(input[0]) channels do not split into groups of \(pieces)") }
+        inputShape = input
+        groups = input[0] / pieces
+        hw = input.dropFirst().reduce(1, *)
+        outputShape = [groups] + input.dropFirst()
+        return outputShape
+    }
+    public func makeSaved(batch: Int) -> AnyObject? { IndexBox(IndexBuffer(count: batch * groups * hw)) }
+    public func forward(_ c: OpContext) {
+        Kernels.maxoutForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, k: pieces, n: c.n, c: groups, hw: hw)
+    }
+    public func backward(_ c: OpContext) {
+        Kernels.maxoutBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, k: pieces, n: c.n, c: groups, hw: hw)
+    }
+}
+
+final class IndexBox { let buffer: IndexBuffer; init(_ b: IndexBuffer) { buffer = b } }
+final class ByteBox { let buffer: ByteBuffer; init(_ b: ByteBuffer) { buffer = b } }

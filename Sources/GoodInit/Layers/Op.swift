@@ -1,0 +1,96 @@
+// The layer contract. A network is a flat list of ops; op i reads activation i and writes
+// activation i+1 (per-sample shapes; the batch dimension comes from the chunk).
+// Forward sits beside backward in every op; backward ACCUMULATES into dx and the gradients.
+
+/// What a parameter is, which decides its initializer and whether weight decay applies.
+public enum ParamRole: Sendable, Equatable {
+    case weight(fanIn: Int, fanOut: Int) // conv KCRS or linear (out, in)
+    case bias
+    case bnGamma, bnBeta
+    case slope(initial: Float)          // PReLU a: no weight decay (He et al. 2015)
+
+    public var decays: Bool { if case .weight = self { return true } else { return false } }
+}
+
+public struct ParamSpec: Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var role: ParamRole
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// Everything an op needs for one chunk of samples. One per (op, chunk), built once per batch
+/// size and reused every step.
+public final class OpContext: @unchecked Sendable {
+    public let n: Int                  // samples in this chunk
+    public let x, y, dx, dy: Tensor    // (n, inputShape…), (n, outputShape…) and their gradients
+    public let values: [Tensor]        // parameter values (shared by all chunks)
+    public let grads: [Tensor]         // this chunk's parameter gradients
+    public let workspace: Tensor       // scratch shared by the ops of one chunk
+    public let saved: AnyObject?       // what forward keeps for backward (argmax, masks, xhat)
+    public var training = true
+    public var seed: UInt64 = 0        // per step and op (dropout)
+    public var sampleOffset = 0        // first sample of this chunk within the batch
+    /// Activation i of the same chunk, for ops that read an earlier activation (residual add).
+    public var activation: (Int) -> Tensor = { _ in fatalError("no activation lookup") }
+    public var gradient: (Int) -> Tensor = { _ in fatalError("no gradient lookup") }
+
+    init(n: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, values: [Tensor], grads: [Tensor],
+         workspace: Tensor, saved: AnyObject?) {
+        self.n = n; self.x = x; self.y = y; self.dx = dx; self.dy = dy
+        self.values = values; self.grads = grads; self.workspace = workspace; self.saved = saved
+    }
+}
+
+public protocol Op: AnyObject {
+    /// Kind for reports and model files ("conv", "relu", …).
+    var kind: String { get }
+    /// Unique name in the network ("conv3"), set when the network is built.
+    var name: String { get set }
+    var inputShape: [Int] { get }
+    var outputShape: [Int] { get }
+    /// Fixes the shapes; throws when the input does not fit (the message names the op).
+    func configure(input: [Int]) throws -> [Int]
+    var paramSpecs: [ParamSpec] { get }
+    /// Floats of workspace for `batch` samples.
+    func workspaceSize(batch: Int) -> Int
+    /// Per-chunk saved state for `batch` samples.
+    func makeSaved(batch: Int) -> AnyObject?
+    /// Forward FLOPs per sample (multiply-add = 2).
+    var flopsPerSample: Int { get }
+    func forward(_ c: OpContext)
+    func backward(_ c: OpContext)
+}
+
+extension Op {
+    public var paramSpecs: [ParamSpec] { [] }
+    public func workspaceSize(batch: Int) -> Int { 0 }
+    public func makeSaved(batch: Int) -> AnyObject? { nil }
+    public var flopsPerSample: Int { 0 }
+    /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.
+    public var isWeighted: Bool { paramSpecs.contains { if case .weight = $0.role { return true } else { return false } } }
+}
+
+/// Ops whose training forward/backward need statistics over the whole minibatch (batch norm):
+/// each chunk computes partial sums, the network combines them in chunk order.
+public protocol SyncOp: Op {
+    var forwardSyncPhases: Int { get }
+    func forwardPartial(_ phase: Int, _ c: OpContext)
+    func forwardCombine(_ phase: Int, _ chunks: [OpContext])
+    func backwardPartial(_ c: OpContext)
+    func backwardCombine(_ chunks: [OpContext])
+}
+
+/// Ops whose output shares the input's memory (flatten): no copy, no backward work.
+public protocol AliasOp: Op {}
+
+public struct ShapeError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ op: String, _ problem: String) { description = "\(op): \(problem)" }
+}
+
+/// Ops that carry an activation function, so initializers can take the right gain.
+public protocol Nonlinearity {
+    /// PyTorch's calculate_gain for this nonlinearity.
+    var gain: Double { get }
+}

@@ -1,0 +1,118 @@
+// Pooling and reshaping: max / average pooling, global average / max pooling, flatten.
+import CKernels
+
+public final class Pool2d: Op {
+    public enum Mode: Sendable { case max, average }
+    public let mode: Mode
+    public let window, stride, padding: Int
+    public var name = "pool"
+    public var kind: String { mode == .max ? "maxpool" : "avgpool" }
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    var shape = ck_pool_shape()
+
+    public init(_ mode: Mode, window: Int = 2, stride: Int? = nil, padding: Int = 0) {
+        self.mode = mode; self.window = window; self.stride = stride ?? window; self.padding = padding
+    }
+    public func configure(input: [Int]) throws -> [Int] {
+        guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
+        shape = ck_pool_shape(N: 1, C: input[0], H: input[1], W: input[2], R: window, S: window, stride: stride, pad: padding)
+        let p = (input[1] + 2 * padding - window) / stride + 1, q = (input[2] + 2 * padding - window) / stride + 1
+        guard p > 0, q > 0, padding < window else { throw ShapeError(name, "window \(window) does not fit \(input)") }
+        inputShape = input; outputShape = [input[0], p, q]
+        return outputShape
+    }
+    public func makeSaved(batch: Int) -> AnyObject? { mode == .max ? IndexBox(IndexBuffer(count: batch * outputShape.reduce(1, *))) : nil }
+    private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
+    public func forward(_ c: OpContext) {
+        switch mode {
+        case .max: Kernels.maxPoolForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, shape: shape(c.n))
+        case .average: Kernels.avgPoolForward(y: c.y, x: c.x, shape: shape(c.n))
+        }
+    }
+    public func backward(_ c: OpContext) {
+        switch mode {
+        case .max: Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, shape: shape(c.n))
+        case .average: Kernels.avgPoolBackward(dx: c.dx, dy: c.dy, shape: shape(c.n))
+        }
+    }
+}
+
+/// (C, H, W) → (C): the mean or the max of each channel.
+public final class GlobalPool: Op {
+    public let mode: Pool2d.Mode
+    public var name = "gpool"
+    public var kind: String { mode == .max ? "global_maxpool" : "global_avgpool" }
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    var channels = 0, hw = 0
+    public init(_ mode: Pool2d.Mode = .average) { self.mode = mode }
+    public func configure(input: [Int]) throws -> [Int] {
+        guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
+        inputShape = input; channels = input[0]; hw = input[1] * input[2]; outputShape = [channels]
+        return outputShape
+    }
+    public func makeSaved(batch: Int) -> AnyObject? { mode == .max ? IndexBox(IndexBuffer(count: batch * channels)) : nil }
+    public func forward(_ c: OpContext) {
+        switch mode {
+        case .max: Kernels.globalMaxPoolForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, n: c.n, c: channels, hw: hw)
+        case .average: Kernels.globalAvgPoolForward(y: c.y, x: c.x, n: c.n, c: channels, hw: hw)
+        }
+    }
+    public func backward(_ c: OpContext) {
+        switch mode {
+        case .max: Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, n: c.n, c: channels, hw: hw)
+        case .average: Kernels.globalAvgPoolBackward(dx: c.dx, dy: c.dy, n: c.n, c: channels, hw: hw)
+        }
+    }
+}
+
+/// (C, H, W) → (C·H·W). NCHW is already flat per sample: the output aliases the input.
+public final class Flatten: AliasOp {
+    public let kind = "flatten"
+    public var name = "flatten"
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    public init() {}
+    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = [input.reduce(1, *)]; return outputShape }
+    public func forward(_ c: OpContext) {}
+    public func backward(_ c: OpContext) {}
+}
+
+/// Inverted dropout with a counter-based mask: sample i of the batch draws from counters that
+/// depend on (seed, step, i) only, whatever chunk or worker computes it.
+public final class Dropout: Op {
+    public let kind = "dropout"
+    public var name = "dropout"
+    public let p: Float
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    public init(_ p: Float = 0.5) { self.p = p }
+    public func configure(input: [Int]) throws -> [Int] {
+        guard p >= 0, p < 1 else { throw ShapeError(name, "p must be in [0, 1), got \(p)") }
+        inputShape = input; outputShape = input; return input
+    }
+    public func makeSaved(batch: Int) -> AnyObject? { ByteBox(ByteBuffer(count: batch * inputShape.reduce(1, *))) }
+    public func forward(_ c: OpContext) {
+        if !c.training || p == 0 { c.y.assign(c.x); return }
+        let mask = (c.saved as! ByteBox).buffer
+        Kernels.dropoutForward(y: c.y, mask: mask, x: c.x, p: p, seed: c.seed, offset: UInt64(c.sampleOffset * inputShape.reduce(1, *)))
+    }
+    public func backward(_ c: OpContext) {
+        if !c.training || p == 0 { Kernels.accumulate(y: c.dx, x: c.dy); return }
+        Kernels.dropoutBackward(dx: c.dx, dy: c.dy, mask: (c.saved as! ByteBox).buffer, p: p)
+    }
+}
+
+/// The end of a residual block: y = x + activation[source] (the block's input). Backward sends
+/// dy both ways: into dx and into the gradient of the block's input.
+public final class ResidualAdd: Op {
+    public let kind = "residual_add"
+    public var name = "add"
+    public let source: Int
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    public init(source: Int) { self.source = source }
+    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
+    public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.activation(source)) }
+    public func backward(_ c: OpContext) {
+        Kernels.accumulate(y: c.dx, x: c.dy)
+        Kernels.accumulate(y: c.gradient(source), x: c.dy)
+    }
+}

@@ -1,0 +1,131 @@
+// A network: the flat op list, its activation shapes, and its parameters in one flat buffer.
+import Foundation
+
+/// All trainable values in one buffer, with named views (llm.c style): zero-grad is one fill,
+/// the optimizer one loop, the data-parallel gradient sum one pass.
+public final class ParameterStore: @unchecked Sendable {
+    public struct Entry: Sendable {
+        public let op: Int
+        public let name: String       // "conv3.weight"
+        public let spec: ParamSpec
+        public let offset: Int
+    }
+    public let entries: [Entry]
+    public let count: Int
+    public let values: Tensor         // (count)
+    public let grad: Tensor           // (count)
+    public let decayMask: ByteBuffer  // 1 where weight decay applies
+
+    init(entries: [Entry], count: Int) {
+        self.entries = entries
+        self.count = count
+        values = Tensor(zeros: [max(count, 1)])
+        grad = Tensor(zeros: [max(count, 1)])
+        decayMask = ByteBuffer(count: max(count, 1))
+        for e in entries where e.spec.role.decays {
+            for i in e.offset..<(e.offset + e.spec.count) { decayMask[i] = 1 }
+        }
+    }
+
+    /// The view of one parameter inside a flat buffer laid out like `values`.
+    public func view(_ e: Entry, in flat: Tensor) -> Tensor { flat.view(from: e.offset, shape: e.spec.shape) }
+}
+
+public final class Network: @unchecked Sendable {
+    public let name: String
+    public let inputShape: [Int]
+    public let ops: [Op]
+    /// Per-sample shape of activation i (the input of op i); shapes.count == ops.count + 1.
+    public let shapes: [[Int]]
+    public let params: ParameterStore
+    /// Entries of each op, in its paramSpecs order.
+    public let opEntries: [[ParameterStore.Entry]]
+
+    public var classes: Int { shapes.last!.reduce(1, *) }
+    public var parameterCount: Int { params.entries.reduce(0) { $0 + $1.spec.count } }
+    public var flopsPerSample: Int { ops.reduce(0) { $0 + $1.flopsPerSample } }
+
+    public init(name: String, input: [Int], layers: [LayerSpec]) throws {
+        self.name = name
+        inputShape = input
+        var ops: [Op] = [], shapes: [[Int]] = [input]
+        var counts: [String: Int] = [:]
+        func add(_ specs: [LayerSpec]) throws {
+            for spec in specs {
+                if case .residual(let inner) = spec {
+                    let source = shapes.count - 1
+                    try add(inner)
+                    guard shapes.last! == shapes[source] else {
+                        throw ShapeError("residual block", "the branch maps \(shapes[source]) to \(shapes.last!); they must match")
+                    }
+                    let op = ResidualAdd(source: source)
+                    try append(op)
+                    continue
+                }
+                try append(spec.makeOp())
+            }
+        }
+        func append(_ op: Op) throws {
+            let k = counts[op.kind, default: 0] + 1
+            counts[op.kind] = k
+            op.name = "\(op.kind)\(k)"
+            shapes.append(try op.configure(input: shapes.last!))
+            ops.append(op)
+        }
+        try add(layers)
+        guard shapes.last!.count == 1 else {
+            throw ShapeError(name, "the last layer must give class scores (features), got shape \(shapes.last!)")
+        }
+        self.ops = ops
+        self.shapes = shapes
+        var entries: [ParameterStore.Entry] = [], perOp: [[ParameterStore.Entry]] = [], offset = 0
+        for (i, op) in ops.enumerated() {
+            var mine: [ParameterStore.Entry] = []
+            for spec in op.paramSpecs {
+                let e = ParameterStore.Entry(op: i, name: "\(op.name).\(spec.name)", spec: spec, offset: offset)
+                offset += (spec.count + 15) / 16 * 16 // 64-byte aligned views
+                mine.append(e)
+            }
+            entries += mine
+            perOp.append(mine)
+        }
+        params = ParameterStore(entries: entries, count: offset)
+        opEntries = perOp
+    }
+
+    /// Parameter value views of op i.
+    public func values(of i: Int) -> [Tensor] { opEntries[i].map { params.view($0, in: params.values) } }
+
+    /// The op index whose output feeds a nonlinearity's gain: the first activation after op i,
+    /// looking past batch norm, pooling and dropout; nil when another weighted op or the end comes first.
+    public func followingNonlinearity(of i: Int) -> Nonlinearity? {
+        for j in (i + 1)..<ops.count {
+            if let n = ops[j] as? Nonlinearity { return n }
+            if ops[j].isWeighted || ops[j] is ResidualAdd { return nil }
+        }
+        return nil
+    }
+
+    /// Whether a batch norm follows weighted op i before the next weighted op.
+    public func followedByBatchNorm(_ i: Int) -> Bool {
+        for j in (i + 1)..<ops.count {
+            if ops[j] is BatchNorm { return true }
+            if ops[j].isWeighted { return false }
+        }
+        return false
+    }
+
+    /// Batch-norm running statistics, by name, for checkpoints.
+    public var stateTensors: [(String, Tensor)] {
+        ops.compactMap { $0 as? BatchNorm }.flatMap { [("\($0.name).running_mean", $0.runningMean), ("\($0.name).running_var", $0.runningVar)] }
+    }
+
+    public var summary: String {
+        var lines = ["\(name): input \(inputShape), \(parameterCount) parameters, \(String(format: "%.1f", Double(flopsPerSample) / 1e6)) MFLOP/sample forward"]
+        for (i, op) in ops.enumerated() {
+            let p = opEntries[i].reduce(0) { $0 + $1.spec.count }
+            lines.append("  \(op.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(describing: shapes[i + 1]).padding(toLength: 16, withPad: " ", startingAt: 0)) \(p > 0 ? "\(p) params" : "")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

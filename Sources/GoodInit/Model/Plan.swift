@@ -1,0 +1,201 @@
+// The executor for one batch size: activations, gradients and scratch allocated once, reused
+// every step. The batch is cut into fixed chunks of samples; W Dispatch workers each run T OpenMP
+// threads over their share of the chunks, layer-synchronously: batch norm combines the chunks'
+// partial sums in chunk order, and parameter gradients are summed chunk by chunk in index
+// order. The chunking depends on the batch and chunk size only, never on W or T, so the bits of
+// every result are the same for any worker and thread count.
+import Dispatch
+import Foundation
+
+public final class Plan: @unchecked Sendable {
+    public let net: Network
+    public let batch: Int
+    public let chunkSize: Int
+    public let workers: Int
+    public let threads: Int
+    public let chunks: [Range<Int>]         // sample ranges
+    let acts: [[Tensor]]                    // [chunk][activation]
+    let grads: [[Tensor]]                   // [chunk][activation]
+    let contexts: [[OpContext]]             // [chunk][op]
+    let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
+    let probs: [Tensor]                     // [chunk] (n, classes)
+    let labels: [IndexBuffer]               // [chunk]
+    let workerChunks: [Range<Int>]          // chunk indices of each worker
+
+    public init(net: Network, batch: Int, chunkSize: Int = 32, workers: Int = 1, threads: Int = 1) {
+        precondition(batch > 0 && chunkSize > 0 && workers > 0 && threads > 0)
+        let size = min(chunkSize, batch)
+        self.net = net; self.batch = batch; self.chunkSize = size
+        self.threads = threads
+        chunks = stride(from: 0, to: batch, by: size).map { $0..<min($0 + size, batch) }
+        self.workers = min(workers, chunks.count)
+        let w = self.workers, nc = chunks.count
+        workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
+        var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
+        var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
+        for range in chunks {
+            let n = range.count
+            var a: [Tensor] = [], g: [Tensor] = []
+            for (i, shape) in net.shapes.enumerated() {
+                if i > 0, net.ops[i - 1] is AliasOp { // same memory as the op's input
+                    a.append(a[i - 1].reshaped([n] + shape)); g.append(g[i - 1].reshaped([n] + shape))
+                } else {
+                    a.append(Tensor(zeros: [n] + shape)); g.append(Tensor(zeros: [n] + shape))
+                }
+            }
+            let ws = Tensor(zeros: [net.ops.map { $0.workspaceSize(batch: n) }.max() ?? 0])
+            let flat = Tensor(zeros: [max(net.params.count, 1)])
+            var ctx: [OpContext] = []
+            for (i, op) in net.ops.enumerated() {
+                let entries = net.opEntries[i]
+                let c = OpContext(n: n, x: a[i], y: a[i + 1], dx: g[i], dy: g[i + 1],
+                                  values: entries.map { net.params.view($0, in: net.params.values) },
+                                  grads: entries.map { net.params.view($0, in: flat) },
+                                  workspace: ws, saved: op.makeSaved(batch: n))
+                c.sampleOffset = range.lowerBound
+                let (aa, gg) = (a, g)
+                c.activation = { aa[$0] }
+                c.gradient = { gg[$0] }
+                ctx.append(c)
+            }
+            acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
+            probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
+        }
+        self.acts = acts; self.grads = grads; self.contexts = contexts
+        self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
+    }
+
+    // MARK: running work on the chunks
+
+    /// Runs body(chunk) for every chunk: W workers, each with T OpenMP threads, each over a
+    /// fixed contiguous share of the chunks.
+    func eachChunk(_ body: (Int) -> Void) {
+        if workers == 1 {
+            Kernels.setThreads(threads)
+            for c in chunks.indices { body(c) }
+            return
+        }
+        // The body only touches its own chunks' buffers (or index-c slots): safe to share.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                Kernels.setThreads(threads)
+                for c in workerChunks[w] { body(c) }
+            }
+        }
+    }
+
+    // MARK: input
+
+    /// Copies samples `indices` of a data set (flat images, labels) into the batch.
+    public func setInput(images: [Float], labels src: [Int32], indices: ArraySlice<Int>) {
+        precondition(indices.count == batch, "setInput: \(indices.count) samples for a batch of \(batch)")
+        let size = net.inputShape.reduce(1, *)
+        let idx = Array(indices)
+        for (c, range) in chunks.enumerated() {
+            for (j, s) in range.enumerated() {
+                acts[c][0].copy(from: images, at: idx[s] * size, count: size, to: j * size)
+                labels[c][j] = src[idx[s]]
+            }
+        }
+    }
+
+    /// The input tensor of a chunk (for tests and LSUV).
+    public func input(chunk c: Int) -> Tensor { acts[c][0] }
+    public func activation(_ i: Int, chunk c: Int) -> Tensor { acts[c][i] }
+    public func gradient(_ i: Int, chunk c: Int) -> Tensor { grads[c][i] }
+
+    // MARK: forward
+
+    /// Forward through ops in `range` (all by default). `seed` varies dropout masks per step.
+    public func forward(training: Bool, seed: UInt64 = 0, ops range: Range<Int>? = nil) {
+        let range = range ?? 0..<net.ops.count
+        for c in chunks.indices { for i in range {
+            contexts[c][i].training = training
+            contexts[c][i].seed = deriveSeed(seed, UInt64(i))
+        } }
+        var start = range.lowerBound
+        while start < range.upperBound {
+            // the longest run of ops without a batch-wide synchronisation
+            var end = start
+            while end < range.upperBound, !(training && net.ops[end] is SyncOp) { end += 1 }
+            if end > start {
+                let seg = start..<end
+                eachChunk { c in for i in seg { net.ops[i].forward(contexts[c][i]) } }
+            }
+            if end < range.upperBound, let op = net.ops[end] as? SyncOp {
+                let column = contexts.map { $0[end] }
+                for phase in 0..<op.forwardSyncPhases {
+                    eachChunk { c in op.forwardPartial(phase, contexts[c][end]) }
+                    op.forwardCombine(phase, column)
+                }
+                eachChunk { c in op.forward(contexts[c][end]) }
+                end += 1
+            }
+            start = end
+        }
+    }
+
+    /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
+    public func loss() -> (loss: Double, correct: Int) {
+        var sums = [Double](repeating: 0, count: chunks.count), hits = [Int](repeating: 0, count: chunks.count)
+        let k = net.classes
+        sums.withUnsafeMutableBufferPointer { sp in hits.withUnsafeMutableBufferPointer { hp in
+            let (s, h) = (sp, hp)
+            eachChunk { c in
+                let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count], labels: labels[c], n: chunks[c].count, k: k)
+                s[c] = l; h[c] = n
+            }
+        } }
+        return (sums.reduce(0, +) / Double(batch), hits.reduce(0, +))
+    }
+
+    /// Class scores of sample j of the batch (after forward).
+    public func logits(sample j: Int) -> [Float] {
+        let c = j / chunkSize, k = net.classes
+        let t = acts[c][net.ops.count]
+        return (0..<k).map { t[(j - chunks[c].lowerBound) * k + $0] }
+    }
+
+    // MARK: backward
+
+    /// Backward of the mean softmax cross-entropy through every op; leaves Σ over chunks of the
+    /// parameter gradients in net.params.grad. Call after forward(training: true) and loss().
+    public func backward() {
+        let k = net.classes, last = net.ops.count
+        eachChunk { c in
+            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { g.fill(0) }
+            chunkGrads[c].fill(0)
+            Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c], scale: 1 / Float(batch), n: chunks[c].count, k: k)
+        }
+        var end = net.ops.count
+        while end > 0 {
+            var start = end
+            while start > 0, !(net.ops[start - 1] is SyncOp) { start -= 1 }
+            if start < end {
+                let seg = start..<end
+                eachChunk { c in for i in seg.reversed() { net.ops[i].backward(contexts[c][i]) } }
+            }
+            if start > 0, let op = net.ops[start - 1] as? SyncOp {
+                let i = start - 1
+                eachChunk { c in op.backwardPartial(contexts[c][i]) }
+                op.backwardCombine(contexts.map { $0[i] })
+                eachChunk { c in op.backward(contexts[c][i]) }
+                start -= 1
+            }
+            end = start
+        }
+        Kernels.setThreads(threads * workers)
+        Kernels.sum(into: net.params.grad, chunkGrads)
+    }
+
+    /// Peak bytes this plan holds (activations, gradients, scratch, per-chunk gradients).
+    public var bytes: Int {
+        var floats = 0
+        for c in chunks.indices {
+            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { floats += 2 * a.count }
+            floats += chunkGrads[c].count + (contexts[c].first.map { $0.workspace.count } ?? 0)
+        }
+        return floats * 4
+    }
+}
