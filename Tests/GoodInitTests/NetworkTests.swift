@@ -1,0 +1,107 @@
+import Foundation
+import GoodInit
+import Testing
+
+/// Small inputs in [-1, 1] from a fixed LCG, independent of the library's generators.
+func testImages(_ count: Int, seed: UInt64) -> [Float] {
+    var s = seed &* 6364136223846793005 &+ 1
+    return (0..<count).map { _ in
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int(s >> 40) % 2001 - 1000) / 1000
+    }
+}
+
+@Suite("Networks end to end") struct NetworkTests {
+    static let nets: [(String, [Int], [LayerSpec])] = [
+        ("mlp-tanh", [1, 4, 4], [.flatten, .linear(out: 6), .tanh, .linear(out: 5), .sigmoid, .linear(out: 3)]),
+        ("cnn-bn", [2, 6, 6], [.conv(out: 4, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm, .relu,
+                               .maxPool(window: 2, stride: 2), .conv(out: 3, kernel: 3, stride: 1, padding: 1), .leakyRelu(0.1),
+                               .flatten, .linear(out: 8, bias: false), .batchNorm, .tanh, .linear(out: 3)]),
+        ("residual", [3, 5, 5], [.conv(out: 4, kernel: 3, stride: 1, padding: 1), .tanh,
+                                 .residual([.conv(out: 4, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm, .tanh,
+                                            .conv(out: 4, kernel: 1, stride: 1, padding: 0)]),
+                                 .globalAvgPool, .linear(out: 3)]),
+        ("prelu-maxout", [2, 5, 5], [.conv(out: 6, kernel: 3, stride: 2, padding: 1), .prelu(shared: false),
+                                     .conv(out: 4, kernel: 3, stride: 1, padding: 1), .maxout(pieces: 2), .prelu(shared: true),
+                                     .avgPool(window: 2, stride: 1), .globalMaxPool, .linear(out: 3)]),
+    ]
+
+    func makePlan(_ i: Int, batch: Int = 6, chunk: Int = 2, workers: Int = 2, threads: Int = 1, seed: UInt64 = 1) throws -> (Network, Plan) {
+        let (name, input, layers) = Self.nets[i]
+        let net = try Network(name: name, input: input, layers: layers)
+        net.initialize(.xavierNormal, seed: seed)
+        // biases and BN parameters away from their defaults, so their gradients are tested too
+        for e in net.params.entries {
+            let t = net.params.view(e, in: net.params.values)
+            if e.spec.role == .bias || e.spec.role == .bnBeta { for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 } }
+            if e.spec.role == .bnGamma { for k in 0..<t.count { t[k] = 1 + 0.2 * Float(k % 2) } }
+        }
+        let plan = Plan(net: net, batch: batch, chunkSize: chunk, workers: workers, threads: threads)
+        let size = input.reduce(1, *)
+        plan.setInput(images: testImages(batch * size, seed: 7), labels: (0..<batch).map { Int32($0 % 3) }, indices: Array(0..<batch)[...])
+        return (net, plan)
+    }
+
+    @Test("gradient check of whole networks (BN synchronised over chunks and 2 workers)", arguments: 0..<4)
+    func gradientCheck(_ i: Int) throws {
+        let (net, plan) = try makePlan(i)
+        func loss() -> Double { plan.forward(training: true); return plan.loss().loss }
+        _ = loss()
+        plan.backward()
+        let analytic = net.params.grad.array
+        let values = net.params.values
+        var worst: Float = 0, worstName = ""
+        for e in net.params.entries {
+            let step = max(1, e.spec.count / 6)
+            for k in stride(from: e.offset, to: e.offset + e.spec.count, by: step) {
+                let v = values[k]
+                values[k] = v + 1e-3; let lp = loss()
+                values[k] = v - 1e-3; let lm = loss()
+                values[k] = v
+                let num = Float((lp - lm) / 2e-3)
+                let err = abs(num - analytic[k]) / max(abs(num) + abs(analytic[k]), 1e-3)
+                if err > worst { worst = err; worstName = e.name }
+            }
+        }
+        #expect(worst < 2e-2, "\(Self.nets[i].0): worst relative error \(worst) at \(worstName)")
+    }
+
+    @Test("same bits for any worker and thread count (W = 1, 2, 3; T = 1, 2)")
+    func determinismAcrossWorkersAndThreads() throws {
+        func run(workers: Int, threads: Int) throws -> [Float] {
+            let (net, plan) = try makePlan(1, batch: 8, chunk: 2, workers: workers, threads: threads)
+            plan.forward(training: true)
+            let l = plan.loss().loss
+            plan.backward()
+            return [Float(l)] + net.params.grad.array + plan.logits(sample: 5)
+        }
+        let ref = try run(workers: 1, threads: 1)
+        for (w, t) in [(2, 1), (1, 2), (3, 2), (2, 2)] {
+            let got = try run(workers: w, threads: t)
+            #expect(got.map(\.bitPattern) == ref.map(\.bitPattern), "W=\(w) T=\(t) differs from W=1 T=1")
+        }
+    }
+
+    @Test("shape errors name the layer")
+    func shapeErrors() {
+        #expect(throws: ShapeError.self) { try Network(name: "bad", input: [1, 4, 4], layers: [.conv(out: 2, kernel: 7, stride: 1, padding: 0, bias: true), .flatten, .linear(out: 2)]) }
+        do {
+            _ = try Network(name: "bad", input: [1, 4, 4], layers: [.maxout(pieces: 3), .flatten, .linear(out: 2)])
+            Issue.record("maxout with 1 channel in groups of 3 should fail")
+        } catch { #expect("\(error)".contains("maxout1")) }
+    }
+
+    @Test("every preset builds; plain30 has 29 conv + 1 FC")
+    func presets() throws {
+        for name in Presets.names {
+            let net = try Presets.network(name)
+            #expect(net.parameterCount > 0)
+            #expect(net.classes == 10)
+        }
+        let p30 = try Presets.network("plain30")
+        #expect(p30.ops.filter { $0 is Conv2d }.count == 29)
+        #expect(p30.ops.filter { $0 is Linear }.count == 1)
+        let p22 = try Presets.network("plain22")
+        #expect(p22.ops.filter(\.isWeighted).count == 22)
+    }
+}
