@@ -1,0 +1,30 @@
+// A progress bar on a terminal (one line redrawn), plain lines otherwise.
+import Foundation
+
+final class Progress {
+    let total: Int
+    let tty = isatty(STDOUT_FILENO) != 0
+    let log: (String) -> Void
+    var lastPlain = Date.distantPast
+    init(total: Int, log: @escaping (String) -> Void) { self.total = total; self.log = log }
+
+    func update(step: Int, loss: Double, accuracy: Double, imagesPerSecond: Double, elapsed: Double) {
+        let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
+        let text = String(format: "step %d/%d  loss %.4f  acc %.3f  %.0f img/s  ETA %@", step, total, loss, accuracy, imagesPerSecond, Self.clock(eta))
+        if tty {
+            let width = 24, filled = total > 0 ? width * step / total : 0
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
+        } else if Date().timeIntervalSince(lastPlain) >= 5 || step == total {
+            lastPlain = Date()
+            log(text)
+        }
+    }
+
+    func finishLine() { if tty { FileHandle.standardOutput.write(Data("\n".utf8)) } }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}

@@ -1,0 +1,89 @@
+// Line charts as standalone SVG: axes with ticks and labels, one polyline per series, a legend.
+import Foundation
+
+public enum SVGChart {
+    public struct Series { public var name: String; public var points: [(Double, Double)]
+        public init(name: String, points: [(Double, Double)]) { self.name = name; self.points = points } }
+
+    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        let span = max(hi - lo, 1e-12), raw = span / Double(count)
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
+        var t = ceil(lo / step) * step, out: [Double] = []
+        while t <= hi + step * 1e-9 { out.append(t); t += step }
+        return out
+    }
+
+    static func fmt(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        if abs(v) >= 1e4 || abs(v) < 1e-3 { return String(format: "%.1e", v) }
+        return String(format: "%g", (v * 1e4).rounded() / 1e4)
+    }
+
+    public static func render(title: String, xLabel: String, yLabel: String, series: [Series], width: Double = 640, height: Double = 400) -> String {
+        let (l, r, t, b) = (70.0, 170.0, 40.0, 50.0)
+        let pts = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite }
+        var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1
+        var y0 = pts.map(\.1).min() ?? 0, y1 = pts.map(\.1).max() ?? 1
+        if x1 <= x0 { x1 = x0 + 1 }
+        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
+        let pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad; x0 = min(x0, x1)
+        let pw = width - l - r, ph = height - t - b
+        func sx(_ x: Double) -> Double { l + (x - x0) / (x1 - x0) * pw }
+        func sy(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * ph }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(l + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
+        for v in ticks(y0, y1) {
+            s += "<line x1=\"\(l)\" y1=\"\(sy(v))\" x2=\"\(l + pw)\" y2=\"\(sy(v))\" stroke=\"#e5e5e5\"/>"
+            s += "<text x=\"\(l - 6)\" y=\"\(sy(v) + 4)\" text-anchor=\"end\">\(fmt(v))</text>\n"
+        }
+        for v in ticks(x0, x1) {
+            s += "<line x1=\"\(sx(v))\" y1=\"\(t + ph)\" x2=\"\(sx(v))\" y2=\"\(t + ph + 5)\" stroke=\"black\"/>"
+            s += "<text x=\"\(sx(v))\" y=\"\(t + ph + 18)\" text-anchor=\"middle\">\(fmt(v))</text>\n"
+        }
+        s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"black\"/>\n"
+        s += "<text x=\"\(l + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s += "<text transform=\"translate(18 \(t + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        for (i, ser) in series.enumerated() {
+            let c = colors[i % colors.count]
+            let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
+            if ser.points.count == 1, let p = ser.points.first {
+                s += "<circle cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
+            } else {
+                s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\" points=\"\(path)\"/>\n"
+            }
+            let ly = t + 14 + Double(i) * 18
+            s += "<line x1=\"\(l + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(l + pw + 32)\" y2=\"\(ly - 4)\" stroke=\"\(c)\" stroke-width=\"2\"/>"
+            s += "<text x=\"\(l + pw + 38)\" y=\"\(ly)\">\(escape(ser.name))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+/// The loss and accuracy curves of one training run, from its metrics.jsonl.
+public enum Curves {
+    public static func write(metrics path: String, to folder: String, title: String) throws {
+        let rows = try MetricsLog.read(path)
+        func series(_ type: String, _ x: String, _ y: String) -> [(Double, Double)] {
+            rows.filter { $0["type"] as? String == type }.compactMap { r in
+                guard let a = (r[x] as? NSNumber)?.doubleValue, let b = (r[y] as? NSNumber)?.doubleValue else { return nil }
+                return (a, b)
+            }
+        }
+        let loss = SVGChart.render(title: "\(title): training loss", xLabel: "step", yLabel: "cross-entropy loss",
+                                   series: [.init(name: "train (per step)", points: series("step", "step", "loss")),
+                                            .init(name: "test (per epoch)", points: series("epoch", "step", "test_loss"))])
+        let acc = SVGChart.render(title: "\(title): accuracy", xLabel: "step", yLabel: "accuracy",
+                                  series: [.init(name: "train (per step)", points: series("step", "step", "accuracy")),
+                                           .init(name: "test (per epoch)", points: series("epoch", "step", "test_accuracy"))])
+        try loss.write(toFile: (folder as NSString).appendingPathComponent("loss.svg"), atomically: true, encoding: .utf8)
+        try acc.write(toFile: (folder as NSString).appendingPathComponent("accuracy.svg"), atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,60 @@
+// Checkpoints in safetensors: every parameter by name ("conv1.weight"), batch-norm running
+// statistics, optimizer state ("optimizer.state1.conv1.weight"), and in the metadata the step,
+// the position in the data order, and the configuration. PyTorch users read the weights with
+// safetensors.numpy / safetensors.torch. Written atomically by Safetensors.write.
+import Foundation
+
+public struct TrainingPosition: Sendable, Equatable {
+    public var step: Int
+    public var epoch: Int
+    public var batchInEpoch: Int
+    public init(step: Int, epoch: Int, batchInEpoch: Int) { self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch }
+}
+
+public enum Checkpoint {
+    public static func save(_ net: Network, optimizer: Optimizer?, position: TrainingPosition, config: String, to path: String) throws {
+        var tensors: [NamedArray] = []
+        for e in net.params.entries {
+            tensors.append(NamedArray(name: e.name, shape: e.spec.shape, values: net.params.view(e, in: net.params.values).array))
+        }
+        for (name, t) in net.stateTensors { tensors.append(NamedArray(name: name, shape: t.shape, values: t.array)) }
+        if let optimizer {
+            for e in net.params.entries {
+                tensors.append(NamedArray(name: "optimizer.state1.\(e.name)", shape: e.spec.shape, values: net.params.view(e, in: optimizer.state1).array))
+                if optimizer.kind == .adam {
+                    tensors.append(NamedArray(name: "optimizer.state2.\(e.name)", shape: e.spec.shape, values: net.params.view(e, in: optimizer.state2).array))
+                }
+            }
+        }
+        var meta = ["format": "goodinit-checkpoint-1", "model": net.name, "step": "\(position.step)", "epoch": "\(position.epoch)",
+                    "batch_in_epoch": "\(position.batchInEpoch)", "config": config]
+        if let optimizer { meta["optimizer"] = optimizer.kind.rawValue; meta["optimizer_steps"] = "\(optimizer.steps)" }
+        try Safetensors.write(tensors, metadata: meta, to: path)
+    }
+
+    /// Loads weights, running statistics and (when given) optimizer state into `net`; checks that
+    /// every tensor is present with the right shape. Returns the position and metadata.
+    @discardableResult
+    public static func load(_ path: String, into net: Network, optimizer: Optimizer?) throws -> (TrainingPosition, [String: String]) {
+        let (tensors, meta) = try Safetensors.read(path)
+        var byName: [String: NamedArray] = [:]
+        for t in tensors { byName[t.name] = t }
+        func take(_ name: String, _ into: Tensor) throws {
+            guard let t = byName[name] else { throw DataError(file: path, problem: "missing tensor '\(name)' (is this a checkpoint of \(net.name)?)") }
+            guard t.shape == into.shape else { throw DataError(file: path, problem: "tensor '\(name)' has shape \(t.shape), the model needs \(into.shape)") }
+            into.assign(t.values)
+        }
+        for e in net.params.entries { try take(e.name, net.params.view(e, in: net.params.values)) }
+        for (name, t) in net.stateTensors { try take(name, t) }
+        if let optimizer {
+            for e in net.params.entries {
+                try take("optimizer.state1.\(e.name)", net.params.view(e, in: optimizer.state1))
+                if optimizer.kind == .adam { try take("optimizer.state2.\(e.name)", net.params.view(e, in: optimizer.state2)) }
+            }
+            optimizer.steps = Int(meta["optimizer_steps"] ?? "") ?? 0
+        }
+        let pos = TrainingPosition(step: Int(meta["step"] ?? "") ?? 0, epoch: Int(meta["epoch"] ?? "") ?? 0,
+                                   batchInEpoch: Int(meta["batch_in_epoch"] ?? "") ?? 0)
+        return (pos, meta)
+    }
+}

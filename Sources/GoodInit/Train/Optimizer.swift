@@ -1,0 +1,60 @@
+// SGD with momentum (PyTorch's form) or Adam over the flat parameter buffer, and learning-rate
+// schedules. Weight decay skips biases, BN parameters and PReLU slopes (the store's mask).
+import Foundation
+
+public enum Schedule: Sendable, Equatable, Codable {
+    case constant
+    /// lr × gamma^(⌊epoch / every⌋) — He et al.'s ÷10 steps.
+    case step(every: Int, gamma: Double)
+    /// Cosine from lr to 0 over the whole run.
+    case cosine
+
+    public init(parsing text: String) throws {
+        let p = text.split(separator: ":").map(String.init)
+        switch p.first {
+        case "constant": self = .constant
+        case "cosine": self = .cosine
+        case "step":
+            let every = p.count > 1 ? Int(p[1]) : 10, gamma = p.count > 2 ? Double(p[2]) : 0.1
+            guard let every, let gamma, every > 0 else { throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA]") }
+            self = .step(every: every, gamma: gamma)
+        default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine)")
+        }
+    }
+
+    public func rate(base: Double, step: Int, totalSteps: Int, stepsPerEpoch: Int) -> Double {
+        switch self {
+        case .constant: return base
+        case let .step(every, gamma): return base * pow(gamma, Double(step / max(1, stepsPerEpoch) / every))
+        case .cosine: return base * 0.5 * (1 + cos(Double.pi * Double(step) / Double(max(1, totalSteps))))
+        }
+    }
+}
+
+public final class Optimizer {
+    public enum Kind: String, Sendable, Codable { case sgd, adam }
+    public let kind: Kind
+    public let momentum: Float, weightDecay: Float
+    let store: ParameterStore
+    /// SGD: velocity; Adam: first moment. Same layout as the parameters.
+    public let state1: Tensor
+    /// Adam's second moment (unused by SGD).
+    public let state2: Tensor
+    public var steps = 0
+
+    public init(_ kind: Kind, store: ParameterStore, momentum: Float, weightDecay: Float) {
+        self.kind = kind; self.store = store; self.momentum = momentum; self.weightDecay = weightDecay
+        state1 = Tensor(zeros: [store.values.count])
+        state2 = Tensor(zeros: [kind == .adam ? store.values.count : 1])
+    }
+
+    public func step(lr: Float) {
+        steps += 1
+        switch kind {
+        case .sgd:
+            Kernels.sgdStep(w: store.values, velocity: state1, grad: store.grad, decayMask: store.decayMask, lr: lr, momentum: momentum, weightDecay: weightDecay)
+        case .adam:
+            Kernels.adamStep(w: store.values, m: state1, v: state2, grad: store.grad, decayMask: store.decayMask, lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay, t: steps)
+        }
+    }
+}

@@ -1,0 +1,239 @@
+// The training loop: data order from the seed, data-parallel steps through a Plan, SGD,
+// evaluation each epoch, metrics, checkpoints, resume, signals, NaN/Inf detection.
+import Foundation
+
+public struct TrainConfig: Codable, Sendable {
+    public var model = "cnn-small"
+    public var modelFile: String? = nil
+    public var activation = "relu"
+    public var initializer = "lsuv"
+    public var lsuvTolVar = 0.1
+    public var lsuvMaxTries = 10
+    public var lsuvBatch = 128
+    public var lsuvZeroMean = false
+    public var data = "fashion-mnist"
+    public var dataDir: String? = nil
+    public var trainLimit: Int? = nil    // use only the first N training samples
+    public var testLimit: Int? = nil
+    public var epochs = 2
+    public var maxSteps: Int? = nil      // stop after this many steps in all
+    public var batchSize = 128
+    public var lr = 0.05
+    public var schedule = "constant"
+    public var momentum = 0.9
+    public var weightDecay = 5e-4
+    public var optimizer = "sgd"
+    public var workers = 1
+    public var threads = 0               // 0: all cores / workers
+    public var chunk = 32
+    public var seed: UInt64 = 1
+    public var out = "runs/latest"
+    public var logEvery = 20
+    public var evalEachEpoch = true
+    public var injectNaNAtStep: Int? = nil   // testing: poison the first weight of the first layer
+    public init() {}
+}
+
+public struct TrainSummary: Codable, Sendable {
+    public var model: String
+    public var initializer: String
+    public var steps: Int
+    public var epochs: Double
+    public var finalTrainLoss: Double
+    public var testAccuracy: Double?
+    public var testLoss: Double?
+    public var imagesPerSecond: Double
+    public var wallSeconds: Double
+    public var lsuv: [LSUVLayerReport]?
+    public var stoppedBySignal: Bool
+    public var config: TrainConfig
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Set by SIGINT/SIGTERM; the loop saves at the next step boundary and returns.
+nonisolated(unsafe) public var trainingStopRequested: Int32 = 0
+
+public final class Trainer {
+    public let config: TrainConfig
+    public let net: Network
+    public let data: DataSplits
+    public let optimizer: Optimizer
+    public var log: (String) -> Void = { print($0) }
+    let threads: Int
+
+    public init(config: TrainConfig, data: DataSplits? = nil) throws {
+        self.config = config
+        guard config.batchSize > 0, config.epochs > 0, config.workers > 0, config.chunk > 0 else {
+            throw TrainingError("batch size, epochs, workers and chunk must be positive")
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        threads = config.threads > 0 ? config.threads : max(1, cores / config.workers)
+        var splits = try data ?? DataSets.load(name: config.data, dir: config.dataDir, seed: config.seed)
+        if let n = config.trainLimit, n < splits.train.count { splits.train = splits.train.subset(0..<n) }
+        if let n = config.testLimit, n < splits.test.count { splits.test = splits.test.subset(0..<n) }
+        let (mean, std) = splits.train.channelMeanStd()
+        splits.train.normalize(mean: mean, std: std)
+        splits.test.normalize(mean: mean, std: std)
+        self.data = splits
+        let input = [splits.train.channels, splits.train.height, splits.train.width]
+        if let file = config.modelFile {
+            let m = try ModelFile.load(file)
+            guard m.input == input else { throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)") }
+            net = try Network(name: m.name, input: m.input, layers: m.layers)
+        } else {
+            net = try Presets.network(config.model, activation: config.activation, input: input)
+        }
+        guard net.classes == splits.train.classes else {
+            throw TrainingError("\(net.name) has \(net.classes) outputs but \(config.data) has \(splits.train.classes) classes")
+        }
+        guard splits.train.count >= config.batchSize else { throw TrainingError("batch size \(config.batchSize) > \(splits.train.count) training samples") }
+        guard let kind = Optimizer.Kind(rawValue: config.optimizer) else { throw TrainingError("unknown optimizer '\(config.optimizer)' (sgd, adam)") }
+        optimizer = Optimizer(kind, store: net.params, momentum: Float(config.momentum), weightDecay: Float(config.weightDecay))
+    }
+
+    var configJSON: String {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? enc.encode(config)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Initializes the weights (LSUV included) and returns LSUV's report if it ran.
+    public func initialize() throws -> [LSUVLayerReport]? {
+        let initializer = try Initializer(parsing: config.initializer)
+        if initializer != .lsuv { net.initialize(initializer, seed: config.seed); return nil }
+        var o = LSUVOptions()
+        o.tolVar = config.lsuvTolVar; o.maxTries = config.lsuvMaxTries; o.batchSize = config.lsuvBatch; o.zeroMean = config.lsuvZeroMean
+        // LSUV's minibatch: the first samples of the seeded data order
+        var g = SplitMix64(seed: deriveSeed(config.seed, 77))
+        let idx = g.permutation(data.train.count).prefix(min(o.batchSize, data.train.count))
+        var imgs = [Float](), labels = [Int32]()
+        imgs.reserveCapacity(idx.count * data.train.sampleSize)
+        for i in idx { imgs += data.train.images[(i * data.train.sampleSize)..<((i + 1) * data.train.sampleSize)]; labels.append(data.train.labels[i]) }
+        return LSUV.run(net, images: imgs, labels: labels, options: o, seed: config.seed, threads: threads * config.workers)
+    }
+
+    /// Accuracy and mean loss over a data set, in eval mode.
+    public func evaluate(_ set: Dataset, batch: Int = 500) -> (accuracy: Double, loss: Double) {
+        var plans: [Int: Plan] = [:]
+        var correct = 0, loss = 0.0, start = 0
+        while start < set.count {
+            let b = min(batch, set.count - start)
+            let plan = plans[b] ?? Plan(net: net, batch: b, chunkSize: max(1, (b + config.workers - 1) / config.workers), workers: config.workers, threads: threads)
+            plans[b] = plan
+            plan.setInput(images: set.images, labels: set.labels, indices: Array(start..<(start + b))[...])
+            plan.forward(training: false)
+            let (l, c) = plan.loss()
+            loss += l * Double(b); correct += c; start += b
+        }
+        return (Double(correct) / Double(max(1, set.count)), loss / Double(max(1, set.count)))
+    }
+
+    /// Names the first op whose output, or parameter whose gradient, is not finite.
+    func locateNonFinite(_ plan: Plan) -> String {
+        for c in plan.chunks.indices {
+            for (i, op) in net.ops.enumerated() where !plan.activation(i + 1, chunk: c).allFinite {
+                return "the output of layer \(op.name)"
+            }
+        }
+        for e in net.params.entries where !net.params.view(e, in: net.params.grad).allFinite { return "the gradient of \(e.name)" }
+        for e in net.params.entries where !net.params.view(e, in: net.params.values).allFinite { return "the weights of \(e.name)" }
+        return "the loss"
+    }
+
+    /// Trains; resumes from `resume` (a checkpoint path) when given.
+    public func run(resume: String? = nil) throws -> TrainSummary {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: config.out, withIntermediateDirectories: true)
+        let ckptPath = (config.out as NSString).appendingPathComponent("checkpoint.safetensors")
+        var lsuvReport: [LSUVLayerReport]? = nil
+        var pos = TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
+        if let resume {
+            pos = try Checkpoint.load(resume, into: net, optimizer: optimizer).0
+            log("resumed from \(resume) at step \(pos.step) (epoch \(pos.epoch + 1), batch \(pos.batchInEpoch))")
+        } else {
+            let t0 = Date()
+            lsuvReport = try initialize()
+            if let r = lsuvReport {
+                log(String(format: "LSUV: %d layers in %.2f s (tries %@)", r.count, Date().timeIntervalSince(t0), r.map { "\($0.tries)" }.joined(separator: ",")))
+                for l in r where !l.note.isEmpty { log("  \(l.layer): \(l.note)") }
+            }
+        }
+        let metricsPath = (config.out as NSString).appendingPathComponent("metrics.jsonl")
+        if resume == nil { fm.createFile(atPath: metricsPath, contents: nil) }
+        let metrics = try MetricsLog(path: metricsPath)
+        let b = config.batchSize, n = data.train.count, perEpoch = n / b
+        let total = min(config.maxSteps ?? Int.max, perEpoch * config.epochs)
+        let plan = Plan(net: net, batch: b, chunkSize: config.chunk, workers: config.workers, threads: threads)
+        let progress = Progress(total: total, log: log)
+        let start = Date()
+        var imagesDone = 0, lastLoss = Double.nan, stopped = false, lastEval: (Double, Double)? = nil
+        var trainLossSum = 0.0, trainCorrect = 0, trainSeen = 0
+        log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(n) samples, batch \(b), \(total) steps, W=\(plan.workers) workers × T=\(threads) threads")
+        outer: while pos.epoch < config.epochs && pos.step < total {
+            var order = SplitMix64(seed: deriveSeed(config.seed, 1000 + UInt64(pos.epoch)))
+            let perm = order.permutation(n)
+            while pos.batchInEpoch < perEpoch && pos.step < total {
+                plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[(pos.batchInEpoch * b)..<((pos.batchInEpoch + 1) * b)])
+                if config.injectNaNAtStep == pos.step { net.params.values[net.params.entries[0].offset] = .nan }
+                plan.forward(training: true, seed: deriveSeed(config.seed, 2000, UInt64(pos.step)))
+                let (loss, correct) = plan.loss()
+                if loss.isFinite { plan.backward() }
+                if !loss.isFinite || !net.params.grad.allFinite {
+                    throw TrainingError("non-finite value at step \(pos.step + 1): \(locateNonFinite(plan)) is NaN/Inf; the last good checkpoint is \(fm.fileExists(atPath: ckptPath) ? ckptPath : "none (no epoch finished yet)")")
+                }
+                let lr = Schedule.rate(try Schedule(parsing: config.schedule), base: config.lr, step: pos.step, total: total, perEpoch: perEpoch)
+                optimizer.step(lr: Float(lr))
+                pos.step += 1; pos.batchInEpoch += 1
+                imagesDone += b; lastLoss = loss
+                trainLossSum += loss * Double(b); trainCorrect += correct; trainSeen += b
+                let elapsed = Date().timeIntervalSince(start)
+                if pos.step % config.logEvery == 0 || pos.step == total {
+                    try metrics.write(["type": "step", "step": pos.step, "epoch": pos.epoch + 1, "loss": loss, "accuracy": Double(correct) / Double(b),
+                                       "lr": lr, "images_per_second": Double(imagesDone) / elapsed])
+                }
+                progress.update(step: pos.step, loss: loss, accuracy: Double(correct) / Double(b), imagesPerSecond: Double(imagesDone) / elapsed, elapsed: elapsed)
+                if trainingStopRequested != 0 { stopped = true; break outer }
+            }
+            if pos.batchInEpoch >= perEpoch || pos.step >= total {
+                progress.finishLine()
+                var line: [String: Any] = ["type": "epoch", "epoch": pos.epoch + 1, "step": pos.step,
+                                           "train_loss": trainLossSum / Double(max(1, trainSeen)), "train_accuracy": Double(trainCorrect) / Double(max(1, trainSeen)),
+                                           "seconds": Date().timeIntervalSince(start)]
+                if config.evalEachEpoch {
+                    let (acc, loss) = evaluate(data.test)
+                    lastEval = (acc, loss)
+                    line["test_accuracy"] = acc; line["test_loss"] = loss
+                    log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", pos.epoch + 1,
+                               trainLossSum / Double(max(1, trainSeen)), Double(trainCorrect) / Double(max(1, trainSeen)), loss, acc))
+                }
+                try metrics.write(line)
+                trainLossSum = 0; trainCorrect = 0; trainSeen = 0
+                if pos.batchInEpoch >= perEpoch { pos.epoch += 1; pos.batchInEpoch = 0 }
+                try Checkpoint.save(net, optimizer: optimizer, position: pos, config: configJSON, to: ckptPath)
+            }
+        }
+        if stopped {
+            progress.finishLine()
+            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: configJSON, to: ckptPath)
+            log("stopped by signal at step \(pos.step); checkpoint: \(ckptPath) (resume with --resume \(ckptPath))")
+        }
+        let wall = Date().timeIntervalSince(start)
+        let summary = TrainSummary(model: net.name, initializer: config.initializer, steps: pos.step, epochs: Double(pos.step) / Double(max(1, perEpoch)),
+                                   finalTrainLoss: lastLoss, testAccuracy: lastEval?.0, testLoss: lastEval?.1,
+                                   imagesPerSecond: Double(imagesDone) / max(wall, 1e-9), wallSeconds: wall, lsuv: lsuvReport,
+                                   stoppedBySignal: stopped, config: config)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(summary).write(to: URL(fileURLWithPath: (config.out as NSString).appendingPathComponent("summary.json")), options: .atomic)
+        try Curves.write(metrics: metricsPath, to: config.out, title: "\(net.name), \(config.initializer)")
+        return summary
+    }
+}
+
+extension Schedule {
+    static func rate(_ s: Schedule, base: Double, step: Int, total: Int, perEpoch: Int) -> Double {
+        s.rate(base: base, step: step, totalSteps: total, stepsPerEpoch: perEpoch)
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import GoodInit
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, LSUV cost, training throughput.",
+                                                    subcommands: [BenchGemm.self, BenchLSUV.self, BenchTrain.self])
+}
+
+/// Median of `repeats` timings of body (seconds), after one warm-up run.
+func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
+    body()
+    var t: [Double] = []
+    for _ in 0..<repeats {
+        let s = DispatchTime.now().uptimeNanoseconds
+        body()
+        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+    }
+    t.sort()
+    return (t[t.count / 2], t.first!, t.last!)
+}
+
+func parseList(_ s: String) throws -> [Int] {
+    let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("'\(s)' is not a comma-separated list of positive integers") }
+    return v
+}
+
+struct BenchGemm: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "SGEMM GFLOP/s per size and thread count (median of repeats).")
+    @Option(help: "Square sizes, or MxNxK shapes, comma-separated.") var sizes = "256,512,1024,2048"
+    @Option(help: "Thread counts.") var threads = "1,2"
+    @Option(help: "Timed repeats per point.") var repeats = 5
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() throws {
+        let shapes: [(Int, Int, Int)] = try sizes.split(separator: ",").map { item in
+            let p = item.split(separator: "x").compactMap { Int($0) }
+            if p.count == 1 { return (p[0], p[0], p[0]) }
+            guard p.count == 3 else { throw ValidationError("size '\(item)': use N or MxNxK") }
+            return (p[0], p[1], p[2])
+        }
+        if !json { print("GEMM micro-kernel: \(Kernels.gemmKernelName), OpenMP: \(Kernels.hasOpenMP)\n     M      N      K  threads   GFLOP/s (median, min-max)") }
+        for (m, n, k) in shapes {
+            let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
+            Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
+            let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
+            for t in try parseList(threads) {
+                Kernels.setThreads(t)
+                let flops = 2.0 * Double(m) * Double(n) * Double(k)
+                let reps = max(repeats, min(50, Int(2e10 / flops)))
+                let r = medianSeconds(repeats: reps) { Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c, workspace: ws) }
+                let g = flops / r.median / 1e9
+                if json { print("{\"kernel\":\"sgemm\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),\"gflops\":\(String(format: "%.2f", g))}") }
+                else { print(String(format: "%6d %6d %6d  %7d  %8.1f (%.1f-%.1f)", m, n, k, t, g, flops / r.max / 1e9, flops / r.min / 1e9)) }
+            }
+        }
+    }
+}
+
+struct BenchLSUV: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
+    @Option(help: "Preset.") var model = "plain30"
+    @Option(help: "Minibatch size.") var batchSize = 128
+    @Option(help: "Timed repeats.") var repeats = 5
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        let net = try Presets.network(model)
+        let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
+        let size = net.inputShape.reduce(1, *)
+        let x = Tensor(zeros: [batchSize * size]); Kernels.fillNormal(x, seed: compute.seed)
+        let images = x.array, labels = [Int32](repeating: 0, count: batchSize)
+        var opts = LSUVOptions(); opts.batchSize = batchSize
+        net.initialize(.orthogonal(gain: 1), seed: compute.seed)
+        let plan = Plan(net: net, batch: batchSize, chunkSize: batchSize, workers: 1, threads: threads)
+        plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
+        let fwd = medianSeconds(repeats: repeats) { plan.forward(training: true) }
+        var tries = 0
+        let lsuv = medianSeconds(repeats: repeats) {
+            tries = LSUV.run(net, images: images, labels: labels, options: opts, seed: compute.seed, threads: threads).reduce(0) { $0 + $1.tries }
+        }
+        let pre = medianSeconds(repeats: repeats) { net.initialize(.orthogonal(gain: 1), seed: compute.seed) }
+        print(String(format: "%@ batch %d, %d threads: forward %.4f s, LSUV %.4f s (orthogonal pre-init %.4f s, %d tries in all) = %.2f forward passes (%.2f without the pre-init)",
+                     model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, lsuv.median / fwd.median, (lsuv.median - pre.median) / fwd.median))
+    }
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Training throughput on synthetic data: images/s, GFLOP/s, speed-up and efficiency per thread count.")
+    @Option(help: "Presets, comma-separated.") var model = "cnn-small"
+    @Option(help: "Batch sizes.") var batchSize = "128"
+    @Option(help: "Threads per worker.") var threads = "1,2"
+    @Option(help: "Workers.") var workers = "1"
+    @Option(help: "Timed steps per point.") var steps = 5
+    @Option(help: "Samples per chunk.") var chunk = 32
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() throws {
+        if !json { print("model          batch  W  T   img/s (train)  GFLOP/s  speed-up  efficiency  img/s (inference)") }
+        for name in model.split(separator: ",").map(String.init) {
+            let net = try Presets.network(name)
+            net.initialize(.heNormal(fanOut: false), seed: 1)
+            let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
+            let size = net.inputShape.reduce(1, *)
+            for b in try parseList(batchSize) {
+                let x = Tensor(zeros: [b * size]); Kernels.fillNormal(x, seed: 3)
+                let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
+                var base: Double? = nil
+                for w in try parseList(workers) { for t in try parseList(threads) {
+                    let plan = Plan(net: net, batch: b, chunkSize: chunk, workers: w, threads: t)
+                    plan.setInput(images: images, labels: labels, indices: Array(0..<b)[...])
+                    let r = medianSeconds(repeats: steps) {
+                        plan.forward(training: true); _ = plan.loss(); plan.backward(); opt.step(lr: 1e-4)
+                    }
+                    let inf = medianSeconds(repeats: steps) { plan.forward(training: false) }
+                    let ips = Double(b) / r.median
+                    if base == nil { base = ips / Double(w * t) }
+                    let speedup = ips / base!, eff = speedup / Double(w * t)
+                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9
+                    let rss = peakRSSMegabytes()
+                    if json {
+                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\"peak_rss_mb\":\(String(format: "%.1f", rss))}")
+                    } else {
+                        print(String(format: "%-13@ %6d %2d %2d %14.1f %8.2f %9.2f %11.2f %18.1f", name, b, w, t, ips, gf, speedup, eff, Double(b) / inf.median))
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+func peakRSSMegabytes() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}

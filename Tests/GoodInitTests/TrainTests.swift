@@ -1,0 +1,154 @@
+import Foundation
+import GoodInit
+import Testing
+
+@Suite("Training") struct TrainTests {
+    func folder() -> String {
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-train-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+
+    /// A small conv net with every kind of state: BN running statistics, biases, momentum.
+    static let tinyModel = """
+    name: tiny
+    input: [1, 28, 28]
+    layers:
+      - conv: {out: 8, kernel: 3, stride: 2, bias: false}
+      - batchnorm
+      - relu
+      - dropout: {p: 0.1}
+      - conv: {out: 8, kernel: 3}
+      - relu
+      - maxpool: {window: 2}
+      - flatten
+      - linear: {out: 10}
+    """
+
+    func config(_ out: String, steps: Int = 6, workers: Int = 1, threads: Int = 1) -> TrainConfig {
+        var c = TrainConfig()
+        let model = out + "/tiny.yaml"
+        try? Self.tinyModel.write(toFile: model, atomically: true, encoding: .utf8)
+        c.modelFile = model; c.data = "synthetic"; c.trainLimit = 256; c.testLimit = 64
+        c.batchSize = 32; c.chunk = 8; c.epochs = 3; c.maxSteps = steps; c.lr = 0.02
+        c.workers = workers; c.threads = threads; c.out = out; c.logEvery = 1; c.lsuvBatch = 32
+        c.initializer = "lsuv"; c.seed = 11
+        return c
+    }
+
+    func train(_ c: TrainConfig, resume: String? = nil) throws -> (TrainSummary, [Float]) {
+        let t = try Trainer(config: c)
+        t.log = { _ in }
+        let s = try t.run(resume: resume)
+        return (s, t.net.params.values.array + t.net.stateTensors.flatMap { $0.1.array })
+    }
+
+    @Test("same seed ⇒ same losses and weights for T = 1, 2 and W = 1, 2")
+    func deterministic() throws {
+        let (a, wa) = try train(config(folder()))
+        let (b, wb) = try train(config(folder(), threads: 2))
+        let (c, wc) = try train(config(folder(), workers: 2, threads: 1))
+        #expect(a.finalTrainLoss.bitPattern == b.finalTrainLoss.bitPattern)
+        #expect(a.finalTrainLoss.bitPattern == c.finalTrainLoss.bitPattern)
+        #expect(wa.map(\.bitPattern) == wb.map(\.bitPattern))
+        #expect(wa.map(\.bitPattern) == wc.map(\.bitPattern))
+    }
+
+    @Test("train 2k steps ≡ train k, stop, resume, train k (bit for bit)")
+    func resume() throws {
+        let whole = folder(), part = folder()
+        let (_, full) = try train(config(whole, steps: 10))
+        _ = try train(config(part, steps: 5))
+        let (s, resumed) = try train(config(part, steps: 10), resume: part + "/checkpoint.safetensors")
+        #expect(s.steps == 10)
+        #expect(full.map(\.bitPattern) == resumed.map(\.bitPattern))
+    }
+
+    @Test("writes metrics.jsonl, summary.json, SVG curves")
+    func outputs() throws {
+        let out = folder()
+        let (s, _) = try train(config(out, steps: 16))
+        let rows = try MetricsLog.read(out + "/metrics.jsonl")
+        #expect(rows.filter { $0["type"] as? String == "step" }.count == 16)
+        #expect((s.testAccuracy ?? 0) > 0.5, "16 steps on learnable synthetic data should beat chance by far")
+        #expect(rows.contains { $0["type"] as? String == "epoch" && $0["test_accuracy"] != nil })
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any]
+        #expect(summary?["steps"] as? Int == 16)
+        let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
+        #expect(svg.contains("<polyline") && svg.contains("training loss"))
+    }
+
+    @Test("an injected NaN stops training with the layer named")
+    func nanStops() throws {
+        var c = config(folder(), steps: 6)
+        c.injectNaNAtStep = 2
+        do {
+            _ = try train(c)
+            Issue.record("training went on past a NaN weight")
+        } catch let e as TrainingError {
+            #expect("\(e)".contains("conv1"), "\(e)")
+            #expect("\(e)".contains("step 3"), "\(e)")
+        }
+    }
+
+    @Test("a checkpoint loads in Python's safetensors.numpy with the same values")
+    func pythonInterop() throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run(); probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else { return } // python safetensors not installed: .ci/run installs it
+        let out = folder()
+        let c = config(out, steps: 2)
+        let t = try Trainer(config: c)
+        t.log = { _ in }
+        _ = try t.run()
+        let w = t.net.params.view(t.net.params.entries[0], in: t.net.params.values).array
+        let script = """
+        import sys, numpy as np
+        from safetensors.numpy import load_file
+        d = load_file(sys.argv[1])
+        w = d["conv1.weight"]
+        print(w.shape, float(np.float64(w.astype(np.float64).sum())), float(w.flat[0]), float(w.flat[-1]))
+        """
+        let p = Process(), pipe = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, out + "/checkpoint.safetensors"]
+        p.standardOutput = pipe
+        try p.run(); p.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let sum = w.reduce(0.0) { $0 + Double($1) }
+        #expect(p.terminationStatus == 0)
+        #expect(text.hasPrefix("(8, 1, 3, 3)"), "\(text)")
+        let fields = text.split(separator: ")").last!.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+        #expect(fields.count == 3)
+        #expect(abs(fields[0] - sum) < 1e-9 * max(1, abs(sum)) + 1e-12)
+        #expect(Float(fields[1]) == w.first! && Float(fields[2]) == w.last!)
+    }
+
+    @Test("model files: parsed, and errors name the key")
+    func modelFile() throws {
+        let yaml = """
+        name: tiny
+        input: [1, 28, 28]
+        layers:
+          - conv: {out: 4, kernel: 3}
+          - batchnorm
+          - relu
+          - residual: [{conv: {out: 4}}, relu]
+          - maxpool: {window: 2}
+          - flatten
+          - linear: {out: 10}
+        """
+        let m = try ModelFile.parse(yaml, file: "tiny.yaml")
+        let net = try Network(name: m.name, input: m.input, layers: m.layers)
+        #expect(net.ops.contains { $0 is ResidualAdd })
+        #expect(net.classes == 10)
+        do {
+            _ = try ModelFile.parse(yaml.replacingOccurrences(of: "kernel: 3", with: "kernal: 3"), file: "bad.yaml")
+            Issue.record("a misspelt key was accepted")
+        } catch { #expect("\(error)".contains("layers[0].conv.kernal"), "\(error)") }
+        #expect(throws: DataError.self) { try ModelFile.parse("{\"name\": 3, \"input\": [1], \"layers\": []}", file: "x.json") }
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
+# zlib headers, Fashion-MNIST; and Python's safetensors/numpy for the interop test.
+# Idempotent: does nothing that is already done.
+set -euo pipefail
+pkgs=(libomp-dev zlib1g-dev dataset-fashion-mnist)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! python3 -c "import safetensors.numpy, numpy" >/dev/null 2>&1; then
+    python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "note: pip could not install safetensors (the Python interop test will be skipped)"
+fi
+echo "setup: libomp-dev, zlib1g-dev, dataset-fashion-mnist installed"
