@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
         c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer; c.chunk = chunk
         c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
         c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
-        setvbuf(stdout, nil, _IOLBF, 0) // progress lines appear as they happen, also through a pipe
+        lineBufferStandardOutput() // progress lines appear as they happen, also through a pipe
         installStopHandlers()
         do {
             let trainer = try Trainer(config: c)
@@ -78,3 +78,9 @@ extension CleanExit {
 }
 
 struct FailureMessage: Error, CustomStringConvertible { let text: String; var description: String { text } }
+
+/// stdout is fully buffered into a pipe; line buffering shows progress as it happens.
+func lineBufferStandardOutput() {
+    nonisolated(unsafe) let out = stdout
+    setvbuf(out, nil, _IOLBF, 0)
+}
