@@ -48,10 +48,11 @@ struct Train: ParsableCommand {
         c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer; c.chunk = chunk
         c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
         c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
-        lineBufferStandardOutput() // progress lines appear as they happen, also through a pipe
         installStopHandlers()
         do {
             let trainer = try Trainer(config: c)
+            // unbuffered: progress lines appear as they happen, also through a pipe
+            trainer.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
             let s = try trainer.run(resume: resume)
             let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
             print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %.4f, test accuracy %@ → %@/summary.json",
@@ -78,9 +79,3 @@ extension CleanExit {
 }
 
 struct FailureMessage: Error, CustomStringConvertible { let text: String; var description: String { text } }
-
-/// stdout is fully buffered into a pipe; line buffering shows progress as it happens.
-func lineBufferStandardOutput() {
-    nonisolated(unsafe) let out = stdout
-    setvbuf(out, nil, _IOLBF, 0)
-}
