@@ -8,13 +8,17 @@ struct Train: ParsableCommand {
     @Option(help: "Preset (see `goodinit models`).") var model = "cnn-small"
     @Option(help: "A YAML/JSON model file instead of a preset.") var modelFile: String?
     @Option(help: "Activation for presets that take one (plain30/22, fitnet4): relu, vlrelu, tanh, maxout, prelu.") var activation = "relu"
-    @Option(name: .customLong("init"), help: "Initializer: lsuv, he-normal[:fan_out], he-uniform, xavier-uniform, xavier-normal, orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default.") var initializer = "lsuv"
+    @Option(name: .customLong("init"), help: "Initializer: lsuv, he-normal[:fan_out], he-uniform, xavier-uniform, xavier-normal, orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default, rbm (MLPs).") var initializer = "lsuv"
     @Option(help: "LSUV: tolerance on |Var − 1|.") var lsuvTol = 0.1
     @Option(help: "LSUV: maximum tries per layer.") var lsuvMaxTries = 10
     @Option(help: "LSUV: minibatch size.") var lsuvBatch = 128
     @Flag(help: "LSUV: also zero each layer's output mean through its bias.") var lsuvZeroMean = false
+    @Option(help: "RBM pre-training (--init rbm): epochs per layer.") var rbmEpochs = 1
+    @Option(help: "RBM pre-training: learning rate.") var rbmLr = 0.01
+    @Option(help: "RBM pre-training: training samples used.") var rbmSamples = 10_000
     @Option(help: "Data set: fashion-mnist, mnist, cifar10, cifar100, synthetic.") var data = "fashion-mnist"
     @Option(help: "Folder with the data set's files.") var dataDir: String?
+    @Option(help: "Random crop (pad 4) and horizontal flip: on or off (default: on for CIFAR).") var augment: String?
     @Option(help: "Use only the first N training samples.") var trainLimit: Int?
     @Option(help: "Use only the first N test samples.") var testLimit: Int?
     @Option(help: "Epochs.") var epochs = 2
@@ -35,6 +39,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard epochs > 0, batchSize > 0, chunk > 0, logEvery > 0 else { throw ValidationError("--epochs, --batch-size, --chunk and --log-every must be positive") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        if let augment, augment != "on", augment != "off" { throw ValidationError("--augment takes on or off") }
         _ = try Initializer(parsing: initializer)
         _ = try Schedule(parsing: schedule)
     }
@@ -43,7 +48,8 @@ struct Train: ParsableCommand {
         var c = TrainConfig()
         c.model = model; c.modelFile = modelFile; c.activation = activation; c.initializer = initializer
         c.lsuvTolVar = lsuvTol; c.lsuvMaxTries = lsuvMaxTries; c.lsuvBatch = lsuvBatch; c.lsuvZeroMean = lsuvZeroMean
-        c.data = data; c.dataDir = dataDir; c.trainLimit = trainLimit; c.testLimit = testLimit
+        c.rbmEpochs = rbmEpochs; c.rbmLearningRate = rbmLr; c.rbmSamples = rbmSamples
+        c.data = data; c.dataDir = dataDir; c.augment = augment.map { $0 == "on" }; c.trainLimit = trainLimit; c.testLimit = testLimit
         c.epochs = epochs; c.maxSteps = steps; c.batchSize = batchSize; c.lr = lr; c.schedule = schedule
         c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer; c.chunk = chunk
         c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed

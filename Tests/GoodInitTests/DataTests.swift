@@ -260,3 +260,27 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
         #expect(splits.test.labels.allSatisfy { (0..<10).contains($0) })
     }
 }
+
+@Suite("Augmentation") struct AugmentTests {
+    @Test("crop+flip moves pixels by at most the pad, keeps values, is reproducible")
+    func cropFlip() {
+        let (c, h, w) = (2, 6, 5)
+        let src = (0..<(c * h * w)).map { Float($0 + 1) }
+        let a = Tensor(shape: [c * h * w], values: src), b = Tensor(shape: [c * h * w], values: src)
+        Augment.cropFlip(a, channels: c, height: h, width: w, pad: 2, seed: 9)
+        Augment.cropFlip(b, channels: c, height: h, width: w, pad: 2, seed: 9)
+        #expect(a.array == b.array)
+        // every non-zero output value is a pixel of the same channel
+        for ch in 0..<c {
+            let plane = Set(src[(ch * h * w)..<((ch + 1) * h * w)])
+            for v in a.array[(ch * h * w)..<((ch + 1) * h * w)] where v != 0 { #expect(plane.contains(v)) }
+        }
+        var changed = false
+        for s in 0..<20 {
+            let t = Tensor(shape: [c * h * w], values: src)
+            Augment.cropFlip(t, channels: c, height: h, width: w, pad: 2, seed: UInt64(s))
+            if t.array != src { changed = true }
+        }
+        #expect(changed)
+    }
+}

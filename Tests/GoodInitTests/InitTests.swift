@@ -109,3 +109,24 @@ import Testing
         #expect(net.params.values.allFinite)
     }
 }
+
+@Suite("RBM pre-training") struct RBMTests {
+    @Test("CD-1 lowers each layer's reconstruction error; convolutional nets are refused")
+    func reconstructionFalls() throws {
+        var d = try DataSets.load(name: "synthetic", dir: nil, seed: 3).train
+        let (m, s) = d.channelMeanStd()
+        d.normalize(mean: m, std: s)
+        let net = try Presets.network("mlp-sigmoid")
+        net.initialize(.rbm, seed: 1)
+        let before = net.params.values.array
+        var o = RBMOptions(); o.epochs = 3; o.samples = 512; o.batchSize = 32; o.learningRate = 0.05
+        let report = try RBM.pretrain(net, images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
+        #expect(report.count == 3) // three hidden layers; the classifier is left alone
+        for r in report { #expect(r.reconstructionError.last! < r.reconstructionError.first!, "\(r.layer): \(r.reconstructionError)") }
+        #expect(net.params.values.array != before)
+        #expect(net.params.values.allFinite)
+        #expect(throws: InitError.self) {
+            try RBM.pretrain(try Presets.network("cnn-small"), images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
+        }
+    }
+}

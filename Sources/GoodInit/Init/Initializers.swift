@@ -29,6 +29,8 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
     case pytorchDefault
     /// Mishkin & Matas 2016: orthonormal, then each layer scaled to unit output variance (LSUV.swift).
     case lsuv
+    /// Hinton 2006: N(0, 0.01²), then greedy CD-1 RBM pre-training of each hidden layer (RBM.swift).
+    case rbm
 
     /// Parses `zeros`, `constant:V`, `uniform:A`, `normal:STD`, `xavier-uniform`, `xavier-normal`,
     /// `he-normal[:fan_out]`, `he-uniform[:fan_out]`, `orthogonal[:GAIN]`, `pytorch-default`, `lsuv`.
@@ -62,6 +64,7 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
         case "orthogonal": self = .orthogonal(gain: Double(try number(1)))
         case "pytorch-default", "pytorch", "default": self = .pytorchDefault
         case "lsuv": self = .lsuv
+        case "rbm": self = .rbm
         default:
             throw InitError("unknown initializer '\(text)'; one of: zeros, constant:V, uniform:A, normal:STD, xavier-uniform, xavier-normal, he-normal[:fan_out], he-uniform[:fan_out], orthogonal[:GAIN], pytorch-default, lsuv, rbm")
         }
@@ -80,6 +83,7 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
         case .orthogonal(let g): return g == 1 ? "orthogonal" : "orthogonal:\(g)"
         case .pytorchDefault: return "pytorch-default"
         case .lsuv: return "lsuv"
+        case .rbm: return "rbm"
         }
     }
 
@@ -103,6 +107,7 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
             Orthogonal.fill(w, rows: w.shape[0], cols: w.count / w.shape[0], gain: g, seed: seed)
         case .lsuv: // the pre-init; the scaling is lsuv(...)
             Orthogonal.fill(w, rows: w.shape[0], cols: w.count / w.shape[0], gain: 1, seed: seed)
+        case .rbm: scaledNormal(w, std: 0.01, seed: seed) // before pre-training
         case .pytorchDefault:
             let a = Float(1 / Double(fanIn).squareRoot())
             Kernels.fillUniform(w, lo: -a, hi: a, seed: seed)

@@ -44,7 +44,9 @@ public final class Conv2d: Op {
 
     public func backward(_ c: OpContext) {
         Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x, shape: shape(c.n), workspace: c.workspace)
-        Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n), workspace: c.workspace)
+        if c.needsInputGradient {
+            Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n), workspace: c.workspace)
+        }
     }
 }
 
@@ -87,6 +89,8 @@ public final class Linear: Op {
         // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in)
         Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: c.n, a: c.dy, b: c.x, beta: 1, c: c.grads[0], workspace: c.workspace)
         if hasBias { Kernels.biasBackward(db: c.grads[1], dy: c.dy, n: c.n, k: outFeatures, hw: 1) }
-        Kernels.gemm(transA: false, transB: false, m: c.n, n: inFeatures, k: outFeatures, a: c.dy, b: c.values[0], beta: 1, c: c.dx, workspace: c.workspace)
+        if c.needsInputGradient {
+            Kernels.gemm(transA: false, transB: false, m: c.n, n: inFeatures, k: outFeatures, a: c.dy, b: c.values[0], beta: 1, c: c.dx, workspace: c.workspace)
+        }
     }
 }

@@ -31,6 +31,8 @@ public final class OpContext: @unchecked Sendable {
     public var training = true
     public var seed: UInt64 = 0        // per step and op (dropout)
     public var sampleOffset = 0        // first sample of this chunk within the batch
+    /// False for the first op: nothing consumes the gradient of the network's input.
+    public var needsInputGradient = true
     /// Activation i of the same chunk, for ops that read an earlier activation (residual add).
     public var activation: (Int) -> Tensor = { _ in fatalError("no activation lookup") }
     public var gradient: (Int) -> Tensor = { _ in fatalError("no gradient lookup") }

@@ -53,6 +53,7 @@ public final class Plan: @unchecked Sendable {
                                   grads: entries.map { net.params.view($0, in: flat) },
                                   workspace: ws, saved: op.makeSaved(batch: n))
                 c.sampleOffset = range.lowerBound
+                c.needsInputGradient = !net.ops[0..<i].allSatisfy { $0 is AliasOp } // only aliases before it: its dx is the input's
                 let (aa, gg) = (a, g)
                 c.activation = { aa[$0] }
                 c.gradient = { gg[$0] }

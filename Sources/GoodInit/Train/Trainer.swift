@@ -11,8 +11,12 @@ public struct TrainConfig: Codable, Sendable {
     public var lsuvMaxTries = 10
     public var lsuvBatch = 128
     public var lsuvZeroMean = false
+    public var rbmEpochs = 1
+    public var rbmLearningRate = 0.01
+    public var rbmSamples = 10_000
     public var data = "fashion-mnist"
     public var dataDir: String? = nil
+    public var augment: Bool? = nil      // random crop + flip; default: on for CIFAR
     public var trainLimit: Int? = nil    // use only the first N training samples
     public var testLimit: Int? = nil
     public var epochs = 2
@@ -103,6 +107,14 @@ public final class Trainer {
     /// Initializes the weights (LSUV included) and returns LSUV's report if it ran.
     public func initialize() throws -> [LSUVLayerReport]? {
         let initializer = try Initializer(parsing: config.initializer)
+        if initializer == .rbm {
+            net.initialize(.rbm, seed: config.seed)
+            var o = RBMOptions()
+            o.epochs = config.rbmEpochs; o.learningRate = Float(config.rbmLearningRate); o.samples = config.rbmSamples
+            let r = try RBM.pretrain(net, images: data.train.images, labels: data.train.labels, options: o, seed: config.seed, threads: threads * config.workers)
+            for l in r { log("RBM \(l.layer): reconstruction error per epoch \(l.reconstructionError.map { String(format: "%.4f", $0) }.joined(separator: ", "))") }
+            return nil
+        }
         if initializer != .lsuv { net.initialize(initializer, seed: config.seed); return nil }
         var o = LSUVOptions()
         o.tolVar = config.lsuvTolVar; o.maxTries = config.lsuvMaxTries; o.batchSize = config.lsuvBatch; o.zeroMean = config.lsuvZeroMean
@@ -177,6 +189,10 @@ public final class Trainer {
             let perm = order.permutation(n)
             while pos.batchInEpoch < perEpoch && pos.step < total {
                 plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[(pos.batchInEpoch * b)..<((pos.batchInEpoch + 1) * b)])
+                if config.augment ?? config.data.hasPrefix("cifar") {
+                    plan.augment(channels: data.train.channels, height: data.train.height, width: data.train.width, pad: 4,
+                                 seed: deriveSeed(config.seed, 3000, UInt64(pos.step)))
+                }
                 if config.injectNaNAtStep == pos.step { net.params.values[net.params.entries[0].offset] = .nan }
                 plan.forward(training: true, seed: deriveSeed(config.seed, 2000, UInt64(pos.step)))
                 let (loss, correct) = plan.loss()

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Training throughput side by side: PyTorch (CPU, float32) and GoodInit, same models, batch sizes,
+thread counts and optimizer (SGD, momentum 0.9, weight decay 5e-4), in one run on one machine.
+
+  pip install torch   # or: pip install /opt/wheels/torch-*.whl (CPU-only, smaller)
+  swift build -c release
+  python3 bench/pytorch_compare.py --models cnn-small,plain30,mlp-sigmoid --threads 1,2 --batch 128
+
+Prints a markdown table with images/s of both and the ratio GoodInit / PyTorch (medians of
+--steps timed training steps after warm-up). PyTorch runs in a subprocess per thread count so
+torch.set_num_threads takes effect cleanly.
+"""
+import argparse, json, subprocess, sys, time
+
+MODELS = {}
+
+def build(name):
+    import torch.nn as nn
+    def conv(i, o, bn):
+        return [nn.Conv2d(i, o, 3, padding=1, bias=not bn)] + ([nn.BatchNorm2d(o)] if bn else []) + [nn.ReLU()]
+    def mlp(widths, act, bn=False):
+        l, prev = [nn.Flatten()], 784
+        for w in widths:
+            l += [nn.Linear(prev, w, bias=not bn)] + ([nn.BatchNorm1d(w)] if bn else []) + [act()]
+            prev = w
+        return nn.Sequential(*l, nn.Linear(prev, 10)), (1, 28, 28)
+    if name == "mlp-sigmoid": return mlp([100] * 3, nn.Sigmoid)
+    if name == "mlp-bn-sigmoid": return mlp([100] * 3, nn.Sigmoid, True)
+    if name == "mlp-xavier": return mlp([256] * 2, nn.ReLU)
+    if name == "mlp-deep": return mlp([512] * 4, nn.ReLU)
+    if name == "cnn-small":
+        l = conv(1, 32, True) + conv(32, 32, True) + [nn.MaxPool2d(2)] + conv(32, 64, True) + conv(64, 64, True) + [nn.MaxPool2d(2)]
+        return nn.Sequential(*l, nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(), nn.Linear(256, 10)), (1, 28, 28)
+    if name in ("plain30", "plain22"):
+        per = [10, 10, 9] if name == "plain30" else [7, 7, 7]
+        l, c = [], 1
+        for s, n in enumerate(per):
+            if s: l.append(nn.MaxPool2d(2))
+            for _ in range(n):
+                l += conv(c, 16 << s, False); c = 16 << s
+        return nn.Sequential(*l, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10)), (1, 28, 28)
+    if name == "vggish":
+        l, c = [], 3
+        for i, o in enumerate([64, 64, 128, 128, 256, 256]):
+            l += conv(c, o, True); c = o
+            if i % 2: l.append(nn.MaxPool2d(2))
+        return nn.Sequential(*l, nn.Flatten(), nn.Linear(4096, 10)), (3, 32, 32)
+    raise SystemExit(f"unknown model {name}")
+
+def torch_worker(model, batch, threads, steps):
+    import torch
+    torch.set_num_threads(threads)
+    net, shape = build(model)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(batch, *shape); y = torch.randint(0, 10, (batch,))
+    lossf = torch.nn.CrossEntropyLoss()
+    def step():
+        opt.zero_grad(set_to_none=False); lossf(net(x), y).backward(); opt.step()
+    for _ in range(2): step()
+    t = []
+    for _ in range(steps):
+        s = time.perf_counter(); step(); t.append(time.perf_counter() - s)
+    t.sort()
+    import resource
+    return {"img_per_s": batch / t[len(t) // 2], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--models", default="mlp-sigmoid,mlp-deep,cnn-small,plain30,vggish")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--goodinit", default=".build/release/goodinit")
+    p.add_argument("--worker", nargs=3)  # internal: model threads batch
+    a = p.parse_args()
+    if a.worker:
+        print(json.dumps(torch_worker(a.worker[0], int(a.worker[2]), int(a.worker[1]), a.steps))); return
+    rows = []
+    for m in a.models.split(","):
+        for t in a.threads.split(","):
+            g = subprocess.run([a.goodinit, "bench", "train", "--model", m, "--batch-size", str(a.batch), "--threads", t,
+                                "--steps", str(a.steps), "--json"], check=True, capture_output=True, text=True).stdout
+            g = json.loads(g.strip().splitlines()[-1])
+            pt = json.loads(subprocess.run([sys.executable, __file__, "--steps", str(a.steps), "--worker", m, t, str(a.batch)],
+                                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            rows.append((m, t, g["img_per_s"], pt["img_per_s"], g["peak_rss_mb"], pt["peak_rss_mb"]))
+    print(f"| model | threads | GoodInit img/s | PyTorch img/s | ratio | GoodInit RSS MB | PyTorch RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for m, t, g, pt, gr, pr in rows:
+        print(f"| {m} | {t} | {g:.1f} | {pt:.1f} | {g / pt:.2f} | {gr:.0f} | {pr:.0f} |")
+
+if __name__ == "__main__":
+    main()
