@@ -92,16 +92,14 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     public var description: String { "Tensor\(shape)" }
 
-    /// Mean and (biased) variance over all elements, in double.
+    /// Mean and (biased) variance over all elements: two passes in double (exact mean first).
     public func meanVariance() -> (mean: Double, variance: Double) {
-        withPointer { p in
-            var s = 0.0
-            for i in 0..<count { s += Double(p[i]) }
-            let m = count > 0 ? s / Double(count) : 0
-            var v = 0.0
-            for i in 0..<count { let d = Double(p[i]) - m; v += d * d }
-            return (m, count > 0 ? v / Double(count) : 0)
-        }
+        guard count > 0 else { return (0, 0) }
+        var sum = [0.0], sq = [0.0]
+        Kernels.bnPartialSums(sum: &sum, sumsq: &sq, x: self, shift: nil, n: 1, c: 1, hw: count)
+        let mean = sum[0] / Double(count)
+        Kernels.bnPartialSums(sum: &sum, sumsq: &sq, x: self, shift: [mean], n: 1, c: 1, hw: count)
+        return (mean, sq[0] / Double(count))
     }
 
     public var allFinite: Bool { withPointer { ck_all_finite($0, count) != 0 } }

@@ -1,7 +1,8 @@
 // LSUV (Mishkin & Matas 2016, Algorithm 1): orthonormal pre-init, then for each conv / FC layer
 // in execution order, scale W by 1/√Var(output) on one minibatch until |Var − 1| < Tol_var or
 // T_max tries. Fast: the network runs forward once, op by op; each layer's input is kept from
-// the previous op, so a try re-runs only that layer, not the whole net (≈ 2 forward passes).
+// the previous op, and a try rescales that layer's kept output (the layer is linear in W)
+// instead of re-running anything: the whole procedure costs about one forward pass.
 import Foundation
 
 public struct LSUVOptions: Sendable {
@@ -50,14 +51,23 @@ public enum LSUV {
             var (mean, variance) = plan.activation(i + 1, chunk: 0).meanVariance()
             let before = variance
             var tries = 0, note = net.followedByBatchNorm(i) ? "followed by batch norm" : ""
+            let y = plan.activation(i + 1, chunk: 0)
+            let channels = op.outputShape[0], perChannel = op.outputShape.dropFirst().reduce(1, *)
             while abs(variance - 1) >= options.tolVar && tries < options.maxTries {
                 if variance.squareRoot() < 1e-7 { note = "skipped: output variance \(variance) ≈ 0"; break }
                 let s = Float(1 / variance.squareRoot())
                 for k in 0..<w.count { w[k] *= s }
+                let oldBias = bias?.array
                 if options.zeroMean, let bias { for k in 0..<bias.count { bias[k] = (bias[k] - Float(mean)) * s } }
                 tries += 1
-                plan.forward(training: true, ops: i..<(i + 1))
-                (mean, variance) = plan.activation(i + 1, chunk: 0).meanVariance()
+                // The layer is linear in W: y' = s·(y − b) + b' is its new output, exact up to
+                // rounding, so a try costs one pass over y instead of re-running the layer.
+                let b0 = Tensor(shape: [channels], values: oldBias ?? [Float](repeating: 0, count: channels))
+                let b1 = bias ?? Tensor(zeros: [channels])
+                let scale = Tensor(shape: [channels], values: [Float](repeating: s, count: channels))
+                Kernels.bnNormalize(y: y, xhat: nil, x: y, mean: b0, invstd: scale, gamma: Tensor(shape: [channels], values: [Float](repeating: 1, count: channels)),
+                                    beta: b1, n: y.count / (channels * perChannel), c: channels, hw: perChannel)
+                (mean, variance) = y.meanVariance()
             }
             if tries == options.maxTries && abs(variance - 1) >= options.tolVar && note.isEmpty { note = "did not reach tolerance" }
             reports.append(LSUVLayerReport(layer: op.name, varianceBefore: before, varianceAfter: variance, tries: tries,
