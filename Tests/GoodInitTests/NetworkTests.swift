@@ -105,3 +105,16 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
         #expect(p22.ops.filter(\.isWeighted).count == 22)
     }
 }
+
+@Suite("Thread budget") struct ThreadBudgetTests {
+    @Test("each of W workers runs an OpenMP team of exactly T threads")
+    func teams() throws {
+        let net = try Presets.network("mlp-sigmoid")
+        for (w, t) in [(1, 2), (2, 1), (2, 2)] {
+            let plan = Plan(net: net, batch: 64, chunkSize: 16, workers: w, threads: t)
+            let sizes = plan.measuredTeamSizes()
+            #expect(sizes.count == w)
+            #expect(sizes.allSatisfy { $0 == (Kernels.hasOpenMP ? t : 1) }, "W=\(w) T=\(t): \(sizes)")
+        }
+    }
+}

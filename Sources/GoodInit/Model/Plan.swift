@@ -86,6 +86,23 @@ public final class Plan: @unchecked Sendable {
         }
     }
 
+    /// The OpenMP team size each worker gets, measured from inside a parallel region on each
+    /// worker: shows that W workers × T threads stay within the budget.
+    public func measuredTeamSizes() -> [Int] {
+        var sizes = [Int](repeating: 0, count: workers)
+        sizes.withUnsafeMutableBufferPointer { buf in
+            let out = buf
+            withoutActuallyEscaping({ (w: Int) in out[w] = Kernels.measuredTeamSize() }) { body in
+                nonisolated(unsafe) let body = body
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    Kernels.setThreads(threads)
+                    body(w)
+                }
+            }
+        }
+        return sizes
+    }
+
     // MARK: input
 
     /// Copies samples `indices` of a data set (flat images, labels) into the batch.

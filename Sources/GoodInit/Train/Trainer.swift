@@ -180,10 +180,11 @@ public final class Trainer {
         let total = min(config.maxSteps ?? Int.max, perEpoch * config.epochs)
         let plan = Plan(net: net, batch: b, chunkSize: config.chunk, workers: config.workers, threads: threads)
         let progress = Progress(total: total, log: log)
+        let schedule = try Schedule(parsing: config.schedule)
         let start = Date()
         var imagesDone = 0, lastLoss = Double.nan, stopped = false, lastEval: (Double, Double)? = nil
         var trainLossSum = 0.0, trainCorrect = 0, trainSeen = 0
-        log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(n) samples, batch \(b), \(total) steps, W=\(plan.workers) workers × T=\(threads) threads")
+        log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(n) samples, batch \(b), \(total) steps, W=\(plan.workers) workers × T=\(threads) threads (measured OpenMP team per worker: \(plan.measuredTeamSizes().map(String.init).joined(separator: ", ")))")
         outer: while pos.epoch < config.epochs && pos.step < total {
             var order = SplitMix64(seed: deriveSeed(config.seed, 1000 + UInt64(pos.epoch)))
             let perm = order.permutation(n)
@@ -200,7 +201,7 @@ public final class Trainer {
                 if !loss.isFinite || !net.params.grad.allFinite {
                     throw TrainingError("non-finite value at step \(pos.step + 1): \(locateNonFinite(plan)) is NaN/Inf; the last good checkpoint is \(fm.fileExists(atPath: ckptPath) ? ckptPath : "none (no epoch finished yet)")")
                 }
-                let lr = Schedule.rate(try Schedule(parsing: config.schedule), base: config.lr, step: pos.step, total: total, perEpoch: perEpoch)
+                let lr = schedule.rate(base: config.lr, step: pos.step, totalSteps: total, stepsPerEpoch: perEpoch)
                 optimizer.step(lr: Float(lr))
                 pos.step += 1; pos.batchInEpoch += 1
                 imagesDone += b; lastLoss = loss
@@ -245,11 +246,5 @@ public final class Trainer {
         try enc.encode(summary).write(to: URL(fileURLWithPath: (config.out as NSString).appendingPathComponent("summary.json")), options: .atomic)
         try Curves.write(metrics: metricsPath, to: config.out, title: "\(net.name), \(config.initializer)")
         return summary
-    }
-}
-
-extension Schedule {
-    static func rate(_ s: Schedule, base: Double, step: Int, total: Int, perEpoch: Int) -> Double {
-        s.rate(base: base, step: step, totalSteps: total, stepsPerEpoch: perEpoch)
     }
 }
