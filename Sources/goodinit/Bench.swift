@@ -118,7 +118,7 @@ struct BenchTrain: ParsableCommand {
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
                     let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9
-                    let rss = peakRSSMegabytes()
+                    let rss = ProcessStats.peakRSSMegabytes()
                     if json {
                         print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\"peak_rss_mb\":\(String(format: "%.1f", rss))}")
                     } else {
@@ -128,11 +128,4 @@ struct BenchTrain: ParsableCommand {
             }
         }
     }
-}
-
-/// Peak resident set size of this process (VmHWM), in MB.
-func peakRSSMegabytes() -> Double {
-    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
-    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }

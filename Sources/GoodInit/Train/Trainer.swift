@@ -48,6 +48,7 @@ public struct TrainSummary: Codable, Sendable {
     public var testLoss: Double?
     public var imagesPerSecond: Double
     public var wallSeconds: Double
+    public var peakRSSMegabytes: Double
     public var lsuv: [LSUVLayerReport]?
     public var stoppedBySignal: Bool
     public var config: TrainConfig
@@ -240,7 +241,8 @@ public final class Trainer {
         let wall = Date().timeIntervalSince(start)
         let summary = TrainSummary(model: net.name, initializer: config.initializer, steps: pos.step, epochs: Double(pos.step) / Double(max(1, perEpoch)),
                                    finalTrainLoss: lastLoss, testAccuracy: lastEval?.0, testLoss: lastEval?.1,
-                                   imagesPerSecond: Double(imagesDone) / max(wall, 1e-9), wallSeconds: wall, lsuv: lsuvReport,
+                                   imagesPerSecond: Double(imagesDone) / max(wall, 1e-9), wallSeconds: wall,
+                                   peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport,
                                    stoppedBySignal: stopped, config: config)
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: URL(fileURLWithPath: (config.out as NSString).appendingPathComponent("summary.json")), options: .atomic)
