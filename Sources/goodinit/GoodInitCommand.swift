@@ -8,7 +8,7 @@ struct GoodInitCommand: ParsableCommand {
         commandName: "goodinit",
         abstract: "Train deep CNNs on multicore CPUs and measure how initialization decides whether they train.",
         version: GoodInitVersion.string,
-        subcommands: [Train.self, Eval.self, Models.self, InitStats.self, Bench.self],
+        subcommands: [Train.self, Eval.self, Models.self, InitStats.self, Experiment.self, Bench.self],
         defaultSubcommand: nil)
 }
 

@@ -152,3 +152,17 @@ import Testing
         #expect(throws: DataError.self) { try ModelFile.parse("{\"name\": 3, \"input\": [1], \"layers\": []}", file: "x.json") }
     }
 }
+
+@Suite("Experiments (quick presets on small data)") struct ExperimentTests {
+    @Test("zero-init: symmetric inits keep every unit identical; Xavier breaks the symmetry")
+    func zeroInit() throws {
+        var o = ExperimentOptions()
+        o.quick = true; o.steps = 10; o.data = "synthetic"; o.threads = 1
+        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-exp-\(UUID().uuidString)").path
+        let r = try Experiments.run("zero-init", o, log: { _ in })
+        #expect(r.checks.count == 4)
+        for (claim, ok) in r.checks.prefix(3) { #expect(ok, "\(claim)") }
+        #expect(FileManager.default.fileExists(atPath: o.out + "/report.md"))
+        #expect(FileManager.default.fileExists(atPath: o.out + "/results.json"))
+    }
+}

@@ -1,0 +1,100 @@
+// Shared machinery of the paper experiments: run named training variants on one data set, keep
+// each run's metrics.jsonl in its own folder, and write report.md, results.json and SVG plots.
+import Foundation
+
+public struct ExperimentOptions: Sendable {
+    public var quick = false
+    public var steps: Int? = nil
+    public var seed: UInt64 = 1
+    public var threads = 0
+    public var workers = 1
+    public var out = "runs/experiment"
+    public var data = "fashion-mnist"
+    public var dataDir: String? = nil
+    public init() {}
+}
+
+public struct RunResult: Codable, Sendable {
+    public var name: String
+    public var steps: Int
+    public var losses: [[Double]]          // [step, loss] per logged step
+    public var finalLoss: Double           // mean of the last logged losses
+    public var testAccuracy: Double?
+    public var testLoss: Double?
+    public var seconds: Double
+}
+
+public struct ExperimentReport: Sendable {
+    public var name: String
+    public var table: String              // markdown
+    public var results: [RunResult]
+    public var checks: [(String, Bool)]   // the paper's claim, and whether this run shows it
+}
+
+public enum Experiments {
+    public static let names = ["he30", "zero-init"]
+
+    public static func run(_ name: String, _ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
+        switch name {
+        case "he30": return try He30.run(o, log: log)
+        case "zero-init": return try ZeroInit.run(o, log: log)
+        default: throw TrainingError("unknown experiment '\(name)'; one of: \(names.joined(separator: ", ")) (lsuv, bn-mnist, xavier-mlp, rbm, prelu are not built yet)")
+        }
+    }
+
+    /// A training configuration with the experiment's shared options applied.
+    static func config(_ o: ExperimentOptions, run: String) -> TrainConfig {
+        var c = TrainConfig()
+        c.data = o.data; c.dataDir = o.dataDir; c.seed = o.seed; c.threads = o.threads; c.workers = o.workers
+        c.out = (o.out as NSString).appendingPathComponent(run)
+        c.logEvery = 5
+        return c
+    }
+
+    /// Trains one variant and condenses its metrics.
+    static func train(_ name: String, _ c: TrainConfig, data: DataSplits, log: @escaping (String) -> Void) throws -> (RunResult, Trainer) {
+        let t = try Trainer(config: c, data: data)
+        t.log = { _ in }
+        log("  \(name)…")
+        let s = try t.run()
+        let rows = try MetricsLog.read((c.out as NSString).appendingPathComponent("metrics.jsonl"))
+        let losses: [[Double]] = rows.filter { $0["type"] as? String == "step" }.compactMap {
+            guard let st = ($0["step"] as? NSNumber)?.doubleValue, let l = ($0["loss"] as? NSNumber)?.doubleValue else { return nil }
+            return [st, l]
+        }
+        let tail = losses.suffix(3).map { $0[1] }
+        let r = RunResult(name: name, steps: s.steps, losses: losses, finalLoss: tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count),
+                          testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds)
+        log(String(format: "  %@: final loss %.4f, test accuracy %@ (%.1f s)", name, r.finalLoss,
+                   r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a", r.seconds))
+        return (r, t)
+    }
+
+    /// Writes results.json, report.md and the loss plot; returns the report.
+    static func finish(_ name: String, _ o: ExperimentOptions, results: [RunResult], checks: [(String, Bool)],
+                       intro: String, extraPlots: [(String, String)] = [], extraMarkdown: String = "") throws -> ExperimentReport {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: o.out, withIntermediateDirectories: true)
+        var table = "| run | steps | final train loss | test accuracy | test loss | seconds |\n|---|---|---|---|---|---|\n"
+        for r in results {
+            table += String(format: "| %@ | %d | %.4f | %@ | %@ | %.1f |\n", r.name, r.steps, r.finalLoss,
+                            r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "–",
+                            r.testLoss.map { String(format: "%.4f", $0) } ?? "–", r.seconds)
+        }
+        let lossSVG = SVGChart.render(title: "\(name): training loss", xLabel: "step", yLabel: "cross-entropy loss (train minibatch)",
+                                      series: results.map { .init(name: $0.name, points: $0.losses.map { ($0[0], $0[1]) }) })
+        try lossSVG.write(toFile: (o.out as NSString).appendingPathComponent("loss.svg"), atomically: true, encoding: .utf8)
+        for (file, svg) in extraPlots { try svg.write(toFile: (o.out as NSString).appendingPathComponent(file), atomically: true, encoding: .utf8) }
+        var md = "# Experiment \(name)\n\n\(intro)\n\n## Results\n\n\(table)\n![loss](loss.svg)\n\n"
+        md += extraMarkdown
+        md += "## What the papers claim, and this run\n\n" + checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n\n"
+        md += "Each run's metrics are in its own folder (`<run>/metrics.jsonl`, `summary.json`, curves).\n"
+        try md.write(toFile: (o.out as NSString).appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        struct Out: Codable { var experiment: String; var quick: Bool; var seed: UInt64; var runs: [RunResult]; var checks: [String: Bool] }
+        try enc.encode(Out(experiment: name, quick: o.quick, seed: o.seed, runs: results,
+                           checks: Dictionary(checks.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })))
+            .write(to: URL(fileURLWithPath: (o.out as NSString).appendingPathComponent("results.json")))
+        return ExperimentReport(name: name, table: table, results: results, checks: checks)
+    }
+}

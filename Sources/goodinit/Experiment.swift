@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import GoodInit
+
+struct Experiment: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reproduce a paper's finding: runs the comparison, prints a table, writes report.md, results.json, metrics and SVG plots.")
+    @Argument(help: "Experiment: \(Experiments.names.joined(separator: ", ")).") var name: String
+    @Flag(help: "A small preset that finishes in about two minutes (for CI).") var quick = false
+    @Option(help: "Training steps per run (overrides the preset).") var steps: Int?
+    @Option(help: "Data set.") var data = "fashion-mnist"
+    @Option(help: "Folder with the data set's files.") var dataDir: String?
+    @Option(help: "Output folder (default runs/experiment-NAME).") var out: String?
+    @Flag(help: "Exit non-zero when a claim of the paper is not shown by the run.") var strict = false
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        var o = ExperimentOptions()
+        o.quick = quick; o.steps = steps; o.seed = compute.seed; o.threads = compute.threads; o.workers = compute.workers
+        o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name)"
+        let log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let r = try Experiments.run(name, o, log: log)
+        print("\n" + r.table)
+        for (claim, ok) in r.checks { print("\(ok ? "✔" : "✘") \(claim)") }
+        print("\nreport: \(o.out)/report.md")
+        if strict && r.checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
+    }
+}
