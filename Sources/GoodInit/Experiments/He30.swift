@@ -7,9 +7,9 @@ enum He30 {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let inits = ["he-normal", "xavier-uniform"] + (o.quick ? [] : ["normal:0.01"])
         let depths = o.quick ? ["plain30"] : ["plain30", "plain22"]
-        let steps = o.steps ?? (o.quick ? 60 : 1500)
+        let steps = o.steps ?? (o.quick ? 150 : 1500)
         var base = Experiments.config(o, run: "")
-        base.trainLimit = o.quick ? 8192 : nil
+        base.trainLimit = nil
         base.testLimit = o.quick ? 1000 : nil
         log("he30: loading \(o.data)")
         let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
@@ -18,7 +18,7 @@ enum He30 {
             for initName in inits {
                 var c = Experiments.config(o, run: "\(model)-\(initName.replacingOccurrences(of: ":", with: "-"))")
                 c.model = model; c.initializer = initName; c.maxSteps = steps; c.epochs = 100
-                c.batchSize = o.quick ? 64 : 128; c.lr = 0.01; c.momentum = 0.9; c.weightDecay = 5e-4
+                c.batchSize = 128; c.lr = 0.01; c.momentum = 0.9; c.weightDecay = 5e-4
                 c.trainLimit = base.trainLimit; c.testLimit = base.testLimit
                 let (r, t) = try Experiments.train("\(model) \(initName)", c, data: data, log: log)
                 results.append(r)
@@ -42,7 +42,7 @@ enum He30 {
         He et al. 2015 ("Delving Deep into Rectifiers", Fig. 3): a 30-layer plain ReLU network (no batch norm) trains from \
         He initialization and stalls completely from Xavier initialization; at 22 layers both train, He earlier. Here: \
         `plain30`/`plain22` (3×3 convs at 16/32/64 channels on 28×28 Fashion-MNIST), SGD lr 0.01, momentum 0.9, weight \
-        decay 5e-4, batch \(o.quick ? 64 : 128), \(steps) steps\(o.quick ? " (quick preset: 8,192 training images, 1,000 test images)" : ""), seed \(o.seed).
+        decay 5e-4, batch 128, \(steps) steps\(o.quick ? " (quick preset: plain30 only, 1,000 test images)" : ""), seed \(o.seed).
         """
         let extra = "## Signal at initialization\n\nLayer output variance on one minibatch, by layer (He's β^L argument: with Xavier the signal shrinks by a constant factor per layer).\n\n![variance](variance.svg)\n\n"
         return try Experiments.finish("he30", o, results: results, checks: checks, intro: intro, extraPlots: [("variance.svg", varSVG)], extraMarkdown: extra)

@@ -129,7 +129,7 @@ public final class Trainer {
     }
 
     /// Accuracy and mean loss over a data set, in eval mode.
-    public func evaluate(_ set: Dataset, batch: Int = 500) -> (accuracy: Double, loss: Double) {
+    public func evaluate(_ set: Dataset, batch: Int = 100) -> (accuracy: Double, loss: Double) {
         var plans: [Int: Plan] = [:]
         var correct = 0, loss = 0.0, start = 0
         while start < set.count {
