@@ -136,21 +136,29 @@ void ck_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
 
 // MARK: - References (straight from the paper's formulas, in double)
 
+// Mean and biased variance of channel c, two passes in double (the references' shared part).
+static void ref_channel_stats(double *mu_out, double *var_out, const float *x, ptrdiff_t c,
+                              ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const double m = (double)(N * HW);
+    double mu = 0.0, var = 0.0;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t i = 0; i < HW; i++) mu += x[(n * C + c) * HW + i];
+    mu /= m;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t i = 0; i < HW; i++) {
+            const double d = x[(n * C + c) * HW + i] - mu;
+            var += d * d;
+        }
+    *mu_out = mu;
+    *var_out = var / m;
+}
+
 void ck_ref_bn_forward_train(float *y, float *mean, float *invstd, const float *x,
                              const float *gamma, const float *beta, float eps,
                              ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    const double m = (double)(N * HW);
     for (ptrdiff_t c = 0; c < C; c++) {
-        double mu = 0.0, var = 0.0;
-        for (ptrdiff_t n = 0; n < N; n++)
-            for (ptrdiff_t i = 0; i < HW; i++) mu += x[(n * C + c) * HW + i];
-        mu /= m;
-        for (ptrdiff_t n = 0; n < N; n++)
-            for (ptrdiff_t i = 0; i < HW; i++) {
-                const double d = x[(n * C + c) * HW + i] - mu;
-                var += d * d;
-            }
-        var /= m;
+        double mu, var;
+        ref_channel_stats(&mu, &var, x, c, N, C, HW);
         const double is = 1.0 / sqrt(var + eps);
         if (mean) mean[c] = (float)mu;
         if (invstd) invstd[c] = (float)is;
@@ -167,16 +175,8 @@ void ck_ref_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                         const float *gamma, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const double m = (double)(N * HW);
     for (ptrdiff_t c = 0; c < C; c++) {
-        double mu = 0.0, var = 0.0;
-        for (ptrdiff_t n = 0; n < N; n++)
-            for (ptrdiff_t i = 0; i < HW; i++) mu += x[(n * C + c) * HW + i];
-        mu /= m;
-        for (ptrdiff_t n = 0; n < N; n++)
-            for (ptrdiff_t i = 0; i < HW; i++) {
-                const double d = x[(n * C + c) * HW + i] - mu;
-                var += d * d;
-            }
-        var /= m;
+        double mu, var;
+        ref_channel_stats(&mu, &var, x, c, N, C, HW);
         const double is = 1.0 / sqrt(var + eps);
         double dvar = 0.0, dmu = 0.0, dg = 0.0, db = 0.0, sum_d = 0.0;
         for (ptrdiff_t n = 0; n < N; n++)

@@ -21,6 +21,23 @@ ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s) {
     return ck_ceil_div(col, 16) * 16 + g; // keep the GEMM part 64-byte aligned
 }
 
+// The sizes and scratch every pass needs: col (CRS, PQ) first, the GEMM's workspace after it.
+typedef struct {
+    ptrdiff_t P, Q, PQ, CRS, HW;
+    int pointwise;
+    float *col, *gemm_ws;
+} conv_plan;
+
+static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
+    conv_plan p;
+    p.P = ck_conv2d_out_h(s); p.Q = ck_conv2d_out_w(s); p.PQ = p.P * p.Q;
+    p.CRS = s->C * s->R * s->S; p.HW = s->H * s->W;
+    p.pointwise = is_pointwise(s);
+    p.col = workspace;
+    p.gemm_ws = workspace + (p.pointwise ? 0 : ck_ceil_div(p.CRS * p.PQ, 16) * 16);
+    return p;
+}
+
 // col (CRS, PQ) from one image x (C,H,W); rows are independent, so threads split rows.
 static void im2col(float *restrict col, const float *restrict x, const ck_conv2d_shape *s,
                    ptrdiff_t P, ptrdiff_t Q) {
@@ -68,11 +85,10 @@ static void col2im_add(float *restrict dx, const float *restrict col, const ck_c
 
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        const ck_conv2d_shape *s, float *workspace) {
-    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
-    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
-    const int pw = is_pointwise(s);
-    float *col = workspace;                                   // (CRS, PQ)
-    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    const conv_plan c = plan_of(s, workspace);
+    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
+    const int pw = c.pointwise;
+    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
     for (ptrdiff_t n = 0; n < s->N; n++) {
         const float *B = x + n * s->C * HW;
         if (!pw) { im2col(col, B, s, P, Q); B = col; }
@@ -84,11 +100,10 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
 
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
                              const ck_conv2d_shape *s, float *workspace) {
-    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
-    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
-    const int pw = is_pointwise(s);
-    float *col = workspace;                                   // (CRS, PQ)
-    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    const conv_plan c = plan_of(s, workspace);
+    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
+    const int pw = c.pointwise;
+    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
     for (ptrdiff_t n = 0; n < s->N; n++) {
         const float *g = dy + n * s->K * PQ;
         if (pw) { // dx[n] (C, HW) += wᵀ (C, K) · dy[n] (K, HW)
@@ -103,11 +118,10 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 
 void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                 const ck_conv2d_shape *s, float *workspace) {
-    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), PQ = P * Q;
-    const ptrdiff_t CRS = s->C * s->R * s->S, HW = s->H * s->W;
-    const int pw = is_pointwise(s);
-    float *col = workspace;                                   // (CRS, PQ)
-    float *gws = workspace + (pw ? 0 : ck_ceil_div(CRS * PQ, 16) * 16);
+    const conv_plan c = plan_of(s, workspace);
+    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
+    const int pw = c.pointwise;
+    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
     // Images are added one after another into dw: the order over n is fixed.
     for (ptrdiff_t n = 0; n < s->N; n++) {
         const float *B = x + n * s->C * HW;
