@@ -38,24 +38,36 @@ static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
     return p;
 }
 
+// The output columns q whose input column w = q·stride − pad + s lies inside [0, W): [*q0, *q1).
+// Computed once per row so the copy loops carry no bounds checks (and vectorize at stride 1).
+static inline void valid_columns(ptrdiff_t *q0, ptrdiff_t *q1, ptrdiff_t s, const ck_conv2d_shape *sh,
+                                 ptrdiff_t Q) {
+    const ptrdiff_t lo = sh->pad - s, hi = sh->W - 1 + sh->pad - s; // need lo ≤ q·stride ≤ hi
+    *q0 = lo <= 0 ? 0 : (lo + sh->stride - 1) / sh->stride;
+    *q1 = hi < 0 ? 0 : ck_min(Q, hi / sh->stride + 1);
+    if (*q1 < *q0) *q1 = *q0;
+}
+
 // col (CRS, PQ) from one image x (C,H,W); rows are independent, so threads split rows.
 static void im2col(float *restrict col, const float *restrict x, const ck_conv2d_shape *s,
                    ptrdiff_t P, ptrdiff_t Q) {
-    const ptrdiff_t CRS = s->C * s->R * s->S, H = s->H, W = s->W;
+    const ptrdiff_t CRS = s->C * s->R * s->S, H = s->H, W = s->W, st = s->stride;
 #pragma omp parallel for schedule(static) if (CRS * P * Q >= CK_PAR_MIN_ELEMS)
     for (ptrdiff_t row = 0; row < CRS; row++) {
         const ptrdiff_t c = row / (s->R * s->S), r = (row / s->S) % s->R, sc = row % s->S;
         float *dst = col + row * P * Q;
         const float *plane = x + c * H * W;
+        ptrdiff_t q0, q1;
+        valid_columns(&q0, &q1, sc, s, Q);
         for (ptrdiff_t p = 0; p < P; p++) {
-            const ptrdiff_t h = p * s->stride - s->pad + r;
+            const ptrdiff_t h = p * st - s->pad + r;
             float *d = dst + p * Q;
             if (h < 0 || h >= H) { memset(d, 0, (size_t)Q * sizeof(float)); continue; }
-            const float *src = plane + h * W;
-            for (ptrdiff_t q = 0; q < Q; q++) {
-                const ptrdiff_t w = q * s->stride - s->pad + sc;
-                d[q] = (w >= 0 && w < W) ? src[w] : 0.0f;
-            }
+            const float *src = plane + h * W - s->pad + sc; // src[q·stride] is column q
+            for (ptrdiff_t q = 0; q < q0; q++) d[q] = 0.0f;
+            if (st == 1) memcpy(d + q0, src + q0, (size_t)(q1 - q0) * sizeof(float));
+            else for (ptrdiff_t q = q0; q < q1; q++) d[q] = src[q * st];
+            for (ptrdiff_t q = q1; q < Q; q++) d[q] = 0.0f;
         }
     }
 }
@@ -64,20 +76,22 @@ static void im2col(float *restrict col, const float *restrict x, const ck_conv2d
 // (r, s, p, q) order is fixed: no two threads touch one value, the sum order never changes.
 static void col2im_add(float *restrict dx, const float *restrict col, const ck_conv2d_shape *s,
                        ptrdiff_t P, ptrdiff_t Q) {
-    const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S;
+    const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S, st = s->stride;
 #pragma omp parallel for schedule(static) if (s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
     for (ptrdiff_t c = 0; c < s->C; c++) {
         float *plane = dx + c * H * W;
         for (ptrdiff_t rs = 0; rs < RS; rs++) {
             const ptrdiff_t r = rs / s->S, sc = rs % s->S;
             const float *src = col + (c * RS + rs) * P * Q;
+            ptrdiff_t q0, q1;
+            valid_columns(&q0, &q1, sc, s, Q);
             for (ptrdiff_t p = 0; p < P; p++) {
-                const ptrdiff_t h = p * s->stride - s->pad + r;
+                const ptrdiff_t h = p * st - s->pad + r;
                 if (h < 0 || h >= H) continue;
-                for (ptrdiff_t q = 0; q < Q; q++) {
-                    const ptrdiff_t w = q * s->stride - s->pad + sc;
-                    if (w >= 0 && w < W) plane[h * W + w] += src[p * Q + q];
-                }
+                float *d = plane + h * W - s->pad + sc; // d[q·stride] is column q
+                const float *g = src + p * Q;
+                if (st == 1) { for (ptrdiff_t q = q0; q < q1; q++) d[q] += g[q]; }
+                else { for (ptrdiff_t q = q0; q < q1; q++) d[q * st] += g[q]; }
             }
         }
     }
