@@ -166,3 +166,21 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: o.out + "/results.json"))
     }
 }
+
+@Suite("Experiments on Fashion-MNIST (quick presets)") struct PaperDirectionTests {
+    static var hasData: Bool { FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") }
+
+    func run(_ name: String) throws -> ExperimentReport? {
+        guard Self.hasData else { return nil } // .ci/run installs dataset-fashion-mnist
+        var o = ExperimentOptions()
+        o.quick = true; o.threads = 2
+        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-\(name)-\(UUID().uuidString)").path
+        return try Experiments.run(name, o, log: { _ in })
+    }
+
+    @Test("the papers' robust directions hold: BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)", arguments: ["bn-mnist", "xavier-mlp", "rbm"])
+    func direction(_ name: String) throws {
+        guard let r = try run(name) else { return }
+        for (claim, ok) in r.checks { #expect(ok, "\(name): \(claim)") }
+    }
+}

@@ -22,6 +22,7 @@ public struct RunResult: Codable, Sendable {
     public var testAccuracy: Double?
     public var testLoss: Double?
     public var seconds: Double
+    public var epochAccuracies: [Double]   // test accuracy at the end of each epoch
 }
 
 public struct ExperimentReport: Sendable {
@@ -32,13 +33,16 @@ public struct ExperimentReport: Sendable {
 }
 
 public enum Experiments {
-    public static let names = ["he30", "zero-init"]
+    public static let names = ["he30", "zero-init", "xavier-mlp", "bn-mnist", "rbm"]
 
     public static func run(_ name: String, _ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         switch name {
         case "he30": return try He30.run(o, log: log)
         case "zero-init": return try ZeroInit.run(o, log: log)
-        default: throw TrainingError("unknown experiment '\(name)'; one of: \(names.joined(separator: ", ")) (lsuv, bn-mnist, xavier-mlp, rbm, prelu are not built yet)")
+        case "xavier-mlp": return try XavierMLP.run(o, log: log)
+        case "bn-mnist": return try BNMnist.run(o, log: log)
+        case "rbm": return try RBMExperiment.run(o, log: log)
+        default: throw TrainingError("unknown experiment '\(name)'; one of: \(names.joined(separator: ", ")) (lsuv and prelu are not built yet)")
         }
     }
 
@@ -52,9 +56,11 @@ public enum Experiments {
     }
 
     /// Trains one variant and condenses its metrics.
-    static func train(_ name: String, _ c: TrainConfig, data: DataSplits, log: @escaping (String) -> Void) throws -> (RunResult, Trainer) {
+    static func train(_ name: String, _ c: TrainConfig, data: DataSplits, log: @escaping (String) -> Void,
+                      onLoggedStep: ((Int, Plan) -> Void)? = nil) throws -> (RunResult, Trainer) {
         let t = try Trainer(config: c, data: data)
         t.log = { _ in }
+        t.onLoggedStep = onLoggedStep
         log("  \(name)…")
         let s = try t.run()
         let rows = try MetricsLog.read((c.out as NSString).appendingPathComponent("metrics.jsonl"))
@@ -63,8 +69,9 @@ public enum Experiments {
             return [st, l]
         }
         let tail = losses.suffix(3).map { $0[1] }
+        let accs = rows.filter { $0["type"] as? String == "epoch" }.compactMap { ($0["test_accuracy"] as? NSNumber)?.doubleValue }
         let r = RunResult(name: name, steps: s.steps, losses: losses, finalLoss: tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count),
-                          testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds)
+                          testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds, epochAccuracies: accs)
         log(String(format: "  %@: final loss %.4f, test accuracy %@ (%.1f s)", name, r.finalLoss,
                    r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a", r.seconds))
         return (r, t)
@@ -85,7 +92,9 @@ public enum Experiments {
                                       series: results.map { .init(name: $0.name, points: $0.losses.map { ($0[0], $0[1]) }) })
         try lossSVG.write(toFile: (o.out as NSString).appendingPathComponent("loss.svg"), atomically: true, encoding: .utf8)
         for (file, svg) in extraPlots { try svg.write(toFile: (o.out as NSString).appendingPathComponent(file), atomically: true, encoding: .utf8) }
-        var md = "# Experiment \(name)\n\n\(intro)\n\n## Results\n\n\(table)\n![loss](loss.svg)\n\n"
+        var testRows = "| run | test accuracy by epoch |\n|---|---|\n"
+        for r in results { testRows += "| \(r.name) | \(r.epochAccuracies.map { String(format: "%.2f %%", $0 * 100) }.joined(separator: ", ")) |\n" }
+        var md = "# Experiment \(name)\n\n\(intro)\n\n## Results\n\n\(table)\n\(testRows)\n![loss](loss.svg)\n\n"
         md += extraMarkdown
         md += "## What the papers claim, and this run\n\n" + checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n\n"
         md += "Each run's metrics are in its own folder (`<run>/metrics.jsonl`, `summary.json`, curves).\n"

@@ -68,6 +68,9 @@ public final class Trainer {
     public let data: DataSplits
     public let optimizer: Optimizer
     public var log: (String) -> Void = { print($0) }
+    /// Called after each logged step with the step number and the plan (its activations hold the
+    /// step's forward pass): experiments record internal statistics here.
+    public var onLoggedStep: ((Int, Plan) -> Void)? = nil
     let threads: Int
 
     public init(config: TrainConfig, data: DataSplits? = nil) throws {
@@ -209,6 +212,7 @@ public final class Trainer {
                 trainLossSum += loss * Double(b); trainCorrect += correct; trainSeen += b
                 let elapsed = Date().timeIntervalSince(start)
                 if pos.step % config.logEvery == 0 || pos.step == total {
+                    onLoggedStep?(pos.step, plan)
                     try metrics.write(["type": "step", "step": pos.step, "epoch": pos.epoch + 1, "loss": loss, "accuracy": Double(correct) / Double(b),
                                        "lr": lr, "images_per_second": Double(imagesDone) / elapsed])
                 }
