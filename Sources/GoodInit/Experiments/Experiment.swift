@@ -23,6 +23,8 @@ public struct RunResult: Codable, Sendable {
     public var testLoss: Double?
     public var seconds: Double
     public var epochAccuracies: [Double]   // test accuracy at the end of each epoch
+    public var lsuvTries: [Int]? = nil     // per weighted layer, when LSUV ran
+    public var lsuvSeconds: Double? = nil
 }
 
 public struct ExperimentReport: Sendable {
@@ -33,7 +35,7 @@ public struct ExperimentReport: Sendable {
 }
 
 public enum Experiments {
-    public static let names = ["he30", "zero-init", "xavier-mlp", "bn-mnist", "rbm"]
+    public static let names = ["he30", "lsuv", "bn-mnist", "xavier-mlp", "zero-init", "rbm", "prelu"]
 
     public static func run(_ name: String, _ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         switch name {
@@ -42,7 +44,9 @@ public enum Experiments {
         case "xavier-mlp": return try XavierMLP.run(o, log: log)
         case "bn-mnist": return try BNMnist.run(o, log: log)
         case "rbm": return try RBMExperiment.run(o, log: log)
-        default: throw TrainingError("unknown experiment '\(name)'; one of: \(names.joined(separator: ", ")) (lsuv and prelu are not built yet)")
+        case "lsuv": return try LSUVExperiment.run(o, log: log)
+        case "prelu": return try PReLUExperiment.run(o, log: log)
+        default: throw TrainingError("unknown experiment '\(name)'; one of: \(names.joined(separator: ", "))")
         }
     }
 
@@ -71,7 +75,8 @@ public enum Experiments {
         let tail = losses.suffix(3).map { $0[1] }
         let accs = rows.filter { $0["type"] as? String == "epoch" }.compactMap { ($0["test_accuracy"] as? NSNumber)?.doubleValue }
         let r = RunResult(name: name, steps: s.steps, losses: losses, finalLoss: tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count),
-                          testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds, epochAccuracies: accs)
+                          testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds, epochAccuracies: accs,
+                          lsuvTries: s.lsuv?.map(\.tries), lsuvSeconds: s.lsuv?.reduce(0) { $0 + $1.seconds })
         log(String(format: "  %@: final loss %.4f, test accuracy %@ (%.1f s)", name, r.finalLoss,
                    r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a", r.seconds))
         return (r, t)

@@ -79,6 +79,13 @@ public enum Presets {
             for _ in 0..<6 { l += convBlock(128, act: act) }
             l += [.globalMaxPool, .linear(out: act == [.maxout(pieces: 2)] ? 1000 : 500)] + act + [.linear(out: 10)]
             return Preset(name: name, input: [3, 32, 32], summary: "LSUV paper's FitNet4 (CIFAR), activation selectable", layers: l)
+        case "fitnet-small":
+            var l: [LayerSpec] = []
+            for (stage, c) in [16, 32, 48].enumerated() {
+                if stage > 0 { l.append(.maxPool(window: 2, stride: 2)) }
+                for _ in 0..<3 { l += convBlock(c, act: act) }
+            }
+            return Preset(name: name, input: [1, 28, 28], summary: "fitnet4 scaled down: 9 conv (16/32/48), global max pool, FC; activation selectable", layers: l + [.globalMaxPool, .linear(out: 10)])
         case "resnet-small":
             let block: LayerSpec = .residual(convBlock(16, act: [.relu], bn: true) + [.conv(out: 16, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm])
             let l: [LayerSpec] = convBlock(16, act: [.relu], bn: true) + [block, .relu, block, .relu, .globalAvgPool, .linear(out: 10)]
@@ -88,7 +95,7 @@ public enum Presets {
         }
     }
 
-    public static let names = ["mlp-sigmoid", "mlp-bn-sigmoid", "mlp-xavier", "mlp-deep", "cnn-small", "plain30", "plain22", "vggish", "fitnet4", "resnet-small"]
+    public static let names = ["mlp-sigmoid", "mlp-bn-sigmoid", "mlp-xavier", "mlp-deep", "cnn-small", "plain30", "plain22", "vggish", "fitnet4", "fitnet-small", "resnet-small"]
 
     /// The network of a preset, adapted to a data set's input shape.
     public static func network(_ name: String, activation: String = "relu", input: [Int]? = nil) throws -> Network {
