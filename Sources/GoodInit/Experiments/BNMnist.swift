@@ -6,8 +6,7 @@ import Foundation
 enum BNMnist {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let steps = o.steps ?? (o.quick ? 1500 : 50_000)
-        log("bn-mnist: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "bn-mnist", log: log)
         var results: [RunResult] = [], plots: [(String, String)] = [], drift: [String: Double] = [:]
         for model in ["mlp-sigmoid", "mlp-bn-sigmoid"] {
             var c = Experiments.config(o, run: model)

@@ -50,6 +50,12 @@ public enum Experiments {
         }
     }
 
+    /// The experiment's data set, loaded once for all its runs.
+    static func loadData(_ o: ExperimentOptions, _ name: String, log: (String) -> Void) throws -> DataSplits {
+        log("\(name): loading \(o.data)")
+        return try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+    }
+
     /// A training configuration with the experiment's shared options applied.
     static func config(_ o: ExperimentOptions, run: String) -> TrainConfig {
         var c = TrainConfig()

@@ -11,8 +11,7 @@ enum He30 {
         var base = Experiments.config(o, run: "")
         base.trainLimit = nil
         base.testLimit = o.quick ? 1000 : nil
-        log("he30: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "he30", log: log)
         var results: [RunResult] = [], varianceSeries: [SVGChart.Series] = []
         for model in depths {
             for initName in inits {

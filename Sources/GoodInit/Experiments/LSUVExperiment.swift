@@ -8,8 +8,7 @@ enum LSUVExperiment {
         let inits = o.quick ? ["lsuv", "xavier-uniform", "he-normal"] : ["lsuv", "orthogonal", "orthogonal:1.4142", "xavier-uniform", "he-normal", "pytorch-default"]
         let acts = o.quick ? ["relu", "tanh"] : ["relu", "vlrelu", "tanh", "maxout"]
         let steps = o.steps ?? (o.quick ? 150 : 3000)
-        log("lsuv: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "lsuv", log: log)
         var results: [RunResult] = []
         for act in acts { for initName in inits {
             var c = Experiments.config(o, run: "\(act)-\(initName.replacingOccurrences(of: ":", with: "-"))")

@@ -5,8 +5,7 @@ import Foundation
 enum PReLUExperiment {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let steps = o.steps ?? (o.quick ? 200 : 3000)
-        log("prelu: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "prelu", log: log)
         var results: [RunResult] = [], slopeSeries: [SVGChart.Series] = [], slopeRows = ""
         for act in ["relu", "prelu", "prelu-shared"] {
             var c = Experiments.config(o, run: act)

@@ -4,8 +4,7 @@ import Foundation
 enum RBMExperiment {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let epochs = o.quick ? 1 : 5
-        log("rbm: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "rbm", log: log)
         var results: [RunResult] = []
         for initName in ["rbm", "normal:0.01", "xavier-uniform"] {
             var c = Experiments.config(o, run: initName.replacingOccurrences(of: ":", with: "-"))

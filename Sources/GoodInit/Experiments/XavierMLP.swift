@@ -4,8 +4,7 @@ import Foundation
 enum XavierMLP {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let epochs = o.quick ? 1 : 15
-        log("xavier-mlp: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "xavier-mlp", log: log)
         var results: [RunResult] = []
         for (model, initName) in [("mlp-xavier", "normal:1"), ("mlp-xavier", "xavier-uniform")] + (o.quick ? [] : [("mlp-deep", "xavier-uniform")]) {
             var c = Experiments.config(o, run: "\(model)-\(initName.replacingOccurrences(of: ":", with: "-"))")

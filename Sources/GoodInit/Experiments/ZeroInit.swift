@@ -5,8 +5,7 @@ import Foundation
 enum ZeroInit {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let steps = o.steps ?? (o.quick ? 40 : 600)
-        log("zero-init: loading \(o.data)")
-        let data = try DataSets.load(name: o.data, dir: o.dataDir, seed: o.seed)
+        let data = try Experiments.loadData(o, "zero-init", log: log)
         var results: [RunResult] = [], identical: [String: Bool] = [:], spread: [String: Double] = [:]
         for initName in ["zeros", "constant:0.05", "xavier-uniform"] {
             var c = Experiments.config(o, run: initName.replacingOccurrences(of: ":", with: "-"))
