@@ -1,4 +1,4 @@
-// 2-D convolution by im2col + GEMM, one image at a time.
+// 2-D convolution by im2col + GEMM over groups of images (one GEMM per group).
 // Sizes: N,C,H,W input; K,R,S filters; P,Q output. x (N,C,H,W), w (K,C,R,S), y (N,K,P,Q).
 // col (C·R·S, P·Q): col[(c·R + r)·S + s][p·Q + q] = x[c][p·stride − pad + r][q·stride − pad + s].
 // 1×1 stride-1 unpadded convolutions use x itself as col.
@@ -12,20 +12,34 @@ static int is_pointwise(const ck_conv2d_shape *s) {
     return s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
 }
 
-ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s) {
-    const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s), CRS = s->C * s->R * s->S;
-    ptrdiff_t g = ck_sgemm_workspace_size(s->K, PQ, CRS);
-    g = ck_max(g, ck_sgemm_workspace_size(CRS, PQ, s->K));
-    g = ck_max(g, ck_sgemm_workspace_size(s->K, CRS, PQ));
-    const ptrdiff_t col = is_pointwise(s) ? 0 : CRS * PQ;
-    return ck_ceil_div(col, 16) * 16 + g; // keep the GEMM part 64-byte aligned
+// Images per GEMM: small outputs (7×7, 14×14) are batched side by side so one GEMM sees about
+// 1,024 columns instead of 49. Depends on the shape only, so results never depend on threads.
+static ptrdiff_t group_size(const ck_conv2d_shape *s, ptrdiff_t PQ) {
+    return ck_max(1, ck_min(s->N, ck_ceil_div(1024, PQ)));
 }
 
-// The sizes and scratch every pass needs: col (CRS, PQ) first, the GEMM's workspace after it.
+ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s) {
+    const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s), CRS = s->C * s->R * s->S;
+    if (is_pointwise(s)) {
+        ptrdiff_t g = ck_sgemm_workspace_size(s->K, PQ, CRS);
+        g = ck_max(g, ck_sgemm_workspace_size(CRS, PQ, s->K));
+        return ck_max(g, ck_sgemm_workspace_size(s->K, CRS, PQ));
+    }
+    const ptrdiff_t G = group_size(s, PQ), GPQ = G * PQ;
+    ptrdiff_t g = ck_sgemm_workspace_size(s->K, GPQ, CRS);
+    g = ck_max(g, ck_sgemm_workspace_size(CRS, GPQ, s->K));
+    g = ck_max(g, ck_sgemm_workspace_size(s->K, CRS, GPQ));
+    // col (CRS, G·PQ), then ybuf (K, G·PQ), then the GEMM's workspace, each 64-byte aligned
+    return ck_ceil_div(CRS * GPQ, 16) * 16 + ck_ceil_div(s->K * GPQ, 16) * 16 + g;
+}
+
+// The sizes and scratch every pass needs. Non-pointwise passes work on groups of G images:
+// col (CRS, G·PQ) holds image j's columns at j·PQ; ybuf (K, G·PQ) holds the group's outputs or
+// output gradients in the same layout.
 typedef struct {
-    ptrdiff_t P, Q, PQ, CRS, HW;
+    ptrdiff_t P, Q, PQ, CRS, HW, G;
     int pointwise;
-    float *col, *gemm_ws;
+    float *col, *ybuf, *gemm_ws;
 } conv_plan;
 
 static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
@@ -33,9 +47,27 @@ static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
     p.P = ck_conv2d_out_h(s); p.Q = ck_conv2d_out_w(s); p.PQ = p.P * p.Q;
     p.CRS = s->C * s->R * s->S; p.HW = s->H * s->W;
     p.pointwise = is_pointwise(s);
+    p.G = p.pointwise ? 1 : group_size(s, p.PQ);
     p.col = workspace;
-    p.gemm_ws = workspace + (p.pointwise ? 0 : ck_ceil_div(p.CRS * p.PQ, 16) * 16);
+    p.ybuf = workspace + (p.pointwise ? 0 : ck_ceil_div(p.CRS * p.G * p.PQ, 16) * 16);
+    p.gemm_ws = p.ybuf + (p.pointwise ? 0 : ck_ceil_div(s->K * p.G * p.PQ, 16) * 16);
     return p;
+}
+
+// Moves a group's (K, PQ) image blocks between NCHW (stride K·PQ per image) and the (K, G·PQ)
+// buffer. Each thread owns whole output channels.
+static void group_gather(float *restrict buf, const float *restrict y, ptrdiff_t g, ptrdiff_t G,
+                         ptrdiff_t K, ptrdiff_t PQ) {
+#pragma omp parallel for schedule(static) if (K * g * PQ >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t j = 0; j < g; j++) memcpy(buf + k * G * PQ + j * PQ, y + (j * K + k) * PQ, (size_t)PQ * sizeof(float));
+}
+
+static void group_scatter(float *restrict y, const float *restrict buf, ptrdiff_t g, ptrdiff_t G,
+                          ptrdiff_t K, ptrdiff_t PQ) {
+#pragma omp parallel for schedule(static) if (K * g * PQ >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t j = 0; j < g; j++) memcpy(y + (j * K + k) * PQ, buf + k * G * PQ + j * PQ, (size_t)PQ * sizeof(float));
 }
 
 // The output columns q whose input column w = q·stride − pad + s lies inside [0, W): [*q0, *q1).
@@ -48,14 +80,14 @@ static inline void valid_columns(ptrdiff_t *q0, ptrdiff_t *q1, ptrdiff_t s, cons
     if (*q1 < *q0) *q1 = *q0;
 }
 
-// col (CRS, PQ) from one image x (C,H,W); rows are independent, so threads split rows.
-static void im2col(float *restrict col, const float *restrict x, const ck_conv2d_shape *s,
-                   ptrdiff_t P, ptrdiff_t Q) {
+// col (CRS, ·) with row stride ldcol from one image x (C,H,W); threads split rows.
+static void im2col(float *restrict col, ptrdiff_t ldcol, const float *restrict x,
+                   const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
     const ptrdiff_t CRS = s->C * s->R * s->S, H = s->H, W = s->W, st = s->stride;
 #pragma omp parallel for schedule(static) if (CRS * P * Q >= CK_PAR_MIN_ELEMS)
     for (ptrdiff_t row = 0; row < CRS; row++) {
         const ptrdiff_t c = row / (s->R * s->S), r = (row / s->S) % s->R, sc = row % s->S;
-        float *dst = col + row * P * Q;
+        float *dst = col + row * ldcol;
         const float *plane = x + c * H * W;
         ptrdiff_t q0, q1;
         valid_columns(&q0, &q1, sc, s, Q);
@@ -74,15 +106,15 @@ static void im2col(float *restrict col, const float *restrict x, const ck_conv2d
 
 // dx (C,H,W) += col2im(col). Each thread owns whole input channels, and within one channel the
 // (r, s, p, q) order is fixed: no two threads touch one value, the sum order never changes.
-static void col2im_add(float *restrict dx, const float *restrict col, const ck_conv2d_shape *s,
-                       ptrdiff_t P, ptrdiff_t Q) {
+static void col2im_add(float *restrict dx, const float *restrict col, ptrdiff_t ldcol,
+                       const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
     const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S, st = s->stride;
 #pragma omp parallel for schedule(static) if (s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
     for (ptrdiff_t c = 0; c < s->C; c++) {
         float *plane = dx + c * H * W;
         for (ptrdiff_t rs = 0; rs < RS; rs++) {
             const ptrdiff_t r = rs / s->S, sc = rs % s->S;
-            const float *src = col + (c * RS + rs) * P * Q;
+            const float *src = col + (c * RS + rs) * ldcol;
             ptrdiff_t q0, q1;
             valid_columns(&q0, &q1, sc, s, Q);
             for (ptrdiff_t p = 0; p < P; p++) {
@@ -100,51 +132,58 @@ static void col2im_add(float *restrict dx, const float *restrict col, const ck_c
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        const ck_conv2d_shape *s, float *workspace) {
     const conv_plan c = plan_of(s, workspace);
-    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
-    const int pw = c.pointwise;
-    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
-    for (ptrdiff_t n = 0; n < s->N; n++) {
-        const float *B = x + n * s->C * HW;
-        if (!pw) { im2col(col, B, s, P, Q); B = col; }
-        ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, s->K, PQ, CRS, 1.0f, w, CRS, B, PQ, 0.0f,
-                 y + n * s->K * PQ, PQ, gws);
+    const ptrdiff_t PQ = c.PQ, CRS = c.CRS, HW = c.HW, K = s->K;
+    if (c.pointwise) { // y[n] (K, HW) = w (K, C) · x[n] (C, HW)
+        for (ptrdiff_t n = 0; n < s->N; n++)
+            ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, K, PQ, CRS, 1.0f, w, CRS, x + n * s->C * HW, PQ, 0.0f,
+                     y + n * K * PQ, PQ, c.gemm_ws);
+    } else { // per group: col (CRS, g·PQ), ybuf (K, g·PQ) = w · col, scattered into y
+        for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
+            const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
+            for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
+            ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, K, g * PQ, CRS, 1.0f, w, CRS, c.col, ld, 0.0f, c.ybuf, ld, c.gemm_ws);
+            group_scatter(y + n0 * K * PQ, c.ybuf, g, c.G, K, PQ);
+        }
     }
-    if (b) ck_add_bias(y, b, s->N, s->K, PQ);
+    if (b) ck_add_bias(y, b, s->N, K, PQ);
 }
 
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
                              const ck_conv2d_shape *s, float *workspace) {
     const conv_plan c = plan_of(s, workspace);
-    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
-    const int pw = c.pointwise;
-    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
-    for (ptrdiff_t n = 0; n < s->N; n++) {
-        const float *g = dy + n * s->K * PQ;
-        if (pw) { // dx[n] (C, HW) += wᵀ (C, K) · dy[n] (K, HW)
-            ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, PQ, s->K, 1.0f, w, CRS, g, PQ, 1.0f,
-                     dx + n * s->C * HW, PQ, gws);
-        } else {  // col = wᵀ · dy[n], then scatter back into the image
-            ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, PQ, s->K, 1.0f, w, CRS, g, PQ, 0.0f, col, PQ, gws);
-            col2im_add(dx + n * s->C * HW, col, s, P, Q);
-        }
+    const ptrdiff_t PQ = c.PQ, CRS = c.CRS, HW = c.HW, K = s->K;
+    if (c.pointwise) { // dx[n] (C, HW) += wᵀ (C, K) · dy[n] (K, HW)
+        for (ptrdiff_t n = 0; n < s->N; n++)
+            ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, PQ, K, 1.0f, w, CRS, dy + n * K * PQ, PQ, 1.0f,
+                     dx + n * s->C * HW, PQ, c.gemm_ws);
+        return;
+    }
+    for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) { // col (CRS, g·PQ) = wᵀ · dy_group, then col2im
+        const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
+        group_gather(c.ybuf, dy + n0 * K * PQ, g, c.G, K, PQ);
+        ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, g * PQ, K, 1.0f, w, CRS, c.ybuf, ld, 0.0f, c.col, ld, c.gemm_ws);
+        for (ptrdiff_t j = 0; j < g; j++) col2im_add(dx + (n0 + j) * s->C * HW, c.col + j * PQ, ld, s, c.P, c.Q);
     }
 }
 
 void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                 const ck_conv2d_shape *s, float *workspace) {
     const conv_plan c = plan_of(s, workspace);
-    const ptrdiff_t P = c.P, Q = c.Q, PQ = c.PQ, CRS = c.CRS, HW = c.HW;
-    const int pw = c.pointwise;
-    float *col = c.col, *gws = c.gemm_ws; // col (CRS, PQ)
-    // Images are added one after another into dw: the order over n is fixed.
-    for (ptrdiff_t n = 0; n < s->N; n++) {
-        const float *B = x + n * s->C * HW;
-        if (!pw) { im2col(col, B, s, P, Q); B = col; }
-        // dw (K, CRS) += dy[n] (K, PQ) · colᵀ (PQ, CRS)
-        ck_sgemm(CK_NO_TRANS, CK_TRANS, s->K, CRS, PQ, 1.0f, dy + n * s->K * PQ, PQ, B, PQ, 1.0f,
-                 dw, CRS, gws);
+    const ptrdiff_t PQ = c.PQ, CRS = c.CRS, HW = c.HW, K = s->K;
+    // Images (or groups of images) are added one after another into dw: a fixed order.
+    if (c.pointwise) { // dw (K, C) += dy[n] (K, HW) · x[n]ᵀ
+        for (ptrdiff_t n = 0; n < s->N; n++)
+            ck_sgemm(CK_NO_TRANS, CK_TRANS, K, CRS, PQ, 1.0f, dy + n * K * PQ, PQ, x + n * s->C * HW, PQ,
+                     1.0f, dw, CRS, c.gemm_ws);
+    } else { // dw (K, CRS) += dy_group (K, g·PQ) · colᵀ (g·PQ, CRS)
+        for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
+            const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
+            for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
+            group_gather(c.ybuf, dy + n0 * K * PQ, g, c.G, K, PQ);
+            ck_sgemm(CK_NO_TRANS, CK_TRANS, K, CRS, g * PQ, 1.0f, c.ybuf, ld, c.col, ld, 1.0f, dw, CRS, c.gemm_ws);
+        }
     }
-    if (db) ck_bias_backward(db, dy, s->N, s->K, PQ);
+    if (db) ck_bias_backward(db, dy, s->N, K, PQ);
 }
 
 // MARK: - References: the seven loops, accumulated in double

@@ -33,7 +33,7 @@ public final class Conv2d: Op {
         return specs
     }
 
-    public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape) }
+    public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape(batch)) }
     public var flopsPerSample: Int { 2 * outChannels * inputShape[0] * kernel * kernel * outputShape[1] * outputShape[2] }
 
     private func shape(_ n: Int) -> ck_conv2d_shape { var s = shape; s.N = n; return s }
