@@ -105,30 +105,22 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public var allFinite: Bool { withPointer { ck_all_finite($0, count) != 0 } }
 }
 
-/// Int32 buffer (argmax indices, labels), same ownership rules as Tensor.
-public struct IndexBuffer: @unchecked Sendable {
+/// An integer buffer (argmax indices and labels as Int32, masks as UInt8), zero-filled, with
+/// the same ownership rules as Tensor.
+public struct Buffer<Element: FixedWidthInteger & Sendable>: @unchecked Sendable {
     public let count: Int
-    let storage: Storage<Int32>
+    let storage: Storage<Element>
     public init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0) }
-    func withPointer<R>(_ body: (UnsafeMutablePointer<Int32>) throws -> R) rethrows -> R {
+    func withPointer<R>(_ body: (UnsafeMutablePointer<Element>) throws -> R) rethrows -> R {
         try withExtendedLifetime(storage) { try body(storage.base) }
     }
-    public subscript(i: Int) -> Int32 {
+    public subscript(i: Int) -> Element {
         get { precondition(i >= 0 && i < count); return storage.base[i] }
         nonmutating set { precondition(i >= 0 && i < count); storage.base[i] = newValue }
     }
 }
 
-/// UInt8 buffer (dropout masks, weight-decay masks).
-public struct ByteBuffer: @unchecked Sendable {
-    public let count: Int
-    let storage: Storage<UInt8>
-    public init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0) }
-    func withPointer<R>(_ body: (UnsafeMutablePointer<UInt8>) throws -> R) rethrows -> R {
-        try withExtendedLifetime(storage) { try body(storage.base) }
-    }
-    public subscript(i: Int) -> UInt8 {
-        get { precondition(i >= 0 && i < count); return storage.base[i] }
-        nonmutating set { precondition(i >= 0 && i < count); storage.base[i] = newValue }
-    }
-}
+/// Argmax indices and labels.
+public typealias IndexBuffer = Buffer<Int32>
+/// Dropout and weight-decay masks.
+public typealias ByteBuffer = Buffer<UInt8>
