@@ -55,17 +55,13 @@ struct Train: ParsableCommand {
         c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
         c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
         installStopHandlers()
-        do {
-            let trainer = try Trainer(config: c)
-            // unbuffered: progress lines appear as they happen, also through a pipe
-            trainer.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-            let s = try trainer.run(resume: resume)
-            let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
-            print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %.4f, test accuracy %@ → %@/summary.json",
-                         s.steps, s.wallSeconds, s.imagesPerSecond, s.finalTrainLoss, acc, out))
-        } catch let e as TrainingError {
-            throw CleanExit.message("error: \(e)").asFailure
-        }
+        let trainer = try Trainer(config: c)
+        // unbuffered: progress lines appear as they happen, also through a pipe
+        trainer.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let s = try trainer.run(resume: resume)
+        let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
+        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %.4f, test accuracy %@ → %@/summary.json",
+                     s.steps, s.wallSeconds, s.imagesPerSecond, s.finalTrainLoss, acc, out))
     }
 }
 
@@ -78,10 +74,3 @@ func installStopHandlers() {
         }
     }
 }
-
-extension CleanExit {
-    /// Prints the message and exits non-zero.
-    var asFailure: Error { FailureMessage(text: "\(self)") }
-}
-
-struct FailureMessage: Error, CustomStringConvertible { let text: String; var description: String { text } }

@@ -25,7 +25,7 @@ enum He30 {
             }
         }
         func final(_ m: String, _ i: String) -> Double { results.first { $0.name == "\(m) \(i)" }?.finalLoss ?? .nan }
-        let ln10 = log10e()
+        let ln10 = Foundation.log(10.0)
         var checks: [(String, Bool)] = [
             ("plain30: He's training loss ends clearly below Xavier's (He \(String(format: "%.3f", final("plain30", "he-normal"))) vs Xavier \(String(format: "%.3f", final("plain30", "xavier-uniform"))))",
              final("plain30", "he-normal") < final("plain30", "xavier-uniform") - 0.1),
@@ -46,8 +46,6 @@ enum He30 {
         let extra = "## Signal at initialization\n\nLayer output variance on one minibatch, by layer (He's β^L argument: with Xavier the signal shrinks by a constant factor per layer).\n\n![variance](variance.svg)\n\n"
         return try Experiments.finish("he30", o, results: results, checks: checks, intro: intro, extraPlots: [("variance.svg", varSVG)], extraMarkdown: extra)
     }
-
-    static func log10e() -> Double { Foundation.log(10.0) }
 
     /// log10 of each weighted layer's output variance at initialization on one minibatch.
     static func initVariances(_ t: Trainer, _ c: TrainConfig) throws -> [(Double, Double)] {

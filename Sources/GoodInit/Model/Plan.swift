@@ -76,12 +76,17 @@ public final class Plan: @unchecked Sendable {
             for c in chunks.indices { body(c) }
             return
         }
-        // The body only touches its own chunks' buffers (or index-c slots): safe to share.
+        onEachWorker { w in for c in workerChunks[w] { body(c) } }
+    }
+
+    /// Runs body(w) on W concurrent Dispatch workers, each set to T OpenMP threads.
+    /// The body only touches worker- or chunk-owned buffers (or index-w slots): safe to share.
+    func onEachWorker(_ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 Kernels.setThreads(threads)
-                for c in workerChunks[w] { body(c) }
+                body(w)
             }
         }
     }
@@ -92,13 +97,7 @@ public final class Plan: @unchecked Sendable {
         var sizes = [Int](repeating: 0, count: workers)
         sizes.withUnsafeMutableBufferPointer { buf in
             let out = buf
-            withoutActuallyEscaping({ (w: Int) in out[w] = Kernels.measuredTeamSize() }) { body in
-                nonisolated(unsafe) let body = body
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    Kernels.setThreads(threads)
-                    body(w)
-                }
-            }
+            onEachWorker { w in out[w] = Kernels.measuredTeamSize() }
         }
         return sizes
     }
