@@ -29,17 +29,17 @@ ptrdiff_t ck_conv2d_workspace_size(const ck_conv2d_shape *s) {
     ptrdiff_t g = ck_sgemm_workspace_size(s->K, GPQ, CRS);
     g = ck_max(g, ck_sgemm_workspace_size(CRS, GPQ, s->K));
     g = ck_max(g, ck_sgemm_workspace_size(s->K, CRS, GPQ));
-    // col (CRS, G·PQ), then ybuf (K, G·PQ), then the GEMM's workspace, each 64-byte aligned
-    return ck_ceil_div(CRS * GPQ, 16) * 16 + ck_ceil_div(s->K * GPQ, 16) * 16 + g;
+    // col (CRS, G·PQ), then the GEMM's workspace, 64-byte aligned
+    return ck_ceil_div(CRS * GPQ, 16) * 16 + g;
 }
 
 // The sizes and scratch every pass needs. Non-pointwise passes work on groups of G images:
-// col (CRS, G·PQ) holds image j's columns at j·PQ; ybuf (K, G·PQ) holds the group's outputs or
-// output gradients in the same layout.
+// col (CRS, G·PQ) holds image j's columns at j·PQ. The group's outputs (or output gradients)
+// stay in y (or dy) and enter the GEMM as one (K, G·PQ) image matrix, without a copy.
 typedef struct {
     ptrdiff_t P, Q, PQ, CRS, HW, G;
     int pointwise;
-    float *col, *ybuf, *gemm_ws;
+    float *col, *gemm_ws;
 } conv_plan;
 
 static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
@@ -49,25 +49,8 @@ static conv_plan plan_of(const ck_conv2d_shape *s, float *workspace) {
     p.pointwise = is_pointwise(s);
     p.G = p.pointwise ? 1 : group_size(s, p.PQ);
     p.col = workspace;
-    p.ybuf = workspace + (p.pointwise ? 0 : ck_ceil_div(p.CRS * p.G * p.PQ, 16) * 16);
-    p.gemm_ws = p.ybuf + (p.pointwise ? 0 : ck_ceil_div(s->K * p.G * p.PQ, 16) * 16);
+    p.gemm_ws = workspace + (p.pointwise ? 0 : ck_ceil_div(p.CRS * p.G * p.PQ, 16) * 16);
     return p;
-}
-
-// Moves a group's (K, PQ) image blocks between NCHW (stride K·PQ per image) and the (K, G·PQ)
-// buffer. Each thread owns whole output channels.
-static void group_gather(float *restrict buf, const float *restrict y, ptrdiff_t g, ptrdiff_t G,
-                         ptrdiff_t K, ptrdiff_t PQ) {
-#pragma omp parallel for schedule(static) if (K * g * PQ >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t k = 0; k < K; k++)
-        for (ptrdiff_t j = 0; j < g; j++) memcpy(buf + k * G * PQ + j * PQ, y + (j * K + k) * PQ, (size_t)PQ * sizeof(float));
-}
-
-static void group_scatter(float *restrict y, const float *restrict buf, ptrdiff_t g, ptrdiff_t G,
-                          ptrdiff_t K, ptrdiff_t PQ) {
-#pragma omp parallel for schedule(static) if (K * g * PQ >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t k = 0; k < K; k++)
-        for (ptrdiff_t j = 0; j < g; j++) memcpy(y + (j * K + k) * PQ, buf + k * G * PQ + j * PQ, (size_t)PQ * sizeof(float));
 }
 
 // The output columns q whose input column w = q·stride − pad + s lies inside [0, W): [*q0, *q1).
@@ -137,12 +120,13 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
         for (ptrdiff_t n = 0; n < s->N; n++)
             ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, K, PQ, CRS, 1.0f, w, CRS, x + n * s->C * HW, PQ, 0.0f,
                      y + n * K * PQ, PQ, c.gemm_ws);
-    } else { // per group: col (CRS, g·PQ), ybuf (K, g·PQ) = w · col, scattered into y
+    } else { // per group: col (CRS, g·PQ), then y_group (K, g·PQ) = w · col
+        const ck_matrix wm = ck_plain_matrix(w, CRS, 0);
         for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
             const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
             for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
-            ck_sgemm(CK_NO_TRANS, CK_NO_TRANS, K, g * PQ, CRS, 1.0f, w, CRS, c.col, ld, 0.0f, c.ybuf, ld, c.gemm_ws);
-            group_scatter(y + n0 * K * PQ, c.ybuf, g, c.G, K, PQ);
+            const ck_matrix colm = ck_plain_matrix(c.col, ld, 0), ym = ck_image_matrix(y + n0 * K * PQ, K, PQ);
+            ck_sgemm_blocked(K, g * PQ, CRS, 1.0f, &wm, &colm, 0.0f, &ym, c.gemm_ws);
         }
     }
     if (b) ck_add_bias(y, b, s->N, K, PQ);
@@ -158,10 +142,11 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
                      dx + n * s->C * HW, PQ, c.gemm_ws);
         return;
     }
+    const ck_matrix wt = ck_plain_matrix(w, CRS, 1);
     for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) { // col (CRS, g·PQ) = wᵀ · dy_group, then col2im
         const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
-        group_gather(c.ybuf, dy + n0 * K * PQ, g, c.G, K, PQ);
-        ck_sgemm(CK_TRANS, CK_NO_TRANS, CRS, g * PQ, K, 1.0f, w, CRS, c.ybuf, ld, 0.0f, c.col, ld, c.gemm_ws);
+        const ck_matrix dym = ck_image_matrix(dy + n0 * K * PQ, K, PQ), colm = ck_plain_matrix(c.col, ld, 0);
+        ck_sgemm_blocked(CRS, g * PQ, K, 1.0f, &wt, &dym, 0.0f, &colm, c.gemm_ws);
         for (ptrdiff_t j = 0; j < g; j++) col2im_add(dx + (n0 + j) * s->C * HW, c.col + j * PQ, ld, s, c.P, c.Q);
     }
 }
@@ -176,11 +161,12 @@ void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const flo
             ck_sgemm(CK_NO_TRANS, CK_TRANS, K, CRS, PQ, 1.0f, dy + n * K * PQ, PQ, x + n * s->C * HW, PQ,
                      1.0f, dw, CRS, c.gemm_ws);
     } else { // dw (K, CRS) += dy_group (K, g·PQ) · colᵀ (g·PQ, CRS)
+        const ck_matrix dwm = ck_plain_matrix(dw, CRS, 0);
         for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
             const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
             for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
-            group_gather(c.ybuf, dy + n0 * K * PQ, g, c.G, K, PQ);
-            ck_sgemm(CK_NO_TRANS, CK_TRANS, K, CRS, g * PQ, 1.0f, c.ybuf, ld, c.col, ld, 1.0f, dw, CRS, c.gemm_ws);
+            const ck_matrix dym = ck_image_matrix(dy + n0 * K * PQ, K, PQ), colt = ck_plain_matrix(c.col, ld, 1);
+            ck_sgemm_blocked(K, CRS, g * PQ, 1.0f, &dym, &colt, 1.0f, &dwm, c.gemm_ws);
         }
     }
     if (db) ck_bias_backward(db, dy, s->N, K, PQ);

@@ -16,8 +16,8 @@
 // types; the compiler maps them to zmm, ymm or xmm registers.
 #if defined(__AVX512F__)
 #define VL 16
-#define MR 12
-#define KNAME "avx512 12x32"
+#define MR 8
+#define KNAME "avx512 8x32"
 #elif defined(__AVX2__) && defined(__FMA__)
 #define VL 8
 #define MR 6
@@ -45,21 +45,34 @@ ptrdiff_t ck_sgemm_workspace_size(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
     return ck_ceil_div(M, MR) * MR * KC + KC * ck_ceil_div(ck_min(N, NC), NR) * NR;
 }
 
+// Address of stored element (r, c) of an untransposed operand (see ck_matrix).
+static inline const float *mat_at(const ck_matrix *m, ptrdiff_t r, ptrdiff_t c) {
+    return m->p + (c / m->blk) * m->bstride + r * m->ld + c % m->blk;
+}
+
+// Copies stored row r, columns [c0, c0 + n), of an untransposed operand to dst[q·step]: one
+// contiguous run per column block.
+static inline void copy_row(float *restrict dst, ptrdiff_t step, const ck_matrix *m, ptrdiff_t r,
+                            ptrdiff_t c0, ptrdiff_t n) {
+    for (ptrdiff_t q = 0; q < n;) {
+        const float *src = mat_at(m, r, c0 + q);
+        const ptrdiff_t run = ck_min(n - q, m->blk - (c0 + q) % m->blk);
+        for (ptrdiff_t t = 0; t < run; t++) dst[(q + t) * step] = src[t];
+        q += run;
+    }
+}
+
 // Ã panel (kc, MR): panel[p·MR + i] = op(A)(i0 + i, p0 + p), rows past M are zero.
-static void pack_a_panel(float *restrict panel, const float *A, ptrdiff_t lda, int trans,
-                         ptrdiff_t i0, ptrdiff_t mr, ptrdiff_t p0, ptrdiff_t kc) {
-    if (!trans) {
+static void pack_a_panel(float *restrict panel, const ck_matrix *A, ptrdiff_t i0, ptrdiff_t mr,
+                         ptrdiff_t p0, ptrdiff_t kc) {
+    if (!A->trans) {
         for (ptrdiff_t i = 0; i < MR; i++) {
-            if (i < mr) {
-                const float *row = A + (i0 + i) * lda + p0;
-                for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = row[p];
-            } else {
-                for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
-            }
+            if (i < mr) copy_row(panel + i, MR, A, i0 + i, p0, kc);
+            else for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
         }
     } else {
         for (ptrdiff_t p = 0; p < kc; p++) {
-            const float *src = A + (p0 + p) * lda + i0;
+            const float *src = A->p + (p0 + p) * A->ld + i0;
             ptrdiff_t i = 0;
             for (; i < mr; i++) panel[p * MR + i] = src[i];
             for (; i < MR; i++) panel[p * MR + i] = 0.0f;
@@ -68,19 +81,17 @@ static void pack_a_panel(float *restrict panel, const float *A, ptrdiff_t lda, i
 }
 
 // B̃ sliver (kc, NR): sliver[p·NR + j] = op(B)(p0 + p, j0 + j), columns past N are zero.
-static void pack_b_sliver(float *restrict sliver, const float *B, ptrdiff_t ldb, int trans,
-                          ptrdiff_t p0, ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t nr) {
-    if (!trans) {
+static void pack_b_sliver(float *restrict sliver, const ck_matrix *B, ptrdiff_t p0, ptrdiff_t kc,
+                          ptrdiff_t j0, ptrdiff_t nr) {
+    if (!B->trans) {
         for (ptrdiff_t p = 0; p < kc; p++) {
-            const float *src = B + (p0 + p) * ldb + j0;
-            ptrdiff_t j = 0;
-            for (; j < nr; j++) sliver[p * NR + j] = src[j];
-            for (; j < NR; j++) sliver[p * NR + j] = 0.0f;
+            copy_row(sliver + p * NR, 1, B, p0 + p, j0, nr);
+            for (ptrdiff_t j = nr; j < NR; j++) sliver[p * NR + j] = 0.0f;
         }
     } else {
         for (ptrdiff_t j = 0; j < NR; j++) {
             if (j < nr) {
-                const float *col = B + (j0 + j) * ldb + p0;
+                const float *col = B->p + (j0 + j) * B->ld + p0;
                 for (ptrdiff_t p = 0; p < kc; p++) sliver[p * NR + j] = col[p];
             } else {
                 for (ptrdiff_t p = 0; p < kc; p++) sliver[p * NR + j] = 0.0f;
@@ -90,10 +101,10 @@ static void pack_b_sliver(float *restrict sliver, const float *B, ptrdiff_t ldb,
 }
 
 // The micro-kernel: acc (MR, NR) = Σ_p a[p·MR + i] · b[p·NR + j]; then C = β·C + α·acc on the
-// mr × nr valid part. The accumulation is identical for full and edge tiles, so a value never
-// depends on where the tile boundaries fall.
+// mr × nr valid part of the tile at (i0, j0). The accumulation is identical for full and edge
+// tiles, so a value never depends on where the tile boundaries fall.
 static void micro_kernel(ptrdiff_t kc, const float *restrict a, const float *restrict b,
-                         float *restrict c, ptrdiff_t ldc, ptrdiff_t mr, ptrdiff_t nr,
+                         const ck_matrix *C, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, ptrdiff_t nr,
                          float alpha, float beta) {
     vf acc[MR][2];
     for (int i = 0; i < MR; i++) { acc[i][0] = (vf){0}; acc[i][1] = (vf){0}; }
@@ -107,7 +118,9 @@ static void micro_kernel(ptrdiff_t kc, const float *restrict a, const float *res
             acc[i][1] += ai * b1;
         }
     }
-    if (mr == MR && nr == NR) {
+    const ptrdiff_t ldc = C->ld;
+    if (mr == MR && nr == NR && j0 % C->blk + NR <= C->blk) { // a whole tile inside one block
+        float *c = (float *)mat_at(C, i0, j0);
         for (int i = 0; i < MR; i++) {
             vf *c0 = (vf *)(c + i * ldc), *c1 = (vf *)(c + i * ldc + VL);
             if (beta == 0.0f) {
@@ -125,23 +138,27 @@ static void micro_kernel(ptrdiff_t kc, const float *restrict a, const float *res
         memcpy(tile + i * NR, &acc[i][0], VL * sizeof(float));
         memcpy(tile + i * NR + VL, &acc[i][1], VL * sizeof(float));
     }
-    for (ptrdiff_t i = 0; i < mr; i++)
-        for (ptrdiff_t j = 0; j < nr; j++) {
-            float *cij = c + i * ldc + j;
+    for (ptrdiff_t j = 0; j < nr; j++) {
+        float *c = (float *)mat_at(C, i0, j0 + j);
+        for (ptrdiff_t i = 0; i < mr; i++) {
+            float *cij = c + i * ldc;
             *cij = beta == 0.0f ? alpha * tile[i * NR + j] : beta * *cij + alpha * tile[i * NR + j];
+        }
+    }
+}
+
+static void scale_c(const ck_matrix *C, ptrdiff_t M, ptrdiff_t N, float beta) {
+    for (ptrdiff_t i = 0; i < M; i++)
+        for (ptrdiff_t j = 0; j < N; j++) {
+            float *c = (float *)mat_at(C, i, j);
+            *c = beta == 0.0f ? 0.0f : beta * *c;
         }
 }
 
-static void scale_c(float *C, ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, float beta) {
-    for (ptrdiff_t i = 0; i < M; i++)
-        for (ptrdiff_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-}
-
-void ck_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha,
-              const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C,
-              ptrdiff_t ldc, float *workspace) {
+void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const ck_matrix *A,
+                      const ck_matrix *B, float beta, const ck_matrix *C, float *workspace) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) { scale_c(C, ldc, M, N, beta); return; }
+    if (K <= 0 || alpha == 0.0f) { scale_c(C, M, N, beta); return; }
     const ptrdiff_t mpanels = ck_ceil_div(M, MR);
     float *apack = workspace;                   // (mpanels, KC, MR)
     float *bpack = workspace + mpanels * MR * KC; // (npanels, KC, NR)
@@ -168,12 +185,10 @@ void ck_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, flo
             {
 #pragma omp for schedule(static)
                 for (ptrdiff_t jp = 0; jp < npanels; jp++)
-                    pack_b_sliver(bpack + jp * KC * NR, B, ldb, transB, pc, kc, jc + jp * NR,
-                                  ck_min(NR, nc - jp * NR));
+                    pack_b_sliver(bpack + jp * KC * NR, B, pc, kc, jc + jp * NR, ck_min(NR, nc - jp * NR));
 #pragma omp for schedule(static)
                 for (ptrdiff_t ip = 0; ip < mpanels; ip++)
-                    pack_a_panel(apack + ip * KC * MR, A, lda, transA, ip * MR,
-                                 ck_min(MR, M - ip * MR), pc, kc);
+                    pack_a_panel(apack + ip * KC * MR, A, ip * MR, ck_min(MR, M - ip * MR), pc, kc);
 #pragma omp for schedule(static) collapse(2)
                 for (ptrdiff_t mb = 0; mb < mblocks; mb++)
                     for (ptrdiff_t nb = 0; nb < nblocks; nb++) {
@@ -182,14 +197,21 @@ void ck_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, flo
                         for (ptrdiff_t jp = nb * nb_panels; jp < jp_end; jp++)
                             for (ptrdiff_t ip = mb * MB_PANELS; ip < ip_end; ip++) {
                                 const ptrdiff_t i0 = ip * MR, j0 = jc + jp * NR;
-                                micro_kernel(kc, apack + ip * KC * MR, bpack + jp * KC * NR,
-                                             C + i0 * ldc + j0, ldc, ck_min(MR, M - i0),
-                                             ck_min(NR, N - j0), alpha, beta_eff);
+                                micro_kernel(kc, apack + ip * KC * MR, bpack + jp * KC * NR, C, i0, j0,
+                                             ck_min(MR, M - i0), ck_min(NR, N - j0), alpha, beta_eff);
                             }
                     }
             }
         }
     }
+}
+
+void ck_sgemm(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha,
+              const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta, float *C,
+              ptrdiff_t ldc, float *workspace) {
+    const ck_matrix a = ck_plain_matrix(A, lda, transA), b = ck_plain_matrix(B, ldb, transB);
+    const ck_matrix c = ck_plain_matrix(C, ldc, 0);
+    ck_sgemm_blocked(M, N, K, alpha, &a, &b, beta, &c, workspace);
 }
 
 // Reference: the definition, accumulated in double.

@@ -11,6 +11,8 @@ import Testing
         .init(N: 1, C: 2, H: 33, W: 33, K: 17, R: 5, S: 3, stride: 3, pad: 2),
         .init(N: 2, C: 17, H: 6, W: 5, K: 33, R: 3, S: 3, stride: 1, pad: 2),
         .init(N: 1, C: 3, H: 1, W: 1, K: 2, R: 1, S: 1, stride: 1, pad: 0),
+        // 7×7 outputs: groups of 21 images, the last one short; GEMM tiles straddle images
+        .init(N: 23, C: 2, H: 7, W: 7, K: 9, R: 3, S: 3, stride: 1, pad: 1),
     ]
 
     struct Run {

@@ -33,12 +33,13 @@ public enum Presets {
         return l + [.linear(out: 10)]
     }
 
-    /// He et al.'s plain nets scaled to 28×28: stages of 3×3 convs at 16, 32, 64 channels.
-    static func plain(_ perStage: [Int], act: [LayerSpec] = [.relu]) -> [LayerSpec] {
+    /// He et al.'s plain nets scaled to 28×28: stages of 3×3 convs at base, 2·base, 4·base channels
+    /// (base 16; the thin variants' base 8 keeps the depth, the point of the experiment, at ¼ the FLOPs).
+    static func plain(_ perStage: [Int], act: [LayerSpec] = [.relu], base: Int = 16) -> [LayerSpec] {
         var l: [LayerSpec] = []
         for (s, count) in perStage.enumerated() {
             if s > 0 { l.append(.maxPool(window: 2, stride: 2)) }
-            for _ in 0..<count { l += convBlock(16 << s, act: act) }
+            for _ in 0..<count { l += convBlock(base << s, act: act) }
         }
         return l + [.globalAvgPool, .linear(out: 10)]
     }
@@ -63,6 +64,10 @@ public enum Presets {
             return Preset(name: name, input: [1, 28, 28], summary: "He et al.'s 30-layer plain net: 29 conv + FC, no BN", layers: plain([10, 10, 9], act: act))
         case "plain22":
             return Preset(name: name, input: [1, 28, 28], summary: "22-layer plain net: 21 conv + FC, no BN", layers: plain([7, 7, 7], act: act))
+        case "plain30-thin":
+            return Preset(name: name, input: [1, 28, 28], summary: "plain30 at 8/16/32 channels (quick depth experiments)", layers: plain([10, 10, 9], act: act, base: 8))
+        case "plain22-thin":
+            return Preset(name: name, input: [1, 28, 28], summary: "plain22 at 8/16/32 channels (quick depth experiments)", layers: plain([7, 7, 7], act: act, base: 8))
         case "vggish":
             var l: [LayerSpec] = []
             for (i, c) in [64, 64, 128, 128, 256, 256].enumerated() {
@@ -95,7 +100,7 @@ public enum Presets {
         }
     }
 
-    public static let names = ["mlp-sigmoid", "mlp-bn-sigmoid", "mlp-xavier", "mlp-deep", "cnn-small", "plain30", "plain22", "vggish", "fitnet4", "fitnet-small", "resnet-small"]
+    public static let names = ["mlp-sigmoid", "mlp-bn-sigmoid", "mlp-xavier", "mlp-deep", "cnn-small", "plain30", "plain22", "plain30-thin", "plain22-thin", "vggish", "fitnet4", "fitnet-small", "resnet-small"]
 
     /// The network of a preset, adapted to a data set's input shape.
     public static func network(_ name: String, activation: String = "relu", input: [Int]? = nil) throws -> Network {
