@@ -63,53 +63,62 @@ static inline void valid_columns(ptrdiff_t *q0, ptrdiff_t *q1, ptrdiff_t s, cons
     if (*q1 < *q0) *q1 = *q0;
 }
 
-// col (CRS, ·) with row stride ldcol from one image x (C,H,W); threads split rows.
-static void im2col(float *restrict col, ptrdiff_t ldcol, const float *restrict x,
-                   const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
-    const ptrdiff_t CRS = s->C * s->R * s->S, H = s->H, W = s->W, st = s->stride;
-#pragma omp parallel for schedule(static) if (CRS * P * Q >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t row = 0; row < CRS; row++) {
-        const ptrdiff_t c = row / (s->R * s->S), r = (row / s->S) % s->R, sc = row % s->S;
-        float *dst = col + row * ldcol;
-        const float *plane = x + c * H * W;
-        ptrdiff_t q0, q1;
-        valid_columns(&q0, &q1, sc, s, Q);
-        for (ptrdiff_t p = 0; p < P; p++) {
-            const ptrdiff_t h = p * st - s->pad + r;
-            float *d = dst + p * Q;
-            if (h < 0 || h >= H) { memset(d, 0, (size_t)Q * sizeof(float)); continue; }
-            const float *src = plane + h * W - s->pad + sc; // src[q·stride] is column q
-            for (ptrdiff_t q = 0; q < q0; q++) d[q] = 0.0f;
-            if (st == 1) memcpy(d + q0, src + q0, (size_t)(q1 - q0) * sizeof(float));
-            else for (ptrdiff_t q = q0; q < q1; q++) d[q] = src[q * st];
-            for (ptrdiff_t q = q1; q < Q; q++) d[q] = 0.0f;
-        }
+// Row `row` of image x's (C,H,W) columns into dst (P·Q values).
+static inline void im2col_row(float *restrict dst, const float *restrict x, ptrdiff_t row,
+                              const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
+    const ptrdiff_t H = s->H, W = s->W, st = s->stride;
+    const ptrdiff_t c = row / (s->R * s->S), r = (row / s->S) % s->R, sc = row % s->S;
+    const float *plane = x + c * H * W;
+    ptrdiff_t q0, q1;
+    valid_columns(&q0, &q1, sc, s, Q);
+    for (ptrdiff_t p = 0; p < P; p++) {
+        const ptrdiff_t h = p * st - s->pad + r;
+        float *d = dst + p * Q;
+        if (h < 0 || h >= H) { memset(d, 0, (size_t)Q * sizeof(float)); continue; }
+        const float *src = plane + h * W - s->pad + sc; // src[q·stride] is column q
+        for (ptrdiff_t q = 0; q < q0; q++) d[q] = 0.0f;
+        if (st == 1) memcpy(d + q0, src + q0, (size_t)(q1 - q0) * sizeof(float));
+        else for (ptrdiff_t q = q0; q < q1; q++) d[q] = src[q * st];
+        for (ptrdiff_t q = q1; q < Q; q++) d[q] = 0.0f;
     }
 }
 
-// dx (C,H,W) += col2im(col). Each thread owns whole input channels, and within one channel the
-// (r, s, p, q) order is fixed: no two threads touch one value, the sum order never changes.
-static void col2im_add(float *restrict dx, const float *restrict col, ptrdiff_t ldcol,
+// col (CRS, g·PQ), row stride ldcol, image j's columns at j·PQ, from images x (g, C,H,W).
+// One parallel region for the group; threads split the (image, row) pairs.
+static void im2col(float *restrict col, ptrdiff_t ldcol, const float *restrict x, ptrdiff_t g,
+                   const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
+    const ptrdiff_t CRS = s->C * s->R * s->S, CHW = s->C * s->H * s->W;
+#pragma omp parallel for schedule(static) collapse(2) if (g * CRS * P * Q >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t j = 0; j < g; j++)
+        for (ptrdiff_t row = 0; row < CRS; row++)
+            im2col_row(col + row * ldcol + j * P * Q, x + j * CHW, row, s, P, Q);
+}
+
+// dx (g, C,H,W) += col2im(col), image j's columns at j·PQ. Each thread owns whole (image,
+// channel) planes, and within one plane the (r, s, p, q) order is fixed: no two threads touch
+// one value, the sum order never changes.
+static void col2im_add(float *restrict dx, const float *restrict col, ptrdiff_t ldcol, ptrdiff_t g,
                        const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
     const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S, st = s->stride;
-#pragma omp parallel for schedule(static) if (s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t c = 0; c < s->C; c++) {
-        float *plane = dx + c * H * W;
-        for (ptrdiff_t rs = 0; rs < RS; rs++) {
-            const ptrdiff_t r = rs / s->S, sc = rs % s->S;
-            const float *src = col + (c * RS + rs) * ldcol;
-            ptrdiff_t q0, q1;
-            valid_columns(&q0, &q1, sc, s, Q);
-            for (ptrdiff_t p = 0; p < P; p++) {
-                const ptrdiff_t h = p * st - s->pad + r;
-                if (h < 0 || h >= H) continue;
-                float *d = plane + h * W - s->pad + sc; // d[q·stride] is column q
-                const float *g = src + p * Q;
-                if (st == 1) { for (ptrdiff_t q = q0; q < q1; q++) d[q] += g[q]; }
-                else { for (ptrdiff_t q = q0; q < q1; q++) d[q * st] += g[q]; }
+#pragma omp parallel for schedule(static) collapse(2) if (g * s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
+    for (ptrdiff_t j = 0; j < g; j++)
+        for (ptrdiff_t c = 0; c < s->C; c++) {
+            float *plane = dx + (j * s->C + c) * H * W;
+            for (ptrdiff_t rs = 0; rs < RS; rs++) {
+                const ptrdiff_t r = rs / s->S, sc = rs % s->S;
+                const float *src = col + (c * RS + rs) * ldcol + j * P * Q;
+                ptrdiff_t q0, q1;
+                valid_columns(&q0, &q1, sc, s, Q);
+                for (ptrdiff_t p = 0; p < P; p++) {
+                    const ptrdiff_t h = p * st - s->pad + r;
+                    if (h < 0 || h >= H) continue;
+                    float *d = plane + h * W - s->pad + sc; // d[q·stride] is column q
+                    const float *gq = src + p * Q;
+                    if (st == 1) { for (ptrdiff_t q = q0; q < q1; q++) d[q] += gq[q]; }
+                    else { for (ptrdiff_t q = q0; q < q1; q++) d[q * st] += gq[q]; }
+                }
             }
         }
-    }
 }
 
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
@@ -124,7 +133,7 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,
         const ck_matrix wm = ck_plain_matrix(w, CRS, 0);
         for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
             const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
-            for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
+            im2col(c.col, ld, x + n0 * s->C * HW, g, s, c.P, c.Q);
             const ck_matrix colm = ck_plain_matrix(c.col, ld, 0), ym = ck_image_matrix(y + n0 * K * PQ, K, PQ);
             ck_sgemm_blocked(K, g * PQ, CRS, 1.0f, &wm, &colm, 0.0f, &ym, c.gemm_ws);
         }
@@ -147,7 +156,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
         const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
         const ck_matrix dym = ck_image_matrix(dy + n0 * K * PQ, K, PQ), colm = ck_plain_matrix(c.col, ld, 0);
         ck_sgemm_blocked(CRS, g * PQ, K, 1.0f, &wt, &dym, 0.0f, &colm, c.gemm_ws);
-        for (ptrdiff_t j = 0; j < g; j++) col2im_add(dx + (n0 + j) * s->C * HW, c.col + j * PQ, ld, s, c.P, c.Q);
+        col2im_add(dx + n0 * s->C * HW, c.col, ld, g, s, c.P, c.Q);
     }
 }
 
@@ -164,7 +173,7 @@ void ck_conv2d_backward_weights(float *dw, float *db, const float *dy, const flo
         const ck_matrix dwm = ck_plain_matrix(dw, CRS, 0);
         for (ptrdiff_t n0 = 0; n0 < s->N; n0 += c.G) {
             const ptrdiff_t g = ck_min(c.G, s->N - n0), ld = c.G * PQ;
-            for (ptrdiff_t j = 0; j < g; j++) im2col(c.col + j * PQ, ld, x + (n0 + j) * s->C * HW, s, c.P, c.Q);
+            im2col(c.col, ld, x + n0 * s->C * HW, g, s, c.P, c.Q);
             const ck_matrix dym = ck_image_matrix(dy + n0 * K * PQ, K, PQ), colt = ck_plain_matrix(c.col, ld, 1);
             ck_sgemm_blocked(K, CRS, g * PQ, 1.0f, &dym, &colt, 1.0f, &dwm, c.gemm_ws);
         }
