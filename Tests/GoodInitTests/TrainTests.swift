@@ -167,7 +167,7 @@ import Testing
     }
 }
 
-@Suite("Experiments on Fashion-MNIST (quick presets)") struct PaperDirectionTests {
+@Suite("Experiments on Fashion-MNIST (quick presets)", .serialized) struct PaperDirectionTests {
     static var hasData: Bool { FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") }
 
     func run(_ name: String) throws -> ExperimentReport? {
@@ -178,7 +178,8 @@ import Testing
         return try Experiments.run(name, o, log: { _ in })
     }
 
-    @Test("the papers' robust directions hold: BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)", arguments: ["bn-mnist", "xavier-mlp", "rbm"])
+    @Test("the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)",
+          arguments: ["he30", "lsuv", "bn-mnist", "xavier-mlp", "rbm"])
     func direction(_ name: String) throws {
         guard let r = try run(name) else { return }
         for (claim, ok) in r.checks { #expect(ok, "\(name): \(claim)") }
