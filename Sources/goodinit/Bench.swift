@@ -3,8 +3,8 @@ import Foundation
 import GoodInit
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, LSUV cost, training throughput.",
-                                                    subcommands: [BenchGemm.self, BenchLSUV.self, BenchTrain.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
+                                                    subcommands: [BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self])
 }
 
 /// Median of `repeats` timings of body (seconds), after one warm-up run.
