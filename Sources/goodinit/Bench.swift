@@ -3,8 +3,8 @@ import Foundation
 import GoodInit
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, LSUV cost, training throughput.",
-                                                    subcommands: [BenchGemm.self, BenchLSUV.self, BenchTrain.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
+                                                    subcommands: [BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self])
 }
 
 /// Median of `repeats` timings of body (seconds), after one warm-up run.
@@ -95,10 +95,14 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Timed steps per point.") var steps = 5
     @Option(help: "Samples per chunk.") var chunk = 32
     @Flag(help: "One JSON object per line.") var json = false
+    @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
     func run() throws {
-        if !json { print("model          batch  W  T   img/s (train)  GFLOP/s  speed-up  efficiency  img/s (inference)") }
-        for name in model.split(separator: ",").map(String.init) {
+        let names = model.split(separator: ",").map(String.init)
+        let mw = max(13, names.map(\.count).max() ?? 0)
+        if !json { print("model".padding(toLength: mw, withPad: " ", startingAt: 0) + "  batch  W  T   img/s (train)          (min-max)  GFLOP/s  speed-up  efficiency  img/s (inference)") }
+        var points: [ThroughputPoint] = []
+        for name in names {
             let net = try Presets.network(name)
             net.initialize(.heNormal(fanOut: false), seed: 1)
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
@@ -118,14 +122,25 @@ struct BenchTrain: ParsableCommand {
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
                     let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9
-                    let rss = ProcessStats.peakRSSMegabytes()
+                    let p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips, minImgPerS: Double(b) / r.max,
+                                            maxImgPerS: Double(b) / r.min, gflops: gf, speedup: speedup, efficiency: eff,
+                                            inferenceImgPerS: Double(b) / inf.median, peakRSSMB: ProcessStats.peakRSSMegabytes())
+                    points.append(p)
                     if json {
-                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\"peak_rss_mb\":\(String(format: "%.1f", rss))}")
+                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\"peak_rss_mb\":\(String(format: "%.1f", p.peakRSSMB)),\"inference_img_per_s\":\(String(format: "%.1f", p.inferenceImgPerS))}")
                     } else {
-                        print(String(format: "%-13@ %6d %2d %2d %14.1f %8.2f %9.2f %11.2f %18.1f", name, b, w, t, ips, gf, speedup, eff, Double(b) / inf.median))
+                        let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS) // %@ would not pad a Swift String
+                        print(name.padding(toLength: mw, withPad: " ", startingAt: 0) + String(format: " %6d %2d %2d %15.1f ", b, w, t, ips)
+                              + String(repeating: " ", count: max(0, 18 - spread.count)) + spread
+                              + String(format: " %8.2f %9.2f %11.2f %18.1f", gf, speedup, eff, p.inferenceImgPerS))
                     }
                 } }
             }
+        }
+        if let out {
+            let command = "goodinit bench train --model \(model) --batch-size \(batchSize) --threads \(threads) --workers \(workers) --steps \(steps) --chunk \(chunk)"
+            try ThroughputReport.write(points, to: out, command: command, steps: steps)
+            if !json { print("wrote \(out)/throughput.svg, efficiency.svg, throughput.md") }
         }
     }
 }

@@ -1,0 +1,57 @@
+import Foundation
+import GoodInit
+
+/// One point of `bench train`'s sweep: a (model, batch, W, T) setting and what it measured.
+struct ThroughputPoint {
+    var model: String
+    var batch, workers, threads: Int
+    var imgPerS, minImgPerS, maxImgPerS: Double   // training steps: median, slowest, fastest
+    var gflops, speedup, efficiency: Double
+    var inferenceImgPerS, peakRSSMB: Double
+}
+
+/// `bench train --out DIR`: throughput.svg, efficiency.svg (against W·T, one line per model,
+/// batch and W) and throughput.md (the table).
+enum ThroughputReport {
+    static func write(_ points: [ThroughputPoint], to dir: String, command: String, steps: Int) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func path(_ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
+        // in thousands from 10⁴ on: the chart writes such ticks as 6.0e+04, too wide for its margin
+        let scale = (points.map(\.imgPerS).max() ?? 0) >= 1e4 ? 1e3 : 1
+        let throughput = SVGChart.render(title: "Training throughput", xLabel: "threads (W × T)",
+                                         yLabel: scale > 1 ? "thousand images/s (training)" : "images/s (training)",
+                                         series: series(points) { $0.imgPerS / scale })
+        let efficiency = SVGChart.render(title: "Parallel efficiency", xLabel: "threads (W × T)", yLabel: "efficiency (speed-up / threads)",
+                                         series: series(points) { $0.efficiency })
+        try throughput.write(toFile: path("throughput.svg"), atomically: true, encoding: .utf8)
+        try efficiency.write(toFile: path("efficiency.svg"), atomically: true, encoding: .utf8)
+        try markdown(points, command: command, steps: steps).write(toFile: path("throughput.md"), atomically: true, encoding: .utf8)
+    }
+
+    /// One line per (model, batch, W); the name says batch and W only when the sweep varies them.
+    static func series(_ points: [ThroughputPoint], _ y: (ThroughputPoint) -> Double) -> [SVGChart.Series] {
+        let batches = Set(points.map(\.batch)).count > 1, workers = Set(points.map(\.workers)).count > 1
+        var keys: [String] = [], lines: [String: [(Double, Double)]] = [:]
+        for p in points {
+            let key = p.model + (batches ? " b\(p.batch)" : "") + (workers ? " W\(p.workers)" : "")
+            if lines[key] == nil { keys.append(key) }
+            lines[key, default: []].append((Double(p.workers * p.threads), y(p)))
+        }
+        return keys.map { SVGChart.Series(name: $0, points: lines[$0]!.sorted { $0.0 < $1.0 }) }
+    }
+
+    static func markdown(_ points: [ThroughputPoint], command: String, steps: Int) -> String {
+        var s = "# Training throughput\n\n`\(command)`\n\n"
+        s += "Synthetic data, full SGD steps (forward, backward, gradient sum, update); median of \(steps) timed steps after one warm-up. "
+        s += "GEMM micro-kernel \(Kernels.gemmKernelName), OpenMP \(Kernels.hasOpenMP ? "on" : "off"), \(ProcessInfo.processInfo.activeProcessorCount) cores. "
+        s += "Speed-up: img/s over the img/s per thread (W·T) of the model and batch's first point; efficiency: speed-up / (W·T). "
+        s += "Peak RSS: the process's peak so far.\n\n"
+        s += "| model | batch | W | T | img/s train | GFLOP/s | speed-up | efficiency | img/s inference | peak RSS MB |\n"
+        s += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        for p in points {
+            s += "| \(p.model) | \(p.batch) | \(p.workers) | \(p.threads) | " + String(format: "%.1f | %.2f | %.2f | %.2f | %.1f | %.0f |\n",
+                 p.imgPerS, p.gflops, p.speedup, p.efficiency, p.inferenceImgPerS, p.peakRSSMB)
+        }
+        return s
+    }
+}
