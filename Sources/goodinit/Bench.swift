@@ -93,7 +93,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Threads per worker.") var threads = "1,2"
     @Option(help: "Workers.") var workers = "1"
     @Option(help: "Timed steps per point.") var steps = 5
-    @Option(help: "Samples per chunk.") var chunk = 32
+    @Option(help: "Samples per chunk (W workers need batch / chunk ≥ W).") var chunk = 128
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
@@ -112,6 +112,9 @@ struct BenchTrain: ParsableCommand {
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
                 for w in try parseList(workers) { for t in try parseList(threads) {
+                    guard w <= (b + chunk - 1) / chunk else {
+                        throw ValidationError("\(w) workers need at least \(w) chunks, but batch \(b) / chunk \(chunk) gives \((b + chunk - 1) / chunk): pass --chunk \(max(1, b / w)) or less")
+                    }
                     let plan = Plan(net: net, batch: b, chunkSize: chunk, workers: w, threads: t)
                     plan.setInput(images: images, labels: labels, indices: Array(0..<b)[...])
                     let r = medianSeconds(repeats: steps) {

@@ -25,7 +25,7 @@ struct BenchKernels: ParsableCommand {
         pass. Batch norm forward is the training path (two statistics passes, normalize saving x̂).
         """)
     @Option(help: "Presets whose shapes to time, comma-separated.") var model = "cnn-small"
-    @Option(help: "Samples per kernel call (a chunk).") var batchSize = 32
+    @Option(help: "Samples per kernel call (a chunk).") var batchSize = 128
     @Option(help: "Thread counts.") var threads = "1,2"
     @Option(help: "Kernel families: gemm, conv, bn (comma-separated).") var kernels = "gemm,conv,bn"
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5

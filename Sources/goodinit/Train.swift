@@ -29,7 +29,7 @@ struct Train: ParsableCommand {
     @Option(help: "Momentum.") var momentum = 0.9
     @Option(help: "Weight decay (not on biases, BN, PReLU slopes).") var weightDecay = 5e-4
     @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"
-    @Option(help: "Samples per chunk: the unit of data-parallel work and of gradient reduction.") var chunk = 32
+    @Option(help: "Samples per chunk: the unit of data-parallel work and of gradient reduction (W workers need batch / chunk ≥ W chunks to share).") var chunk = 128
     @Option(help: "Output folder.") var out = "runs/latest"
     @Option(help: "Log a metrics line every N steps.") var logEvery = 20
     @Option(help: "Resume from a checkpoint.") var resume: String?

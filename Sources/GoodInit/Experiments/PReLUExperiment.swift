@@ -4,7 +4,7 @@ import Foundation
 
 enum PReLUExperiment {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
-        let steps = o.steps ?? (o.quick ? 200 : 3000)
+        let steps = o.steps ?? (o.quick ? 200 : 1500)
         let data = try Experiments.loadData(o, "prelu", log: log)
         var results: [RunResult] = [], slopeSeries: [SVGChart.Series] = [], slopeRows = ""
         for act in ["relu", "prelu", "prelu-shared"] {

@@ -22,7 +22,7 @@ public final class Plan: @unchecked Sendable {
     let labels: [IndexBuffer]               // [chunk]
     let workerChunks: [Range<Int>]          // chunk indices of each worker
 
-    public init(net: Network, batch: Int, chunkSize: Int = 32, workers: Int = 1, threads: Int = 1) {
+    public init(net: Network, batch: Int, chunkSize: Int = 128, workers: Int = 1, threads: Int = 1) {
         precondition(batch > 0 && chunkSize > 0 && workers > 0 && threads > 0)
         let size = min(chunkSize, batch)
         self.net = net; self.batch = batch; self.chunkSize = size

@@ -29,7 +29,7 @@ public struct TrainConfig: Codable, Sendable {
     public var optimizer = "sgd"
     public var workers = 1
     public var threads = 0               // 0: all cores / workers
-    public var chunk = 32
+    public var chunk = 128
     public var seed: UInt64 = 1
     public var out = "runs/latest"
     public var logEvery = 20
@@ -77,6 +77,12 @@ public final class Trainer {
         self.config = config
         guard config.batchSize > 0, config.epochs > 0, config.workers > 0, config.chunk > 0 else {
             throw TrainingError("batch size, epochs, workers and chunk must be positive")
+        }
+        // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
+        // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
+        let chunkCount = (config.batchSize + config.chunk - 1) / config.chunk
+        guard config.workers <= chunkCount else {
+            throw TrainingError("\(config.workers) workers need at least \(config.workers) chunks, but batch \(config.batchSize) / chunk \(config.chunk) gives \(chunkCount): pass --chunk \(max(1, config.batchSize / config.workers)) or less")
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         threads = config.threads > 0 ? config.threads : max(1, cores / config.workers)

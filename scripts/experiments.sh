@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the paper experiments one after another and copies each report (report.md, results.json,
+# SVG plots) to docs/results/NAME/ (NAME-quick/ with --quick), with its wall time in
+# docs/results/times.txt. The README's Results section is made from these folders.
+# Usage: bash scripts/experiments.sh [--quick] [NAME ...]
+#   default: all seven full presets, about 1 h on 2 cores; --quick: about 6 min.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=()
+suffix=""
+if [ "${1:-}" = "--quick" ]; then quick=(--quick); suffix="-quick"; shift; fi
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(zero-init xavier-mlp rbm bn-mnist he30 lsuv prelu)
+swift build -c release >/dev/null
+mkdir -p docs/results runs
+for n in "${names[@]}"; do
+    out="runs/experiment-$n$suffix"
+    start=$(date +%s)
+    .build/release/goodinit experiment "$n" "${quick[@]}" --out "$out" | tee "$out.log"
+    secs=$(( $(date +%s) - start ))
+    dest="docs/results/$n$suffix"
+    rm -rf "$dest" && mkdir -p "$dest"
+    cp "$out"/report.md "$out"/results.json "$out"/*.svg "$dest/"
+    echo "$n$suffix $secs s ($(date -u +%F))" >> docs/results/times.txt
+done
