@@ -1,5 +1,5 @@
 import Foundation
-import GoodInit
+@testable import GoodInit
 import Testing
 
 @Suite("Training") struct TrainTests {
@@ -85,9 +85,10 @@ import Testing
         do {
             _ = try train(c)
             Issue.record("training went on past a NaN weight")
-        } catch let e as TrainingError {
-            #expect("\(e)".contains("conv1"), "\(e)")
-            #expect("\(e)".contains("step 3"), "\(e)")
+        } catch let e as DivergenceError {
+            #expect(e.location.contains("conv1"), "\(e)")
+            #expect(e.step == 3, "\(e)")
+            #expect("\(e)".contains("conv1") && "\(e)".contains("step 3"), "\(e)")
         }
     }
 
@@ -164,6 +165,30 @@ import Testing
         for (claim, ok) in r.checks.prefix(3) { #expect(ok, "\(claim)") }
         #expect(FileManager.default.fileExists(atPath: o.out + "/report.md"))
         #expect(FileManager.default.fileExists(atPath: o.out + "/results.json"))
+    }
+}
+
+extension ExperimentTests {
+    @Test("a diverging variant is recorded as diverged, not fatal, and its results.json has null for the loss")
+    func divergedRunRecorded() throws {
+        var o = ExperimentOptions()
+        o.data = "synthetic"; o.threads = 1
+        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-exp-\(UUID().uuidString)").path
+        let data = try Experiments.loadData(o, "diverge", log: { _ in })
+        var c = Experiments.config(o, run: "nan")
+        c.model = "mlp-sigmoid"; c.maxSteps = 6; c.batchSize = 32; c.logEvery = 1; c.injectNaNAtStep = 3
+        let (bad, _) = try Experiments.train("nan", c, data: data, log: { _ in })
+        #expect(bad.diverged?.contains("step 4") == true, "\(bad.diverged ?? "nil")")
+        #expect(bad.finalLoss.isNaN && bad.testAccuracy == nil && bad.losses.count == 3)
+        c = Experiments.config(o, run: "ok"); c.model = "mlp-sigmoid"; c.maxSteps = 4; c.batchSize = 32
+        let (good, _) = try Experiments.train("ok", c, data: data, log: { _ in })
+        #expect(good.diverged == nil && good.finalLoss.isFinite)
+        _ = try Experiments.finish("diverge", o, results: [bad, good], checks: [], intro: "")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: o.out + "/results.json"))) as? [String: Any]
+        let runs = json?["runs"] as? [[String: Any]] ?? []
+        #expect(runs.count == 2 && runs[0]["finalLoss"] is NSNull && runs[0]["diverged"] is String)
+        #expect((runs[1]["finalLoss"] as? Double)?.isFinite == true)
+        #expect(try String(contentsOfFile: o.out + "/report.md", encoding: .utf8).contains("diverged at step 4"))
     }
 }
 

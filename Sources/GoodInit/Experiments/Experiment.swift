@@ -14,7 +14,7 @@ public struct ExperimentOptions: Sendable {
     public init() {}
 }
 
-public struct RunResult: Codable, Sendable {
+public struct RunResult: Encodable, Sendable {
     public var name: String
     public var steps: Int
     public var losses: [[Double]]          // [step, loss] per logged step
@@ -25,6 +25,24 @@ public struct RunResult: Codable, Sendable {
     public var epochAccuracies: [Double]   // test accuracy at the end of each epoch
     public var lsuvTries: [Int]? = nil     // per weighted layer, when LSUV ran
     public var lsuvSeconds: Double? = nil
+    public var diverged: String? = nil     // "step N, <layer>" when the loss or a gradient went NaN/Inf
+
+    enum CodingKeys: String, CodingKey {
+        case name, steps, losses, finalLoss, testAccuracy, testLoss, seconds, epochAccuracies, lsuvTries, lsuvSeconds, diverged
+    }
+
+    /// JSON has no NaN: a non-finite figure (a diverged run's loss) is written as null.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let finite = { (d: Double?) -> Double? in d.flatMap { $0.isFinite ? $0 : nil } }
+        try c.encode(name, forKey: .name); try c.encode(steps, forKey: .steps)
+        try c.encode(losses.filter { $0.allSatisfy(\.isFinite) }, forKey: .losses)
+        try c.encode(finite(finalLoss), forKey: .finalLoss)
+        try c.encode(finite(testAccuracy), forKey: .testAccuracy); try c.encode(finite(testLoss), forKey: .testLoss)
+        try c.encode(seconds, forKey: .seconds); try c.encode(epochAccuracies.filter(\.isFinite), forKey: .epochAccuracies)
+        try c.encode(lsuvTries, forKey: .lsuvTries); try c.encode(finite(lsuvSeconds), forKey: .lsuvSeconds)
+        try c.encode(diverged, forKey: .diverged)
+    }
 }
 
 public struct ExperimentReport: Sendable {
@@ -77,20 +95,43 @@ public enum Experiments {
         t.log = { _ in }
         t.onLoggedStep = onLoggedStep
         log("  \(name)…")
-        let s = try t.run()
-        let rows = try MetricsLog.read((c.out as NSString).appendingPathComponent("metrics.jsonl"))
-        let losses: [[Double]] = rows.filter { $0["type"] as? String == "step" }.compactMap {
-            guard let st = ($0["step"] as? NSNumber)?.doubleValue, let l = ($0["loss"] as? NSNumber)?.doubleValue else { return nil }
-            return [st, l]
+        let started = Date()
+        let s: TrainSummary
+        do {
+            s = try t.run()
+        } catch let e as DivergenceError {
+            // One diverging variant is a result (the LSUV paper's "did not converge"), not a reason
+            // to throw away the others: record where it broke and go on.
+            let rows = (try? MetricsLog.read((c.out as NSString).appendingPathComponent("metrics.jsonl"))) ?? []
+            var r = RunResult(name: name, steps: e.step, losses: stepLosses(rows), finalLoss: .nan, testAccuracy: nil, testLoss: nil,
+                              seconds: Date().timeIntervalSince(started), epochAccuracies: epochAccuracies(rows))
+            r.diverged = "step \(e.step), \(e.location)"
+            r.lsuvTries = t.lsuvReport?.map(\.tries); r.lsuvSeconds = t.lsuvReport?.reduce(0) { $0 + $1.seconds }
+            log("  \(name): diverged (\(e))")
+            return (r, t)
         }
+        let rows = try MetricsLog.read((c.out as NSString).appendingPathComponent("metrics.jsonl"))
+        let losses = stepLosses(rows)
         let tail = losses.suffix(3).map { $0[1] }
-        let accs = rows.filter { $0["type"] as? String == "epoch" }.compactMap { ($0["test_accuracy"] as? NSNumber)?.doubleValue }
+        let accs = epochAccuracies(rows)
         let r = RunResult(name: name, steps: s.steps, losses: losses, finalLoss: tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count),
                           testAccuracy: s.testAccuracy, testLoss: s.testLoss, seconds: s.wallSeconds, epochAccuracies: accs,
                           lsuvTries: s.lsuv?.map(\.tries), lsuvSeconds: s.lsuv?.reduce(0) { $0 + $1.seconds })
         log(String(format: "  %@: final loss %.4f, test accuracy %@ (%.1f s)", name, r.finalLoss,
                    r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a", r.seconds))
         return (r, t)
+    }
+
+    /// [step, loss] of every logged step in a run's metrics.jsonl rows.
+    static func stepLosses(_ rows: [[String: Any]]) -> [[Double]] {
+        rows.filter { $0["type"] as? String == "step" }.compactMap {
+            guard let st = ($0["step"] as? NSNumber)?.doubleValue, let l = ($0["loss"] as? NSNumber)?.doubleValue else { return nil }
+            return [st, l]
+        }
+    }
+
+    static func epochAccuracies(_ rows: [[String: Any]]) -> [Double] {
+        rows.filter { $0["type"] as? String == "epoch" }.compactMap { ($0["test_accuracy"] as? NSNumber)?.doubleValue }
     }
 
     /// Writes results.json, report.md and the loss plot; returns the report.
@@ -100,6 +141,10 @@ public enum Experiments {
         try fm.createDirectory(atPath: o.out, withIntermediateDirectories: true)
         var table = "| run | steps | final train loss | test accuracy | test loss | seconds |\n|---|---|---|---|---|---|\n"
         for r in results {
+            if let d = r.diverged {
+                table += String(format: "| %@ | %d | NaN (diverged at %@) | – | – | %.1f |\n", r.name, r.steps, d, r.seconds)
+                continue
+            }
             table += String(format: "| %@ | %d | %.4f | %@ | %@ | %.1f |\n", r.name, r.steps, r.finalLoss,
                             r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "–",
                             r.testLoss.map { String(format: "%.4f", $0) } ?? "–", r.seconds)
@@ -116,7 +161,7 @@ public enum Experiments {
         md += "Each run's metrics are in its own folder (`<run>/metrics.jsonl`, `summary.json`, curves).\n"
         try md.write(toFile: (o.out as NSString).appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        struct Out: Codable { var experiment: String; var quick: Bool; var seed: UInt64; var runs: [RunResult]; var checks: [String: Bool] }
+        struct Out: Encodable { var experiment: String; var quick: Bool; var seed: UInt64; var runs: [RunResult]; var checks: [String: Bool] }
         try enc.encode(Out(experiment: name, quick: o.quick, seed: o.seed, runs: results,
                            checks: Dictionary(checks.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })))
             .write(to: URL(fileURLWithPath: (o.out as NSString).appendingPathComponent("results.json")))

@@ -7,7 +7,7 @@ enum LSUVExperiment {
     static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
         let inits = o.quick ? ["lsuv", "xavier-uniform", "he-normal"] : ["lsuv", "orthogonal", "orthogonal:1.4142", "xavier-uniform", "he-normal", "pytorch-default"]
         let acts = o.quick ? ["relu", "tanh"] : ["relu", "vlrelu", "tanh", "maxout"]
-        let steps = o.steps ?? (o.quick ? 100 : 400) // full: 24 runs, about 15 min on 2 cores
+        let steps = o.steps ?? (o.quick ? 100 : 200) // full: 24 runs, about 12 min on 2 cores
         let data = try Experiments.loadData(o, "lsuv", log: log)
         var results: [RunResult] = []
         for act in acts { for initName in inits {
@@ -22,12 +22,13 @@ enum LSUVExperiment {
         for act in acts {
             table += "| \(act) | " + inits.map { i in
                 guard let r = results.first(where: { $0.name == "\(act) \(i)" }) else { return "–" }
+                if r.diverged != nil { return "did not converge (NaN)" }
                 return converged(r) ? String(format: "%.2f %%", (r.testAccuracy ?? 0) * 100) : "did not converge"
             }.joined(separator: " | ") + " |\n"
         }
         let lsuvRuns = results.filter { $0.name.hasSuffix(" lsuv") }
         let epochSeconds = { (r: RunResult) in r.seconds / Double(r.steps) * Double(60_000 / 64) }
-        var extra = "## Test accuracy (\"did not converge\": final training loss ≥ 2.0)\n\n\(table)\n## LSUV's cost\n\n| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n|---|---|---|---|\n"
+        var extra = "## Test accuracy (\"did not converge\": final training loss ≥ 2.0, or NaN)\n\n\(table)\n## LSUV's cost\n\n| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n|---|---|---|---|\n"
         for r in lsuvRuns {
             extra += String(format: "| %@ | %@ | %.2f | %.0f |\n", String(r.name.split(separator: " ")[0]), (r.lsuvTries ?? []).map(String.init).joined(separator: ","), r.lsuvSeconds ?? .nan, epochSeconds(r))
         }

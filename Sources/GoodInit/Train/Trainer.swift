@@ -59,11 +59,24 @@ public struct TrainingError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
+/// Training stopped because a loss or gradient became NaN/Inf: a property of the run (too high a
+/// learning rate, a bad init), not of the input, so experiments record it instead of aborting.
+public struct DivergenceError: Error, CustomStringConvertible {
+    public let step: Int          // 1-based step whose forward or backward went non-finite
+    public let location: String   // the first layer whose output or gradient is NaN/Inf
+    public let checkpoint: String?
+    public var description: String {
+        "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is \(checkpoint ?? "none (no epoch finished yet)")"
+    }
+}
+
 /// Set by SIGINT/SIGTERM; the loop saves at the next step boundary and returns.
 nonisolated(unsafe) public var trainingStopRequested: Int32 = 0
 
 public final class Trainer {
     public let config: TrainConfig
+    /// LSUV's per-layer report from the last run (kept here too, for runs that end in an error).
+    public private(set) var lsuvReport: [LSUVLayerReport]? = nil
     public let net: Network
     public let data: DataSplits
     public let optimizer: Optimizer
@@ -170,7 +183,7 @@ public final class Trainer {
         let fm = FileManager.default
         try fm.createDirectory(atPath: config.out, withIntermediateDirectories: true)
         let ckptPath = (config.out as NSString).appendingPathComponent("checkpoint.safetensors")
-        var lsuvReport: [LSUVLayerReport]? = nil
+        lsuvReport = nil
         var pos = TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
         if let resume {
             pos = try Checkpoint.load(resume, into: net, optimizer: optimizer).0
@@ -209,7 +222,9 @@ public final class Trainer {
                 let (loss, correct) = plan.loss()
                 if loss.isFinite { plan.backward() }
                 if !loss.isFinite || !net.params.grad.allFinite {
-                    throw TrainingError("non-finite value at step \(pos.step + 1): \(locateNonFinite(plan)) is NaN/Inf; the last good checkpoint is \(fm.fileExists(atPath: ckptPath) ? ckptPath : "none (no epoch finished yet)")")
+                    let e = DivergenceError(step: pos.step + 1, location: locateNonFinite(plan), checkpoint: fm.fileExists(atPath: ckptPath) ? ckptPath : nil)
+                    try? metrics.write(["type": "diverged", "step": e.step, "location": e.location])
+                    throw e
                 }
                 let lr = schedule.rate(base: config.lr, step: pos.step, totalSteps: total, stepsPerEpoch: perEpoch)
                 optimizer.step(lr: Float(lr))
