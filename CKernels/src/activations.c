@@ -26,9 +26,41 @@ void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float sl
     for (ptrdiff_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
 }
 
+// e^x for the elementwise kernels, written so that loops over it vectorize (libm's expf and
+// tanhf are scalar calls: a tanh net trained at 40 % of its ReLU twin's speed). x = k·ln 2 + r
+// with |r| ≤ ln2/2, e^r by a degree-7 Taylor polynomial (truncation < 5e-9), 2^k by exponent
+// bits. x is clamped to [-87.3, 88.7] (2^k stays a normal float); NaN passes through.
+static inline float exp_vec(float x) {
+    const float xc = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+    float kf = rintf(xc * 1.44269504f);
+    kf = kf == kf ? kf : 0.0f;                          // NaN: any k, the NaN in r carries through
+    const float r = (xc - kf * 0.693359375f) + kf * 2.12194440e-4f; // ln 2 in two parts
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { int32_t i; float f; } scale = { .i = ((int32_t)kf + 127) << 23 };
+    return p * scale.f;
+}
+
+// tanh x = (1 − e^{−2|x|}) / (1 + e^{−2|x|}) with x's sign; below |x| = 1/8 the difference
+// would cancel, so an odd Taylor polynomial (truncation < 2e-9 relative) takes over.
+static inline float tanh_vec(float x) {
+    const float a = x < 0.0f ? -x : x, t = exp_vec(-2.0f * a);
+    const float big = (1.0f - t) / (1.0f + t);
+    const float x2 = x * x;
+    const float small = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f))));
+    const float y = a < 0.125f ? small : (x < 0.0f ? -big : big);
+    return x == x ? y : x;
+}
+
 void ck_tanh_forward(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = tanh_vec(x[i]);
 }
 
 void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
@@ -37,8 +69,8 @@ void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
 }
 
 void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+#pragma omp parallel for simd schedule(static) EW_PAR
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_vec(-x[i]));
 }
 
 void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {

@@ -29,6 +29,28 @@ import Testing
         #expect(err < (smooth ? 1e-3 : 1e-2), "\(name): relative error \(err)")
     }
 
+    @Test("tanh and sigmoid forward: within 2e-6 relative (plus 1e-30 absolute) of double-precision libm, NaN passes through")
+    func smoothForwardAgainstLibm() {
+        var rng = TestRNG(21)
+        // wide, tiny (the Taylor branch), around the 1/8 switch, saturating, and exact integers
+        let x: [Float] = rng.uniform(4000, -12, 12) + rng.uniform(1000, -0.14, 0.14) + rng.uniform(200, -1e-6, 1e-6)
+            + [0, -0.125, 0.125, 0.12499, -0.12501, 20, -20, 50, -50, 88, -88, 100, -100, 1e-30, -1e-30] + (-9...9).map(Float.init)
+        let n = x.count, y = Buf(n)
+        for (name, fwd, ref) in [("tanh", Self.unary[2].1, { Foundation.tanh($0) }),
+                                 ("sigmoid", Self.unary[3].1, { 1 / (1 + Foundation.exp(-$0)) })] as [(String, Fwd, (Double) -> Double)] {
+            fwd(y.p, Buf(x).p, n)
+            var worst = 0.0, at: Float = 0
+            for i in 0..<n {
+                let want = ref(Double(x[i])), err = abs(Double(y[i]) - want) / max(abs(want), 1e-30)
+                if abs(Double(y[i]) - want) > 1e-30, err > worst { worst = err; at = x[i] }
+            }
+            #expect(worst < 2e-6, "\(name): relative error \(worst) at x = \(at)")
+            let nan = Buf([Float.nan, 1]); let out = Buf(2)
+            fwd(out.p, nan.p, 2)
+            #expect(out.array[0].isNaN, "\(name) must keep NaN (training stops on it)")
+        }
+    }
+
     @Test("PReLU channel-wise and shared: dx and da by central differences", arguments: [false, true])
     func prelu(shared: Bool) {
         let (N, C, HW) = (3, 4, 5)
