@@ -23,7 +23,10 @@ public enum SVGChart {
     }
 
     public static func render(title: String, xLabel: String, yLabel: String, series: [Series], width: Double = 640, height: Double = 400) -> String {
-        let (l, r, t, b) = (70.0, 170.0, 40.0, 50.0)
+        // The legend column grows with the longest series name (about 7 px per character at 12 px).
+        let longest = Double(series.map(\.name.count).max() ?? 0)
+        let (l, r, t, b) = (70.0, max(170.0, 45 + 7 * longest), 40.0, 50.0)
+        let width = width - 170 + r
         let pts = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite }
         var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1
         var y0 = pts.map(\.1).min() ?? 0, y1 = pts.map(\.1).max() ?? 1
