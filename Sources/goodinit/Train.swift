@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many steps.") var steps: Int?
     @Option(help: "Minibatch size.") var batchSize = 128
     @Option(help: "Learning rate.") var lr = 0.05
-    @Option(help: "Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine.") var schedule = "constant"
+    @Option(help: "Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] ramps lr linearly over STEPS first.") var schedule = "constant"
     @Option(help: "Momentum.") var momentum = 0.9
     @Option(help: "Weight decay (not on biases, BN, PReLU slopes).") var weightDecay = 5e-4
     @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"

@@ -154,6 +154,33 @@ import Testing
     }
 }
 
+@Suite("Learning-rate schedules") struct ScheduleTests {
+    func rates(_ text: String, total: Int = 20, perEpoch: Int = 5) throws -> [Double] {
+        let s = try Schedule(parsing: text)
+        return (0..<total).map { s.rate(base: 0.1, step: $0, totalSteps: total, stepsPerEpoch: perEpoch) }
+    }
+
+    @Test("constant, step and cosine by their formulas")
+    func basic() throws {
+        #expect(try rates("constant").allSatisfy { $0 == 0.1 })
+        let st = try rates("step:2:0.5") // epochs of 5 steps: halves every 10 steps
+        #expect(st[9] == 0.1 && st[10] == 0.05)
+        let c = try rates("cosine")
+        #expect(c[0] == 0.1 && abs(c[10] - 0.05) < 1e-12 && c[19] < 0.002 && zip(c, c.dropFirst()).allSatisfy { $0 > $1 })
+    }
+
+    @Test("warm-up ramps linearly, then runs the next schedule from the warm-up's end")
+    func warmup() throws {
+        let w = try rates("warmup:4,cosine")
+        #expect(abs(w[0] - 0.025) < 1e-12 && abs(w[3] - 0.1) < 1e-12)
+        #expect(w[4] == 0.1 && abs(w[12] - 0.05) < 1e-12) // cosine over the remaining 16 steps
+        #expect(try rates("warmup:4").dropFirst(4).allSatisfy { $0 == 0.1 })
+        for bad in ["warmup:0,cosine", "warmup:x", "warmup:3,warmup:2", "warmup:3,sine", "linear"] {
+            #expect(throws: (any Error).self, "\(bad)") { try Schedule(parsing: bad) }
+        }
+    }
+}
+
 @Suite("Experiments (quick presets on small data)") struct ExperimentTests {
     @Test("zero-init: symmetric inits keep every unit identical; Xavier breaks the symmetry")
     func zeroInit() throws {

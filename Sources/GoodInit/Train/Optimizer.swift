@@ -2,14 +2,27 @@
 // schedules. Weight decay skips biases, BN parameters and PReLU slopes (the store's mask).
 import Foundation
 
-public enum Schedule: Sendable, Equatable, Codable {
+public indirect enum Schedule: Sendable, Equatable, Codable {
     case constant
     /// lr × gamma^(⌊epoch / every⌋) — He et al.'s ÷10 steps.
     case step(every: Int, gamma: Double)
     /// Cosine from lr to 0 over the whole run.
     case cosine
+    /// lr × (step + 1) / steps for the first steps (a linear warm-up, which keeps a deep plain
+    /// net's first large gradients from killing its ReLUs), then `then`, counted from the end of
+    /// the warm-up (as PyTorch's SequentialLR does).
+    case warmup(steps: Int, then: Schedule)
 
     public init(parsing text: String) throws {
+        if text.hasPrefix("warmup:") {
+            let rest = text.dropFirst("warmup:".count)
+            let (n, after) = rest.firstIndex(of: ",").map { (rest[..<$0], String(rest[rest.index(after: $0)...])) } ?? (rest, "constant")
+            guard let steps = Int(n), steps > 0, !after.hasPrefix("warmup") else {
+                throw InitError("schedule '\(text)': use warmup:STEPS[,SCHEDULE] with STEPS > 0 and one warm-up")
+            }
+            self = .warmup(steps: steps, then: try Schedule(parsing: after))
+            return
+        }
         let p = text.split(separator: ":").map(String.init)
         switch p.first {
         case "constant": self = .constant
@@ -18,7 +31,7 @@ public enum Schedule: Sendable, Equatable, Codable {
             let every = p.count > 1 ? Int(p[1]) : 10, gamma = p.count > 2 ? Double(p[2]) : 0.1
             guard let every, let gamma, every > 0 else { throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA]") }
             self = .step(every: every, gamma: gamma)
-        default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine)")
+        default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine, warmup:STEPS[,SCHEDULE])")
         }
     }
 
@@ -27,6 +40,9 @@ public enum Schedule: Sendable, Equatable, Codable {
         case .constant: return base
         case let .step(every, gamma): return base * pow(gamma, Double(step / max(1, stepsPerEpoch) / every))
         case .cosine: return base * 0.5 * (1 + cos(Double.pi * Double(step) / Double(max(1, totalSteps))))
+        case let .warmup(n, then):
+            if step < n { return base * Double(step + 1) / Double(n) }
+            return then.rate(base: base, step: step - n, totalSteps: max(1, totalSteps - n), stepsPerEpoch: stepsPerEpoch)
         }
     }
 }
