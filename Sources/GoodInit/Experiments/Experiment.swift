@@ -122,6 +122,15 @@ public enum Experiments {
         return (r, t)
     }
 
+    /// Training loss against steps, one line per run. The y axis stops at 1.5× the median first
+    /// logged loss, so that a run that blows up leaves the top edge instead of flattening the rest.
+    static func lossChart(_ title: String, _ runs: [RunResult]) -> String {
+        let firsts = runs.compactMap { $0.losses.first?[1] }.filter(\.isFinite).sorted()
+        return SVGChart.render(title: title, xLabel: "step", yLabel: "cross-entropy loss (train minibatch)",
+                               series: runs.map { .init(name: $0.name, points: $0.losses.map { ($0[0], $0[1]) }) },
+                               yMax: firsts.isEmpty ? nil : 1.5 * firsts[firsts.count / 2])
+    }
+
     /// [step, loss] of every logged step in a run's metrics.jsonl rows.
     static func stepLosses(_ rows: [[String: Any]]) -> [[Double]] {
         rows.filter { $0["type"] as? String == "step" }.compactMap {
@@ -149,8 +158,7 @@ public enum Experiments {
                             r.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "–",
                             r.testLoss.map { String(format: "%.4f", $0) } ?? "–", r.seconds)
         }
-        let lossSVG = SVGChart.render(title: "\(name): training loss", xLabel: "step", yLabel: "cross-entropy loss (train minibatch)",
-                                      series: results.map { .init(name: $0.name, points: $0.losses.map { ($0[0], $0[1]) }) })
+        let lossSVG = lossChart("\(name): training loss", results)
         try lossSVG.write(toFile: (o.out as NSString).appendingPathComponent("loss.svg"), atomically: true, encoding: .utf8)
         for (file, svg) in extraPlots { try svg.write(toFile: (o.out as NSString).appendingPathComponent(file), atomically: true, encoding: .utf8) }
         var testRows = "| run | test accuracy by epoch |\n|---|---|\n"

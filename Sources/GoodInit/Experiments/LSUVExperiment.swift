@@ -32,7 +32,10 @@ enum LSUVExperiment {
         for r in lsuvRuns {
             extra += String(format: "| %@ | %@ | %.2f | %.0f |\n", String(r.name.split(separator: " ")[0]), (r.lsuvTries ?? []).map(String.init).joined(separator: ","), r.lsuvSeconds ?? .nan, epochSeconds(r))
         }
-        extra += "\n"
+        extra += "\n## Training loss per nonlinearity\n\n" + acts.map { "![\($0)](loss-\($0).svg)\n" }.joined() + "\n"
+        let plots = acts.map { act in
+            ("loss-\(act).svg", Experiments.lossChart("lsuv, \(act): training loss", results.filter { $0.name.hasPrefix("\(act) ") }))
+        }
         let checks: [(String, Bool)] = [
             ("LSUV converges for every nonlinearity tried (\(acts.joined(separator: ", ")))", lsuvRuns.count == acts.count && lsuvRuns.allSatisfy(converged)),
             ("LSUV costs well under one training epoch (at most 5 %)", lsuvRuns.allSatisfy { ($0.lsuvSeconds ?? .infinity) < 0.05 * epochSeconds($0) }),
@@ -42,6 +45,6 @@ enum LSUVExperiment {
         Net: `fitnet-small` (9 3×3 convs at 16/32/48 channels, global max pool, FC; maxout doubles each conv), on \(o.data), SGD \
         lr 0.01, momentum 0.9, weight decay 5e-4, batch 64, \(steps) steps, seed \(o.seed).
         """
-        return try Experiments.finish("lsuv", o, results: results, checks: checks, intro: intro, extraMarkdown: extra)
+        return try Experiments.finish("lsuv", o, results: results, checks: checks, intro: intro, extraPlots: plots, extraMarkdown: extra)
     }
 }

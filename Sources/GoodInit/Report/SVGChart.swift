@@ -22,14 +22,19 @@ public enum SVGChart {
         return String(format: "%g", (v * 1e4).rounded() / 1e4)
     }
 
-    public static func render(title: String, xLabel: String, yLabel: String, series: [Series], width: Double = 640, height: Double = 400) -> String {
-        // The legend column grows with the longest series name (about 7 px per character at 12 px).
+    /// yMax clips the y axis (a diverging run would otherwise flatten every other curve); lines
+    /// above it leave the plot at the top edge.
+    public static func render(title: String, xLabel: String, yLabel: String, series: [Series], width: Double = 640, height: Double = 400,
+                              yMax: Double? = nil) -> String {
+        // The legend column grows with the longest series name (about 7 px per character at 12 px),
+        // the height with the number of series.
         let longest = Double(series.map(\.name.count).max() ?? 0)
         let (l, r, t, b) = (70.0, max(170.0, 45 + 7 * longest), 40.0, 50.0)
-        let width = width - 170 + r
+        let width = width - 170 + r, height = max(height, t + 14 + Double(series.count) * 18 + b)
         let pts = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite }
         var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1
         var y0 = pts.map(\.1).min() ?? 0, y1 = pts.map(\.1).max() ?? 1
+        if let yMax, yMax > y0 { y1 = min(y1, yMax) }
         if x1 <= x0 { x1 = x0 + 1 }
         if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
         let pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad; x0 = min(x0, x1)
@@ -48,18 +53,20 @@ public enum SVGChart {
             s += "<text x=\"\(sx(v))\" y=\"\(t + ph + 18)\" text-anchor=\"middle\">\(fmt(v))</text>\n"
         }
         s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"black\"/>\n"
+        s += "<clipPath id=\"plot\"><rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\"/></clipPath>\n"
         s += "<text x=\"\(l + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(18 \(t + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for (i, ser) in series.enumerated() {
-            let c = colors[i % colors.count]
+            // past the palette, the colours repeat dashed
+            let c = colors[i % colors.count], dash = i >= colors.count ? " stroke-dasharray=\"6 3\"" : ""
             let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
             if ser.points.count == 1, let p = ser.points.first {
-                s += "<circle cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
+                s += "<circle clip-path=\"url(#plot)\" cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
             } else {
-                s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\" points=\"\(path)\"/>\n"
+                s += "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\"\(dash) points=\"\(path)\"/>\n"
             }
             let ly = t + 14 + Double(i) * 18
-            s += "<line x1=\"\(l + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(l + pw + 32)\" y2=\"\(ly - 4)\" stroke=\"\(c)\" stroke-width=\"2\"/>"
+            s += "<line x1=\"\(l + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(l + pw + 32)\" y2=\"\(ly - 4)\" stroke=\"\(c)\" stroke-width=\"2\"\(dash)/>"
             s += "<text x=\"\(l + pw + 38)\" y=\"\(ly)\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>\n"
