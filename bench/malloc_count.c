@@ -2,8 +2,11 @@
 // to stderr at exit. Used to measure allocations per training step (the difference of two runs
 // of different length, divided by the step difference).
 //   cc -O2 -shared -fPIC -o /tmp/malloc_count.so bench/malloc_count.c -ldl
+// MALLOC_COUNT_TRACE_AFTER=N also prints the call stack of every 500th malloc after the first N
+// (to see who allocates in the steady state; symbolize with gdb's `info symbol`).
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,8 @@ static void *(*real_malloc)(size_t), *(*real_calloc)(size_t, size_t), *(*real_re
 static int (*real_posix_memalign)(void **, size_t, size_t);
 static char bootstrap[1 << 16];
 static size_t bootstrap_used;
+static long trace_after = -1;
+static __thread int tracing; // backtrace() may allocate itself
 
 static void init(void) {
     real_malloc = dlsym(RTLD_NEXT, "malloc");
@@ -20,7 +25,26 @@ static void init(void) {
     real_realloc = dlsym(RTLD_NEXT, "realloc");
     real_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
 }
-void *malloc(size_t n) { if (!real_malloc) init(); atomic_fetch_add(&count, 1); return real_malloc(n); }
+
+static void maybe_trace(long c, size_t n) {
+    if (trace_after < 0) {
+        const char *s = getenv("MALLOC_COUNT_TRACE_AFTER");
+        trace_after = s ? atol(s) : (1L << 62);
+    }
+    if (tracing || c <= trace_after || c % 500 != 0) return;
+    tracing = 1;
+    void *frames[12];
+    const int k = backtrace(frames, 12);
+    fprintf(stderr, "== malloc %ld (%zu bytes)\n", c, n);
+    backtrace_symbols_fd(frames, k, 2);
+    tracing = 0;
+}
+
+void *malloc(size_t n) {
+    if (!real_malloc) init();
+    maybe_trace(atomic_fetch_add(&count, 1), n);
+    return real_malloc(n);
+}
 void *calloc(size_t a, size_t b) {
     if (!real_calloc) { // dlsym itself calls calloc: serve it from a static buffer
         void *p = bootstrap + bootstrap_used; bootstrap_used += (a * b + 15) & ~15u; return p;

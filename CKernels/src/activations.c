@@ -4,26 +4,20 @@
 #include "ck_internal.h"
 #include <math.h>
 
-#define EW_PAR if (n >= CK_PAR_MIN_ELEMS)
-
 void ck_relu_forward(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
 }
 
 void ck_relu_backward(float *dx, const float *dy, const float *x, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;);
 }
 
 void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i] > 0.0f ? x[i] : slope * x[i];);
 }
 
 void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];);
 }
 
 // e^x for the elementwise kernels, written so that loops over it vectorize (libm's expf and
@@ -59,35 +53,29 @@ static inline float tanh_vec(float x) {
 }
 
 void ck_tanh_forward(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = tanh_vec(x[i]);
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = tanh_vec(x[i]););
 }
 
 void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += dy[i] * (1.0f - y[i] * y[i]););
 }
 
 void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + exp_vec(-x[i]));
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = 1.0f / (1.0f + exp_vec(-x[i])););
 }
 
 void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) EW_PAR
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += dy[i] * y[i] * (1.0f - y[i]););
 }
 
 void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
                       ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const float s = a[shared ? 0 : c];
-            const float *xc = x + (n * C + c) * HW;
-            float *yc = y + (n * C + c) * HW;
-            for (ptrdiff_t i = 0; i < HW; i++) yc[i] = xc[i] > 0.0f ? xc[i] : s * xc[i];
-        }
+    CK_PARALLEL_FOR(nc, N * C, N * C * HW >= CK_PAR_MIN_ELEMS, // (image, channel) planes
+        const float s = a[shared ? 0 : nc % C];
+        const float *xc = x + nc * HW;
+        float *yc = y + nc * HW;
+        for (ptrdiff_t i = 0; i < HW; i++) yc[i] = xc[i] > 0.0f ? xc[i] : s * xc[i];
+    );
 }
 
 // da is a reduction over n and hw: one thread per channel, in n-then-hw order; the shared slope
@@ -95,8 +83,7 @@ void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
 void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, const float *a,
                        int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     double per_channel[C];
-#pragma omp parallel for schedule(static) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t c = 0; c < C; c++) {
+    CK_PARALLEL_FOR(c, C, N * C * HW >= CK_PAR_MIN_ELEMS,
         const float s = a[shared ? 0 : c];
         double acc = 0.0;
         for (ptrdiff_t n = 0; n < N; n++) {
@@ -112,7 +99,7 @@ void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, co
             }
         }
         per_channel[c] = acc;
-    }
+    );
     if (!da) return;
     if (shared) {
         double total = 0.0;
@@ -125,31 +112,27 @@ void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, co
 
 void ck_maxout_forward(float *y, int32_t *argmax, const float *x, ptrdiff_t k,
                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) if (N * C * k * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const float *xg = x + (n * C * k + c * k) * HW; // k planes of HW
-            float *yc = y + (n * C + c) * HW;
-            int32_t *ac = argmax + (n * C + c) * HW;
-            for (ptrdiff_t i = 0; i < HW; i++) {
-                float best = xg[i];
-                int32_t j = 0;
-                for (ptrdiff_t t = 1; t < k; t++)
-                    if (xg[t * HW + i] > best) { best = xg[t * HW + i]; j = (int32_t)t; }
-                yc[i] = best;
-                ac[i] = j;
-            }
+    CK_PARALLEL_FOR(nc, N * C, N * C * k * HW >= CK_PAR_MIN_ELEMS, // (image, output channel)
+        const float *xg = x + nc * k * HW; // k planes of HW
+        float *yc = y + nc * HW;
+        int32_t *ac = argmax + nc * HW;
+        for (ptrdiff_t i = 0; i < HW; i++) {
+            float best = xg[i];
+            int32_t j = 0;
+            for (ptrdiff_t t = 1; t < k; t++)
+                if (xg[t * HW + i] > best) { best = xg[t * HW + i]; j = (int32_t)t; }
+            yc[i] = best;
+            ac[i] = j;
         }
+    );
 }
 
 void ck_maxout_backward(float *dx, const float *dy, const int32_t *argmax, ptrdiff_t k,
                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t c = 0; c < C; c++) {
-            float *dg = dx + (n * C * k + c * k) * HW;
-            const float *g = dy + (n * C + c) * HW;
-            const int32_t *ac = argmax + (n * C + c) * HW;
-            for (ptrdiff_t i = 0; i < HW; i++) dg[ac[i] * HW + i] += g[i];
-        }
+    CK_PARALLEL_FOR(nc, N * C, N * C * HW >= CK_PAR_MIN_ELEMS,
+        float *dg = dx + nc * k * HW;
+        const float *g = dy + nc * HW;
+        const int32_t *ac = argmax + nc * HW;
+        for (ptrdiff_t i = 0; i < HW; i++) dg[ac[i] * HW + i] += g[i];
+    );
 }

@@ -5,12 +5,11 @@
 #include "ck_internal.h"
 #include <math.h>
 
-#define BN_PAR_IF(N, C, HW) if ((N) * (C) * (HW) >= CK_PAR_MIN_ELEMS && (C) > 1)
+#define BN_PAR(N, C, HW) ((N) * (C) * (HW) >= CK_PAR_MIN_ELEMS && (C) > 1)
 
 void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) BN_PAR_IF(N, C, HW)
-    for (ptrdiff_t c = 0; c < C; c++) {
+    CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
         const double m = shift ? shift[c] : 0.0;
         double s = 0.0, ss = 0.0;
         for (ptrdiff_t n = 0; n < N; n++) {
@@ -23,7 +22,7 @@ void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double
         }
         sum[c] = s;
         sumsq[c] = ss;
-    }
+    );
 }
 
 void ck_bn_finish_stats(float *mean, float *var, float *invstd, const double *sum,
@@ -43,20 +42,19 @@ void ck_bn_finish_stats(float *mean, float *var, float *invstd, const double *su
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
                      const float *invstd, const float *gamma, const float *beta,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) BN_PAR_IF(N, C, HW)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const float m = mean[c], is = invstd[c];
-            const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-            const float *xc = x + (n * C + c) * HW;
-            float *yc = y + (n * C + c) * HW;
-            float *hc = xhat ? xhat + (n * C + c) * HW : NULL;
-            for (ptrdiff_t i = 0; i < HW; i++) {
-                const float h = (xc[i] - m) * is;
-                if (hc) hc[i] = h;
-                yc[i] = g * h + b;
-            }
+    CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW), // (image, channel) planes
+        const ptrdiff_t c = nc % C;
+        const float m = mean[c], is = invstd[c];
+        const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+        const float *xc = x + nc * HW;
+        float *yc = y + nc * HW;
+        float *hc = xhat ? xhat + nc * HW : NULL;
+        for (ptrdiff_t i = 0; i < HW; i++) {
+            const float h = (xc[i] - m) * is;
+            if (hc) hc[i] = h;
+            yc[i] = g * h + b;
         }
+    );
 }
 
 void ck_bn_forward_train(float *y, float *xhat, float *mean, float *var, float *invstd,
@@ -92,8 +90,7 @@ void ck_bn_update_running(float *running_mean, float *running_var, const float *
 
 void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const float *dy,
                                  const float *xhat, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) BN_PAR_IF(N, C, HW)
-    for (ptrdiff_t c = 0; c < C; c++) {
+    CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
         double s = 0.0, sx = 0.0;
         for (ptrdiff_t n = 0; n < N; n++) {
             const float *g = dy + (n * C + c) * HW, *h = xhat + (n * C + c) * HW;
@@ -104,22 +101,21 @@ void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const floa
         }
         sum_dy[c] = s;
         sum_dy_xhat[c] = sx;
-    }
+    );
 }
 
 void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
                           const float *gamma, const double *sum_dy, const double *sum_dy_xhat,
                           ptrdiff_t count, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) BN_PAR_IF(N, C, HW)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t c = 0; c < C; c++) {
-            const float k = (gamma ? gamma[c] : 1.0f) * invstd[c];
-            const float mdy = (float)(sum_dy[c] / (double)count);
-            const float mdyh = (float)(sum_dy_xhat[c] / (double)count);
-            const float *g = dy + (n * C + c) * HW, *h = xhat + (n * C + c) * HW;
-            float *d = dx + (n * C + c) * HW;
-            for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
-        }
+    CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW),
+        const ptrdiff_t c = nc % C;
+        const float k = (gamma ? gamma[c] : 1.0f) * invstd[c];
+        const float mdy = (float)(sum_dy[c] / (double)count);
+        const float mdyh = (float)(sum_dy_xhat[c] / (double)count);
+        const float *g = dy + nc * HW, *h = xhat + nc * HW;
+        float *d = dx + nc * HW;
+        for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
+    );
 }
 
 void ck_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,

@@ -14,6 +14,69 @@ static inline ptrdiff_t ck_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b;
 static inline ptrdiff_t ck_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static inline ptrdiff_t ck_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 
+// Parallel loops. The kernels never use OpenMP's worksharing loops (`omp for`): Debian's libomp
+// is built with debug tracing, and its loop entry formats a trace string on the heap every time
+// (about 12,000 allocations per training step of cnn-small). Instead a plain `omp parallel`
+// region, in which each thread takes its fixed share of the iterations the way schedule(static)
+// would; and when the loop is small or the caller runs one thread, no OpenMP call at all.
+
+// The calling thread's share [*lo, *hi) of n iterations: contiguous, in thread order, sizes
+// differing by at most one. A fixed function of (n, team size, thread number).
+static inline void ck_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi) {
+#ifdef _OPENMP
+    const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const ptrdiff_t t = 0, nt = 1;
+#endif
+    const ptrdiff_t q = n / nt, r = n % nt;
+    *lo = t * q + ck_min(t, r);
+    *hi = *lo + q + (t < r ? 1 : 0);
+}
+
+// Whether a loop worth parallelising (cond) gets a team: only if the caller's thread budget
+// (omp_set_num_threads, per calling thread) is above one.
+static inline int ck_go_parallel(int cond) {
+#ifdef _OPENMP
+    return cond && omp_get_max_threads() > 1;
+#else
+    (void)cond;
+    return 0;
+#endif
+}
+
+// Waits for the rest of the team; nothing outside a team.
+static inline void ck_team_barrier(void) {
+#ifdef _OPENMP
+    if (omp_get_num_threads() > 1) {
+#pragma omp barrier
+    }
+#endif
+}
+
+// for (ptrdiff_t i = 0; i < n; i++) { body } over the team when cond holds. The body is
+// expanded twice (team and one-thread paths); variables it declares are private, everything
+// else shared, as in `omp parallel for`. `inner` goes before each loop (`omp simd` or nothing).
+#define CK_PARALLEL_FOR_WITH(inner, i, n, cond, ...)                              \
+    do {                                                                          \
+        const ptrdiff_t ck_n_ = (n);                                              \
+        if (ck_go_parallel(cond)) {                                               \
+            _Pragma("omp parallel")                                               \
+            {                                                                     \
+                ptrdiff_t ck_lo_, ck_hi_;                                         \
+                ck_share(ck_n_, &ck_lo_, &ck_hi_);                                \
+                inner                                                             \
+                for (ptrdiff_t i = ck_lo_; i < ck_hi_; i++) { __VA_ARGS__ }       \
+            }                                                                     \
+        } else {                                                                  \
+            inner                                                                 \
+            for (ptrdiff_t i = 0; i < ck_n_; i++) { __VA_ARGS__ }                 \
+        }                                                                         \
+    } while (0)
+
+#define CK_PARALLEL_FOR(i, n, cond, ...) CK_PARALLEL_FOR_WITH(, i, n, cond, __VA_ARGS__)
+// Each thread's range vectorized: for bodies without loop-carried dependences.
+#define CK_PARALLEL_FOR_SIMD(i, n, cond, ...) CK_PARALLEL_FOR_WITH(_Pragma("omp simd"), i, n, cond, __VA_ARGS__)
+
 // A GEMM operand as stored (before op()): element (r, c) sits at p[(c / blk)·bstride + r·ld + c % blk].
 // blk = PTRDIFF_MAX is the plain row-major matrix. A group of NCHW images read as one
 // (channels, images·pixels) matrix has ld = blk = pixels and bstride = channels·pixels, so

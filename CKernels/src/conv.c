@@ -88,10 +88,10 @@ static inline void im2col_row(float *restrict dst, const float *restrict x, ptrd
 static void im2col(float *restrict col, ptrdiff_t ldcol, const float *restrict x, ptrdiff_t g,
                    const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
     const ptrdiff_t CRS = s->C * s->R * s->S, CHW = s->C * s->H * s->W;
-#pragma omp parallel for schedule(static) collapse(2) if (g * CRS * P * Q >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t j = 0; j < g; j++)
-        for (ptrdiff_t row = 0; row < CRS; row++)
-            im2col_row(col + row * ldcol + j * P * Q, x + j * CHW, row, s, P, Q);
+    CK_PARALLEL_FOR(jr, g * CRS, g * CRS * P * Q >= CK_PAR_MIN_ELEMS, // (image, row) pairs
+        const ptrdiff_t j = jr / CRS, row = jr % CRS;
+        im2col_row(col + row * ldcol + j * P * Q, x + j * CHW, row, s, P, Q);
+    );
 }
 
 // dx (g, C,H,W) += col2im(col), image j's columns at j·PQ. Each thread owns whole (image,
@@ -100,25 +100,24 @@ static void im2col(float *restrict col, ptrdiff_t ldcol, const float *restrict x
 static void col2im_add(float *restrict dx, const float *restrict col, ptrdiff_t ldcol, ptrdiff_t g,
                        const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q) {
     const ptrdiff_t H = s->H, W = s->W, RS = s->R * s->S, st = s->stride;
-#pragma omp parallel for schedule(static) collapse(2) if (g * s->C * RS * P * Q >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t j = 0; j < g; j++)
-        for (ptrdiff_t c = 0; c < s->C; c++) {
-            float *plane = dx + (j * s->C + c) * H * W;
-            for (ptrdiff_t rs = 0; rs < RS; rs++) {
-                const ptrdiff_t r = rs / s->S, sc = rs % s->S;
-                const float *src = col + (c * RS + rs) * ldcol + j * P * Q;
-                ptrdiff_t q0, q1;
-                valid_columns(&q0, &q1, sc, s, Q);
-                for (ptrdiff_t p = 0; p < P; p++) {
-                    const ptrdiff_t h = p * st - s->pad + r;
-                    if (h < 0 || h >= H) continue;
-                    float *d = plane + h * W - s->pad + sc; // d[q·stride] is column q
-                    const float *gq = src + p * Q;
-                    if (st == 1) { for (ptrdiff_t q = q0; q < q1; q++) d[q] += gq[q]; }
-                    else { for (ptrdiff_t q = q0; q < q1; q++) d[q * st] += gq[q]; }
-                }
+    CK_PARALLEL_FOR(jc, g * s->C, g * s->C * RS * P * Q >= CK_PAR_MIN_ELEMS, // (image, channel) planes
+        const ptrdiff_t j = jc / s->C, c = jc % s->C;
+        float *plane = dx + jc * H * W;
+        for (ptrdiff_t rs = 0; rs < RS; rs++) {
+            const ptrdiff_t r = rs / s->S, sc = rs % s->S;
+            const float *src = col + (c * RS + rs) * ldcol + j * P * Q;
+            ptrdiff_t q0, q1;
+            valid_columns(&q0, &q1, sc, s, Q);
+            for (ptrdiff_t p = 0; p < P; p++) {
+                const ptrdiff_t h = p * st - s->pad + r;
+                if (h < 0 || h >= H) continue;
+                float *d = plane + h * W - s->pad + sc; // d[q·stride] is column q
+                const float *gq = src + p * Q;
+                if (st == 1) { for (ptrdiff_t q = q0; q < q1; q++) d[q] += gq[q]; }
+                else { for (ptrdiff_t q = q0; q < q1; q++) d[q * st] += gq[q]; }
             }
         }
+    );
 }
 
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *b,

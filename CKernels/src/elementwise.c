@@ -3,47 +3,51 @@
 #include <math.h>
 
 void ck_add(float *y, const float *a, const float *b, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = a[i] + b[i];);
 }
 
 void ck_accumulate(float *y, const float *x, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) y[i] += x[i];
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] += x[i];);
 }
 
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) collapse(2) if (N * K * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t n = 0; n < N; n++)
-        for (ptrdiff_t k = 0; k < K; k++) {
-            float *yk = y + (n * K + k) * HW;
-            const float bk = b[k];
-            for (ptrdiff_t i = 0; i < HW; i++) yk[i] += bk;
-        }
+    CK_PARALLEL_FOR(nk, N * K, N * K * HW >= CK_PAR_MIN_ELEMS, // (image, channel) planes
+        float *yk = y + nk * HW;
+        const float bk = b[nk % K];
+        for (ptrdiff_t i = 0; i < HW; i++) yk[i] += bk;
+    );
 }
 
 void ck_bias_backward(float *db, const float *dy, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) if (N * K * HW >= CK_PAR_MIN_ELEMS && K > 1)
-    for (ptrdiff_t k = 0; k < K; k++) {
+    CK_PARALLEL_FOR(k, K, N * K * HW >= CK_PAR_MIN_ELEMS && K > 1,
         double acc = 0.0;
         for (ptrdiff_t n = 0; n < N; n++)
             for (ptrdiff_t i = 0; i < HW; i++) acc += dy[(n * K + k) * HW + i];
         db[k] += (float)acc;
-    }
+    );
 }
 
 void ck_sum_buffers(float *out, const float *const *bufs, ptrdiff_t nbuf, ptrdiff_t n) {
-#pragma omp parallel for schedule(static) if (n * nbuf >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) {
+    CK_PARALLEL_FOR(i, n, n * nbuf >= CK_PAR_MIN_ELEMS,
         float acc = nbuf > 0 ? bufs[0][i] : 0.0f;
         for (ptrdiff_t b = 1; b < nbuf; b++) acc += bufs[b][i];
         out[i] = acc;
-    }
+    );
 }
 
+// Fixed blocks of 16,384 values, one flag each, combined afterwards: no shared reduction variable.
 int ck_all_finite(const float *x, ptrdiff_t n) {
-    int ok = 1;
-#pragma omp parallel for schedule(static) reduction(&& : ok) if (n >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) ok = ok && isfinite(x[i]);
-    return ok;
+    enum { BLOCK = 1 << 14 };
+    const ptrdiff_t nblk = ck_ceil_div(n, BLOCK);
+    unsigned char ok[nblk > 0 ? nblk : 1];
+    CK_PARALLEL_FOR(b, nblk, n >= CK_PAR_MIN_ELEMS,
+        const float *xb = x + b * BLOCK;
+        const ptrdiff_t m = ck_min(BLOCK, n - b * BLOCK);
+        int fine = 1;
+        for (ptrdiff_t i = 0; i < m; i++) fine &= isfinite(xb[i]) != 0;
+        ok[b] = (unsigned char)fine;
+    );
+    for (ptrdiff_t b = 0; b < nblk; b++)
+        if (!ok[b]) return 0;
+    return 1;
 }

@@ -155,6 +155,38 @@ static void scale_c(const ck_matrix *C, ptrdiff_t M, ptrdiff_t N, float beta) {
         }
 }
 
+// One (N-block, K-slice) step on the calling thread's fixed share: pack B's slivers and A's
+// panels, wait for the team, then the (M-block × N-block) tiles. Outside a team, all of it.
+typedef struct {
+    const ck_matrix *A, *B, *C;
+    float *apack, *bpack;
+    ptrdiff_t M, N, jc, nc, pc, kc, mpanels, npanels, mblocks, nblocks, nb_panels;
+    float alpha, beta;
+} gemm_step;
+
+static void gemm_step_share(const gemm_step *g) {
+    ptrdiff_t lo, hi;
+    ck_share(g->npanels, &lo, &hi);
+    for (ptrdiff_t jp = lo; jp < hi; jp++)
+        pack_b_sliver(g->bpack + jp * KC * NR, g->B, g->pc, g->kc, g->jc + jp * NR, ck_min(NR, g->nc - jp * NR));
+    ck_share(g->mpanels, &lo, &hi);
+    for (ptrdiff_t ip = lo; ip < hi; ip++)
+        pack_a_panel(g->apack + ip * KC * MR, g->A, ip * MR, ck_min(MR, g->M - ip * MR), g->pc, g->kc);
+    ck_team_barrier();
+    ck_share(g->mblocks * g->nblocks, &lo, &hi);
+    for (ptrdiff_t t = lo; t < hi; t++) {
+        const ptrdiff_t mb = t / g->nblocks, nb = t % g->nblocks;
+        const ptrdiff_t ip_end = ck_min(g->mpanels, (mb + 1) * MB_PANELS);
+        const ptrdiff_t jp_end = ck_min(g->npanels, (nb + 1) * g->nb_panels);
+        for (ptrdiff_t jp = nb * g->nb_panels; jp < jp_end; jp++)
+            for (ptrdiff_t ip = mb * MB_PANELS; ip < ip_end; ip++) {
+                const ptrdiff_t i0 = ip * MR, j0 = g->jc + jp * NR;
+                micro_kernel(g->kc, g->apack + ip * KC * MR, g->bpack + jp * KC * NR, g->C, i0, j0,
+                             ck_min(MR, g->M - i0), ck_min(NR, g->N - j0), g->alpha, g->beta);
+            }
+    }
+}
+
 void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const ck_matrix *A,
                       const ck_matrix *B, float beta, const ck_matrix *C, float *workspace) {
     if (M <= 0 || N <= 0) return;
@@ -163,7 +195,7 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
     float *apack = workspace;                   // (mpanels, KC, MR)
     float *bpack = workspace + mpanels * MR * KC; // (npanels, KC, NR)
     // A fork/join costs a few microseconds: small products stay on the calling thread.
-    const int parallel = (double)M * (double)N * (double)K >= 262144.0;
+    const int parallel = ck_go_parallel((double)M * (double)N * (double)K >= 262144.0);
 #ifdef _OPENMP
     const int nthreads = parallel ? omp_get_max_threads() : 1;
 #else
@@ -177,30 +209,14 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
         // N-block width in slivers: aim at about 4 tasks per thread so static shares balance.
         ptrdiff_t nb_panels = ck_ceil_div(npanels * mblocks, 4 * (ptrdiff_t)nthreads);
         nb_panels = ck_max(1, ck_min(nb_panels, 16));
-        const ptrdiff_t nblocks = ck_ceil_div(npanels, nb_panels);
         for (ptrdiff_t pc = 0; pc < K; pc += KC) {
-            const ptrdiff_t kc = ck_min(KC, K - pc);
-            const float beta_eff = pc == 0 ? beta : 1.0f;
-#pragma omp parallel if (parallel)
-            {
-#pragma omp for schedule(static)
-                for (ptrdiff_t jp = 0; jp < npanels; jp++)
-                    pack_b_sliver(bpack + jp * KC * NR, B, pc, kc, jc + jp * NR, ck_min(NR, nc - jp * NR));
-#pragma omp for schedule(static)
-                for (ptrdiff_t ip = 0; ip < mpanels; ip++)
-                    pack_a_panel(apack + ip * KC * MR, A, ip * MR, ck_min(MR, M - ip * MR), pc, kc);
-#pragma omp for schedule(static) collapse(2)
-                for (ptrdiff_t mb = 0; mb < mblocks; mb++)
-                    for (ptrdiff_t nb = 0; nb < nblocks; nb++) {
-                        const ptrdiff_t ip_end = ck_min(mpanels, (mb + 1) * MB_PANELS);
-                        const ptrdiff_t jp_end = ck_min(npanels, (nb + 1) * nb_panels);
-                        for (ptrdiff_t jp = nb * nb_panels; jp < jp_end; jp++)
-                            for (ptrdiff_t ip = mb * MB_PANELS; ip < ip_end; ip++) {
-                                const ptrdiff_t i0 = ip * MR, j0 = jc + jp * NR;
-                                micro_kernel(kc, apack + ip * KC * MR, bpack + jp * KC * NR, C, i0, j0,
-                                             ck_min(MR, M - i0), ck_min(NR, N - j0), alpha, beta_eff);
-                            }
-                    }
+            const gemm_step g = {A, B, C, apack, bpack, M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels, npanels,
+                                 mblocks, ck_ceil_div(npanels, nb_panels), nb_panels, alpha, pc == 0 ? beta : 1.0f};
+            if (parallel) {
+#pragma omp parallel
+                gemm_step_share(&g);
+            } else {
+                gemm_step_share(&g);
             }
         }
     }

@@ -5,14 +5,13 @@
 
 void ck_sgd_step(float *w, float *velocity, const float *grad, const uint8_t *decay_mask,
                  float lr, float momentum, float weight_decay, ptrdiff_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS,
         const float wd = (!decay_mask || decay_mask[i]) ? weight_decay : 0.0f;
         const float g = grad[i] + wd * w[i];
         const float v = momentum * velocity[i] + g;
         velocity[i] = v;
         w[i] -= lr * v;
-    }
+    );
 }
 
 void ck_ref_sgd_step(float *w, float *velocity, const float *grad, const uint8_t *decay_mask,
@@ -29,12 +28,11 @@ void ck_adam_step(float *w, float *m, float *v, const float *grad, const uint8_t
                   float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
                   ptrdiff_t n) {
     const float c1 = 1.0f - (float)pow(beta1, (double)t), c2 = 1.0f - (float)pow(beta2, (double)t);
-#pragma omp parallel for schedule(static) if (n >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t i = 0; i < n; i++) {
+    CK_PARALLEL_FOR(i, n, n >= CK_PAR_MIN_ELEMS,
         const float wd = (!decay_mask || decay_mask[i]) ? weight_decay : 0.0f;
         const float g = grad[i] + wd * w[i];
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;
         v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
         w[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
-    }
+    );
 }

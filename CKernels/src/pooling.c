@@ -7,7 +7,7 @@
 ptrdiff_t ck_pool_out_h(const ck_pool_shape *s) { return (s->H + 2 * s->pad - s->R) / s->stride + 1; }
 ptrdiff_t ck_pool_out_w(const ck_pool_shape *s) { return (s->W + 2 * s->pad - s->S) / s->stride + 1; }
 
-#define POOL_PAR(s) if ((s)->N * (s)->C * (s)->H * (s)->W >= CK_PAR_MIN_ELEMS)
+#define POOL_PAR(s) ((s)->N * (s)->C * (s)->H * (s)->W >= CK_PAR_MIN_ELEMS)
 
 // The window of output (p, q), clipped to the image: rows [h0, h1), columns [w0, w1).
 static inline void window(const ck_pool_shape *s, ptrdiff_t p, ptrdiff_t q, ptrdiff_t *h0,
@@ -19,8 +19,7 @@ static inline void window(const ck_pool_shape *s, ptrdiff_t p, ptrdiff_t q, ptrd
 
 void ck_maxpool_forward(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W;
-#pragma omp parallel for schedule(static) POOL_PAR(s)
-    for (ptrdiff_t nc = 0; nc < s->N * s->C; nc++) {
+    CK_PARALLEL_FOR(nc, s->N * s->C, POOL_PAR(s),
         const float *plane = x + nc * HW;
         for (ptrdiff_t p = 0; p < P; p++)
             for (ptrdiff_t q = 0; q < Q; q++) {
@@ -34,21 +33,20 @@ void ck_maxpool_forward(float *y, int32_t *argmax, const float *x, const ck_pool
                 y[nc * P * Q + p * Q + q] = best;
                 argmax[nc * P * Q + p * Q + q] = at;
             }
-    }
+    );
 }
 
 void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
                          const ck_pool_shape *s) {
     const ptrdiff_t PQ = ck_pool_out_h(s) * ck_pool_out_w(s), HW = s->H * s->W;
-#pragma omp parallel for schedule(static) POOL_PAR(s)
-    for (ptrdiff_t nc = 0; nc < s->N * s->C; nc++)
+    CK_PARALLEL_FOR(nc, s->N * s->C, POOL_PAR(s),
         for (ptrdiff_t i = 0; i < PQ; i++) dx[nc * HW + argmax[nc * PQ + i]] += dy[nc * PQ + i];
+    );
 }
 
 void ck_avgpool_forward(float *y, const float *x, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W;
-#pragma omp parallel for schedule(static) POOL_PAR(s)
-    for (ptrdiff_t nc = 0; nc < s->N * s->C; nc++) {
+    CK_PARALLEL_FOR(nc, s->N * s->C, POOL_PAR(s),
         const float *plane = x + nc * HW;
         for (ptrdiff_t p = 0; p < P; p++)
             for (ptrdiff_t q = 0; q < Q; q++) {
@@ -60,13 +58,12 @@ void ck_avgpool_forward(float *y, const float *x, const ck_pool_shape *s) {
                 const ptrdiff_t cnt = (h1 - h0) * (w1 - w0);
                 y[nc * P * Q + p * Q + q] = cnt > 0 ? acc / (float)cnt : 0.0f;
             }
-    }
+    );
 }
 
 void ck_avgpool_backward(float *dx, const float *dy, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W;
-#pragma omp parallel for schedule(static) POOL_PAR(s)
-    for (ptrdiff_t nc = 0; nc < s->N * s->C; nc++) {
+    CK_PARALLEL_FOR(nc, s->N * s->C, POOL_PAR(s),
         float *plane = dx + nc * HW;
         for (ptrdiff_t p = 0; p < P; p++)
             for (ptrdiff_t q = 0; q < Q; q++) {
@@ -78,7 +75,7 @@ void ck_avgpool_backward(float *dx, const float *dy, const ck_pool_shape *s) {
                 for (ptrdiff_t h = h0; h < h1; h++)
                     for (ptrdiff_t w = w0; w < w1; w++) plane[h * s->W + w] += g;
             }
-    }
+    );
 }
 
 // References: every window position checked against the padded bounds, one by one.
@@ -118,34 +115,31 @@ void ck_ref_avgpool_forward(float *y, const float *x, const ck_pool_shape *s) {
 }
 
 void ck_global_avgpool_forward(float *y, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t nc = 0; nc < N * C; nc++) {
+    CK_PARALLEL_FOR(nc, N * C, N * C * HW >= CK_PAR_MIN_ELEMS,
         double acc = 0.0;
         for (ptrdiff_t i = 0; i < HW; i++) acc += x[nc * HW + i];
         y[nc] = (float)(acc / (double)HW);
-    }
+    );
 }
 
 void ck_global_avgpool_backward(float *dx, const float *dy, ptrdiff_t N, ptrdiff_t C,
                                 ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t nc = 0; nc < N * C; nc++) {
+    CK_PARALLEL_FOR(nc, N * C, N * C * HW >= CK_PAR_MIN_ELEMS,
         const float g = dy[nc] / (float)HW;
         for (ptrdiff_t i = 0; i < HW; i++) dx[nc * HW + i] += g;
-    }
+    );
 }
 
 void ck_global_maxpool_forward(float *y, int32_t *argmax, const float *x, ptrdiff_t N,
                                ptrdiff_t C, ptrdiff_t HW) {
-#pragma omp parallel for schedule(static) if (N * C * HW >= CK_PAR_MIN_ELEMS)
-    for (ptrdiff_t nc = 0; nc < N * C; nc++) {
+    CK_PARALLEL_FOR(nc, N * C, N * C * HW >= CK_PAR_MIN_ELEMS,
         float best = x[nc * HW];
         int32_t at = 0;
         for (ptrdiff_t i = 1; i < HW; i++)
             if (x[nc * HW + i] > best) { best = x[nc * HW + i]; at = (int32_t)i; }
         y[nc] = best;
         argmax[nc] = at;
-    }
+    );
 }
 
 void ck_global_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,

@@ -14,7 +14,8 @@ public final class BatchNorm: SyncOp {
     public private(set) var runningMean = Tensor(zeros: [0]), runningVar = Tensor(zeros: [0])
     // This step's statistics, shared by all chunks (C).
     var mean = Tensor(zeros: [0]), invstd = Tensor(zeros: [0])
-    var shift: [Double] = [], totalDy: [Double] = [], totalDyXhat: [Double] = []
+    // Batch-wide sums (C), sized once in configure and overwritten in place: no allocation per step.
+    var shift: [Double] = [], total: [Double] = [], totalDy: [Double] = [], totalDyXhat: [Double] = []
     var batchCount = 0
 
     final class Saved {
@@ -37,6 +38,8 @@ public final class BatchNorm: SyncOp {
         runningMean = Tensor(zeros: [channels])
         runningVar = Tensor(zeros: [channels]); runningVar.fill(1)
         mean = Tensor(zeros: [channels]); invstd = Tensor(zeros: [channels])
+        shift = [Double](repeating: 0, count: channels)
+        total = shift; totalDy = shift; totalDyXhat = shift
         return input
     }
 
@@ -56,12 +59,15 @@ public final class BatchNorm: SyncOp {
 
     public func forwardCombine(_ phase: Int, _ chunks: [OpContext]) {
         batchCount = chunks.reduce(0) { $0 + $1.n } * hw
-        var total = [Double](repeating: 0, count: channels)
+        for i in 0..<channels { total[i] = 0 }
         for ctx in chunks { // chunk order
             let s = ctx.saved as! Saved
             for i in 0..<channels { total[i] += phase == 0 ? s.sum[i] : s.sumsq[i] }
         }
-        if phase == 0 { shift = total.map { $0 / Double(batchCount) }; return }
+        if phase == 0 {
+            for i in 0..<channels { shift[i] = total[i] / Double(batchCount) }
+            return
+        }
         // Second pass summed squares around the exact mean: no cancellation.
         let unbias = batchCount > 1 ? Double(batchCount) / Double(batchCount - 1) : 1
         for i in 0..<channels {
@@ -96,8 +102,7 @@ public final class BatchNorm: SyncOp {
     }
 
     public func backwardCombine(_ chunks: [OpContext]) {
-        totalDy = [Double](repeating: 0, count: channels)
-        totalDyXhat = totalDy
+        for i in 0..<channels { totalDy[i] = 0; totalDyXhat[i] = 0 }
         for ctx in chunks {
             let s = ctx.saved as! Saved
             for i in 0..<channels { totalDy[i] += s.sum[i]; totalDyXhat[i] += s.sumsq[i] }

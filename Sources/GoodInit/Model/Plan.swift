@@ -17,6 +17,8 @@ public final class Plan: @unchecked Sendable {
     let acts: [[Tensor]]                    // [chunk][activation]
     let grads: [[Tensor]]                   // [chunk][activation]
     let contexts: [[OpContext]]             // [chunk][op]
+    let columns: [[OpContext]]              // [op][chunk]: what a batch-wide combine reads
+    var lossSums: [Double], lossHits: [Int] // [chunk]: loss() scratch
     let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
@@ -63,6 +65,8 @@ public final class Plan: @unchecked Sendable {
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
+        self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
+        self.lossSums = [Double](repeating: 0, count: chunks.count); self.lossHits = [Int](repeating: 0, count: chunks.count)
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
     }
 
@@ -141,7 +145,7 @@ public final class Plan: @unchecked Sendable {
                 eachChunk { c in for i in seg { net.ops[i].forward(contexts[c][i]) } }
             }
             if end < range.upperBound, let op = net.ops[end] as? SyncOp {
-                let column = contexts.map { $0[end] }
+                let column = columns[end]
                 for phase in 0..<op.forwardSyncPhases {
                     eachChunk { c in op.forwardPartial(phase, contexts[c][end]) }
                     op.forwardCombine(phase, column)
@@ -155,16 +159,15 @@ public final class Plan: @unchecked Sendable {
 
     /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
     public func loss() -> (loss: Double, correct: Int) {
-        var sums = [Double](repeating: 0, count: chunks.count), hits = [Int](repeating: 0, count: chunks.count)
         let k = net.classes
-        sums.withUnsafeMutableBufferPointer { sp in hits.withUnsafeMutableBufferPointer { hp in
+        lossSums.withUnsafeMutableBufferPointer { sp in lossHits.withUnsafeMutableBufferPointer { hp in
             let (s, h) = (sp, hp)
             eachChunk { c in
                 let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count], labels: labels[c], n: chunks[c].count, k: k)
                 s[c] = l; h[c] = n
             }
         } }
-        return (sums.reduce(0, +) / Double(batch), hits.reduce(0, +))
+        return (lossSums.reduce(0, +) / Double(batch), lossHits.reduce(0, +))
     }
 
     /// Class scores of sample j of the batch (after forward).
@@ -196,7 +199,7 @@ public final class Plan: @unchecked Sendable {
             if start > 0, let op = net.ops[start - 1] as? SyncOp {
                 let i = start - 1
                 eachChunk { c in op.backwardPartial(contexts[c][i]) }
-                op.backwardCombine(contexts.map { $0[i] })
+                op.backwardCombine(columns[i])
                 eachChunk { c in op.backward(contexts[c][i]) }
                 start -= 1
             }
