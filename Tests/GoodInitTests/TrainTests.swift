@@ -226,6 +226,7 @@ extension ExperimentTests {
         guard Self.hasData else { return nil } // .ci/run installs dataset-fashion-mnist
         var o = ExperimentOptions()
         o.quick = true; o.threads = 2
+        if name == "he30" { o.workers = 2; o.threads = 1 } // data-parallel plain30 scales better on 2 cores
         o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-\(name)-\(UUID().uuidString)").path
         return try Experiments.run(name, o, log: { _ in })
     }
