@@ -3,7 +3,7 @@
 # SVG plots) to docs/results/NAME/ (NAME-quick/ with --quick), with its wall time in
 # docs/results/times.txt. The README's Results section is made from these folders.
 # Usage: bash scripts/experiments.sh [--quick] [NAME ...]
-#   default: all seven full presets, about 1 h 20 min on 2 cores (he30 alone 47 min); --quick: about 6 min.
+#   default: all seven full presets, about 1 h 5 min on 2 cores (he30 alone about 30 min); --quick: about 6 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
