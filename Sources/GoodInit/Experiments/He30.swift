@@ -34,28 +34,22 @@ enum He30 {
             results.append(r)
             if model == "plain30" && !paperLR { varianceSeries.append(.init(name: initName, points: try initVariances(t, c))) }
         }
-        func final(_ m: String, _ i: String) -> Double { results.first { $0.name == "\(m) \(i)" }?.finalLoss ?? .nan }
+        func result(_ m: String, _ i: String) -> RunResult? { results.first { $0.name == "\(m) \(i)" } }
+        func final(_ m: String, _ i: String) -> Double { result(m, i)?.finalLoss ?? .nan }
+        func lowest(_ m: String, _ i: String) -> Double { result(m, i)?.losses.map { $0[1] }.filter(\.isFinite).min() ?? .nan }
         let ln10 = Foundation.log(10.0)
-        func lowest(_ m: String, _ i: String) -> Double {
-            results.first { $0.name == "\(m) \(i)" }?.losses.map { $0[1] }.filter(\.isFinite).min() ?? .nan
-        }
         let f = { (x: Double) in String(format: "%.3f", x) }
-        var checks: [(String, Bool)]
-        if o.quick { // lr 0.01: judged on the lowest logged loss, since He's run collapses soon after leaving ln 10
-            checks = [
-                ("plain30: He leaves ln 10 within \(steps) steps, Xavier does not (lowest logged loss: He \(f(lowest("plain30", "he-normal"))), Xavier \(f(lowest("plain30", "xavier-uniform"))))",
-                 lowest("plain30", "he-normal") < lowest("plain30", "xavier-uniform") - 0.1),
-                ("plain30: Xavier stalls near ln 10 = \(String(format: "%.4f", ln10)) (ends at \(String(format: "%.4f", final("plain30", "xavier-uniform"))))",
-                 abs(final("plain30", "xavier-uniform") - ln10) < 0.05),
-            ]
-        } else {
-            checks = [
-                ("plain30: He's training loss ends clearly below Xavier's (He \(f(final("plain30", "he-normal"))) vs Xavier \(f(final("plain30", "xavier-uniform"))))",
-                 final("plain30", "he-normal") < final("plain30", "xavier-uniform") - 0.1),
-                ("plain30: Xavier stalls near ln 10 = \(String(format: "%.4f", ln10)) (ends at \(String(format: "%.4f", final("plain30", "xavier-uniform"))))",
-                 abs(final("plain30", "xavier-uniform") - ln10) < 0.05),
-            ]
-        }
+        // quick (lr 0.01): judged on the lowest logged loss, since He's run collapses soon after leaving ln 10
+        let heVsXavier = o.quick
+            ? ("plain30: He leaves ln 10 within \(steps) steps, Xavier does not (lowest logged loss: He \(f(lowest("plain30", "he-normal"))), Xavier \(f(lowest("plain30", "xavier-uniform"))))",
+               lowest("plain30", "he-normal") < lowest("plain30", "xavier-uniform") - 0.1)
+            : ("plain30: He's training loss ends clearly below Xavier's (He \(f(final("plain30", "he-normal"))) vs Xavier \(f(final("plain30", "xavier-uniform"))))",
+               final("plain30", "he-normal") < final("plain30", "xavier-uniform") - 0.1)
+        var checks: [(String, Bool)] = [
+            heVsXavier,
+            ("plain30: Xavier stalls near ln 10 = \(String(format: "%.4f", ln10)) (ends at \(String(format: "%.4f", final("plain30", "xavier-uniform"))))",
+             abs(final("plain30", "xavier-uniform") - ln10) < 0.05),
+        ]
         if depths.contains("plain22") {
             checks.append(("plain22: both He and Xavier converge (loss below 2.0)", final("plain22", "he-normal") < 2.0 && final("plain22", "xavier-uniform") < 2.0))
         }
@@ -66,7 +60,7 @@ enum He30 {
         He initialization and stalls completely from Xavier initialization; at 22 layers both train, He earlier. Here: \
         `plain30`/`plain22` (3×3 convs at 16/32/64 channels on 28×28 Fashion-MNIST), SGD lr \(lr), momentum 0.9, weight \
         decay 5e-4, batch 128 (two 64-sample chunks), \(steps) steps\(o.quick ? " (quick preset: plain30 only, 1,000 test images)" : ""), seed \(o.seed). \
-        \(o.quick ? "The quick preset uses the paper's lr 0.01 and judges the lowest logged loss: within 80 steps He leaves ln 10 and Xavier does not, but at this lr He's run collapses back to ln 10 soon after (see the full preset)." : "The paper's lr 0.01 is too high for plain30 here: He's run leaves ln 10 and then collapses to a constant prediction (the run `plain30 he-normal lr 0.01`), and PyTorch takes the same steps from the same weights (`bench/pytorch_trajectory.py`), so the comparison runs at lr 0.001.")
+        \(o.quick ? "The quick preset uses the paper's lr 0.01 and judges the lowest logged loss: within \(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run collapses back to ln 10 soon after (see the full preset)." : "The paper's lr 0.01 is too high for plain30 here: He's run leaves ln 10 and then collapses to a constant prediction (the run `plain30 he-normal lr 0.01`), and PyTorch takes the same steps from the same weights (`bench/pytorch_trajectory.py`), so the comparison runs at lr 0.001.")
         """
         let extra = "## Signal at initialization\n\nLayer output variance on one minibatch, by layer (He's β^L argument: with Xavier the signal shrinks by a constant factor per layer).\n\n![variance](variance.svg)\n\n"
         return try Experiments.finish("he30", o, results: results, checks: checks, intro: intro, extraPlots: [("variance.svg", varSVG)], extraMarkdown: extra)
