@@ -32,8 +32,33 @@ int ck_get_max_threads(void);
 int ck_has_openmp(void);
 /// Number of OpenMP threads alive in the current team, measured from inside a parallel region.
 int ck_measure_team_size(void);
-/// Name of the GEMM micro-kernel compiled in ("avx512 12x32", "avx2 6x16", "portable 4x8").
+
+// MARK: - Instruction set, chosen at run time
+// The kernels are built for the x86-64-v3 baseline (or the compiler's default elsewhere) and carry
+// AVX2 and AVX-512 micro-kernels chosen from CPUID at run time. The choice is per calling thread,
+// like the thread count; variants agree with the references but differ from each other in the
+// last bits (their sums are grouped differently). Each variant is deterministic on its own.
+
+enum { CK_ISA_PORTABLE = 0, CK_ISA_AVX2 = 1, CK_ISA_AVX512 = 2, CK_ISA_COUNT = 3 };
+
+/// "portable", "avx2", "avx512" ("unknown" out of range); and back (-1 for an unknown name).
+const char *ck_isa_name(int isa);
+int ck_isa_from_name(const char *name);
+/// The best ISA this process may use, and its default: what the CPU and OS support, capped by
+/// GOODINIT_ISA when set (GOODINIT_ISA=avx2 makes an AVX-512 machine behave as an AVX2-only one).
+int ck_isa_best(void);
+/// 1 when the variant is at most ck_isa_best().
+int ck_isa_supported(int isa);
+/// Sets the calling thread's ISA (-1: back to the default). Returns -1, changing nothing, if unsupported.
+int ck_set_isa(int isa);
+/// The ISA kernels called from this thread use.
+int ck_isa(void);
+/// Name of the GEMM micro-kernel the calling thread's ISA uses ("avx512 8x48", "avx2+fma 6x16", …).
 const char *ck_gemm_kernel_name(void);
+/// FMA throughput probe: `threads` OpenMP threads (1 without OpenMP) each run `iters` rounds of
+/// independent fused multiply-add chains in the ISA's widest registers. Returns the FLOPs done
+/// (time the call to get FLOP/s). For an unsupported ISA it does nothing and returns 0.
+double ck_fma_peak_probe(int isa, int threads, int64_t iters);
 
 // MARK: - GEMM (row-major, cblas argument order)
 

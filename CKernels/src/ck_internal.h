@@ -3,6 +3,7 @@
 #define CK_INTERNAL_H
 #include "CKernels.h"
 #include <stdint.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -95,6 +96,24 @@ static inline ck_matrix ck_plain_matrix(const float *p, ptrdiff_t ld, int trans)
 // The batch of `images` NCHW planes at p, (channels, pixels) each, as one (channels, images·pixels) matrix.
 static inline ck_matrix ck_image_matrix(const float *p, ptrdiff_t channels, ptrdiff_t pixels) {
     return (ck_matrix){p, pixels, pixels, channels * pixels, 0};
+}
+
+// Address of stored element (r, c) of an untransposed operand.
+static inline const float *ck_mat_at(const ck_matrix *m, ptrdiff_t r, ptrdiff_t c) {
+    return m->p + (c / m->blk) * m->bstride + r * m->ld + c % m->blk;
+}
+
+// Copies stored row r, columns [c0, c0 + n), of an untransposed operand to dst[q·step]: one
+// contiguous run per column block.
+static inline void ck_copy_row(float *restrict dst, ptrdiff_t step, const ck_matrix *m, ptrdiff_t r,
+                               ptrdiff_t c0, ptrdiff_t n) {
+    for (ptrdiff_t q = 0; q < n;) {
+        const float *src = ck_mat_at(m, r, c0 + q);
+        const ptrdiff_t run = ck_min(n - q, m->blk - (c0 + q) % m->blk);
+        if (step == 1) memcpy(dst + q, src, (size_t)run * sizeof(float));
+        else for (ptrdiff_t t = 0; t < run; t++) dst[(q + t) * step] = src[t];
+        q += run;
+    }
 }
 
 // C = alpha·op(A)·op(B) + beta·C over ck_matrix operands (gemm.c); ck_sgemm is the plain case.

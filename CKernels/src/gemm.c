@@ -1,156 +1,64 @@
 // SGEMM, row-major, cblas argument order. C (M,N) = alpha·op(A) (M,K) · op(B) (K,N) + beta·C.
 //
 // Three separable pieces (the BLIS / how-to-optimize-gemm shape):
-//   1. blocking loops: jc over N in NC columns, pc over K in KC steps;
-//   2. packing: op(A) into MR-row panels (KC, MR), op(B) into NR-column slivers (KC, NR), edges
+//   1. blocking loops (here): jc over N in NC columns, pc over K in kc steps, then tasks of up to
+//      MB_ROWS rows × 16 slivers (the B̃ block in L2), each Ã panel held in L1 across its slivers;
+//   2. packing: op(A) into mr-row panels (kc, mr), op(B) into nr-column slivers (kc, nr), edges
 //      zero-padded so the micro-kernel never sees a partial tile;
-//   3. one register micro-kernel: acc (MR, NR) = Ã panel · B̃ sliver, then C = β·C + α·acc.
+//   3. one register micro-kernel per instruction set (gemm_<isa>.c), chosen at run time.
 // Threads split the (M-block × N-block) tile grid of each pc step, never K: every element of C is
 // computed by the same instructions in the same k order whatever the thread count.
-#include "ck_internal.h"
+#include "gemm_ukernel.h"
 #include <string.h>
 
-#pragma clang fp contract(fast)
-
-// Vector width and register tile per ISA. The micro-kernel is written once with clang vector
-// types; the compiler maps them to zmm, ymm or xmm registers.
-#if defined(__AVX512F__)
-#define VL 16
-#define MR 8
-#define KNAME "avx512 8x32"
-#elif defined(__AVX2__) && defined(__FMA__)
-#define VL 8
-#define MR 6
-#define KNAME "avx2+fma 6x16"
-#else
-#define VL 4
-#define MR 4
-#define KNAME "portable 4x8"
-#endif
-#define NR (2 * VL)
-#define KC 256
 #define NC 4096
-#define MB_PANELS 24 // M rows per task: 24 panels (144 rows on AVX2), Ã block stays in L2
+#define MB_ROWS 192 // M rows per task
 
-typedef float vf __attribute__((vector_size(VL * 4), aligned(4)));
-
-const char *ck_gemm_kernel_name(void) { return KNAME; }
+const char *ck_gemm_kernel_name(void) { return ck_gemm_ukernel_for(ck_isa())->name; }
 
 static inline float op_at(const float *X, ptrdiff_t ld, int trans, ptrdiff_t r, ptrdiff_t c) {
     return trans ? X[c * ld + r] : X[r * ld + c];
 }
 
+static ptrdiff_t workspace_for(const ck_gemm_ukernel *u, ptrdiff_t M, ptrdiff_t N) {
+    return ck_ceil_div(M, u->mr) * u->mr * u->kc + u->kc * ck_ceil_div(ck_min(N, NC), u->nr) * u->nr;
+}
+
+// Enough for every variant, so a buffer sized once serves whichever ISA a thread picks.
 ptrdiff_t ck_sgemm_workspace_size(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
     (void)K;
-    return ck_ceil_div(M, MR) * MR * KC + KC * ck_ceil_div(ck_min(N, NC), NR) * NR;
+    ptrdiff_t w = workspace_for(&ck_gemm_ukernel_portable, M, N);
+    for (int isa = CK_ISA_AVX2; isa < CK_ISA_COUNT; isa++)
+        if (ck_isa_supported(isa)) w = ck_max(w, workspace_for(ck_gemm_ukernel_for(isa), M, N));
+    return w;
 }
 
-// Address of stored element (r, c) of an untransposed operand (see ck_matrix).
-static inline const float *mat_at(const ck_matrix *m, ptrdiff_t r, ptrdiff_t c) {
-    return m->p + (c / m->blk) * m->bstride + r * m->ld + c % m->blk;
-}
-
-// Copies stored row r, columns [c0, c0 + n), of an untransposed operand to dst[q·step]: one
-// contiguous run per column block.
-static inline void copy_row(float *restrict dst, ptrdiff_t step, const ck_matrix *m, ptrdiff_t r,
-                            ptrdiff_t c0, ptrdiff_t n) {
-    for (ptrdiff_t q = 0; q < n;) {
-        const float *src = mat_at(m, r, c0 + q);
-        const ptrdiff_t run = ck_min(n - q, m->blk - (c0 + q) % m->blk);
-        for (ptrdiff_t t = 0; t < run; t++) dst[(q + t) * step] = src[t];
-        q += run;
-    }
-}
-
-// Ã panel (kc, MR): panel[p·MR + i] = op(A)(i0 + i, p0 + p), rows past M are zero.
-static void pack_a_panel(float *restrict panel, const ck_matrix *A, ptrdiff_t i0, ptrdiff_t mr,
-                         ptrdiff_t p0, ptrdiff_t kc) {
-    if (!A->trans) {
-        for (ptrdiff_t i = 0; i < MR; i++) {
-            if (i < mr) copy_row(panel + i, MR, A, i0 + i, p0, kc);
-            else for (ptrdiff_t p = 0; p < kc; p++) panel[p * MR + i] = 0.0f;
-        }
-    } else {
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            const float *src = A->p + (p0 + p) * A->ld + i0;
-            ptrdiff_t i = 0;
-            for (; i < mr; i++) panel[p * MR + i] = src[i];
-            for (; i < MR; i++) panel[p * MR + i] = 0.0f;
-        }
-    }
-}
-
-// B̃ sliver (kc, NR): sliver[p·NR + j] = op(B)(p0 + p, j0 + j), columns past N are zero.
-static void pack_b_sliver(float *restrict sliver, const ck_matrix *B, ptrdiff_t p0, ptrdiff_t kc,
-                          ptrdiff_t j0, ptrdiff_t nr) {
-    if (!B->trans) {
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            copy_row(sliver + p * NR, 1, B, p0 + p, j0, nr);
-            for (ptrdiff_t j = nr; j < NR; j++) sliver[p * NR + j] = 0.0f;
-        }
-    } else {
-        for (ptrdiff_t j = 0; j < NR; j++) {
-            if (j < nr) {
-                const float *col = B->p + (j0 + j) * B->ld + p0;
-                for (ptrdiff_t p = 0; p < kc; p++) sliver[p * NR + j] = col[p];
-            } else {
-                for (ptrdiff_t p = 0; p < kc; p++) sliver[p * NR + j] = 0.0f;
-            }
-        }
-    }
-}
-
-// The micro-kernel: acc (MR, NR) = Σ_p a[p·MR + i] · b[p·NR + j]; then C = β·C + α·acc on the
-// mr × nr valid part of the tile at (i0, j0). The accumulation is identical for full and edge
-// tiles, so a value never depends on where the tile boundaries fall.
-static void micro_kernel(ptrdiff_t kc, const float *restrict a, const float *restrict b,
-                         const ck_matrix *C, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t mr, ptrdiff_t nr,
-                         float alpha, float beta) {
-    vf acc[MR][2];
-    for (int i = 0; i < MR; i++) { acc[i][0] = (vf){0}; acc[i][1] = (vf){0}; }
-    for (ptrdiff_t p = 0; p < kc; p++) {
-        const vf b0 = *(const vf *)(b + p * NR);
-        const vf b1 = *(const vf *)(b + p * NR + VL);
-#pragma clang loop unroll(full)
-        for (int i = 0; i < MR; i++) {
-            const float ai = a[p * MR + i];
-            acc[i][0] += ai * b0;
-            acc[i][1] += ai * b1;
-        }
-    }
-    const ptrdiff_t ldc = C->ld;
-    if (mr == MR && nr == NR && j0 % C->blk + NR <= C->blk) { // a whole tile inside one block
-        float *c = (float *)mat_at(C, i0, j0);
-        for (int i = 0; i < MR; i++) {
-            vf *c0 = (vf *)(c + i * ldc), *c1 = (vf *)(c + i * ldc + VL);
-            if (beta == 0.0f) {
-                *c0 = alpha * acc[i][0];
-                *c1 = alpha * acc[i][1];
-            } else {
-                *c0 = beta * *c0 + alpha * acc[i][0];
-                *c1 = beta * *c1 + alpha * acc[i][1];
-            }
-        }
+// The tile at (i0, j0) with its valid part (rows, cols). Whole tiles inside one column block are
+// written in place; edge tiles go through a local buffer, computed by the very same micro-kernel.
+static void run_tile(const ck_gemm_ukernel *u, ptrdiff_t kc, const float *a, const float *b,
+                     const ck_matrix *C, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t rows, ptrdiff_t cols,
+                     float alpha, float beta) {
+    if (rows == u->mr && cols == u->nr && j0 % C->blk + u->nr <= C->blk) {
+        u->tile(kc, a, b, (float *)ck_mat_at(C, i0, j0), C->ld, alpha, beta);
         return;
     }
-    float tile[MR * NR];
-    for (int i = 0; i < MR; i++) {
-        memcpy(tile + i * NR, &acc[i][0], VL * sizeof(float));
-        memcpy(tile + i * NR + VL, &acc[i][1], VL * sizeof(float));
+    _Alignas(64) float t[CK_GEMM_MAX_MR * CK_GEMM_MAX_NR]; // (mr, nr)
+    const ptrdiff_t nr = u->nr;
+    if (beta != 0.0f) {
+        memset(t, 0, sizeof t);
+        for (ptrdiff_t i = 0; i < rows; i++) ck_copy_row(t + i * nr, 1, C, i0 + i, j0, cols);
     }
-    for (ptrdiff_t j = 0; j < nr; j++) {
-        float *c = (float *)mat_at(C, i0, j0 + j);
-        for (ptrdiff_t i = 0; i < mr; i++) {
-            float *cij = c + i * ldc;
-            *cij = beta == 0.0f ? alpha * tile[i * NR + j] : beta * *cij + alpha * tile[i * NR + j];
-        }
+    u->tile(kc, a, b, t, nr, alpha, beta);
+    for (ptrdiff_t j = 0; j < cols; j++) {
+        float *c = (float *)ck_mat_at(C, i0, j0 + j);
+        for (ptrdiff_t i = 0; i < rows; i++) c[i * C->ld] = t[i * nr + j];
     }
 }
 
 static void scale_c(const ck_matrix *C, ptrdiff_t M, ptrdiff_t N, float beta) {
     for (ptrdiff_t i = 0; i < M; i++)
         for (ptrdiff_t j = 0; j < N; j++) {
-            float *c = (float *)mat_at(C, i, j);
+            float *c = (float *)ck_mat_at(C, i, j);
             *c = beta == 0.0f ? 0.0f : beta * *c;
         }
 }
@@ -158,31 +66,53 @@ static void scale_c(const ck_matrix *C, ptrdiff_t M, ptrdiff_t N, float beta) {
 // One (N-block, K-slice) step on the calling thread's fixed share: pack B's slivers and A's
 // panels, wait for the team, then the (M-block × N-block) tiles. Outside a team, all of it.
 typedef struct {
+    const ck_gemm_ukernel *u;
     const ck_matrix *A, *B, *C;
     float *apack, *bpack;
-    ptrdiff_t M, N, jc, nc, pc, kc, mpanels, npanels, mblocks, nblocks, nb_panels;
+    ptrdiff_t M, N, jc, nc, pc, kc, mpanels, npanels, mb_panels, mblocks, nblocks, nb_panels;
     float alpha, beta;
 } gemm_step;
 
+// Row p of the K slice into every sliver: B is read front to back, one row at a time (walking a
+// sliver down B's rows instead touches lines a row length apart, which share cache sets).
+static void pack_b_row(const gemm_step *g, ptrdiff_t p) {
+    const ptrdiff_t nr = g->u->nr, KC = g->u->kc;
+    for (ptrdiff_t jp = 0; jp < g->npanels; jp++) {
+        float *dst = g->bpack + jp * KC * nr + p * nr;
+        const ptrdiff_t cols = ck_min(nr, g->nc - jp * nr);
+        ck_copy_row(dst, 1, g->B, g->pc + p, g->jc + jp * nr, cols);
+        for (ptrdiff_t j = cols; j < nr; j++) dst[j] = 0.0f;
+    }
+}
+
 static void gemm_step_share(const gemm_step *g) {
+    const ck_gemm_ukernel *u = g->u;
+    const ptrdiff_t mr = u->mr, nr = u->nr, KC = u->kc;
     ptrdiff_t lo, hi;
-    ck_share(g->npanels, &lo, &hi);
-    for (ptrdiff_t jp = lo; jp < hi; jp++)
-        pack_b_sliver(g->bpack + jp * KC * NR, g->B, g->pc, g->kc, g->jc + jp * NR, ck_min(NR, g->nc - jp * NR));
+    if (!g->B->trans) {
+        ck_share(g->kc, &lo, &hi);
+        for (ptrdiff_t p = lo; p < hi; p++) pack_b_row(g, p);
+    } else {
+        ck_share(g->npanels, &lo, &hi);
+        for (ptrdiff_t jp = lo; jp < hi; jp++)
+            u->pack_b(g->bpack + jp * KC * nr, g->B, g->pc, g->kc, g->jc + jp * nr, ck_min(nr, g->nc - jp * nr));
+    }
     ck_share(g->mpanels, &lo, &hi);
     for (ptrdiff_t ip = lo; ip < hi; ip++)
-        pack_a_panel(g->apack + ip * KC * MR, g->A, ip * MR, ck_min(MR, g->M - ip * MR), g->pc, g->kc);
+        u->pack_a(g->apack + ip * KC * mr, g->A, ip * mr, ck_min(mr, g->M - ip * mr), g->pc, g->kc);
     ck_team_barrier();
     ck_share(g->mblocks * g->nblocks, &lo, &hi);
     for (ptrdiff_t t = lo; t < hi; t++) {
         const ptrdiff_t mb = t / g->nblocks, nb = t % g->nblocks;
-        const ptrdiff_t ip_end = ck_min(g->mpanels, (mb + 1) * MB_PANELS);
+        const ptrdiff_t ip_end = ck_min(g->mpanels, (mb + 1) * g->mb_panels);
         const ptrdiff_t jp_end = ck_min(g->npanels, (nb + 1) * g->nb_panels);
-        for (ptrdiff_t jp = nb * g->nb_panels; jp < jp_end; jp++)
-            for (ptrdiff_t ip = mb * MB_PANELS; ip < ip_end; ip++) {
-                const ptrdiff_t i0 = ip * MR, j0 = g->jc + jp * NR;
-                micro_kernel(g->kc, g->apack + ip * KC * MR, g->bpack + jp * KC * NR, g->C, i0, j0,
-                             ck_min(MR, g->M - i0), ck_min(NR, g->N - j0), g->alpha, g->beta);
+        // Ã panel (kc·mr floats) held in L1 across the block's slivers, which stream from L2; C is
+        // then written row panel by row panel, left to right.
+        for (ptrdiff_t ip = mb * g->mb_panels; ip < ip_end; ip++)
+            for (ptrdiff_t jp = nb * g->nb_panels; jp < jp_end; jp++) {
+                const ptrdiff_t i0 = ip * mr, j0 = g->jc + jp * nr;
+                run_tile(u, g->kc, g->apack + ip * KC * mr, g->bpack + jp * KC * nr, g->C, i0, j0,
+                         ck_min(mr, g->M - i0), ck_min(nr, g->N - j0), g->alpha, g->beta);
             }
     }
 }
@@ -191,9 +121,11 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
                       const ck_matrix *B, float beta, const ck_matrix *C, float *workspace) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) { scale_c(C, M, N, beta); return; }
-    const ptrdiff_t mpanels = ck_ceil_div(M, MR);
-    float *apack = workspace;                   // (mpanels, KC, MR)
-    float *bpack = workspace + mpanels * MR * KC; // (npanels, KC, NR)
+    const ck_gemm_ukernel *u = ck_gemm_ukernel_for(ck_isa()); // read once: the team shares it
+    const ptrdiff_t mr = u->mr, nr = u->nr, KC = u->kc;
+    const ptrdiff_t mpanels = ck_ceil_div(M, mr);
+    float *apack = workspace;                      // (mpanels, KC, mr)
+    float *bpack = workspace + mpanels * mr * KC;  // (npanels, KC, nr)
     // A fork/join costs a few microseconds: small products stay on the calling thread.
     const int parallel = ck_go_parallel((double)M * (double)N * (double)K >= 262144.0);
 #ifdef _OPENMP
@@ -201,17 +133,21 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
 #else
     const int nthreads = 1;
 #endif
+    const ptrdiff_t mb_panels = ck_max(1, MB_ROWS / mr);
+    const ptrdiff_t mblocks = ck_ceil_div(mpanels, mb_panels);
 
     for (ptrdiff_t jc = 0; jc < N; jc += NC) {
         const ptrdiff_t nc = ck_min(NC, N - jc);
-        const ptrdiff_t npanels = ck_ceil_div(nc, NR);
-        const ptrdiff_t mblocks = ck_ceil_div(mpanels, MB_PANELS);
+        const ptrdiff_t npanels = ck_ceil_div(nc, nr);
         // N-block width in slivers: aim at about 4 tasks per thread so static shares balance.
+        // A pure function of the shape and the team size; which tile a thread computes never
+        // changes how that tile is computed.
         ptrdiff_t nb_panels = ck_ceil_div(npanels * mblocks, 4 * (ptrdiff_t)nthreads);
         nb_panels = ck_max(1, ck_min(nb_panels, 16));
         for (ptrdiff_t pc = 0; pc < K; pc += KC) {
-            const gemm_step g = {A, B, C, apack, bpack, M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels, npanels,
-                                 mblocks, ck_ceil_div(npanels, nb_panels), nb_panels, alpha, pc == 0 ? beta : 1.0f};
+            const gemm_step g = {u, A, B, C, apack, bpack, M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels,
+                                 npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels), nb_panels,
+                                 alpha, pc == 0 ? beta : 1.0f};
             if (parallel) {
 #pragma omp parallel
                 gemm_step_share(&g);

@@ -3,8 +3,81 @@ import Foundation
 import GoodInit
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks: GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
-                                                    subcommands: [BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: the FMA peak, GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
+        subcommands: [BenchPeak.self, BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self])
+}
+
+extension ISA: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
+}
+
+/// `--isa`: which kernel variant a benchmark times (default: the best this machine runs).
+struct ISAOption: ParsableArguments {
+    @Option(help: "Kernel variant: portable, avx2 or avx512 (default: the best this machine supports).")
+    var isa: ISA?
+
+    var chosen: ISA { isa ?? .best }
+
+    func validate() throws {
+        if let isa, !isa.isSupported {
+            throw ValidationError("--isa \(isa): this machine runs at most \(ISA.best) (CPU features or GOODINIT_ISA)")
+        }
+    }
+}
+
+/// The share of the measured FMA peak (`bench peak`) that `gflops` on `threads` threads reaches.
+func peakShare(_ gflops: Double, threads: Int, isa: ISA = .current) -> (peak: Double, fraction: Double) {
+    let peak = MachinePeak.gflops(isa: isa, threads: threads)
+    return (peak, gflops / peak)
+}
+
+/// `"peak_gflops":…,"peak_fraction":…` for a --json line.
+func peakJSON(_ share: (peak: Double, fraction: Double)) -> String {
+    String(format: "\"peak_gflops\":%.2f,\"peak_fraction\":%.4f", share.peak, share.fraction)
+}
+
+struct BenchPeak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peak",
+        abstract: "The FP32 FMA peak of this machine per kernel variant and thread count (best of several runs).",
+        discussion: """
+        Independent fused multiply-add chains (more than FMA pipes × latency) in each variant's widest \
+        registers, on T OpenMP threads; the best of --runs timings, since interference only slows a run. \
+        Every "% of peak" figure the other benchmarks print divides by this.
+        """)
+    @Option(help: "Thread counts (default: 1 up to the cores).") var threads: String?
+    @Option(help: "Timed runs per point; the best counts.") var runs = 7
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws {
+        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+        if let threads { _ = try parseList(threads) }
+    }
+
+    func run() throws {
+        let counts = try threads.map(parseList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
+        if !json {
+            print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); OpenMP: \(Kernels.hasOpenMP)")
+            print("isa       threads  GFLOP/s  per thread  vs 1 thread")
+        }
+        for isa in ISA.supported.reversed() {
+            var one: Double?
+            for t in counts {
+                let g = MachinePeak.measure(isa: isa, threads: t, runs: runs)
+                if t == 1 { one = g }
+                let scale = one.map { g / $0 } ?? .nan
+                if json {
+                    print(String(format: "{\"kernel\":\"fma-peak\",\"isa\":\"%@\",\"gemm_kernel\":\"%@\",\"threads\":%d,"
+                                 + "\"gflops\":%.2f,\"vs_one_thread\":%.3f}", isa.description, isa.gemmKernelName, t, g, scale))
+                } else {
+                    print(isa.description.padding(toLength: 9, withPad: " ", startingAt: 0)
+                          + String(format: " %7d %8.1f %11.1f %12.2f", t, g, g / Double(t), scale))
+                }
+            }
+        }
+    }
 }
 
 /// Median of `repeats` timings of body (seconds), after one warm-up run.
@@ -27,32 +100,58 @@ func parseList(_ s: String) throws -> [Int] {
 }
 
 struct BenchGemm: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "SGEMM GFLOP/s per size and thread count (median of repeats).")
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "SGEMM GFLOP/s and share of the FMA peak per size and thread count (median of repeats).")
     @Option(help: "Square sizes, or MxNxK shapes, comma-separated.") var sizes = "256,512,1024,2048"
     @Option(help: "Thread counts.") var threads = "1,2"
     @Option(help: "Timed repeats per point.") var repeats = 5
+    @OptionGroup var variant: ISAOption
     @Flag(help: "One JSON object per line.") var json = false
 
-    func run() throws {
-        let shapes: [(Int, Int, Int)] = try sizes.split(separator: ",").map { item in
-            let p = item.split(separator: "x").compactMap { Int($0) }
-            if p.count == 1 { return (p[0], p[0], p[0]) }
-            guard p.count == 3 else { throw ValidationError("size '\(item)': use N or MxNxK") }
-            return (p[0], p[1], p[2])
+    func validate() throws {
+        guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
+        _ = try parseList(threads)
+        _ = try shapes()
+    }
+
+    func shapes() throws -> [(Int, Int, Int)] {
+        try sizes.split(separator: ",").map { item in
+            let dims = item.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) }
+            guard dims.count == item.split(separator: "x", omittingEmptySubsequences: false).count,
+                  dims.count == 1 || dims.count == 3, dims.allSatisfy({ $0 > 0 && $0 <= 65536 }) else {
+                throw ValidationError("--sizes '\(item)': use N or MxNxK with each size in 1...65536")
+            }
+            return dims.count == 1 ? (dims[0], dims[0], dims[0]) : (dims[0], dims[1], dims[2])
         }
-        if !json { print("GEMM micro-kernel: \(Kernels.gemmKernelName), OpenMP: \(Kernels.hasOpenMP)\n     M      N      K  threads   GFLOP/s (median, min-max)") }
-        for (m, n, k) in shapes {
-            let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
-            Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
-            let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
-            for t in try parseList(threads) {
-                Kernels.setThreads(t)
-                let flops = 2.0 * Double(m) * Double(n) * Double(k)
-                let reps = max(repeats, min(50, Int(2e10 / flops)))
-                let r = medianSeconds(repeats: reps) { Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c, workspace: ws) }
-                let g = flops / r.median / 1e9
-                if json { print("{\"kernel\":\"sgemm\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),\"gflops\":\(String(format: "%.2f", g))}") }
-                else { print(String(format: "%6d %6d %6d  %7d  %8.1f (%.1f-%.1f)", m, n, k, t, g, flops / r.max / 1e9, flops / r.min / 1e9)) }
+    }
+
+    func run() throws {
+        let isa = variant.chosen
+        try ISA.with(isa) {
+            if !json {
+                print("GEMM micro-kernel: \(Kernels.gemmKernelName) (isa \(isa)), OpenMP: \(Kernels.hasOpenMP)")
+                print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
+            }
+            for (m, n, k) in try shapes() {
+                let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
+                Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
+                let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
+                for t in try parseList(threads) {
+                    Kernels.setThreads(t)
+                    let flops = 2.0 * Double(m) * Double(n) * Double(k)
+                    let reps = max(repeats, min(50, Int(2e10 / flops)))
+                    let r = medianSeconds(repeats: reps) {
+                        Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c, workspace: ws)
+                    }
+                    let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
+                    if json {
+                        print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
+                              + "\"gflops\":\(String(format: "%.2f", g)),\(peakJSON(share))}")
+                    } else {
+                        print(String(format: "%6d %6d %6d  %7d  %8.1f (%.1f-%.1f)  %5.1f %% of %.1f", m, n, k, t, g,
+                                     flops / r.max / 1e9, flops / r.min / 1e9, 100 * share.fraction, share.peak))
+                    }
+                }
             }
         }
     }
@@ -64,6 +163,7 @@ struct BenchLSUV: ParsableCommand {
     @Option(help: "Minibatch size.") var batchSize = 128
     @Option(help: "Timed repeats.") var repeats = 5
     @OptionGroup var compute: ComputeOptions
+    @Flag(help: "One JSON object per line.") var json = false
 
     func run() throws {
         let net = try Presets.network(model)
@@ -81,8 +181,17 @@ struct BenchLSUV: ParsableCommand {
             tries = LSUV.run(net, images: images, labels: labels, options: opts, seed: compute.seed, threads: threads).reduce(0) { $0 + $1.tries }
         }
         let pre = medianSeconds(repeats: repeats) { net.initialize(.orthogonal(gain: 1), seed: compute.seed) }
-        print(String(format: "%@ batch %d, %d threads: forward %.4f s, LSUV %.4f s (orthogonal pre-init %.4f s, %d tries in all) = %.2f forward passes (%.2f without the pre-init)",
-                     model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, lsuv.median / fwd.median, (lsuv.median - pre.median) / fwd.median))
+        let passes = lsuv.median / fwd.median, withoutPre = (lsuv.median - pre.median) / fwd.median
+        if json {
+            print(String(format: "{\"kernel\":\"lsuv\",\"model\":\"%@\",\"batch\":%d,\"threads\":%d,\"forward_s\":%.6g,"
+                         + "\"lsuv_s\":%.6g,\"preinit_s\":%.6g,\"tries\":%d,\"forward_passes\":%.3f,"
+                         + "\"forward_passes_without_preinit\":%.3f}",
+                         model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
+        } else {
+            print(String(format: "%@ batch %d, %d threads: forward %.4f s, LSUV %.4f s (orthogonal pre-init %.4f s, "
+                         + "%d tries in all) = %.2f forward passes (%.2f without the pre-init)",
+                         model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
+        }
     }
 }
 
@@ -100,7 +209,10 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         let names = model.split(separator: ",").map(String.init)
         let mw = max(13, names.map(\.count).max() ?? 0)
-        if !json { print("model".padding(toLength: mw, withPad: " ", startingAt: 0) + "  batch  W  T   img/s (train)          (min-max)  GFLOP/s  speed-up  efficiency  img/s (inference)") }
+        if !json {
+            print("model".padding(toLength: mw, withPad: " ", startingAt: 0) + "  batch  W  T   img/s (train)          (min-max)"
+                  + "  GFLOP/s  % peak  speed-up  efficiency  img/s (inference)")
+        }
         var points: [ThroughputPoint] = []
         for name in names {
             let net = try Presets.network(name)
@@ -124,18 +236,19 @@ struct BenchTrain: ParsableCommand {
                     let ips = Double(b) / r.median
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
-                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9
+                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = peakShare(gf, threads: w * t)
                     let p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips, minImgPerS: Double(b) / r.max,
                                             maxImgPerS: Double(b) / r.min, gflops: gf, speedup: speedup, efficiency: eff,
                                             inferenceImgPerS: Double(b) / inf.median, peakRSSMB: ProcessStats.peakRSSMegabytes())
                     points.append(p)
                     if json {
-                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\"peak_rss_mb\":\(String(format: "%.1f", p.peakRSSMB)),\"inference_img_per_s\":\(String(format: "%.1f", p.inferenceImgPerS))}")
+                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\(peakJSON(share)),\"peak_rss_mb\":\(String(format: "%.1f", p.peakRSSMB)),\"inference_img_per_s\":\(String(format: "%.1f", p.inferenceImgPerS))}")
                     } else {
                         let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS) // %@ would not pad a Swift String
                         print(name.padding(toLength: mw, withPad: " ", startingAt: 0) + String(format: " %6d %2d %2d %15.1f ", b, w, t, ips)
                               + String(repeating: " ", count: max(0, 18 - spread.count)) + spread
-                              + String(format: " %8.2f %9.2f %11.2f %18.1f", gf, speedup, eff, p.inferenceImgPerS))
+                              + String(format: " %8.2f %6.1f%% %9.2f %11.2f %18.1f", gf, 100 * share.fraction, speedup, eff,
+                                       p.inferenceImgPerS))
                     }
                 } }
             }

@@ -29,7 +29,9 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Thread counts.") var threads = "1,2"
     @Option(help: "Kernel families: gemm, conv, bn (comma-separated).") var kernels = "gemm,conv,bn"
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5
-    @Flag(help: "One JSON object per line: kernel, shape, threads, gflops, gbps, seconds (median).") var json = false
+    @OptionGroup var variant: ISAOption
+    @Flag(help: "One JSON object per line: kernel, shape, threads, gflops, gbps, seconds (median), peak_gflops, peak_fraction.")
+    var json = false
 
     func validate() throws {
         guard batchSize > 0, repeats > 0 else { throw ValidationError("--batch-size and --repeats must be positive") }
@@ -45,6 +47,10 @@ struct BenchKernels: ParsableCommand {
     struct Case { let kernel: String; let shape: String; let usedBy: [String]; let flops: Double; let bytes: Double; let run: () -> Void }
 
     func run() throws {
+        try ISA.with(variant.chosen) { try runChosen() }
+    }
+
+    func runChosen() throws {
         let counts = try parseList(threads)
         var gemms: [KernelUse<GemmShape>] = [], convs: [KernelUse<ConvShape>] = [], bns: [KernelUse<BatchNormShape>] = []
         func merge<S>(_ list: inout [KernelUse<S>], _ uses: [KernelUse<S>], _ net: String) {
@@ -65,20 +71,28 @@ struct BenchKernels: ParsableCommand {
         if families.contains("bn") { cases += bns.flatMap(bnCases) }
         let kw = max(6, cases.map(\.kernel.count).max() ?? 0), sw = max(5, cases.map(\.shape.count).max() ?? 0)
         if !json {
-            print("GEMM micro-kernel: \(Kernels.gemmKernelName), OpenMP: \(Kernels.hasOpenMP); batch \(batchSize); median (min-max) of the timed repeats")
-            print("\("kernel".padding(toLength: kw, withPad: " ", startingAt: 0))  \("shape".padding(toLength: sw, withPad: " ", startingAt: 0))  T           GFLOP/s              GB/s        ms  used by")
+            print("GEMM micro-kernel: \(Kernels.gemmKernelName) (isa \(ISA.current)), OpenMP: \(Kernels.hasOpenMP); "
+                  + "batch \(batchSize); median (min-max) of the timed repeats; % of the FMA peak at T threads")
+            print("\("kernel".padding(toLength: kw, withPad: " ", startingAt: 0))  \("shape".padding(toLength: sw, withPad: " ", startingAt: 0))"
+                  + "  T           GFLOP/s  % peak              GB/s        ms  used by")
         }
         for c in cases {
             for t in counts {
                 Kernels.setThreads(t)
                 let reps = max(repeats, min(50, Int(2e9 / max(c.flops, 1))))
                 let r = medianSeconds(repeats: reps, c.run)
+                let g = c.flops / r.median / 1e9, share = peakShare(g, threads: t)
                 if json {
-                    print("{\"kernel\":\"\(c.kernel)\",\"shape\":\"\(c.shape)\",\"threads\":\(t),\"gflops\":\(String(format: "%.3f", c.flops / r.median / 1e9)),\"gbps\":\(String(format: "%.3f", c.bytes / r.median / 1e9)),\"seconds\":\(String(format: "%.6g", r.median))}")
+                    print("{\"kernel\":\"\(c.kernel)\",\"isa\":\"\(ISA.current)\",\"shape\":\"\(c.shape)\",\"threads\":\(t),"
+                          + "\"gflops\":\(String(format: "%.3f", g)),\"gbps\":\(String(format: "%.3f", c.bytes / r.median / 1e9)),"
+                          + "\"seconds\":\(String(format: "%.6g", r.median)),\(peakJSON(share))}")
                 } else {
-                    print(c.kernel.padding(toLength: kw, withPad: " ", startingAt: 0) + "  " + c.shape.padding(toLength: sw, withPad: " ", startingAt: 0)
-                          + String(format: " %2d %6.1f (%5.1f-%5.1f) %5.1f (%5.1f-%5.1f) %8.3f  ", t, c.flops / r.median / 1e9, c.flops / r.max / 1e9, c.flops / r.min / 1e9,
-                                   c.bytes / r.median / 1e9, c.bytes / r.max / 1e9, c.bytes / r.min / 1e9, r.median * 1e3) + Self.usedBy(c.usedBy))
+                    print(c.kernel.padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
+                          + c.shape.padding(toLength: sw, withPad: " ", startingAt: 0)
+                          + String(format: " %2d %6.1f (%5.1f-%5.1f) %5.1f%% %5.1f (%5.1f-%5.1f) %8.3f  ", t, g,
+                                   c.flops / r.max / 1e9, c.flops / r.min / 1e9, 100 * share.fraction,
+                                   c.bytes / r.median / 1e9, c.bytes / r.max / 1e9, c.bytes / r.min / 1e9, r.median * 1e3)
+                          + Self.usedBy(c.usedBy))
                 }
             }
         }

@@ -51,8 +51,12 @@ import Testing
         }
     }
 
-    @Test("small integers: all three passes exact", arguments: shapes.indices)
-    func exact(_ i: Int) {
+    @Test("small integers: all three passes exact, every kernel variant", arguments: shapes.indices, kernelISAs)
+    func exact(_ i: Int, isa: Int32) {
+        withISA(isa) { exactPasses(i) }
+    }
+
+    func exactPasses(_ i: Int) {
         let r = Run(s: Self.shapes[i])
         var rng = TestRNG(UInt64(i + 10))
         let x = Buf(rng.ints(r.xCount)), w = Buf(rng.ints(r.wCount)), b = Buf(rng.ints(r.s.K))
@@ -62,8 +66,13 @@ import Testing
         expectBitwise(r.backwardWeights(dy, x, start: dw0, ref: false), r.backwardWeights(dy, x, start: dw0, ref: true), "backward weights \(i)")
     }
 
-    @Test("random inputs within tolerance of the double reference", arguments: shapes.indices)
-    func random(_ i: Int) {
+    @Test("random inputs within tolerance of the double reference, every kernel variant",
+          arguments: shapes.indices, kernelISAs)
+    func random(_ i: Int, isa: Int32) {
+        withISA(isa) { randomPasses(i) }
+    }
+
+    func randomPasses(_ i: Int) {
         let r = Run(s: Self.shapes[i])
         var rng = TestRNG(UInt64(i + 20))
         let x = Buf(rng.uniform(r.xCount)), w = Buf(rng.uniform(r.wCount)), b = Buf(rng.uniform(r.s.K))
@@ -88,8 +97,12 @@ import Testing
         #expect(maxGradientError(x: b, loss: { dot(r.forward(Buf(x), Buf(w), Buf($0), ref: false), g) }, analytic: Array(db)) < 1e-2)
     }
 
-    @Test("bitwise identical for 1-4 threads, every pass")
-    func threadCounts() {
+    @Test("bitwise identical for 1-4 threads, every pass, per kernel variant", arguments: kernelISAs)
+    func threadCounts(isa: Int32) {
+        withISA(isa) { threadCountPasses() }
+    }
+
+    func threadCountPasses() {
         let r = Run(s: .init(N: 3, C: 16, H: 14, W: 14, K: 32, R: 3, S: 3, stride: 1, pad: 1))
         var rng = TestRNG(41)
         let x = Buf(rng.uniform(r.xCount)), w = Buf(rng.uniform(r.wCount)), b = Buf(rng.uniform(r.s.K))

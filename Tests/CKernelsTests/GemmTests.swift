@@ -3,7 +3,8 @@ import Testing
 
 @Suite("GEMM") struct GemmTests {
     static let sizes = [1, 3, 7, 17, 33, 127]
-    static let depths = [1, 17, 127, 300] // 300 crosses the K-block boundary (KC = 256)
+    static let depths = [1, 17, 127, 300, 520] // 300 and 520 cross K-slice boundaries (kc = 256)
+    static let transposes: [(Int32, Int32)] = [(0, 0), (0, 1), (1, 0), (1, 1)]
 
     /// Runs ck_sgemm and the reference on the same inputs; returns (fast, reference).
     func both(_ ta: Int32, _ tb: Int32, _ m: Int, _ n: Int, _ k: Int, alpha: Float, beta: Float,
@@ -16,48 +17,57 @@ import Testing
         return (C1.array, C2.array)
     }
 
-    @Test("small integers: exact for every size and transpose", arguments: [(0, 0), (0, 1), (1, 0), (1, 1)] as [(Int32, Int32)])
-    func exactIntegers(ta: Int32, tb: Int32) {
+    @Test("small integers: exact for every size, transpose and kernel variant", arguments: transposes, kernelISAs)
+    func exactIntegers(t: (Int32, Int32), isa: Int32) {
+        let (ta, tb) = t
         var rng = TestRNG(UInt64(ta * 2 + tb + 1))
-        for m in Self.sizes { for n in Self.sizes { for k in Self.depths {
-            let (fast, ref) = both(ta, tb, m, n, k, alpha: 1, beta: 1,
-                                   a: rng.ints(m * k), b: rng.ints(k * n), c: rng.ints(m * n))
-            expectBitwise(fast, ref, "sgemm \(ta)\(tb) \(m)x\(n)x\(k)")
-        } } }
+        withISA(isa) {
+            for m in Self.sizes { for n in Self.sizes { for k in Self.depths {
+                let (fast, ref) = both(ta, tb, m, n, k, alpha: 1, beta: 1,
+                                       a: rng.ints(m * k), b: rng.ints(k * n), c: rng.ints(m * n))
+                expectBitwise(fast, ref, "sgemm \(isaName(isa)) \(ta)\(tb) \(m)x\(n)x\(k)")
+            } } }
+        }
     }
 
-    @Test("wider than one N block (NC = 4096), alpha and beta = 0 over NaN")
-    func wideAndBetaZero() {
+    @Test("wider than one N block (NC = 4096), alpha and beta = 0 over NaN", arguments: kernelISAs)
+    func wideAndBetaZero(isa: Int32) {
         var rng = TestRNG(9)
         let (m, n, k) = (7, 4100, 5)
-        let (fast, ref) = both(0, 0, m, n, k, alpha: 2, beta: 0, a: rng.ints(m * k), b: rng.ints(k * n),
-                               c: [Float](repeating: .nan, count: m * n))
-        expectBitwise(fast, ref, "wide sgemm")
+        let (fast, ref) = withISA(isa) {
+            both(0, 0, m, n, k, alpha: 2, beta: 0, a: rng.ints(m * k), b: rng.ints(k * n),
+                 c: [Float](repeating: .nan, count: m * n))
+        }
+        expectBitwise(fast, ref, "wide sgemm \(isaName(isa))")
     }
 
-    @Test("random inputs within rtol 1e-4 / atol 1e-5 of the double reference")
-    func randomTolerance() {
+    @Test("random inputs within rtol 1e-4 / atol 1e-5 of the double reference", arguments: kernelISAs)
+    func randomTolerance(isa: Int32) {
         var rng = TestRNG(3)
-        for (m, n, k) in [(64, 200, 513), (129, 31, 260), (5, 1000, 9)] {
-            for (ta, tb) in [(0, 0), (1, 1)] as [(Int32, Int32)] {
-                let (fast, ref) = both(ta, tb, m, n, k, alpha: 0.5, beta: -1.5, a: rng.uniform(m * k),
-                                       b: rng.uniform(k * n), c: rng.uniform(m * n))
-                expectClose(fast, ref, "sgemm random \(m)x\(n)x\(k)")
+        for (m, n, k) in [(64, 200, 513), (129, 31, 260), (5, 1000, 9), (200, 97, 777)] {
+            for (ta, tb) in Self.transposes {
+                let (fast, ref) = withISA(isa) {
+                    both(ta, tb, m, n, k, alpha: 0.5, beta: -1.5, a: rng.uniform(m * k),
+                         b: rng.uniform(k * n), c: rng.uniform(m * n))
+                }
+                expectClose(fast, ref, "sgemm random \(isaName(isa)) \(ta)\(tb) \(m)x\(n)x\(k)")
             }
         }
     }
 
-    @Test("bitwise identical for 1-4 threads")
-    func threadCounts() {
+    @Test("bitwise identical for 1-4 threads, per kernel variant", arguments: kernelISAs)
+    func threadCounts(isa: Int32) {
         var rng = TestRNG(4)
         let (m, n, k) = (200, 300, 517)
         let a = Buf(rng.uniform(m * k)), b = Buf(rng.uniform(k * n))
         let ws = Buf(ck_sgemm_workspace_size(m, n, k))
-        for (ta, tb) in [(0, 0), (1, 0), (0, 1)] as [(Int32, Int32)] {
-            expectSameForThreadCounts("sgemm \(ta)\(tb)") {
-                let c = Buf(m * n)
-                ck_sgemm(ta, tb, m, n, k, 1, a.p, ta == 0 ? k : m, b.p, tb == 0 ? n : k, 0, c.p, n, ws.p)
-                return c.array
+        withISA(isa) {
+            for (ta, tb) in Self.transposes {
+                expectSameForThreadCounts("sgemm \(isaName(isa)) \(ta)\(tb)") {
+                    let c = Buf(m * n)
+                    ck_sgemm(ta, tb, m, n, k, 1, a.p, ta == 0 ? k : m, b.p, tb == 0 ? n : k, 0, c.p, n, ws.p)
+                    return c.array
+                }
             }
         }
     }

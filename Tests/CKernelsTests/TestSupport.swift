@@ -44,6 +44,19 @@ struct TestRNG {
 
 func workspace(_ n: Int) -> Buf { Buf(n) }
 
+/// Every kernel variant (ISA) this machine can run: the GEMM and convolution tests run each one
+/// against the references, so an AVX-512 machine also checks the AVX2 and portable code.
+let kernelISAs: [Int32] = (0..<Int32(CK_ISA_COUNT)).filter { ck_isa_supported($0) != 0 }
+
+/// Runs body with this thread's kernels set to `isa`, then restores the default.
+func withISA<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
+    precondition(ck_set_isa(isa) == 0, "ISA \(isa) unsupported")
+    defer { ck_set_isa(-1) }
+    return try body()
+}
+
+func isaName(_ isa: Int32) -> String { String(cString: ck_isa_name(isa)) }
+
 /// Combined tolerance: |a − b| ≤ atol + rtol·|b| for every element (b the reference).
 func expectClose(_ a: [Float], _ b: [Float], rtol: Float = 1e-4, atol: Float = 1e-5,
                  _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -8,6 +8,7 @@ public enum Kernels {
     public static var maxThreads: Int { Int(ck_get_max_threads()) }
     public static var hasOpenMP: Bool { ck_has_openmp() != 0 }
     public static func measuredTeamSize() -> Int { Int(ck_measure_team_size()) }
+    /// The GEMM micro-kernel kernels called from this thread use (see `ISA`).
     public static var gemmKernelName: String { String(cString: ck_gemm_kernel_name()) }
 
     // MARK: GEMM

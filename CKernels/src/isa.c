@@ -1,0 +1,83 @@
+// Which vector instruction set the kernels run: chosen at run time from CPUID, so one binary
+// (built for the x86-64-v3 baseline) runs AVX-512 kernels where the CPU and OS have them and never
+// executes an AVX-512 instruction where they do not (the OpenBLAS DYNAMIC_ARCH / oneDNN idea).
+//
+// The choice is per calling thread, like OpenMP's thread count: a kernel reads it once on entry
+// and hands the chosen micro-kernel to its whole team. The default is the best the machine
+// supports; GOODINIT_ISA (portable | avx2 | avx512) lowers that ceiling for the whole process.
+#include "ck_internal.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+static const char *const isa_names[CK_ISA_COUNT] = {"portable", "avx2", "avx512"};
+
+const char *ck_isa_name(int isa) { return isa >= 0 && isa < CK_ISA_COUNT ? isa_names[isa] : "unknown"; }
+
+int ck_isa_from_name(const char *name) {
+    for (int i = 0; i < CK_ISA_COUNT; i++)
+        if (name && strcmp(name, isa_names[i]) == 0) return i;
+    return -1;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The registers' state the OS saves on a context switch (XCR0): without it the CPU flag alone
+// is not enough to use ymm / zmm registers.
+static uint64_t xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static int detect_best(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return CK_ISA_PORTABLE;
+    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!(fma && osxsave && avx)) return CK_ISA_PORTABLE;
+    const uint64_t x = xcr0();
+    if ((x & 0x6) != 0x6) return CK_ISA_PORTABLE; // xmm and ymm state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CK_ISA_PORTABLE;
+    const int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1;
+    if (!avx2) return CK_ISA_PORTABLE;
+    if (avx512f && (x & 0xE6) == 0xE6) return CK_ISA_AVX512; // + opmask, zmm0-15 high, zmm16-31
+    return CK_ISA_AVX2;
+}
+#else
+static int detect_best(void) { return CK_ISA_PORTABLE; }
+#endif
+
+static int best_isa = CK_ISA_PORTABLE;
+static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
+
+// GOODINIT_ISA caps the choice, so an AVX-512 machine can stand in for an AVX2-only one: every
+// kernel, default and test then behaves as if the wider registers were absent.
+static void detect(void) {
+    best_isa = detect_best();
+    const char *env = getenv("GOODINIT_ISA");
+    if (!env || !*env) return;
+    const int wanted = ck_isa_from_name(env);
+    if (wanted < 0)
+        fprintf(stderr, "GOODINIT_ISA=%s is not one of portable, avx2, avx512: using %s\n", env, isa_names[best_isa]);
+    else if (wanted > best_isa)
+        fprintf(stderr, "GOODINIT_ISA=%s: this CPU or OS lacks it, using %s\n", env, isa_names[best_isa]);
+    else
+        best_isa = wanted;
+}
+
+int ck_isa_best(void) { pthread_once(&detect_once, detect); return best_isa; }
+int ck_isa_supported(int isa) { return isa >= 0 && isa <= ck_isa_best(); }
+
+static _Thread_local int thread_isa = -1; // -1: the best (the process default)
+
+int ck_set_isa(int isa) {
+    if (isa == -1) { thread_isa = -1; return 0; }
+    if (!ck_isa_supported(isa)) return -1;
+    thread_isa = isa;
+    return 0;
+}
+
+int ck_isa(void) { return thread_isa >= 0 ? thread_isa : ck_isa_best(); }

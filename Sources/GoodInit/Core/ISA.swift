@@ -1,0 +1,37 @@
+import CKernels
+
+/// The vector instruction set the C kernels run. They carry a micro-kernel for each and choose from
+/// CPUID at run time (one binary for AVX2-only and AVX-512 machines). The choice is per thread, like
+/// the OpenMP thread count; `GOODINIT_ISA` caps it for the whole process. Variants agree with the
+/// references; they differ from each other in the last bits, and each is deterministic on its own.
+public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    case portable = 0, avx2 = 1, avx512 = 2
+
+    public var description: String { String(cString: ck_isa_name(rawValue)) }
+
+    public init?(name: String) {
+        let raw = ck_isa_from_name(name)
+        guard raw >= 0 else { return nil }
+        self.init(rawValue: raw)
+    }
+
+    /// The best this process may use (the default): the CPU's best, capped by GOODINIT_ISA.
+    public static var best: ISA { ISA(rawValue: ck_isa_best()) ?? .portable }
+    /// What kernels called from this thread use.
+    public static var current: ISA { ISA(rawValue: ck_isa()) ?? .portable }
+    /// Every variant this process can run, narrowest first.
+    public static var supported: [ISA] { allCases.filter(\.isSupported) }
+
+    public var isSupported: Bool { ck_isa_supported(rawValue) != 0 }
+    /// The GEMM micro-kernel this variant uses ("avx512 8x48", …).
+    public var gemmKernelName: String { ISA.with(self) { String(cString: ck_gemm_kernel_name()) } }
+
+    /// Runs body with this thread's kernels set to `isa` (which must be supported).
+    public static func with<T>(_ isa: ISA, _ body: () throws -> T) rethrows -> T {
+        precondition(isa.isSupported, "ISA \(isa) is not supported here")
+        let saved = current
+        ck_set_isa(isa.rawValue)
+        defer { ck_set_isa(saved.rawValue) }
+        return try body()
+    }
+}
