@@ -13,6 +13,7 @@
 
 #define NC 4096
 #define MB_ROWS 192 // M rows per task
+#define B_BLOCK_FLOATS (192 * 1024) // a task's B̃ slivers, 768 KB: within L2 (1 MB on Zen 4, 2 MB on SPR)
 
 const char *ck_gemm_kernel_name(void) { return ck_gemm_ukernel_for(ck_isa())->name; }
 
@@ -20,8 +21,13 @@ static inline float op_at(const float *X, ptrdiff_t ld, int trans, ptrdiff_t r, 
     return trans ? X[c * ld + r] : X[r * ld + c];
 }
 
+// Floats from one packed B̃ sliver to the next: kc·nr plus one cache line, so that slivers do not
+// start a multiple of 4 KB apart (packing writes row p of every sliver in turn, and addresses 4 KB
+// apart share an L1 set: 17 slivers thrash a 12-way set).
+static inline ptrdiff_t sliver_stride(const ck_gemm_ukernel *u) { return u->kc * u->nr + 16; }
+
 static ptrdiff_t workspace_for(const ck_gemm_ukernel *u, ptrdiff_t M, ptrdiff_t N) {
-    return ck_ceil_div(M, u->mr) * u->mr * u->kc + u->kc * ck_ceil_div(ck_min(N, NC), u->nr) * u->nr;
+    return ck_ceil_div(M, u->mr) * u->mr * u->kc + sliver_stride(u) * ck_ceil_div(ck_min(N, NC), u->nr);
 }
 
 // Enough for every variant, so a buffer sized once serves whichever ISA a thread picks.
@@ -69,6 +75,7 @@ typedef struct {
     const ck_gemm_ukernel *u;
     const ck_matrix *A, *B, *C;
     float *apack, *bpack;
+    ptrdiff_t bstride; // floats between slivers (sliver_stride)
     ptrdiff_t M, N, jc, nc, pc, kc, mpanels, npanels, mb_panels, mblocks, nblocks, nb_panels;
     float alpha, beta;
 } gemm_step;
@@ -78,7 +85,7 @@ typedef struct {
 static void pack_b_row(const gemm_step *g, ptrdiff_t p) {
     const ptrdiff_t nr = g->u->nr, KC = g->u->kc;
     for (ptrdiff_t jp = 0; jp < g->npanels; jp++) {
-        float *dst = g->bpack + jp * KC * nr + p * nr;
+        float *dst = g->bpack + jp * g->bstride + p * nr;
         const ptrdiff_t cols = ck_min(nr, g->nc - jp * nr);
         ck_copy_row(dst, 1, g->B, g->pc + p, g->jc + jp * nr, cols);
         for (ptrdiff_t j = cols; j < nr; j++) dst[j] = 0.0f;
@@ -95,7 +102,7 @@ static void gemm_step_share(const gemm_step *g) {
     } else {
         ck_share(g->npanels, &lo, &hi);
         for (ptrdiff_t jp = lo; jp < hi; jp++)
-            u->pack_b(g->bpack + jp * KC * nr, g->B, g->pc, g->kc, g->jc + jp * nr, ck_min(nr, g->nc - jp * nr));
+            u->pack_b(g->bpack + jp * g->bstride, g->B, g->pc, g->kc, g->jc + jp * nr, ck_min(nr, g->nc - jp * nr));
     }
     ck_share(g->mpanels, &lo, &hi);
     for (ptrdiff_t ip = lo; ip < hi; ip++)
@@ -111,7 +118,7 @@ static void gemm_step_share(const gemm_step *g) {
         for (ptrdiff_t ip = mb * g->mb_panels; ip < ip_end; ip++)
             for (ptrdiff_t jp = nb * g->nb_panels; jp < jp_end; jp++) {
                 const ptrdiff_t i0 = ip * mr, j0 = g->jc + jp * nr;
-                run_tile(u, g->kc, g->apack + ip * KC * mr, g->bpack + jp * KC * nr, g->C, i0, j0,
+                run_tile(u, g->kc, g->apack + ip * KC * mr, g->bpack + jp * g->bstride, g->C, i0, j0,
                          ck_min(mr, g->M - i0), ck_min(nr, g->N - j0), g->alpha, g->beta);
             }
     }
@@ -125,7 +132,7 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
     const ptrdiff_t mr = u->mr, nr = u->nr, KC = u->kc;
     const ptrdiff_t mpanels = ck_ceil_div(M, mr);
     float *apack = workspace;                      // (mpanels, KC, mr)
-    float *bpack = workspace + mpanels * mr * KC;  // (npanels, KC, nr)
+    float *bpack = workspace + mpanels * mr * KC;  // (npanels, KC, nr), slivers sliver_stride apart
     // A fork/join costs a few microseconds: small products stay on the calling thread.
     const int parallel = ck_go_parallel((double)M * (double)N * (double)K >= 262144.0);
 #ifdef _OPENMP
@@ -143,9 +150,9 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
         // A pure function of the shape and the team size; which tile a thread computes never
         // changes how that tile is computed.
         ptrdiff_t nb_panels = ck_ceil_div(npanels * mblocks, 4 * (ptrdiff_t)nthreads);
-        nb_panels = ck_max(1, ck_min(nb_panels, 16));
+        nb_panels = ck_max(1, ck_min(nb_panels, B_BLOCK_FLOATS / (KC * nr)));
         for (ptrdiff_t pc = 0; pc < K; pc += KC) {
-            const gemm_step g = {u, A, B, C, apack, bpack, M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels,
+            const gemm_step g = {u, A, B, C, apack, bpack, sliver_stride(u), M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels,
                                  npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels), nb_panels,
                                  alpha, pc == 0 ? beta : 1.0f};
             if (parallel) {

@@ -38,16 +38,20 @@ static void tile_avx2(ptrdiff_t kc, const float *restrict a, const float *restri
             for (int j = 0; j < UK_NV; j++) acc[i][j] = _mm256_fmadd_ps(ai, bv[j], acc[i][j]);
         }
     }
+    // All loads of C before any store: rows ldc apart alias in the store buffer when ldc is a
+    // multiple of 4 KB (1024 floats), and a load behind an aliasing store waits for it.
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < UK_MR; i++) {
+    for (int i = 0; i < UK_MR; i++)
 #pragma clang loop unroll(full)
         for (int j = 0; j < UK_NV; j++) {
-            float *cp = c + i * ldc + 8 * j;
-            const __m256 r = _mm256_mul_ps(va, acc[i][j]);
-            _mm256_storeu_ps(cp, beta == 0.0f ? r : _mm256_fmadd_ps(vb, _mm256_loadu_ps(cp), r));
+            acc[i][j] = _mm256_mul_ps(va, acc[i][j]);
+            if (beta != 0.0f) acc[i][j] = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + i * ldc + 8 * j), acc[i][j]);
         }
-    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < UK_MR; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < UK_NV; j++) _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
 }
 #pragma clang attribute pop
 

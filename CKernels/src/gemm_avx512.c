@@ -11,7 +11,9 @@
 #define UK_MR 8
 #define UK_NV 3
 #define UK_NR (16 * UK_NV)
-#define UK_KC 256 // Ã panel 256 × 8 floats = 8 KB stays in L1; B̃ slivers (48 KB each) stream from L2
+#ifndef UK_KC
+#define UK_KC 256
+#endif // Ã panel 256 × 8 floats = 8 KB stays in L1; B̃ slivers (48 KB each) stream from L2
 #define UK_SUFFIX avx512
 #define UK_TRANSPOSE8
 #include "transpose8.h"
@@ -48,16 +50,20 @@ static void tile_avx512(ptrdiff_t kc, const float *restrict a, const float *rest
     prefetch_c_avx512(c, ldc);
 #pragma clang loop unroll_count(2)
     for (ptrdiff_t p = 0; p < kc; p++) step_avx512(acc, a, b, p);
+    // All loads of C before any store: rows ldc apart alias in the store buffer when ldc is a
+    // multiple of 4 KB (1024 floats), and a load behind an aliasing store waits for it.
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < UK_MR; i++) {
+    for (int i = 0; i < UK_MR; i++)
 #pragma clang loop unroll(full)
         for (int j = 0; j < UK_NV; j++) {
-            float *cp = c + i * ldc + 16 * j;
-            const __m512 r = _mm512_mul_ps(va, acc[i][j]);
-            _mm512_storeu_ps(cp, beta == 0.0f ? r : _mm512_fmadd_ps(vb, _mm512_loadu_ps(cp), r));
+            acc[i][j] = _mm512_mul_ps(va, acc[i][j]);
+            if (beta != 0.0f) acc[i][j] = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + i * ldc + 16 * j), acc[i][j]);
         }
-    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < UK_MR; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < UK_NV; j++) _mm512_storeu_ps(c + i * ldc + 16 * j, acc[i][j]);
 }
 #pragma clang attribute pop
 
