@@ -30,34 +30,60 @@ static ptrdiff_t workspace_for(const ck_gemm_ukernel *u, ptrdiff_t M, ptrdiff_t 
     return ck_ceil_div(M, u->mr) * u->mr * u->kc + sliver_stride(u) * ck_ceil_div(ck_min(N, NC), u->nr);
 }
 
-// Enough for every variant, so a buffer sized once serves whichever ISA a thread picks.
+// Enough for every variant and both orientations (see transposed_is_tighter), so a buffer sized
+// once serves whichever ISA a thread picks.
 ptrdiff_t ck_sgemm_workspace_size(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
     (void)K;
-    ptrdiff_t w = workspace_for(&ck_gemm_ukernel_portable, M, N);
-    for (int isa = CK_ISA_AVX2; isa < CK_ISA_COUNT; isa++)
-        if (ck_isa_supported(isa)) w = ck_max(w, workspace_for(ck_gemm_ukernel_for(isa), M, N));
+    ptrdiff_t w = 0;
+    for (int isa = CK_ISA_PORTABLE; isa < CK_ISA_COUNT; isa++)
+        if (ck_isa_supported(isa)) {
+            const ck_gemm_ukernel *u = ck_gemm_ukernel_for(isa);
+            w = ck_max(w, ck_max(workspace_for(u, M, N), workspace_for(u, N, M)));
+        }
     return w;
+}
+
+// Area of C the register tiles cover, padding included.
+static double tiled_area(const ck_gemm_ukernel *u, ptrdiff_t M, ptrdiff_t N) {
+    return (double)(ck_ceil_div(M, u->mr) * u->mr) * (double)(ck_ceil_div(N, u->nr) * u->nr);
+}
+
+// Whether computing Cᵀ = op(B)ᵀ·op(A)ᵀ wastes clearly less of the tiles: an output layer's 10
+// columns fill a fifth of a 48-wide tile, but its 128 rows fill 48-wide tiles well. Only for plain operands
+// (the column-blocked image matrices are never transposed).
+static int transposed_is_tighter(const ck_gemm_ukernel *u, ptrdiff_t M, ptrdiff_t N, const ck_matrix *A,
+                                 const ck_matrix *B, const ck_matrix *C) {
+    if (A->blk != PTRDIFF_MAX || B->blk != PTRDIFF_MAX || C->blk != PTRDIFF_MAX || C->trans) return 0;
+    // A transposed C goes through the edge buffer tile by tile: only worth it for a clear gain.
+    return 4 * tiled_area(u, N, M) < 3 * tiled_area(u, M, N);
 }
 
 // The tile at (i0, j0) with its valid part (rows, cols). Whole tiles inside one column block are
 // written in place; edge tiles go through a local buffer, computed by the very same micro-kernel.
+// C->trans marks a C stored transposed (the product was turned round): element (i, j) sits at
+// p[j·ld + i], and such tiles always go through the buffer.
 static void run_tile(const ck_gemm_ukernel *u, ptrdiff_t kc, const float *a, const float *b,
                      const ck_matrix *C, ptrdiff_t i0, ptrdiff_t j0, ptrdiff_t rows, ptrdiff_t cols,
                      float alpha, float beta) {
-    if (rows == u->mr && cols == u->nr && j0 % C->blk + u->nr <= C->blk) {
+    if (rows == u->mr && cols == u->nr && !C->trans && j0 % C->blk + u->nr <= C->blk) {
         u->tile(kc, a, b, (float *)ck_mat_at(C, i0, j0), C->ld, alpha, beta);
         return;
     }
     _Alignas(64) float t[CK_GEMM_MAX_MR * CK_GEMM_MAX_NR]; // (mr, nr)
     const ptrdiff_t nr = u->nr;
+    float *ct = (float *)C->p; // transposed C
     if (beta != 0.0f) {
         memset(t, 0, sizeof t);
-        for (ptrdiff_t i = 0; i < rows; i++) ck_copy_row(t + i * nr, 1, C, i0 + i, j0, cols);
+        for (ptrdiff_t i = 0; i < rows; i++) {
+            if (!C->trans) ck_copy_row(t + i * nr, 1, C, i0 + i, j0, cols);
+            else for (ptrdiff_t j = 0; j < cols; j++) t[i * nr + j] = ct[(j0 + j) * C->ld + i0 + i];
+        }
     }
     u->tile(kc, a, b, t, nr, alpha, beta);
     for (ptrdiff_t j = 0; j < cols; j++) {
-        float *c = (float *)ck_mat_at(C, i0, j0 + j);
-        for (ptrdiff_t i = 0; i < rows; i++) c[i * C->ld] = t[i * nr + j];
+        float *c = C->trans ? ct + (j0 + j) * C->ld + i0 : (float *)ck_mat_at(C, i0, j0 + j);
+        const ptrdiff_t step = C->trans ? 1 : C->ld;
+        for (ptrdiff_t i = 0; i < rows; i++) c[i * step] = t[i * nr + j];
     }
 }
 
@@ -129,6 +155,14 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) { scale_c(C, M, N, beta); return; }
     const ck_gemm_ukernel *u = ck_gemm_ukernel_for(ck_isa()); // read once: the team shares it
+    if (transposed_is_tighter(u, M, N, A, B, C)) {
+        // Cᵀ (N, M) = op(B)ᵀ · op(A)ᵀ: every element is the same products summed in the same
+        // order (a·b = b·a exactly), so the bits do not depend on the orientation.
+        ck_matrix at = *B, bt = *A, ct = *C;
+        at.trans ^= 1; bt.trans ^= 1; ct.trans = 1;
+        ck_sgemm_blocked(N, M, K, alpha, &at, &bt, beta, &ct, workspace);
+        return;
+    }
     const ptrdiff_t mr = u->mr, nr = u->nr, KC = u->kc;
     const ptrdiff_t mpanels = ck_ceil_div(M, mr);
     float *apack = workspace;                      // (mpanels, KC, mr)

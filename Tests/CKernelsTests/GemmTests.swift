@@ -72,6 +72,29 @@ import Testing
         }
     }
 
+    @Test("narrow products computed transposed give the same bits as the other orientation", arguments: kernelISAs)
+    func orientation(isa: Int32) {
+        var rng = TestRNG(12)
+        // (M, N, K): output-layer shapes whose few columns make the kernel turn the product round
+        for (m, n, k) in [(128, 10, 512), (100, 3, 77), (300, 20, 260)] {
+            for (ta, tb) in Self.transposes {
+                let a = Buf(rng.uniform(m * k)), b = Buf(rng.uniform(k * n)), c0 = rng.uniform(m * n)
+                let ws = Buf(ck_sgemm_workspace_size(m, n, k))
+                let (wide, narrow) = withISA(isa) { () -> ([Float], [Float]) in
+                    let c = Buf(c0), ct = Buf(m * n)
+                    for i in 0..<m { for j in 0..<n { ct[j * m + i] = c0[i * n + j] } }
+                    ck_sgemm(ta, tb, m, n, k, 0.5, a.p, ta == 0 ? k : m, b.p, tb == 0 ? n : k, 2, c.p, n, ws.p)
+                    // Cᵀ (n, m) = op(B)ᵀ · op(A)ᵀ, asked for directly
+                    ck_sgemm(1 - tb, 1 - ta, n, m, k, 0.5, b.p, tb == 0 ? n : k, a.p, ta == 0 ? k : m, 2, ct.p, m, ws.p)
+                    var back = [Float](repeating: 0, count: m * n)
+                    for i in 0..<m { for j in 0..<n { back[i * n + j] = ct[j * m + i] } }
+                    return (c.array, back)
+                }
+                expectBitwise(wide, narrow, "\(isaName(isa)) \(ta)\(tb) \(m)x\(n)x\(k)")
+            }
+        }
+    }
+
     @Test("gradient identities: dA = dC·Bᵀ and dB = Aᵀ·dC match central differences")
     func gradientCheck() {
         var rng = TestRNG(5)
