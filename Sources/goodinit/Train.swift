@@ -101,6 +101,10 @@ struct Train: ParsableCommand {
 /// then the run stops as asked) and except within half a second of the first: `timeout -s INT`
 /// and a terminal's Ctrl-C can deliver one request twice (to the process and to its group).
 func installStopHandlers() {
+    // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for sig in [SIGINT, SIGTERM] {
         signal(sig) { _ in
             let now = monotonicNanoseconds()
