@@ -40,7 +40,8 @@ public enum ModelFile {
         func int(_ args: [String: Any], _ key: String, _ at: String, _ d: Int?, min: Int = 1) throws -> Int {
             guard let v = args[key] else { if let d { return d }; throw fail(at, "missing '\(key)'") }
             guard let i = v as? Int, i >= min, i <= NetworkLimits.size else {
-                throw fail("\(at).\(key)", "expected an integer in \(min)...\(NetworkLimits.size), got \(v)")
+                let shown = v is String ? "'\(v)'" : "\(v)"
+                throw fail("\(at).\(key)", "expected an integer in \(min)...\(NetworkLimits.size), got \(shown)")
             }
             return i
         }

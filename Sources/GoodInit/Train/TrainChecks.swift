@@ -37,6 +37,10 @@ extension TrainConfig {
                  "must be 0 (auto) or at most \(limit) (4 × the cores, at most 1024)", threads)
         try need(Optimizer.Kind(rawValue: optimizer) != nil, "optimizer", "must be sgd or adam", optimizer)
         try need(!out.isEmpty, "out", "must name a folder", "''")
+        try need(DataSets.names.contains(data), "data", "must be one of \(DataSets.names.joined(separator: ", "))", data)
+        if modelFile == nil {
+            try need(Presets.names.contains(model), "model", "must be one of \(Presets.names.joined(separator: ", "))", model)
+        }
         do {
             _ = try Initializer(parsing: initializer)
             _ = try Schedule(parsing: schedule)

@@ -152,6 +152,9 @@ public final class Trainer {
             net = try Presets.network(config.model, activation: config.activation, input: input)
         }
         guard net.classes == splits.train.classes else {
+            if let file = config.modelFile {
+                throw DataError(file: file, problem: "\(net.classes) outputs, but \(config.data) has \(splits.train.classes) classes")
+            }
             throw TrainingError("\(net.name) has \(net.classes) outputs but \(config.data) has \(splits.train.classes) classes")
         }
         guard splits.train.count >= config.batchSize else {
