@@ -295,6 +295,16 @@ func scratchFolder(_ tag: String) -> String {
         #expect(adam.contains("--optimizer adam"), "\(adam)")
     }
 
+    @Test("sizes as large as Int allows (--chunk, --epochs, --batch-size) do not overflow the step arithmetic")
+    func intMax() throws {
+        var c = config(scratchFolder("intmax"), steps: 1)
+        c.chunk = Int.max; c.epochs = Int.max
+        #expect(try quiet(c).run().steps == 1)
+        c.batchSize = Int.max
+        let message = refusal("batch Int.max") { _ = try quiet(c) }
+        #expect(message.contains("--batch-size"), "\(message)")
+    }
+
     @Test("temp files of dead processes are removed at start; a live process's are kept")
     func staleTemporaries() throws {
         let out = scratchFolder("stale")

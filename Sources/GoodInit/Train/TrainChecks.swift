@@ -8,6 +8,9 @@ import Glibc
 import Darwin
 #endif
 
+/// ⌈batch / chunk⌉ without the overflow of (batch + chunk − 1) / chunk for sizes near Int.max.
+func chunks(batch: Int, chunk: Int) -> Int { batch / chunk + (batch % chunk == 0 ? 0 : 1) }
+
 extension TrainConfig {
     /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).
     public static var threadLimit: Int { min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount) }

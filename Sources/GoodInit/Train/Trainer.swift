@@ -127,7 +127,7 @@ public final class Trainer {
         try config.validate()
         // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
         // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
-        let chunkCount = (config.batchSize + config.chunk - 1) / config.chunk
+        let chunkCount = chunks(batch: config.batchSize, chunk: config.chunk)
         guard config.workers <= chunkCount else {
             throw TrainingError("\(config.workers) workers need at least \(config.workers) chunks, but batch \(config.batchSize) / chunk \(config.chunk) gives \(chunkCount): pass --chunk \(max(1, config.batchSize / config.workers)) or less")
         }
@@ -279,7 +279,9 @@ public final class Trainer {
         let metricsPath = (config.out as NSString).appendingPathComponent("metrics.jsonl")
         if resume == nil { fm.createFile(atPath: metricsPath, contents: nil) }
         let metrics = try MetricsLog(path: metricsPath)
-        let total = min(config.maxSteps ?? Int.max, perEpoch * config.epochs)
+        // saturating: --epochs may be as large as Int allows
+        let (product, overflow) = perEpoch.multipliedReportingOverflow(by: config.epochs)
+        let total = min(config.maxSteps ?? Int.max, overflow ? Int.max : product)
         let plan = Plan(net: net, batch: b, chunkSize: config.chunk, workers: config.workers, threads: threads)
         let progress = Progress(total: total, log: log)
         let schedule = try Schedule(parsing: config.schedule)
