@@ -55,7 +55,9 @@ enum Parse {
     }
 
     static func experiment(_ text: String) throws -> String {
-        guard Experiments.names.contains(text) else { throw ValueError("one of \(Experiments.names.joined(separator: ", "))") }
+        guard Experiments.names.contains(text) else {
+            throw ValueError("one of " + Experiments.names.joined(separator: ", "))
+        }
         return text
     }
 }

@@ -7,7 +7,8 @@ struct Experiment: ParsableCommand {
     @Argument(help: "Experiment: \(Experiments.names.joined(separator: ", ")).", transform: Parse.experiment)
     var name: String
     @Flag(help: "A small preset (zero-init: under a minute; he30: plain30 only, about 5 minutes on 2 cores).") var quick = false
-    @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).", transform: Parse.positiveInt)
+    @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).",
+            transform: Parse.positiveInt)
     var steps: Int?
     @Option(help: "Data set.") var data = DataSetName.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?

@@ -9,7 +9,8 @@ struct InitStats: ParsableCommand {
     @Option(help: "Activation for presets that take one.") var activation = ActivationName.relu
     @Option(name: .customLong("init"), help: "Initializer (as for train).", transform: Parse.initializer)
     var initializer = Choice<Initializer>(text: "he-normal", value: .heNormal(fanOut: false))
-    @Option(parsing: .unconditional, help: "Minibatch size (at most the training samples).", transform: Parse.positiveInt)
+    @Option(parsing: .unconditional, help: "Minibatch size (at most the training samples).",
+            transform: Parse.positiveInt)
     var batchSize = 64
     @Option(help: "Data set.") var data = DataSetName.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?

@@ -13,12 +13,14 @@ struct Train: ParsableCommand {
                 + "orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default, rbm (MLPs)."),
             transform: Parse.initializer)
     var initializer = Choice<Initializer>(text: "lsuv", value: .lsuv)
-    @Option(parsing: .unconditional, help: "LSUV: tolerance on |Var − 1|.", transform: Parse.positiveDouble) var lsuvTol = 0.1
+    @Option(parsing: .unconditional, help: "LSUV: tolerance on |Var − 1|.", transform: Parse.positiveDouble)
+    var lsuvTol = 0.1
     @Option(parsing: .unconditional, help: "LSUV: maximum tries per layer.", transform: Parse.nonNegativeInt)
     var lsuvMaxTries = 10
     @Option(parsing: .unconditional, help: "LSUV: minibatch size.", transform: Parse.positiveInt) var lsuvBatch = 128
     @Flag(help: "LSUV: also zero each layer's output mean through its bias.") var lsuvZeroMean = false
-    @Option(parsing: .unconditional, help: "RBM pre-training (--init rbm): epochs per layer.", transform: Parse.positiveInt)
+    @Option(parsing: .unconditional, help: "RBM pre-training (--init rbm): epochs per layer.",
+            transform: Parse.positiveInt)
     var rbmEpochs = 1
     @Option(parsing: .unconditional, help: "RBM pre-training: learning rate.", transform: Parse.positiveDouble)
     var rbmLr = 0.01
@@ -37,8 +39,8 @@ struct Train: ParsableCommand {
     var steps: Int?
     @Option(parsing: .unconditional, help: "Minibatch size.", transform: Parse.positiveInt) var batchSize = 128
     @Option(parsing: .unconditional, help: "Learning rate.", transform: Parse.positiveDouble) var lr = 0.05
-    @Option(help: ArgumentHelp("Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] ramps lr "
-                + "linearly over STEPS first."), transform: Parse.schedule)
+    @Option(help: ArgumentHelp("Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] "
+                + "ramps lr linearly over STEPS first."), transform: Parse.schedule)
     var schedule = Choice<Schedule>(text: "constant", value: .constant)
     @Option(parsing: .unconditional, help: "Momentum, in [0, 1).",
             transform: { try Parse.double($0, "must be in [0, 1)") { $0 >= 0 && $0 < 1 } })
@@ -47,8 +49,9 @@ struct Train: ParsableCommand {
             transform: { try Parse.double($0, "must be 0 or a positive number") { $0 >= 0 } })
     var weightDecay = 5e-4
     @Option(help: "Optimizer.") var optimizer = OptimizerName.sgd
-    @Option(parsing: .unconditional, help: ArgumentHelp("Samples per chunk: the unit of data-parallel work and of gradient "
-                + "reduction (W workers need batch / chunk ≥ W chunks to share)."), transform: Parse.positiveInt)
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Samples per chunk: the unit of data-parallel work and of gradient reduction "
+                + "(W workers need batch / chunk ≥ W chunks to share)."), transform: Parse.positiveInt)
     var chunk = 128
     @Option(help: "Output folder.") var out = "runs/latest"
     @Option(parsing: .unconditional, help: "Log a metrics line every N steps.", transform: Parse.positiveInt)
@@ -77,7 +80,8 @@ struct Train: ParsableCommand {
         // the library's own checks, as a backstop: every value above is already typed and in range
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         if let trainLimit, trainLimit < batchSize {
-            throw ValidationError("--train-limit \(trainLimit) is less than --batch-size \(batchSize): not one step fits")
+            throw ValidationError("--train-limit \(trainLimit) is less than --batch-size \(batchSize): "
+                                  + "not one step fits")
         }
     }
 
@@ -91,8 +95,8 @@ struct Train: ParsableCommand {
         let s = try trainer.run(resume: resume)
         let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
         let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
-        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → %@/summary.json",
-                     s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
+                     + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
     }
 }
 

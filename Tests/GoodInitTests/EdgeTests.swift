@@ -99,7 +99,9 @@ func scratchFolder(_ tag: String) -> String {
     func residualDepth() {
         var spec: [LayerSpec] = [.relu]
         for _ in 0..<(NetworkLimits.nesting + 2) { spec = [.residual(spec)] }
-        let message = refusal("deep residuals") { _ = try Network(name: "n", input: [4], layers: spec + [.linear(out: 2)]) }
+        let message = refusal("deep residuals") {
+            _ = try Network(name: "n", input: [4], layers: spec + [.linear(out: 2)])
+        }
         #expect(message.contains("nested deeper"), "\(message)")
     }
 
@@ -112,7 +114,8 @@ func scratchFolder(_ tag: String) -> String {
         }
         let message = refusal("alias bomb") { _ = try ModelFile.parse(bomb + Self.head + Self.tail, file: "bomb.yaml") }
         #expect(message.contains("aliases") && message.contains("line 1"), "\(message)")
-        let m = try ModelFile.parse("name: a*b&c # not *an alias\ninput: [1, 28, 28]\nlayers:\n" + Self.tail, file: "ok.yaml")
+        let text = "name: a*b&c # not *an alias\ninput: [1, 28, 28]\nlayers:\n" + Self.tail
+        let m = try ModelFile.parse(text, file: "ok.yaml")
         #expect(m.name == "a*b&c")
     }
 
@@ -211,7 +214,9 @@ func scratchFolder(_ tag: String) -> String {
         c.trainLimit = nil; c.testLimit = nil
         let size = refusal("28 vs 32") { _ = try quiet(c, data: splits(trainSide: 28, testSide: 32)) }
         #expect(size.contains("1×32×32") && size.contains("1×28×28"), "\(size)")
-        let classes = refusal("10 vs 3 classes") { _ = try quiet(c, data: splits(trainSide: 28, testSide: 28, testClasses: 3)) }
+        let classes = refusal("10 vs 3 classes") {
+            _ = try quiet(c, data: splits(trainSide: 28, testSide: 28, testClasses: 3))
+        }
         #expect(classes.contains("3 classes"), "\(classes)")
         #expect(!FileManager.default.fileExists(atPath: out + "/metrics.jsonl"))
     }
@@ -243,7 +248,8 @@ func scratchFolder(_ tag: String) -> String {
         _ = try quiet(config(done, steps: 3)).run()
         let again = try quiet(config(done, steps: 3)).run(resume: done + "/checkpoint.safetensors")
         #expect(again.steps == 3)
-        let decoded = try JSONDecoder().decode(TrainSummary.self, from: Data(contentsOf: URL(fileURLWithPath: done + "/summary.json")))
+        let written = try Data(contentsOf: URL(fileURLWithPath: done + "/summary.json"))
+        let decoded = try JSONDecoder().decode(TrainSummary.self, from: written)
         #expect(decoded.steps == 3 && decoded.finalTrainLoss.isNaN)
     }
 

@@ -80,7 +80,8 @@ public enum ModelFile {
                 try check(args, ["out", "kernel", "stride", "padding", "bias"], here)
                 let k = try int(args, "kernel", here, 3)
                 return .conv(out: try int(args, "out", here, nil), kernel: k, stride: try int(args, "stride", here, 1),
-                             padding: try int(args, "padding", here, k / 2, min: 0), bias: try bool(args, "bias", here, true))
+                             padding: try int(args, "padding", here, k / 2, min: 0),
+                             bias: try bool(args, "bias", here, true))
             case "linear":
                 try check(args, ["out", "bias"], here)
                 return .linear(out: try int(args, "out", here, nil), bias: try bool(args, "bias", here, true))
@@ -100,7 +101,8 @@ public enum ModelFile {
             case "global_maxpool", "gmp": return .globalMaxPool
             case "dropout":
                 try check(args, ["p"], here)
-                return .dropout(try num(args, "p", here, 0.5, valid: { $0 >= 0 && $0 < 1 }, range: "a number in [0, 1)"))
+                let p = try num(args, "p", here, 0.5, valid: { $0 >= 0 && $0 < 1 }, range: "a number in [0, 1)")
+                return .dropout(p)
             case "flatten": return .flatten
             default: throw fail(at, "unknown layer '\(kind)'")
             }
@@ -119,7 +121,9 @@ public enum ModelFile {
     /// counted from indentation, sequence dashes and brackets, and no anchors or aliases at all
     /// (a model file never needs them). Errors name the line.
     static func prescan(_ text: String, file: String) throws {
-        func fail(_ line: Int, _ problem: String) -> DataError { DataError(file: file, problem: "line \(line): \(problem)") }
+        func fail(_ line: Int, _ problem: String) -> DataError {
+            DataError(file: file, problem: "line \(line): \(problem)")
+        }
         guard text.utf8.count <= maxBytes else {
             throw DataError(file: file, problem: "\(text.utf8.count) bytes; a model file may have at most \(maxBytes)")
         }
@@ -147,7 +151,8 @@ public enum ModelFile {
                     case UInt8(ascii: "#") where tokenStart: i = chars.count; continue
                     case UInt8(ascii: "["), UInt8(ascii: "{"): flow += 1
                     case UInt8(ascii: "]"), UInt8(ascii: "}"): flow = max(0, flow - 1)
-                    case UInt8(ascii: "-") where tokenStart && (i + 1 == chars.count || chars[i + 1] == UInt8(ascii: " ")):
+                    case UInt8(ascii: "-")
+                        where tokenStart && (i + 1 == chars.count || chars[i + 1] == UInt8(ascii: " ")):
                         depth += 1 // "- - x" nests a sequence in a sequence on one line
                     case UInt8(ascii: "&"), UInt8(ascii: "*"), UInt8(ascii: "<"):
                         if tokenStart && (c != UInt8(ascii: "<") || (i + 1 < chars.count && chars[i + 1] == c)) {

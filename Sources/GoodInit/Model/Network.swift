@@ -87,7 +87,8 @@ public final class Network: @unchecked Sendable {
                 let n = try Self.checkedCount(spec.shape, spec.name, op: op.name)
                 weights = weights.addingReportingOverflow(n).partialValue
             }
-            guard let bound = NetworkLimits.product([2, max(1, weights), max(1, outCount), 2]), weights <= NetworkLimits.elements,
+            guard let bound = NetworkLimits.product([2, max(1, weights), max(1, outCount), 2]),
+                  weights <= NetworkLimits.elements,
                   case (let total, false) = flops.addingReportingOverflow(bound) else {
                 throw ShapeError(op.name, "too large: its parameter or FLOP count overflows")
             }

@@ -53,7 +53,8 @@ public enum Checkpoint {
                 throw DataError(file: path, problem: "missing tensor '\(name)' (is this a checkpoint of \(net.name)?)")
             }
             guard t.shape == into.shape else {
-                throw DataError(file: path, problem: "tensor '\(name)' has shape \(t.shape), the model needs \(into.shape)")
+                throw DataError(file: path,
+                                problem: "tensor '\(name)' has shape \(t.shape), the model needs \(into.shape)")
             }
             pending.append((t, into))
         }

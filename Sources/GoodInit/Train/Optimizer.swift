@@ -31,7 +31,8 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
         case "step":
             let every = p.count > 1 ? Int(p[1]) : 10, gamma = p.count > 2 ? Double(p[2]) : 0.1
             guard p.count <= 3, let every, let gamma, every > 0, gamma.isFinite, gamma > 0 else {
-                throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA] with EVERY ≥ 1 and GAMMA a positive number")
+                throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA] with EVERY ≥ 1 "
+                                + "and GAMMA a positive number")
             }
             self = .step(every: every, gamma: gamma)
         default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine, warmup:STEPS[,SCHEDULE])")

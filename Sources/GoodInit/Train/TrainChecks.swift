@@ -24,25 +24,31 @@ extension TrainConfig {
             if let v { try need(v >= 1, flag, "must be at least 1", v) }
         }
         try positive(epochs, "epochs"); try positive(batchSize, "batch-size"); try positive(chunk, "chunk")
-        try positive(logEvery, "log-every"); try positive(trainLimit, "train-limit"); try positive(testLimit, "test-limit")
-        try positive(lsuvBatch, "lsuv-batch"); try positive(rbmEpochs, "rbm-epochs"); try positive(rbmSamples, "rbm-samples")
+        try positive(logEvery, "log-every"); try positive(trainLimit, "train-limit")
+        try positive(testLimit, "test-limit"); try positive(lsuvBatch, "lsuv-batch")
+        try positive(rbmEpochs, "rbm-epochs"); try positive(rbmSamples, "rbm-samples")
         if let maxSteps { try need(maxSteps >= 0, "steps", "must be 0 or more", maxSteps) }
-        if let injectNaNAtStep { try need(injectNaNAtStep >= 0, "inject-nan-at-step", "must be 0 or more", injectNaNAtStep) }
+        if let step = injectNaNAtStep { try need(step >= 0, "inject-nan-at-step", "must be 0 or more", step) }
         try need(lsuvMaxTries >= 0, "lsuv-max-tries", "must be 0 or more", lsuvMaxTries)
         try need(lr.isFinite && lr > 0, "lr", "must be a positive number", lr)
         try need(lsuvTolVar.isFinite && lsuvTolVar > 0, "lsuv-tol", "must be a positive number", lsuvTolVar)
-        try need(rbmLearningRate.isFinite && rbmLearningRate > 0, "rbm-lr", "must be a positive number", rbmLearningRate)
+        try need(rbmLearningRate.isFinite && rbmLearningRate > 0, "rbm-lr", "must be a positive number",
+                 rbmLearningRate)
         try need(momentum.isFinite && momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1)", momentum)
-        try need(weightDecay.isFinite && weightDecay >= 0, "weight-decay", "must be 0 or a positive number", weightDecay)
+        try need(weightDecay.isFinite && weightDecay >= 0, "weight-decay", "must be 0 or a positive number",
+                 weightDecay)
         let limit = Self.threadLimit
-        try need(workers >= 1 && workers <= limit, "workers", "must be in 1...\(limit) (4 × the cores, at most 1024)", workers)
+        try need(workers >= 1 && workers <= limit, "workers", "must be in 1...\(limit) (4 × the cores, at most 1024)",
+                 workers)
         try need(threads >= 0 && threads <= limit, "threads",
                  "must be 0 (auto) or at most \(limit) (4 × the cores, at most 1024)", threads)
         try need(Optimizer.Kind(rawValue: optimizer) != nil, "optimizer", "must be sgd or adam", optimizer)
         try need(!out.isEmpty, "out", "must name a folder", "''")
-        try need(DataSets.names.contains(data), "data", "must be one of \(DataSets.names.joined(separator: ", "))", data)
+        try need(DataSets.names.contains(data), "data", "must be one of " + DataSets.names.joined(separator: ", "),
+                 data)
         if modelFile == nil {
-            try need(Presets.names.contains(model), "model", "must be one of \(Presets.names.joined(separator: ", "))", model)
+            try need(Presets.names.contains(model), "model", "must be one of " + Presets.names.joined(separator: ", "),
+                     model)
         }
         do {
             _ = try Initializer(parsing: initializer)
@@ -113,11 +119,14 @@ public struct CheckpointMetadata: Sendable {
         func fail(_ problem: String) -> DataError { DataError(file: file, problem: problem) }
         guard !meta.isEmpty else { throw fail("no metadata: not a GoodInit checkpoint") }
         guard meta["format"] == Self.format else {
-            throw fail("metadata 'format' is \(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(Self.format)'")
+            let found = meta["format"].map { "'\($0)'" } ?? "missing"
+            throw fail("metadata 'format' is \(found), expected '\(Self.format)'")
         }
         func count(_ key: String) throws -> Int {
             guard let text = meta[key] else { throw fail("metadata has no '\(key)'") }
-            guard let v = Int(text), v >= 0 else { throw fail("metadata '\(key)' must be a whole number ≥ 0, got '\(text)'") }
+            guard let v = Int(text), v >= 0 else {
+                throw fail("metadata '\(key)' must be a whole number ≥ 0, got '\(text)'")
+            }
             return v
         }
         model = meta["model"] ?? ""

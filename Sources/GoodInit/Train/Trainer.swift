@@ -153,17 +153,21 @@ public final class Trainer {
         }
         guard net.classes == splits.train.classes else {
             if let file = config.modelFile {
-                throw DataError(file: file, problem: "\(net.classes) outputs, but \(config.data) has \(splits.train.classes) classes")
+                throw DataError(file: file,
+                                problem: "\(net.classes) outputs, but \(config.data) has "
+                                    + "\(splits.train.classes) classes")
             }
             throw TrainingError("\(net.name) has \(net.classes) outputs but \(config.data) has \(splits.train.classes) classes")
         }
         guard splits.train.count >= config.batchSize else {
-            throw TrainingError("--batch-size \(config.batchSize) is more than the \(splits.train.count) training samples")
+            throw TrainingError("--batch-size \(config.batchSize) is more than the \(splits.train.count) "
+                                + "training samples")
         }
         guard let kind = Optimizer.Kind(rawValue: config.optimizer) else { throw TrainingError("unknown optimizer '\(config.optimizer)' (sgd, adam)") }
         // Before any plan allocates: the training batch, then LSUV's or evaluation's.
         try net.checkMemory(batch: config.batchSize, chunk: config.chunk, optimizerStates: kind == .adam ? 2 : 1)
-        try net.checkMemory(batch: max(100, min(config.lsuvBatch, splits.train.count)), chunk: Int.max, optimizerStates: 0)
+        try net.checkMemory(batch: max(100, min(config.lsuvBatch, splits.train.count)), chunk: Int.max,
+                            optimizerStates: 0)
         optimizer = Optimizer(kind, store: net.params, momentum: Float(config.momentum), weightDecay: Float(config.weightDecay))
     }
 
@@ -263,8 +267,9 @@ public final class Trainer {
                                         + "not \(b); resume with --batch-size \(meta.config.batchSize)")
                 }
                 guard meta.position.batchInEpoch <= perEpoch else {
-                    throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, but an "
-                                        + "epoch has \(perEpoch) batches here (another --train-limit or data set?)")
+                    throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, "
+                                        + "but an epoch has \(perEpoch) batches here "
+                                        + "(another --train-limit or data set?)")
                 }
             }.position
             log("resumed from \(resume) at step \(pos.step) (epoch \(pos.epoch + 1), batch \(pos.batchInEpoch))")
@@ -342,7 +347,8 @@ public final class Trainer {
             }
         }
         if pos.step >= total && imagesDone == 0 {
-            log(resume == nil ? "nothing to train: --steps 0" : "nothing to train: the checkpoint is at step \(pos.step) of \(total)")
+            log(resume == nil ? "nothing to train: --steps 0"
+                              : "nothing to train: the checkpoint is at step \(pos.step) of \(total)")
             // a zero-step run still leaves its initialized weights for eval
             if resume == nil { try save(pos, to: ckptPath) }
         }
