@@ -10,6 +10,8 @@
 //     - flatten
 //     - linear: {out: 10}
 // Errors name the file and the key path ("layers[3].conv.kernal: unknown key").
+// Limits, checked before the YAML parser runs: at most 1 MiB, nesting at most 128 levels, no
+// anchors or aliases (&, *, <<); sizes, strides and windows are integers in 1...2^20 (padding 0...).
 import Foundation
 import Yams
 
