@@ -165,9 +165,14 @@ public final class Trainer {
         }
         guard let kind = Optimizer.Kind(rawValue: config.optimizer) else { throw TrainingError("unknown optimizer '\(config.optimizer)' (sgd, adam)") }
         // Before any plan allocates: the training batch, then LSUV's or evaluation's.
-        try net.checkMemory(batch: config.batchSize, chunk: config.chunk, optimizerStates: kind == .adam ? 2 : 1)
-        try net.checkMemory(batch: max(100, min(config.lsuvBatch, splits.train.count)), chunk: Int.max,
-                            optimizerStates: 0)
+        do {
+            try net.checkMemory(batch: config.batchSize, chunk: config.chunk, optimizerStates: kind == .adam ? 2 : 1)
+            try net.checkMemory(batch: max(100, min(config.lsuvBatch, splits.train.count)), chunk: Int.max,
+                                optimizerStates: 0)
+        } catch let e as ShapeError {
+            guard let file = config.modelFile else { throw e }
+            throw DataError(file: file, problem: e.description)
+        }
         optimizer = Optimizer(kind, store: net.params, momentum: Float(config.momentum), weightDecay: Float(config.weightDecay))
     }
 
