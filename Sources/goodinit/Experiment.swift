@@ -4,10 +4,13 @@ import GoodInit
 
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Reproduce a paper's finding: runs the comparison, prints a table, writes report.md, results.json, metrics and SVG plots.")
-    @Argument(help: "Experiment: \(Experiments.names.joined(separator: ", ")).") var name: String
+    @Argument(help: "Experiment: \(Experiments.names.joined(separator: ", ")).", transform: Parse.experiment)
+    var name: String
     @Flag(help: "A small preset (zero-init: under a minute; he30: plain30 only, about 5 minutes on 2 cores).") var quick = false
-    @Option(help: "Training steps per run (overrides the preset).") var steps: Int?
-    @Option(help: "Data set.") var data = "fashion-mnist"
+    @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).",
+            transform: Parse.positiveInt)
+    var steps: Int?
+    @Option(help: "Data set.") var data = DataSetName.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?
     @Option(help: "Output folder (default runs/experiment-NAME).") var out: String?
     @Flag(help: "Exit non-zero when a claim of the paper is not shown by the run.") var strict = false
@@ -16,7 +19,8 @@ struct Experiment: ParsableCommand {
     func run() throws {
         var o = ExperimentOptions()
         o.quick = quick; o.steps = steps; o.seed = compute.seed; o.threads = compute.threads; o.workers = compute.workers
-        o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name)"
+        o.data = data.rawValue; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name)"
+        try OutputFolder.prepare(o.out)
         let log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let r = try Experiments.run(name, o, log: log)
         print("\n" + r.table)

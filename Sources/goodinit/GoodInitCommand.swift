@@ -14,12 +14,11 @@ struct GoodInitCommand: ParsableCommand {
 
 /// Options every compute command shares: the thread budget and the seed.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Data-parallel Dispatch workers (W).") var workers = 1
-    @Option(help: "OpenMP threads per worker (T); 0 = cores / W.") var threads = 0
-    @Option(help: "Random seed: weights, data order, dropout.") var seed: UInt64 = 1
-
-    func validate() throws {
-        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
-        guard threads >= 0 else { throw ValidationError("--threads must be 0 (auto) or more") }
-    }
+    @Option(parsing: .unconditional, help: "Data-parallel Dispatch workers (W), at most 4 × the cores.",
+            transform: { try Parse.threads($0, min: 1) })
+    var workers = 1
+    @Option(parsing: .unconditional, help: "OpenMP threads per worker (T); 0 = cores / W; at most 4 × the cores.",
+            transform: { try Parse.threads($0, min: 0) })
+    var threads = 0
+    @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.") var seed: UInt64 = 1
 }

@@ -5,72 +5,129 @@ import GoodInit
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a model; writes metrics.jsonl, summary.json, SVG curves and checkpoints to --out.")
 
-    @Option(help: "Preset (see `goodinit models`).") var model = "cnn-small"
+    @Option(help: "Preset (see `goodinit models`).", transform: Parse.preset) var model = "cnn-small"
     @Option(help: "A YAML/JSON model file instead of a preset.") var modelFile: String?
-    @Option(help: "Activation for presets that take one (plain30/22, fitnet4): relu, vlrelu, tanh, maxout, prelu.") var activation = "relu"
-    @Option(name: .customLong("init"), help: "Initializer: lsuv, he-normal[:fan_out], he-uniform, xavier-uniform, xavier-normal, orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default, rbm (MLPs).") var initializer = "lsuv"
-    @Option(help: "LSUV: tolerance on |Var − 1|.") var lsuvTol = 0.1
-    @Option(help: "LSUV: maximum tries per layer.") var lsuvMaxTries = 10
-    @Option(help: "LSUV: minibatch size.") var lsuvBatch = 128
+    @Option(help: "Activation for presets that take one (plain30/22, fitnet4).") var activation = ActivationName.relu
+    @Option(name: .customLong("init"),
+            help: ArgumentHelp("Initializer: lsuv, he-normal[:fan_out], he-uniform, xavier-uniform, xavier-normal, "
+                + "orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default, rbm (MLPs)."),
+            transform: Parse.initializer)
+    var initializer = Choice<Initializer>(text: "lsuv", value: .lsuv)
+    @Option(parsing: .unconditional, help: "LSUV: tolerance on |Var − 1|.", transform: Parse.positiveDouble)
+    var lsuvTol = 0.1
+    @Option(parsing: .unconditional, help: "LSUV: maximum tries per layer.", transform: Parse.nonNegativeInt)
+    var lsuvMaxTries = 10
+    @Option(parsing: .unconditional, help: "LSUV: minibatch size.", transform: Parse.positiveInt) var lsuvBatch = 128
     @Flag(help: "LSUV: also zero each layer's output mean through its bias.") var lsuvZeroMean = false
-    @Option(help: "RBM pre-training (--init rbm): epochs per layer.") var rbmEpochs = 1
-    @Option(help: "RBM pre-training: learning rate.") var rbmLr = 0.01
-    @Option(help: "RBM pre-training: training samples used.") var rbmSamples = 10_000
-    @Option(help: "Data set: fashion-mnist, mnist, cifar10, cifar100, synthetic.") var data = "fashion-mnist"
+    @Option(parsing: .unconditional, help: "RBM pre-training (--init rbm): epochs per layer.",
+            transform: Parse.positiveInt)
+    var rbmEpochs = 1
+    @Option(parsing: .unconditional, help: "RBM pre-training: learning rate.", transform: Parse.positiveDouble)
+    var rbmLr = 0.01
+    @Option(parsing: .unconditional, help: "RBM pre-training: training samples used.", transform: Parse.positiveInt)
+    var rbmSamples = 10_000
+    @Option(help: "Data set.") var data = DataSetName.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?
-    @Option(help: "Random crop (pad 4) and horizontal flip: on or off (default: on for CIFAR).") var augment: String?
-    @Option(help: "Use only the first N training samples.") var trainLimit: Int?
-    @Option(help: "Use only the first N test samples.") var testLimit: Int?
-    @Option(help: "Epochs.") var epochs = 2
-    @Option(help: "Stop after this many steps.") var steps: Int?
-    @Option(help: "Minibatch size.") var batchSize = 128
-    @Option(help: "Learning rate.") var lr = 0.05
-    @Option(help: "Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] ramps lr linearly over STEPS first.") var schedule = "constant"
-    @Option(help: "Momentum.") var momentum = 0.9
-    @Option(help: "Weight decay (not on biases, BN, PReLU slopes).") var weightDecay = 5e-4
-    @Option(help: "Optimizer: sgd or adam.") var optimizer = "sgd"
-    @Option(help: "Samples per chunk: the unit of data-parallel work and of gradient reduction (W workers need batch / chunk ≥ W chunks to share).") var chunk = 128
+    @Option(help: "Random crop (pad 4) and horizontal flip (default: on for CIFAR).") var augment: Switch?
+    @Option(parsing: .unconditional, help: "Use only the first N training samples.", transform: Parse.positiveInt)
+    var trainLimit: Int?
+    @Option(parsing: .unconditional, help: "Use only the first N test samples.", transform: Parse.positiveInt)
+    var testLimit: Int?
+    @Option(parsing: .unconditional, help: "Epochs.", transform: Parse.positiveInt) var epochs = 2
+    @Option(parsing: .unconditional, help: "Stop after this many steps (0: initialize, save and stop).",
+            transform: Parse.nonNegativeInt)
+    var steps: Int?
+    @Option(parsing: .unconditional, help: "Minibatch size.", transform: Parse.positiveInt) var batchSize = 128
+    @Option(parsing: .unconditional, help: "Learning rate.", transform: Parse.positiveDouble) var lr = 0.05
+    @Option(help: ArgumentHelp("Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] "
+                + "ramps lr linearly over STEPS first."), transform: Parse.schedule)
+    var schedule = Choice<Schedule>(text: "constant", value: .constant)
+    @Option(parsing: .unconditional, help: "Momentum, in [0, 1).",
+            transform: { try Parse.double($0, "must be in [0, 1)") { $0 >= 0 && $0 < 1 } })
+    var momentum = 0.9
+    @Option(parsing: .unconditional, help: "Weight decay (not on biases, BN, PReLU slopes).",
+            transform: { try Parse.double($0, "must be 0 or a positive number") { $0 >= 0 } })
+    var weightDecay = 5e-4
+    @Option(help: "Optimizer.") var optimizer = OptimizerName.sgd
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Samples per chunk: the unit of data-parallel work and of gradient reduction "
+                + "(W workers need batch / chunk ≥ W chunks to share)."), transform: Parse.positiveInt)
+    var chunk = 128
     @Option(help: "Output folder.") var out = "runs/latest"
-    @Option(help: "Log a metrics line every N steps.") var logEvery = 20
+    @Option(parsing: .unconditional, help: "Log a metrics line every N steps.", transform: Parse.positiveInt)
+    var logEvery = 20
     @Option(help: "Resume from a checkpoint.") var resume: String?
-    @Option(help: ArgumentHelp("Testing: poison a weight at this step.", visibility: .hidden)) var injectNanAtStep: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Testing: poison a weight at this step.", visibility: .hidden),
+            transform: Parse.nonNegativeInt)
+    var injectNanAtStep: Int?
     @OptionGroup var compute: ComputeOptions
 
+    var config: TrainConfig {
+        var c = TrainConfig()
+        c.model = model; c.modelFile = modelFile; c.activation = activation.rawValue; c.initializer = initializer.text
+        c.lsuvTolVar = lsuvTol; c.lsuvMaxTries = lsuvMaxTries; c.lsuvBatch = lsuvBatch; c.lsuvZeroMean = lsuvZeroMean
+        c.rbmEpochs = rbmEpochs; c.rbmLearningRate = rbmLr; c.rbmSamples = rbmSamples
+        c.data = data.rawValue; c.dataDir = dataDir; c.augment = augment.map { $0 == .on }
+        c.trainLimit = trainLimit; c.testLimit = testLimit
+        c.epochs = epochs; c.maxSteps = steps; c.batchSize = batchSize; c.lr = lr; c.schedule = schedule.text
+        c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer.rawValue; c.chunk = chunk
+        c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
+        c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
+        return c
+    }
+
     func validate() throws {
-        guard epochs > 0, batchSize > 0, chunk > 0, logEvery > 0 else { throw ValidationError("--epochs, --batch-size, --chunk and --log-every must be positive") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        if let augment, augment != "on", augment != "off" { throw ValidationError("--augment takes on or off") }
-        _ = try Initializer(parsing: initializer)
-        _ = try Schedule(parsing: schedule)
+        // the library's own checks, as a backstop: every value above is already typed and in range
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        if let trainLimit, trainLimit < batchSize {
+            throw ValidationError("--train-limit \(trainLimit) is less than --batch-size \(batchSize): "
+                                  + "not one step fits")
+        }
     }
 
     func run() throws {
-        var c = TrainConfig()
-        c.model = model; c.modelFile = modelFile; c.activation = activation; c.initializer = initializer
-        c.lsuvTolVar = lsuvTol; c.lsuvMaxTries = lsuvMaxTries; c.lsuvBatch = lsuvBatch; c.lsuvZeroMean = lsuvZeroMean
-        c.rbmEpochs = rbmEpochs; c.rbmLearningRate = rbmLr; c.rbmSamples = rbmSamples
-        c.data = data; c.dataDir = dataDir; c.augment = augment.map { $0 == "on" }; c.trainLimit = trainLimit; c.testLimit = testLimit
-        c.epochs = epochs; c.maxSteps = steps; c.batchSize = batchSize; c.lr = lr; c.schedule = schedule
-        c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer; c.chunk = chunk
-        c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
-        c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
+        // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
+        try OutputFolder.prepare(out)
         installStopHandlers()
-        let trainer = try Trainer(config: c)
+        let trainer = try Trainer(config: config)
         // unbuffered: progress lines appear as they happen, also through a pipe
         trainer.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         let s = try trainer.run(resume: resume)
         let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
-        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %.4f, test accuracy %@ → %@/summary.json",
-                     s.steps, s.wallSeconds, s.imagesPerSecond, s.finalTrainLoss, acc, out))
+        let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
+        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
+                     + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
     }
 }
 
-/// SIGINT/SIGTERM set a flag (the loop saves at the next step and exits 0); a second one exits at once.
+/// SIGINT/SIGTERM set a flag: the loop saves at the next step boundary and exits 0. A second
+/// signal exits at once (130), except while a checkpoint is being written (the write finishes,
+/// then the run stops as asked) and except within half a second of the first: `timeout -s INT`
+/// and a terminal's Ctrl-C can deliver one request twice (to the process and to its group).
 func installStopHandlers() {
+    // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     for sig in [SIGINT, SIGTERM] {
         signal(sig) { _ in
-            if trainingStopRequested != 0 { _exit(130) }
-            trainingStopRequested = 1
+            let now = monotonicNanoseconds()
+            if trainingStopRequested == 0 {
+                firstStopSignalAt = now
+                trainingStopRequested = 1
+                return
+            }
+            if checkpointSaveInProgress != 0 || now - firstStopSignalAt < 500_000_000 { return }
+            _exit(130)
         }
     }
+}
+
+nonisolated(unsafe) private var firstStopSignalAt: Int64 = 0
+
+/// clock_gettime is async-signal-safe, so the handler may call it.
+private func monotonicNanoseconds() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
 }

@@ -87,7 +87,7 @@ public enum Experiments {
     static func train(_ name: String, _ c: TrainConfig, data: DataSplits, log: @escaping (String) -> Void,
                       onLoggedStep: ((Int, Plan) -> Void)? = nil) throws -> (RunResult, Trainer) {
         var c = c
-        if c.workers > 1, (c.batchSize + c.chunk - 1) / c.chunk < c.workers {
+        if c.workers > 1, chunks(batch: c.batchSize, chunk: c.chunk) < c.workers {
             c.chunk = max(1, c.batchSize / c.workers) // every worker gets a chunk (these bits then depend on W)
             log("  \(name): chunk \(c.chunk) so that \(c.workers) workers share batch \(c.batchSize)")
         }

@@ -52,19 +52,20 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
             default: throw InitError("'\(text)': mode must be fan_in or fan_out")
             }
         }
+        func none() throws { if arg != nil { throw InitError("initializer '\(name)' takes no value, got '\(text)'") } }
         switch name {
-        case "zeros", "zero": self = .zeros
+        case "zeros", "zero": try none(); self = .zeros
         case "constant": self = .constant(try number(nil))
         case "uniform": self = .uniform(try number(0.05))
         case "normal", "gaussian": self = .normal(try number(1))
-        case "xavier-uniform", "glorot-uniform", "xavier": self = .xavierUniform
-        case "xavier-normal", "glorot-normal": self = .xavierNormal
+        case "xavier-uniform", "glorot-uniform", "xavier": try none(); self = .xavierUniform
+        case "xavier-normal", "glorot-normal": try none(); self = .xavierNormal
         case "he-normal", "kaiming-normal", "he": self = .heNormal(fanOut: try fanOut())
         case "he-uniform", "kaiming-uniform": self = .heUniform(fanOut: try fanOut())
         case "orthogonal": self = .orthogonal(gain: Double(try number(1)))
-        case "pytorch-default", "pytorch", "default": self = .pytorchDefault
-        case "lsuv": self = .lsuv
-        case "rbm": self = .rbm
+        case "pytorch-default", "pytorch", "default": try none(); self = .pytorchDefault
+        case "lsuv": try none(); self = .lsuv
+        case "rbm": try none(); self = .rbm
         default:
             throw InitError("unknown initializer '\(text)'; one of: zeros, constant:V, uniform:A, normal:STD, xavier-uniform, xavier-normal, he-normal[:fan_out], he-uniform[:fan_out], orthogonal[:GAIN], pytorch-default, lsuv, rbm")
         }

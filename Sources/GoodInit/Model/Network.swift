@@ -50,11 +50,16 @@ public final class Network: @unchecked Sendable {
         inputShape = input
         var ops: [Op] = [], shapes: [[Int]] = [input]
         var counts: [String: Int] = [:]
-        func add(_ specs: [LayerSpec]) throws {
+        var flops = 0
+        func add(_ specs: [LayerSpec], depth: Int) throws {
+            guard depth <= NetworkLimits.nesting else {
+                throw ShapeError(name, "residual blocks nested deeper than \(NetworkLimits.nesting)")
+            }
             for spec in specs {
+                try spec.checkValues(at: "\(name): layer \(ops.count + 1) (\(spec.kindName))")
                 if case .residual(let inner) = spec {
                     let source = shapes.count - 1
-                    try add(inner)
+                    try add(inner, depth: depth + 1)
                     guard shapes.last! == shapes[source] else {
                         throw ShapeError("residual block", "the branch maps \(shapes[source]) to \(shapes.last!); they must match")
                     }
@@ -66,13 +71,32 @@ public final class Network: @unchecked Sendable {
             }
         }
         func append(_ op: Op) throws {
+            guard ops.count < NetworkLimits.ops else { throw ShapeError(name, "more than \(NetworkLimits.ops) layers") }
             let k = counts[op.kind, default: 0] + 1
             counts[op.kind] = k
             op.name = "\(op.kind)\(k)"
-            shapes.append(try op.configure(input: shapes.last!))
+            let input = shapes.last!
+            _ = try Self.checkedCount(input, "input", op: op.name)
+            try Self.checkWindowFits(op, input: input)
+            let output = try op.configure(input: input)
+            let outCount = try Self.checkedCount(output, "output", op: op.name)
+            // Every size an op later multiplies out (parameter counts, FLOPs) is bounded here, in
+            // checked arithmetic, so no later product can trap.
+            var weights = 0
+            for spec in op.paramSpecs {
+                let n = try Self.checkedCount(spec.shape, spec.name, op: op.name)
+                weights = weights.addingReportingOverflow(n).partialValue
+            }
+            guard let bound = NetworkLimits.product([2, max(1, weights), max(1, outCount), 2]),
+                  weights <= NetworkLimits.elements,
+                  case (let total, false) = flops.addingReportingOverflow(bound) else {
+                throw ShapeError(op.name, "too large: its parameter or FLOP count overflows")
+            }
+            flops = total
+            shapes.append(output)
             ops.append(op)
         }
-        try add(layers)
+        try add(layers, depth: 0)
         guard shapes.last!.count == 1 else {
             throw ShapeError(name, "the last layer must give class scores (features), got shape \(shapes.last!)")
         }
@@ -88,6 +112,16 @@ public final class Network: @unchecked Sendable {
             }
             entries += mine
             perOp.append(mine)
+        }
+        guard offset <= NetworkLimits.elements else {
+            throw ShapeError(name, "\(offset) parameters, more than the limit \(NetworkLimits.elements)")
+        }
+        // values and gradients (4 bytes each) and the decay mask are allocated right here
+        let bytes = Double(offset) * 9
+        guard bytes <= NetworkLimits.physicalMemory else {
+            let big = entries.max { $0.spec.count < $1.spec.count }.map { "\($0.name) \($0.spec.shape)" } ?? "?"
+            throw ShapeError(name, "its \(offset) parameters need \(NetworkLimits.gigabytes(bytes)) (largest: \(big)), "
+                             + "this machine has \(NetworkLimits.gigabytes(NetworkLimits.physicalMemory))")
         }
         params = ParameterStore(entries: entries, count: offset)
         opEntries = perOp

@@ -32,17 +32,31 @@ public enum Checkpoint {
         try Safetensors.write(tensors, metadata: meta, to: path)
     }
 
-    /// Loads weights, running statistics and (when given) optimizer state into `net`; checks that
-    /// every tensor is present with the right shape. Returns the position and metadata.
+    /// Loads weights, running statistics and (when given) optimizer state into `net`. The metadata
+    /// is parsed and checked, `check` sees it, and every tensor is found with the right shape,
+    /// all before anything is assigned: a refused checkpoint leaves `net` as it was.
     @discardableResult
-    public static func load(_ path: String, into net: Network, optimizer: Optimizer?) throws -> (TrainingPosition, [String: String]) {
+    public static func load(_ path: String, into net: Network, optimizer: Optimizer?,
+                            check: (CheckpointMetadata) throws -> Void = { _ in }) throws -> CheckpointMetadata {
         let (tensors, meta) = try Safetensors.read(path)
+        let record = try CheckpointMetadata(meta, file: path)
+        try check(record)
+        if let optimizer, record.optimizer != optimizer.kind {
+            throw DataError(file: path, problem: "holds \(record.optimizer?.rawValue ?? "no") optimizer state, "
+                            + "this run uses --optimizer \(optimizer.kind.rawValue)")
+        }
         var byName: [String: NamedArray] = [:]
         for t in tensors { byName[t.name] = t }
+        var pending: [(NamedArray, Tensor)] = []
         func take(_ name: String, _ into: Tensor) throws {
-            guard let t = byName[name] else { throw DataError(file: path, problem: "missing tensor '\(name)' (is this a checkpoint of \(net.name)?)") }
-            guard t.shape == into.shape else { throw DataError(file: path, problem: "tensor '\(name)' has shape \(t.shape), the model needs \(into.shape)") }
-            into.assign(t.values)
+            guard let t = byName[name] else {
+                throw DataError(file: path, problem: "missing tensor '\(name)' (is this a checkpoint of \(net.name)?)")
+            }
+            guard t.shape == into.shape else {
+                throw DataError(file: path,
+                                problem: "tensor '\(name)' has shape \(t.shape), the model needs \(into.shape)")
+            }
+            pending.append((t, into))
         }
         for e in net.params.entries { try take(e.name, net.params.view(e, in: net.params.values)) }
         for (name, t) in net.stateTensors { try take(name, t) }
@@ -51,10 +65,9 @@ public enum Checkpoint {
                 try take("optimizer.state1.\(e.name)", net.params.view(e, in: optimizer.state1))
                 if optimizer.kind == .adam { try take("optimizer.state2.\(e.name)", net.params.view(e, in: optimizer.state2)) }
             }
-            optimizer.steps = Int(meta["optimizer_steps"] ?? "") ?? 0
         }
-        let pos = TrainingPosition(step: Int(meta["step"] ?? "") ?? 0, epoch: Int(meta["epoch"] ?? "") ?? 0,
-                                   batchInEpoch: Int(meta["batch_in_epoch"] ?? "") ?? 0)
-        return (pos, meta)
+        for (t, into) in pending { into.assign(t.values) }
+        optimizer?.steps = record.optimizerSteps
+        return record
     }
 }

@@ -23,13 +23,17 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
             self = .warmup(steps: steps, then: try Schedule(parsing: after))
             return
         }
-        let p = text.split(separator: ":").map(String.init)
+        let p = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         switch p.first {
-        case "constant": self = .constant
-        case "cosine": self = .cosine
+        case "constant", "cosine":
+            guard p.count == 1 else { throw InitError("schedule '\(text)': \(p[0]) takes no value") }
+            self = p[0] == "cosine" ? .cosine : .constant
         case "step":
             let every = p.count > 1 ? Int(p[1]) : 10, gamma = p.count > 2 ? Double(p[2]) : 0.1
-            guard let every, let gamma, every > 0 else { throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA]") }
+            guard p.count <= 3, let every, let gamma, every > 0, gamma.isFinite, gamma > 0 else {
+                throw InitError("schedule '\(text)': use step:EVERY_EPOCHS[:GAMMA] with EVERY ≥ 1 "
+                                + "and GAMMA a positive number")
+            }
             self = .step(every: every, gamma: gamma)
         default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine, warmup:STEPS[,SCHEDULE])")
         }

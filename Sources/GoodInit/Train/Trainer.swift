@@ -52,6 +52,40 @@ public struct TrainSummary: Codable, Sendable {
     public var lsuv: [LSUVLayerReport]?
     public var stoppedBySignal: Bool
     public var config: TrainConfig
+
+    enum CodingKeys: String, CodingKey {
+        case model, initializer, steps, epochs, finalTrainLoss, testAccuracy, testLoss, imagesPerSecond, wallSeconds
+        case peakRSSMegabytes, lsuv, stoppedBySignal, config
+    }
+}
+
+extension TrainSummary {
+    /// JSON has no NaN: a run without a step (no training loss) writes null, and reads back as NaN.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model); try c.encode(initializer, forKey: .initializer)
+        try c.encode(steps, forKey: .steps); try c.encode(epochs, forKey: .epochs)
+        try c.encode(finalTrainLoss.isFinite ? finalTrainLoss : nil, forKey: .finalTrainLoss)
+        try c.encodeIfPresent(testAccuracy, forKey: .testAccuracy); try c.encodeIfPresent(testLoss, forKey: .testLoss)
+        try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encode(peakRSSMegabytes, forKey: .peakRSSMegabytes); try c.encodeIfPresent(lsuv, forKey: .lsuv)
+        try c.encode(stoppedBySignal, forKey: .stoppedBySignal); try c.encode(config, forKey: .config)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model); initializer = try c.decode(String.self, forKey: .initializer)
+        steps = try c.decode(Int.self, forKey: .steps); epochs = try c.decode(Double.self, forKey: .epochs)
+        finalTrainLoss = try c.decodeIfPresent(Double.self, forKey: .finalTrainLoss) ?? .nan
+        testAccuracy = try c.decodeIfPresent(Double.self, forKey: .testAccuracy)
+        testLoss = try c.decodeIfPresent(Double.self, forKey: .testLoss)
+        imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+        peakRSSMegabytes = try c.decode(Double.self, forKey: .peakRSSMegabytes)
+        lsuv = try c.decodeIfPresent([LSUVLayerReport].self, forKey: .lsuv)
+        stoppedBySignal = try c.decode(Bool.self, forKey: .stoppedBySignal)
+        config = try c.decode(TrainConfig.self, forKey: .config)
+    }
 }
 
 public struct TrainingError: Error, CustomStringConvertible {
@@ -72,6 +106,8 @@ public struct DivergenceError: Error, CustomStringConvertible {
 
 /// Set by SIGINT/SIGTERM; the loop saves at the next step boundary and returns.
 nonisolated(unsafe) public var trainingStopRequested: Int32 = 0
+/// 1 while a checkpoint is being written: a signal handler lets the write finish instead of exiting.
+nonisolated(unsafe) public var checkpointSaveInProgress: Int32 = 0
 
 public final class Trainer {
     public let config: TrainConfig
@@ -88,12 +124,10 @@ public final class Trainer {
 
     public init(config: TrainConfig, data: DataSplits? = nil) throws {
         self.config = config
-        guard config.batchSize > 0, config.epochs > 0, config.workers > 0, config.chunk > 0 else {
-            throw TrainingError("batch size, epochs, workers and chunk must be positive")
-        }
+        try config.validate()
         // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
         // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
-        let chunkCount = (config.batchSize + config.chunk - 1) / config.chunk
+        let chunkCount = chunks(batch: config.batchSize, chunk: config.chunk)
         guard config.workers <= chunkCount else {
             throw TrainingError("\(config.workers) workers need at least \(config.workers) chunks, but batch \(config.batchSize) / chunk \(config.chunk) gives \(chunkCount): pass --chunk \(max(1, config.batchSize / config.workers)) or less")
         }
@@ -102,6 +136,7 @@ public final class Trainer {
         var splits = try data ?? DataSets.load(name: config.data, dir: config.dataDir, seed: config.seed)
         if let n = config.trainLimit, n < splits.train.count { splits.train = splits.train.subset(0..<n) }
         if let n = config.testLimit, n < splits.test.count { splits.test = splits.test.subset(0..<n) }
+        try Self.checkSplits(splits, name: config.data)
         let (mean, std) = splits.train.channelMeanStd()
         splits.train.normalize(mean: mean, std: std)
         splits.test.normalize(mean: mean, std: std)
@@ -110,16 +145,56 @@ public final class Trainer {
         if let file = config.modelFile {
             let m = try ModelFile.load(file)
             guard m.input == input else { throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)") }
-            net = try Network(name: m.name, input: m.input, layers: m.layers)
+            do { net = try Network(name: m.name, input: m.input, layers: m.layers) } catch let e as ShapeError {
+                throw DataError(file: file, problem: e.description)
+            }
         } else {
             net = try Presets.network(config.model, activation: config.activation, input: input)
         }
         guard net.classes == splits.train.classes else {
+            if let file = config.modelFile {
+                throw DataError(file: file,
+                                problem: "\(net.classes) outputs, but \(config.data) has "
+                                    + "\(splits.train.classes) classes")
+            }
             throw TrainingError("\(net.name) has \(net.classes) outputs but \(config.data) has \(splits.train.classes) classes")
         }
-        guard splits.train.count >= config.batchSize else { throw TrainingError("batch size \(config.batchSize) > \(splits.train.count) training samples") }
+        guard splits.train.count >= config.batchSize else {
+            throw TrainingError("--batch-size \(config.batchSize) is more than the \(splits.train.count) "
+                                + "training samples")
+        }
         guard let kind = Optimizer.Kind(rawValue: config.optimizer) else { throw TrainingError("unknown optimizer '\(config.optimizer)' (sgd, adam)") }
+        // Before any plan allocates: the training batch, then LSUV's or evaluation's.
+        do {
+            try net.checkMemory(batch: config.batchSize, chunk: config.chunk, optimizerStates: kind == .adam ? 2 : 1)
+            try net.checkMemory(batch: max(100, min(config.lsuvBatch, splits.train.count)), chunk: Int.max,
+                                optimizerStates: 0)
+        } catch let e as ShapeError {
+            guard let file = config.modelFile else { throw e }
+            throw DataError(file: file, problem: e.description)
+        }
         optimizer = Optimizer(kind, store: net.params, momentum: Float(config.momentum), weightDecay: Float(config.weightDecay))
+    }
+
+    /// Train and test sets must hold samples of one shape and one set of classes: a mismatch
+    /// would otherwise train a whole epoch and then fail in evaluation.
+    static func checkSplits(_ s: DataSplits, name: String) throws {
+        let (a, b) = (s.train, s.test)
+        let shape = { (d: Dataset) in "\(d.channels)×\(d.height)×\(d.width)" }
+        guard a.count > 0 else { throw TrainingError("data \(name): the training set is empty") }
+        guard a.channels == b.channels, a.height == b.height, a.width == b.width else {
+            throw TrainingError("data \(name): the test images are \(shape(b)), the training images \(shape(a))")
+        }
+        guard a.classes == b.classes else {
+            throw TrainingError("data \(name): the test set has \(b.classes) classes, the training set \(a.classes)")
+        }
+    }
+
+    /// Writes a checkpoint; a second stop signal arriving meanwhile lets it finish.
+    func save(_ pos: TrainingPosition, to path: String) throws {
+        checkpointSaveInProgress = 1
+        defer { checkpointSaveInProgress = 0 }
+        try Checkpoint.save(net, optimizer: optimizer, position: pos, config: configJSON, to: path)
     }
 
     var configJSON: String {
@@ -181,12 +256,27 @@ public final class Trainer {
     /// Trains; resumes from `resume` (a checkpoint path) when given.
     public func run(resume: String? = nil) throws -> TrainSummary {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: config.out, withIntermediateDirectories: true)
+        try OutputFolder.prepare(config.out)
+        for name in OutputFolder.removeStaleTemporaries(in: config.out, base: "checkpoint.safetensors") {
+            log("removed \(name), left by a run that was killed while saving")
+        }
         let ckptPath = (config.out as NSString).appendingPathComponent("checkpoint.safetensors")
         lsuvReport = nil
         var pos = TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
+        let b = config.batchSize, n = data.train.count, perEpoch = n / b
         if let resume {
-            pos = try Checkpoint.load(resume, into: net, optimizer: optimizer).0
+            pos = try Checkpoint.load(resume, into: net, optimizer: optimizer) { meta in
+                // Another batch size would change the data order and what a step means.
+                guard meta.config.batchSize == b else {
+                    throw TrainingError("--resume \(resume): trained with --batch-size \(meta.config.batchSize), "
+                                        + "not \(b); resume with --batch-size \(meta.config.batchSize)")
+                }
+                guard meta.position.batchInEpoch <= perEpoch else {
+                    throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, "
+                                        + "but an epoch has \(perEpoch) batches here "
+                                        + "(another --train-limit or data set?)")
+                }
+            }.position
             log("resumed from \(resume) at step \(pos.step) (epoch \(pos.epoch + 1), batch \(pos.batchInEpoch))")
         } else {
             let t0 = Date()
@@ -199,8 +289,9 @@ public final class Trainer {
         let metricsPath = (config.out as NSString).appendingPathComponent("metrics.jsonl")
         if resume == nil { fm.createFile(atPath: metricsPath, contents: nil) }
         let metrics = try MetricsLog(path: metricsPath)
-        let b = config.batchSize, n = data.train.count, perEpoch = n / b
-        let total = min(config.maxSteps ?? Int.max, perEpoch * config.epochs)
+        // saturating: --epochs may be as large as Int allows
+        let (product, overflow) = perEpoch.multipliedReportingOverflow(by: config.epochs)
+        let total = min(config.maxSteps ?? Int.max, overflow ? Int.max : product)
         let plan = Plan(net: net, batch: b, chunkSize: config.chunk, workers: config.workers, threads: threads)
         let progress = Progress(total: total, log: log)
         let schedule = try Schedule(parsing: config.schedule)
@@ -242,25 +333,33 @@ public final class Trainer {
             }
             if pos.batchInEpoch >= perEpoch || pos.step >= total {
                 progress.finishLine()
-                var line: [String: Any] = ["type": "epoch", "epoch": pos.epoch + 1, "step": pos.step,
+                let epochNumber = pos.epoch + 1
+                if pos.batchInEpoch >= perEpoch { pos.epoch += 1; pos.batchInEpoch = 0 }
+                // Saved before the evaluation: whatever happens there, the epoch's work is kept.
+                try save(pos, to: ckptPath)
+                var line: [String: Any] = ["type": "epoch", "epoch": epochNumber, "step": pos.step,
                                            "train_loss": trainLossSum / Double(max(1, trainSeen)), "train_accuracy": Double(trainCorrect) / Double(max(1, trainSeen)),
                                            "seconds": Date().timeIntervalSince(start)]
                 if config.evalEachEpoch {
                     let (acc, loss) = evaluate(data.test)
                     lastEval = (acc, loss)
                     line["test_accuracy"] = acc; line["test_loss"] = loss
-                    log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", pos.epoch + 1,
+                    log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", epochNumber,
                                trainLossSum / Double(max(1, trainSeen)), Double(trainCorrect) / Double(max(1, trainSeen)), loss, acc))
                 }
                 try metrics.write(line)
                 trainLossSum = 0; trainCorrect = 0; trainSeen = 0
-                if pos.batchInEpoch >= perEpoch { pos.epoch += 1; pos.batchInEpoch = 0 }
-                try Checkpoint.save(net, optimizer: optimizer, position: pos, config: configJSON, to: ckptPath)
             }
+        }
+        if pos.step >= total && imagesDone == 0 {
+            log(resume == nil ? "nothing to train: --steps 0"
+                              : "nothing to train: the checkpoint is at step \(pos.step) of \(total)")
+            // a zero-step run still leaves its initialized weights for eval
+            if resume == nil { try save(pos, to: ckptPath) }
         }
         if stopped {
             progress.finishLine()
-            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: configJSON, to: ckptPath)
+            try save(pos, to: ckptPath)
             log("stopped by signal at step \(pos.step); checkpoint: \(ckptPath) (resume with --resume \(ckptPath))")
         }
         let wall = Date().timeIntervalSince(start)

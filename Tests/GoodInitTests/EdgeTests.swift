@@ -1,0 +1,327 @@
+// Every input class that once crashed the program, or was wrongly accepted (issue 14), as one
+// small case each: the library must refuse it with a message naming the file or flag.
+import Foundation
+@testable import GoodInit
+import Testing
+
+/// Runs `body` and returns the description of what it threw; records an issue when it does not throw.
+func refusal(_ what: String, _ body: () throws -> Void) -> String {
+    do {
+        try body()
+        Issue.record("\(what) was accepted")
+        return ""
+    } catch {
+        return "\(error)"
+    }
+}
+
+func scratchFolder(_ tag: String) -> String {
+    let p = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-\(tag)-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+    return p
+}
+
+@Suite("Model files and networks at the edge") struct ModelEdgeTests {
+    static let head = "name: t\ninput: [1, 28, 28]\nlayers:\n"
+    static let tail = "  - flatten\n  - linear: {out: 10}\n"
+
+    func build(_ layers: String) throws {
+        let m = try ModelFile.parse(Self.head + layers + Self.tail, file: "net.yaml")
+        _ = try Network(name: m.name, input: m.input, layers: m.layers)
+    }
+
+    @Test("zero or negative sizes, zero strides and windows, bad dropout and slopes are refused by key path",
+          arguments: [
+            ("  - conv: {out: 4, stride: 0}\n", "layers[0].conv.stride"),
+            ("  - conv: {out: 0}\n", "layers[0].conv.out"),
+            ("  - conv: {out: 4, padding: -1}\n", "layers[0].conv.padding"),
+            ("  - conv: {out: 9223372036854775807}\n", "layers[0].conv.out"),
+            ("  - maxpool: {window: 0}\n", "layers[0].maxpool.window"),
+            ("  - avgpool: {window: 2, stride: 0}\n", "layers[0].avgpool.stride"),
+            ("  - maxout: {pieces: 0}\n", "layers[0].maxout.pieces"),
+            ("  - dropout: {p: 1.5}\n", "layers[0].dropout.p"),
+            ("  - leaky_relu: {slope: .nan}\n", "layers[0].leaky_relu.slope"),
+            ("  - conv: {out: 4, kernel: \"3\"}\n", "layers[0].conv.kernel"),
+          ])
+    func badValues(_ layers: String, _ key: String) {
+        let message = refusal(key) { try build(layers) }
+        #expect(message.contains("net.yaml") && message.contains(key), "\(message)")
+    }
+
+    @Test("a window larger than its input is refused naming the layer, also when integer division would round it in",
+          arguments: ["  - maxpool: {window: 30}\n", "  - maxpool: {window: 29, stride: 29}\n",
+                      "  - conv: {out: 4, kernel: 31, padding: 0}\n"])
+    func windowFits(_ layers: String) {
+        let message = refusal(layers) { try build(layers) }
+        #expect(message.contains("larger than the input"), "\(message)")
+    }
+
+    @Test("the same value checks apply to networks built in code (presets)")
+    func specChecks() {
+        let message = refusal("stride 0") {
+            _ = try Network(name: "n", input: [1, 8, 8], layers: [.conv(out: 4, stride: 0), .flatten, .linear(out: 2)])
+        }
+        #expect(message.contains("stride"), "\(message)")
+    }
+
+    @Test("sizes whose products overflow Int or exceed the machine's memory are refused, naming the layer")
+    func tooLarge() {
+        let overflow = refusal("1M × 1M channels") { try build("  - conv: {out: 1000000}\n  - conv: {out: 1000000}\n") }
+        #expect(overflow.contains("conv2") && overflow.contains("too many elements"), "\(overflow)")
+        // 5·10⁹ outputs × 10 classes: fits in Int, not in memory
+        let memory = refusal("a 460 GB linear layer") { try build("  - conv: {out: 100000, padding: 100}\n") }
+        #expect(memory.contains("linear1.weight") && memory.contains("GB"), "\(memory)")
+    }
+
+    @Test("the training memory estimate names the largest part and refuses what does not fit")
+    func trainingMemory() throws {
+        let net = try Network(name: "wide", input: [1, 28, 28], layers: [.conv(out: 4096), .flatten, .linear(out: 10)])
+        let fits = net.estimatedTrainingBytes(batch: 1, chunk: 1, optimizerStates: 1)
+        #expect(fits.bytes < NetworkLimits.physicalMemory)
+        let message = refusal("batch 1M") { try net.checkMemory(batch: 1_000_000, chunk: 128, optimizerStates: 1) }
+        #expect(message.contains("conv1's output") && message.contains("this machine has"), "\(message)")
+    }
+
+    @Test("nesting too deep for the parser's stack is refused before parsing: block, flow and dash nesting")
+    func nesting() {
+        var block = Self.head, indent = "  "
+        for _ in 0..<300 { block += indent + "- residual:\n"; indent += "  " }
+        block += indent + "- relu\n" + Self.tail
+        let flow = Self.head + "  - " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n"
+        let dashes = Self.head + "  " + String(repeating: "- ", count: 5000) + "relu\n"
+        for (name, text) in [("block", block), ("flow", flow), ("dashes", dashes)] {
+            let message = refusal(name) { _ = try ModelFile.parse(text, file: "deep.yaml") }
+            #expect(message.contains("nested deeper than"), "\(name): \(message)")
+        }
+    }
+
+    @Test("residual blocks nested past the network's limit are refused")
+    func residualDepth() {
+        var spec: [LayerSpec] = [.relu]
+        for _ in 0..<(NetworkLimits.nesting + 2) { spec = [.residual(spec)] }
+        let message = refusal("deep residuals") {
+            _ = try Network(name: "n", input: [4], layers: spec + [.linear(out: 2)])
+        }
+        #expect(message.contains("nested deeper"), "\(message)")
+    }
+
+    @Test("YAML anchors and aliases (the alias bomb) are refused before expansion; plain text with * or & is not")
+    func aliases() throws {
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n", previous = "a"
+        for name in ["b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+            bomb += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+            previous = name
+        }
+        let message = refusal("alias bomb") { _ = try ModelFile.parse(bomb + Self.head + Self.tail, file: "bomb.yaml") }
+        #expect(message.contains("aliases") && message.contains("line 1"), "\(message)")
+        let text = "name: a*b&c # not *an alias\ninput: [1, 28, 28]\nlayers:\n" + Self.tail
+        let m = try ModelFile.parse(text, file: "ok.yaml")
+        #expect(m.name == "a*b&c")
+    }
+
+    @Test("an oversized document is refused before parsing")
+    func size() {
+        let text = Self.head + String(repeating: "  - relu\n", count: 200_000) + Self.tail
+        let message = refusal("2 MB") { _ = try ModelFile.parse(text, file: "big.yaml") }
+        #expect(message.contains("at most"), "\(message)")
+    }
+}
+
+@Suite("Configuration values at the edge") struct ConfigEdgeTests {
+    /// A default configuration with one value out of range, under the flag that sets it.
+    static func broken(_ flag: String) -> TrainConfig {
+        var c = TrainConfig()
+        switch flag {
+        case "train-limit": c.trainLimit = -1
+        case "test-limit": c.testLimit = 0
+        case "lsuv-batch": c.lsuvBatch = 0
+        case "lsuv-tol": c.lsuvTolVar = .nan
+        case "lr": c.lr = -0.1
+        case "steps": c.maxSteps = -1
+        case "threads": c.threads = 1025
+        case "workers": c.workers = 0
+        case "momentum": c.momentum = 1.5
+        case "batch-size": c.batchSize = 0
+        case "optimizer": c.optimizer = "rmsprop"
+        case "data": c.data = "nope"
+        case "model": c.model = "nope"
+        default: Issue.record("no case for \(flag)")
+        }
+        return c
+    }
+
+    @Test("each out-of-range value is refused naming its flag, by validate() and by the Trainer", arguments: [
+        "train-limit", "test-limit", "lsuv-batch", "lsuv-tol", "lr", "steps", "threads", "workers", "momentum",
+        "batch-size", "optimizer", "data", "model",
+    ])
+    func ranges(_ flag: String) {
+        let c = Self.broken(flag)
+        let message = refusal(flag) { try c.validate() }
+        #expect(message.hasPrefix("--\(flag) "), "\(message)")
+        #expect(throws: TrainingError.self) { _ = try Trainer(config: c) }
+    }
+
+    @Test("schedules and initializers with trailing junk or non-finite numbers are refused",
+          arguments: ["cosine:junk", "constant:1", "step:1:nan", "step:1:-0.5", "step:1:0.1:3", "warmup:3,step:0"])
+    func schedules(_ text: String) {
+        #expect(throws: InitError.self) { try Schedule(parsing: text) }
+    }
+
+    @Test("initializers", arguments: ["lsuv:3", "xavier-uniform:2", "normal:nan", "constant", "he-normal:fan_sideways"])
+    func initializers(_ text: String) {
+        #expect(throws: InitError.self) { try Initializer(parsing: text) }
+    }
+
+    @Test("--out: a file, a path under a file, an unwritable place give one line naming --out")
+    func outFolder() throws {
+        let folder = scratchFolder("out")
+        let file = folder + "/plain"
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        for path in [file, file + "/sub", "/proc/goodinit-cannot-be-here"] {
+            let message = refusal(path) { try OutputFolder.prepare(path) }
+            #expect(message.hasPrefix("--out \(path): ") && !message.contains("\n") && !message.contains("NSError"),
+                    "\(message)")
+        }
+        try OutputFolder.prepare(folder + "/new/deeper")
+        #expect(FileManager.default.fileExists(atPath: folder + "/new/deeper"))
+    }
+}
+
+@Suite("Training edges: data, checkpoints, nothing lost") struct TrainEdgeTests {
+    func config(_ out: String, steps: Int? = 4) -> TrainConfig {
+        var c = TrainConfig()
+        c.model = "mlp-xavier"; c.initializer = "he-normal"; c.data = "synthetic"; c.trainLimit = 128; c.testLimit = 32
+        c.batchSize = 32; c.chunk = 32; c.epochs = 2; c.maxSteps = steps; c.threads = 1; c.out = out; c.logEvery = 1
+        return c
+    }
+
+    func quiet(_ c: TrainConfig, data: DataSplits? = nil) throws -> Trainer {
+        let t = try Trainer(config: c, data: data)
+        t.log = { _ in }
+        return t
+    }
+
+    func splits(trainSide: Int, testSide: Int, testClasses: Int = 10) -> DataSplits {
+        let a = Synthetic.make(count: 64, channels: 1, height: trainSide, width: trainSide, classes: 10, seed: 1)
+        let b = Synthetic.make(count: 16, channels: 1, height: testSide, width: testSide, classes: testClasses, seed: 2)
+        return DataSplits(train: a, test: b)
+    }
+
+    @Test("a test set of another image size or class count is refused before training, not after an epoch")
+    func splitMismatch() {
+        let out = scratchFolder("split")
+        var c = config(out)
+        c.trainLimit = nil; c.testLimit = nil
+        let size = refusal("28 vs 32") { _ = try quiet(c, data: splits(trainSide: 28, testSide: 32)) }
+        #expect(size.contains("1×32×32") && size.contains("1×28×28"), "\(size)")
+        let classes = refusal("10 vs 3 classes") {
+            _ = try quiet(c, data: splits(trainSide: 28, testSide: 28, testClasses: 3))
+        }
+        #expect(classes.contains("3 classes"), "\(classes)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/metrics.jsonl"))
+    }
+
+    @Test("the epoch's checkpoint is on disk before its evaluation starts")
+    func checkpointBeforeEvaluation() throws {
+        let out = scratchFolder("order")
+        let t = try quiet(config(out, steps: nil))
+        var seenAtEvaluation: [Int] = []
+        t.log = { line in
+            guard line.hasPrefix("epoch ") else { return }
+            let meta = try? CheckpointMetadata.read(out + "/checkpoint.safetensors")
+            seenAtEvaluation.append(meta?.position.epoch ?? -1)
+        }
+        _ = try t.run()
+        #expect(seenAtEvaluation == [1, 2])
+    }
+
+    @Test("zero steps and a finished resume write a valid summary.json (null loss) and a checkpoint")
+    func zeroSteps() throws {
+        let out = scratchFolder("zero")
+        let s = try quiet(config(out, steps: 0)).run()
+        #expect(s.steps == 0 && s.finalTrainLoss.isNaN)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json")))
+        #expect((json as? [String: Any])?["finalTrainLoss"] is NSNull)
+        _ = try CheckpointMetadata.read(out + "/checkpoint.safetensors")
+
+        let done = scratchFolder("done")
+        _ = try quiet(config(done, steps: 3)).run()
+        let again = try quiet(config(done, steps: 3)).run(resume: done + "/checkpoint.safetensors")
+        #expect(again.steps == 3)
+        let written = try Data(contentsOf: URL(fileURLWithPath: done + "/summary.json"))
+        let decoded = try JSONDecoder().decode(TrainSummary.self, from: written)
+        #expect(decoded.steps == 3 && decoded.finalTrainLoss.isNaN)
+    }
+
+    /// A real checkpoint with its metadata edited.
+    func forged(_ edit: (inout [String: String]) -> Void) throws -> String {
+        let out = scratchFolder("forge")
+        _ = try quiet(config(out, steps: 2)).run()
+        let path = out + "/checkpoint.safetensors"
+        var (tensors, meta) = try Safetensors.read(path)
+        edit(&meta)
+        try Safetensors.write(tensors, metadata: meta, to: path)
+        return path
+    }
+
+    @Test("checkpoint metadata is a checked record: missing, non-numeric, negative values and bad stored configs",
+          arguments: ["no metadata", "metadata has no 'step'", "'step' must be", "'epoch' must be",
+                      "'batch_in_epoch' must be", "'format'", "stored configuration: --test-limit"])
+    func metadata(_ expected: String) throws {
+        let path = try forged { m in
+            switch expected {
+            case "no metadata": m = [:]
+            case "metadata has no 'step'": m["step"] = nil
+            case "'step' must be": m["step"] = "twelve"
+            case "'epoch' must be": m["epoch"] = "-1"
+            case "'batch_in_epoch' must be": m["batch_in_epoch"] = "-3"
+            case "'format'": m["format"] = "other"
+            default: m["config"] = m["config"]!.replacingOccurrences(of: "\"testLimit\":32", with: "\"testLimit\":-5")
+            }
+        }
+        let out = scratchFolder("resume")
+        let t = try quiet(config(out))
+        let before = t.net.params.values.array
+        let message = refusal(expected) { _ = try t.run(resume: path) }
+        #expect(message.contains(path) && message.contains(expected), "\(message)")
+        #expect(t.net.params.values.array == before, "a refused checkpoint must leave the weights as they were")
+        #expect(throws: DataError.self) { _ = try CheckpointMetadata.read(path) }
+    }
+
+    @Test("resuming with another batch size or optimizer is refused, naming the flag")
+    func resumeMismatch() throws {
+        let out = scratchFolder("mismatch")
+        _ = try quiet(config(out, steps: 2)).run()
+        var c = config(scratchFolder("mismatch2"))
+        c.batchSize = 16; c.chunk = 16
+        let batch = refusal("batch 16") { _ = try quiet(c).run(resume: out + "/checkpoint.safetensors") }
+        #expect(batch.contains("--batch-size 32"), "\(batch)")
+        c = config(scratchFolder("mismatch3")); c.optimizer = "adam"
+        let adam = refusal("adam") { _ = try quiet(c).run(resume: out + "/checkpoint.safetensors") }
+        #expect(adam.contains("--optimizer adam"), "\(adam)")
+    }
+
+    @Test("sizes as large as Int allows (--chunk, --epochs, --batch-size) do not overflow the step arithmetic")
+    func intMax() throws {
+        var c = config(scratchFolder("intmax"), steps: 1)
+        c.chunk = Int.max; c.epochs = Int.max
+        #expect(try quiet(c).run().steps == 1)
+        c.batchSize = Int.max
+        let message = refusal("batch Int.max") { _ = try quiet(c) }
+        #expect(message.contains("--batch-size"), "\(message)")
+    }
+
+    @Test("temp files of dead processes are removed at start; a live process's are kept")
+    func staleTemporaries() throws {
+        let out = scratchFolder("stale")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run(); p.waitUntilExit()
+        let dead = out + "/checkpoint.safetensors.tmp-\(p.processIdentifier)"
+        let live = out + "/checkpoint.safetensors.tmp-1" // init never exits
+        for f in [dead, live] { FileManager.default.createFile(atPath: f, contents: Data(count: 16)) }
+        _ = try quiet(config(out, steps: 1)).run()
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: live))
+    }
+}
