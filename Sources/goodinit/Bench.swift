@@ -53,11 +53,11 @@ struct BenchPeak: ParsableCommand {
 
     func validate() throws {
         guard runs > 0 else { throw ValidationError("--runs must be positive") }
-        if let threads { _ = try parseList(threads) }
+        if let threads { _ = try parseThreadList(threads) }
     }
 
     func run() throws {
-        let counts = try threads.map(parseList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
+        let counts = try threads.map(parseThreadList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
         if !json {
             print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); OpenMP: \(Kernels.hasOpenMP)")
             print("isa       threads  GFLOP/s  per thread  vs 1 thread")
@@ -93,10 +93,19 @@ func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Do
     return (t[t.count / 2], t.first!, t.last!)
 }
 
-func parseList(_ s: String) throws -> [Int] {
-    let v = s.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw ValidationError("'\(s)' is not a comma-separated list of positive integers") }
+/// "1,2,4" → [1, 2, 4]: every item an integer in 1...max.
+func parseList(_ s: String, max: Int = 65536) throws -> [Int] {
+    let items = s.split(separator: ",", omittingEmptySubsequences: false)
+    let v = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.count == items.count, v.allSatisfy({ $0 > 0 && $0 <= max }) else {
+        throw ValidationError("'\(s)' is not a comma-separated list of integers in 1...\(max)")
+    }
     return v
+}
+
+/// Thread and worker counts: at most 4 × the cores (and 1024), as `train` allows.
+func parseThreadList(_ s: String) throws -> [Int] {
+    try parseList(s, max: min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount))
 }
 
 struct BenchGemm: ParsableCommand {
@@ -110,7 +119,7 @@ struct BenchGemm: ParsableCommand {
 
     func validate() throws {
         guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        _ = try parseList(threads)
+        _ = try parseThreadList(threads)
         _ = try shapes()
     }
 
@@ -136,7 +145,7 @@ struct BenchGemm: ParsableCommand {
                 let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
                 Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
                 let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
-                for t in try parseList(threads) {
+                for t in try parseThreadList(threads) {
                     Kernels.setThreads(t)
                     let flops = 2.0 * Double(m) * Double(n) * Double(k)
                     let reps = max(repeats, min(50, Int(2e10 / flops)))
@@ -164,6 +173,12 @@ struct BenchLSUV: ParsableCommand {
     @Option(help: "Timed repeats.") var repeats = 5
     @OptionGroup var compute: ComputeOptions
     @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws {
+        guard batchSize > 0, batchSize <= 65536 else { throw ValidationError("--batch-size must be in 1...65536") }
+        guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
+        _ = try Presets.make(model)
+    }
 
     func run() throws {
         let net = try Presets.network(model)
@@ -206,6 +221,13 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
+    func validate() throws {
+        guard steps > 0, chunk > 0 else { throw ValidationError("--steps and --chunk must be positive") }
+        _ = try parseList(batchSize)
+        for list in [threads, workers] { _ = try parseThreadList(list) }
+        for name in model.split(separator: ",") { _ = try Presets.make(String(name)) }
+    }
+
     func run() throws {
         let names = model.split(separator: ",").map(String.init)
         let mw = max(13, names.map(\.count).max() ?? 0)
@@ -223,7 +245,7 @@ struct BenchTrain: ParsableCommand {
                 let x = Tensor(zeros: [b * size]); Kernels.fillNormal(x, seed: 3)
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
-                for w in try parseList(workers) { for t in try parseList(threads) {
+                for w in try parseThreadList(workers) { for t in try parseThreadList(threads) {
                     guard w <= (b + chunk - 1) / chunk else {
                         throw ValidationError("\(w) workers need at least \(w) chunks, but batch \(b) / chunk \(chunk) gives \((b + chunk - 1) / chunk): pass --chunk \(max(1, b / w)) or less")
                     }

@@ -35,7 +35,7 @@ struct BenchKernels: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0, repeats > 0 else { throw ValidationError("--batch-size and --repeats must be positive") }
-        _ = try parseList(threads)
+        _ = try parseThreadList(threads)
         let unknown = families.subtracting(["gemm", "conv", "bn"])
         guard unknown.isEmpty else { throw ValidationError("--kernels: unknown \(unknown.sorted().joined(separator: ", ")) (gemm, conv, bn)") }
         for name in model.split(separator: ",") { _ = try Presets.make(String(name)) }
@@ -51,7 +51,7 @@ struct BenchKernels: ParsableCommand {
     }
 
     func runChosen() throws {
-        let counts = try parseList(threads)
+        let counts = try parseThreadList(threads)
         var gemms: [KernelUse<GemmShape>] = [], convs: [KernelUse<ConvShape>] = [], bns: [KernelUse<BatchNormShape>] = []
         func merge<S>(_ list: inout [KernelUse<S>], _ uses: [KernelUse<S>], _ net: String) {
             for u in uses {
