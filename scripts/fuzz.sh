@@ -90,6 +90,10 @@ for t in "${targets[@]}"; do
         echo "  finding (exit $status), log $log:"
         grep -m 1 -E 'ERROR: (AddressSanitizer|libFuzzer)|Fatal error|SUMMARY' "$log" | sed 's/^/    /' || true
         grep -E 'Test unit written to' "$log" | sed 's/^/    /' || true
+        # The top frames of the first stack, in Swift's names (fork mode logs no stacks).
+        swift demangle --simplified <"$log" | grep -E '^ +#[0-9]+ 0x' \
+            | grep -v -e __sanitizer -e 'fuzzer::' -e 'libc\.so' -e asan_ | head -n 8 \
+            | sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in /      /' | cut -c1-150 || true
     fi
 done
 exit "$found"
