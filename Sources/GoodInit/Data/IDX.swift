@@ -83,7 +83,8 @@ public enum IDX {
         }
         let body = bytes.count - start
         guard let claimed, claimed <= body else {
-            throw fail("truncated: \(body) data bytes, header \(dims) implies \(claimed.map(String.init) ?? "over 2^63")")
+            let implied = claimed.map(String.init) ?? "over 2^63"
+            throw fail("truncated: \(body) data bytes, header \(dims) implies \(implied)")
         }
         guard claimed == body else {
             throw fail("oversized: \(body - claimed) extra bytes beyond the \(claimed) that header \(dims) implies")
