@@ -56,5 +56,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "GoodInitTests", dependencies: ["GoodInit", "CKernels"]),
+        // MARK: - Fuzzing (scripts/fuzz.sh; without its -D GOODINIT_FUZZ this builds a replayer)
+        .executableTarget(name: "goodinit-fuzz", dependencies: ["GoodInit"], path: "Fuzz/Sources"),
     ]
 )

@@ -34,11 +34,16 @@ public enum CIFAR {
     /// One file of records of `labelBytes` label bytes then 3072 pixel bytes; the label is byte
     /// `labelIndex` of the record.
     public static func readRecords(file: String, labelBytes: Int, labelIndex: Int, classes: Int) throws -> Dataset {
+        try checkLayout(file: file, labelBytes: labelBytes, labelIndex: labelIndex, classes: classes)
+        return try decodeRecords(readFileBytes(file), file: file, labelBytes: labelBytes, labelIndex: labelIndex,
+                                 classes: classes)
+    }
+
+    /// `readRecords` on a file's bytes already in memory; `file` only names it in errors.
+    public static func decodeRecords(_ bytes: [UInt8], file: String, labelBytes: Int, labelIndex: Int,
+                                     classes: Int) throws -> Dataset {
         func fail(_ problem: String) -> DataError { DataError(file: file, problem: problem) }
-        guard labelBytes >= 1, (0..<labelBytes).contains(labelIndex), (1...256).contains(classes) else {
-            throw fail("bad record layout: label byte \(labelIndex) of \(labelBytes), \(classes) classes")
-        }
-        let bytes = try readFileBytes(file)
+        try checkLayout(file: file, labelBytes: labelBytes, labelIndex: labelIndex, classes: classes)
         let record = labelBytes + imageBytes
         guard !bytes.isEmpty else { throw fail("empty file") }
         guard bytes.count % record == 0 else {
@@ -59,6 +64,14 @@ public enum CIFAR {
         }
         return Dataset(name: "cifar", channels: 3, height: 32, width: 32, classes: classes,
                        images: images, labels: labels)
+    }
+
+    /// A layout error is the caller's, so it is reported before the file is even read.
+    private static func checkLayout(file: String, labelBytes: Int, labelIndex: Int, classes: Int) throws {
+        guard labelBytes >= 1, (0..<labelBytes).contains(labelIndex), (1...256).contains(classes) else {
+            throw DataError(file: file,
+                            problem: "bad record layout: label byte \(labelIndex) of \(labelBytes), \(classes) classes")
+        }
     }
 
     /// `dir` itself when it holds `marker`, else `dir/sub` (how the archives unpack).

@@ -3,8 +3,18 @@
 public enum IDX {
     /// Images file of shape (n, rows, cols) and labels file of shape (n), as one gray-scale Dataset.
     public static func load(images: String, labels: String, name: String, classes: Int = 10) throws -> Dataset {
-        let (imageDims, imageBytes, imageStart) = try read(images, dimensions: 3, what: "images")
-        let (labelDims, labelBytes, labelStart) = try read(labels, dimensions: 1, what: "labels")
+        try decode(images: readFileBytes(images), labels: readFileBytes(labels), imagesFile: images,
+                   labelsFile: labels, name: name, classes: classes)
+    }
+
+    /// `load` on bytes already in memory (plain or gzip); the file names only label errors.
+    public static func decode(images imageFileBytes: [UInt8], labels labelFileBytes: [UInt8],
+                              imagesFile images: String, labelsFile labels: String,
+                              name: String, classes: Int = 10) throws -> Dataset {
+        let (imageDims, imageBytes, imageStart) = try parse(imageFileBytes, file: images, dimensions: 3,
+                                                            what: "images")
+        let (labelDims, labelBytes, labelStart) = try parse(labelFileBytes, file: labels, dimensions: 1,
+                                                            what: "labels")
         let n = imageDims[0], rows = imageDims[1], cols = imageDims[2]
         guard n == labelDims[0] else {
             throw DataError(file: images,
@@ -35,8 +45,15 @@ public enum IDX {
     static func read(_ file: String, dimensions: Int, what: String)
         throws -> (dims: [Int], bytes: [UInt8], start: Int)
     {
+        try parse(readFileBytes(file), file: file, dimensions: dimensions, what: what)
+    }
+
+    /// `read` on a file's bytes already in memory.
+    static func parse(_ fileBytes: [UInt8], file: String, dimensions: Int, what: String)
+        throws -> (dims: [Int], bytes: [UInt8], start: Int)
+    {
         func fail(_ problem: String) -> DataError { DataError(file: file, problem: problem) }
-        var bytes = try readFileBytes(file)
+        var bytes = fileBytes
         if Gzip.isGzip(bytes) { bytes = try Gzip.decompress(bytes, file: file) }
         let expectedMagic = 0x0800 | UInt32(dimensions)
         let magicHex = "0x0000080\(dimensions)"
@@ -66,7 +83,8 @@ public enum IDX {
         }
         let body = bytes.count - start
         guard let claimed, claimed <= body else {
-            throw fail("truncated: \(body) data bytes, header \(dims) implies \(claimed.map(String.init) ?? "over 2^63")")
+            let implied = claimed.map(String.init) ?? "over 2^63"
+            throw fail("truncated: \(body) data bytes, header \(dims) implies \(implied)")
         }
         guard claimed == body else {
             throw fail("oversized: \(body - claimed) extra bytes beyond the \(claimed) that header \(dims) implies")

@@ -1,0 +1,61 @@
+// The parsers under fuzz, one entry per target; scripts/fuzz.sh names them on its command line.
+import Foundation
+import GoodInit
+
+enum FuzzTarget: String, CaseIterable {
+    case idx, gzip, cifar, safetensors, modelfile
+
+    /// Feeds one input to the parser. Errors are the expected outcome for junk; only a trap,
+    /// a sanitizer report or a broken round trip (`fatalError`) is a finding.
+    func run(_ input: [UInt8]) {
+        switch self {
+        case .idx: idx(input)
+        case .gzip: gzip(input)
+        case .cifar: cifar(input)
+        case .safetensors: safetensors(input)
+        case .modelfile: _ = try? ModelFile.parse(String(decoding: input, as: UTF8.self), file: "fuzz.yaml")
+        }
+    }
+
+    /// Input: u16 little-endian length L, L bytes of a labels file, then an images file, so one
+    /// input drives both headers and the count and label checks between them.
+    private func idx(_ input: [UInt8]) {
+        guard input.count >= 2 else { return }
+        let split = min(2 + (Int(input[0]) | Int(input[1]) << 8), input.count)
+        _ = try? IDX.decode(images: Array(input[split...]), labels: Array(input[2..<split]),
+                            imagesFile: "images", labelsFile: "labels", name: "fuzz")
+    }
+
+    /// Inflate with a small cap (so the fuzzer can reach it), then an oracle: any bytes must
+    /// survive compress → decompress unchanged.
+    private func gzip(_ input: [UInt8]) {
+        _ = try? Gzip.decompress(input, cap: 1 << 20)
+        do {
+            let back = try Gzip.decompress(Gzip.compress(input, level: 1))
+            if back != input { fatalError("gzip round trip changed \(input.count) bytes") }
+        } catch {
+            fatalError("gzip round trip failed: \(error)")
+        }
+    }
+
+    /// Both record layouts: CIFAR-10 (1 label byte) and CIFAR-100 (coarse, fine).
+    private func cifar(_ input: [UInt8]) {
+        _ = try? CIFAR.decodeRecords(input, file: "fuzz.bin", labelBytes: 1, labelIndex: 0, classes: 10)
+        _ = try? CIFAR.decodeRecords(input, file: "fuzz.bin", labelBytes: 2, labelIndex: 1, classes: 100)
+    }
+
+    /// Decode; what decodes must encode and decode again to the same tensors, bit for bit.
+    private func safetensors(_ input: [UInt8]) {
+        guard let (tensors, metadata) = try? Safetensors.decode(input, file: "fuzz.safetensors") else { return }
+        do {
+            let again = try Safetensors.decode(Safetensors.encode(tensors, metadata: metadata), file: "again")
+            let same = again.metadata == metadata && again.tensors.count == tensors.count
+                && zip(again.tensors, tensors).allSatisfy { a, b in
+                    a.name == b.name && a.shape == b.shape && a.values.map(\.bitPattern) == b.values.map(\.bitPattern)
+                }
+            if !same { fatalError("safetensors round trip changed the tensors or metadata") }
+        } catch {
+            fatalError("safetensors round trip failed: \(error)")
+        }
+    }
+}
