@@ -119,6 +119,14 @@ func scratchFolder(_ tag: String) -> String {
         #expect(m.name == "a*b&c")
     }
 
+    @Test("a mapping used as a mapping key (a Yams trap the fuzzer found) is refused with its line")
+    func nonScalarKey() {
+        for text in ["{{\n}}", Self.head + "  - {{a: 1}: 2}\n" + Self.tail] {
+            let message = refusal("non-scalar key") { _ = try ModelFile.parse(text, file: "key.yaml") }
+            #expect(message.contains("key.yaml") && message.contains("plain name"), "\(message)")
+        }
+    }
+
     @Test("an oversized document is refused before parsing")
     func size() {
         let text = Self.head + String(repeating: "  - relu\n", count: 200_000) + Self.tail

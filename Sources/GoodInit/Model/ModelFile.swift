@@ -27,7 +27,13 @@ public enum ModelFile {
         func fail(_ at: String, _ problem: String) -> DataError { DataError(file: file, problem: "\(at): \(problem)") }
         try prescan(text, file: file)
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch { throw DataError(file: file, problem: "not valid YAML/JSON: \(error)") }
+        do {
+            // Composed first and checked: Yams' constructor traps on a mapping used as a key.
+            if let node = try Yams.compose(yaml: text) { try requireScalarKeys(node, file: file) }
+            root = try Yams.load(yaml: text)
+        } catch let error as DataError { throw error } catch {
+            throw DataError(file: file, problem: "not valid YAML/JSON: \(error)")
+        }
         guard let doc = root as? [String: Any] else { throw fail("top level", "expected a mapping with name, input, layers") }
         for key in doc.keys where !["name", "input", "layers"].contains(key) { throw fail(key, "unknown key (name, input, layers)") }
         let name = doc["name"] as? String ?? (file as NSString).lastPathComponent
@@ -122,6 +128,24 @@ public enum ModelFile {
     /// nesting) or the memory (alias expansion) while parsing: a size limit, a nesting limit
     /// counted from indentation, sequence dashes and brackets, and no anchors or aliases at all
     /// (a model file never needs them). Errors name the line.
+    /// Every mapping key a plain scalar (`{a: 1}: 2` is YAML, but no model file's). Depth is
+    /// bounded by the prescan, so the recursion is too.
+    static func requireScalarKeys(_ node: Node, file: String) throws {
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard case .scalar = key else {
+                    throw DataError(file: file, problem: "line \(key.mark?.line ?? 0): a mapping key must be a plain name")
+                }
+                try requireScalarKeys(value, file: file)
+            }
+        case .sequence(let sequence):
+            for item in sequence { try requireScalarKeys(item, file: file) }
+        default:
+            break
+        }
+    }
+
     static func prescan(_ text: String, file: String) throws {
         func fail(_ line: Int, _ problem: String) -> DataError {
             DataError(file: file, problem: "line \(line): \(problem)")
