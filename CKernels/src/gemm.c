@@ -186,9 +186,9 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
         ptrdiff_t nb_panels = ck_ceil_div(npanels * mblocks, 4 * (ptrdiff_t)nthreads);
         nb_panels = ck_max(1, ck_min(nb_panels, B_BLOCK_FLOATS / (KC * nr)));
         for (ptrdiff_t pc = 0; pc < K; pc += KC) {
-            const gemm_step g = {u, A, B, C, apack, bpack, sliver_stride(u), M, N, jc, nc, pc, ck_min(KC, K - pc), mpanels,
-                                 npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels), nb_panels,
-                                 alpha, pc == 0 ? beta : 1.0f};
+            const gemm_step g = {u, A, B, C, apack, bpack, sliver_stride(u), M, N, jc, nc, pc, ck_min(KC, K - pc),
+                                 mpanels, npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels),
+                                 nb_panels, alpha, pc == 0 ? beta : 1.0f};
             if (parallel) {
 #pragma omp parallel
                 gemm_step_share(&g);

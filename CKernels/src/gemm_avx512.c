@@ -20,7 +20,8 @@
 #include "gemm_pack.inc"
 
 // One k step: acc[i][·] += a[p·mr + i] · b[p·nr + ·].
-static inline void step_avx512(__m512 acc[UK_MR][UK_NV], const float *restrict a, const float *restrict b, ptrdiff_t p) {
+static inline void step_avx512(__m512 acc[UK_MR][UK_NV], const float *restrict a, const float *restrict b,
+                               ptrdiff_t p) {
     __m512 bv[UK_NV];
 #pragma clang loop unroll(full)
     for (int j = 0; j < UK_NV; j++) bv[j] = _mm512_load_ps(b + p * UK_NR + 16 * j);
@@ -37,7 +38,8 @@ static inline void prefetch_c_avx512(const float *c, ptrdiff_t ldc) {
 #pragma clang loop unroll(full)
     for (int i = 0; i < UK_MR; i++)
 #pragma clang loop unroll(full)
-        for (int j = 0; j <= UK_NV; j++) _mm_prefetch((const char *)(c + i * ldc + ck_min(16 * j, UK_NR - 1)), _MM_HINT_T0);
+        for (int j = 0; j <= UK_NV; j++)
+            _mm_prefetch((const char *)(c + i * ldc + ck_min(16 * j, UK_NR - 1)), _MM_HINT_T0);
 }
 
 static void tile_avx512(ptrdiff_t kc, const float *restrict a, const float *restrict b, float *restrict c,

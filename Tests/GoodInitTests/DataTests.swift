@@ -249,10 +249,12 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
         #expect(e.problem.contains("unknown"))
     }
 
-    /// Runs only where the real data are installed.
-    @Test func realFashionMNIST() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        else { return }
+    static let hasFashionMNIST = FileManager.default.fileExists(
+        atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+    /// Runs only where the real data are installed (reported as skipped elsewhere).
+    @Test(.enabled(if: hasFashionMNIST, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"))
+    func realFashionMNIST() throws {
         let splits = try DataSets.load(name: "fashion-mnist", dir: nil, seed: 1)
         #expect(splits.train.count == 60000 && splits.test.count == 10000)
         #expect(splits.train.height == 28 && splits.train.width == 28 && splits.train.channels == 1)

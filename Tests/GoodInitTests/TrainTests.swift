@@ -92,14 +92,20 @@ import Testing
         }
     }
 
-    @Test("a checkpoint loads in Python's safetensors.numpy with the same values")
-    func pythonInterop() throws {
+    /// Whether python3 can import safetensors.numpy (scripts/setup.sh installs it).
+    static let pythonHasSafetensors: Bool = {
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         probe.arguments = ["python3", "-c", "import safetensors.numpy, numpy"]
         probe.standardError = FileHandle.nullDevice
-        try probe.run(); probe.waitUntilExit()
-        guard probe.terminationStatus == 0 else { return } // python safetensors not installed: .ci/run installs it
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    @Test("a checkpoint loads in Python's safetensors.numpy with the same values",
+          .enabled(if: pythonHasSafetensors, "needs python3 with safetensors and numpy (scripts/setup.sh)"))
+    func pythonInterop() throws {
         let out = folder()
         let c = config(out, steps: 2)
         let t = try Trainer(config: c)
@@ -222,8 +228,7 @@ extension ExperimentTests {
 @Suite("Experiments on Fashion-MNIST (quick presets)", .serialized) struct PaperDirectionTests {
     static var hasData: Bool { FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") }
 
-    func run(_ name: String) throws -> ExperimentReport? {
-        guard Self.hasData else { return nil } // .ci/run installs dataset-fashion-mnist
+    func run(_ name: String) throws -> ExperimentReport {
         var o = ExperimentOptions()
         o.quick = true; o.threads = 2
         if name == "he30" { o.workers = 2; o.threads = 1 } // data-parallel plain30 scales better on 2 cores
@@ -232,9 +237,10 @@ extension ExperimentTests {
     }
 
     @Test("the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)",
+          .enabled(if: hasData, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"),
           arguments: ["he30", "lsuv", "bn-mnist", "xavier-mlp", "rbm"])
     func direction(_ name: String) throws {
-        guard let r = try run(name) else { return }
+        let r = try run(name)
         for (claim, ok) in r.checks { #expect(ok, "\(name): \(claim)") }
     }
 }
