@@ -127,6 +127,16 @@ func scratchFolder(_ tag: String) -> String {
         }
     }
 
+    @Test("numbers Swift cannot read as written (YAML 1.1 sexagesimal, hex, tagged junk) and exotic types are refused",
+          arguments: ["input: [1, 28, 99999999999999999999:20:30]", "input: [1, 28, 190:20:30]",
+                      "input: [!!int i--rg, 28, 28]", "input: [0x1c, 28, 28]",
+                      "input: [1, 28, 28]\nwhen: 2001-12-14", "input: [1, 28, !!float x]"])
+    func numberFormats(line: String) {
+        let text = "name: t\n" + line + "\nlayers:\n" + Self.tail
+        let message = refusal(line) { _ = try ModelFile.parse(text, file: "num.yaml") }
+        #expect(message.contains("num.yaml") && message.contains("line"), "\(message)")
+    }
+
     @Test("an oversized document is refused before parsing")
     func size() {
         let text = Self.head + String(repeating: "  - relu\n", count: 200_000) + Self.tail

@@ -128,10 +128,29 @@ public enum ModelFile {
     /// nesting) or the memory (alias expansion) while parsing: a size limit, a nesting limit
     /// counted from indentation, sequence dashes and brackets, and no anchors or aliases at all
     /// (a model file never needs them). Errors name the line.
-    /// Every mapping key a plain scalar (`{a: 1}: 2` is YAML, but no model file's). Depth is
-    /// bounded by the prescan, so the recursion is too.
+    /// Every mapping key a plain scalar (`{a: 1}: 2` is YAML, but no model file's), and every
+    /// scalar a string, boolean, null or a number Swift reads as written: Yams' constructor traps
+    /// on both a mapping key and an overflowing sexagesimal integer (`!!int 1:99…`), both found by
+    /// the fuzzer. Depth is bounded by the prescan, so the recursion is too.
     static func requireScalarKeys(_ node: Node, file: String) throws {
+        func fail(_ problem: String) -> DataError {
+            DataError(file: file, problem: "line \(node.mark?.line ?? 0): \(problem)")
+        }
         switch node {
+        case .scalar(let scalar):
+            let tag = node.tag.description, text = scalar.string
+            switch tag {
+            case Tag.Name.str.rawValue, Tag.Name.bool.rawValue, Tag.Name.null.rawValue: break
+            case Tag.Name.int.rawValue:
+                guard Int(text) != nil else { throw fail("'\(text.prefix(40))' is not a plain decimal integer") }
+            case Tag.Name.float.rawValue:
+                let special = [".nan", ".inf", "+.inf", "-.inf"].contains(text.lowercased()) // range-checked later
+                guard Double(text) != nil || special else {
+                    throw fail("'\(text.prefix(40))' is not a plain decimal number")
+                }
+            default:
+                throw fail("values of type \(tag) are not supported in model files")
+            }
         case .mapping(let mapping):
             for (key, value) in mapping {
                 guard case .scalar = key else {
