@@ -36,8 +36,10 @@ int ck_measure_team_size(void);
 // MARK: - Instruction set, chosen at run time
 // The kernels are built for the x86-64-v3 baseline (or the compiler's default elsewhere) and carry
 // AVX2 and AVX-512 micro-kernels chosen from CPUID at run time. The choice is per calling thread,
-// like the thread count; variants agree with the references but differ from each other in the
-// last bits (their sums are grouped differently). Each variant is deterministic on its own.
+// like the thread count. Every variant computes each element with the same fused multiply-adds in
+// the same k order (the same K slice, 256), so AVX2 and AVX-512 machines get the same bits; so
+// does the portable kernel where the baseline has FMA (a GOODINIT_PORTABLE build rounds its
+// products separately and differs in the last bits).
 
 enum { CK_ISA_PORTABLE = 0, CK_ISA_AVX2 = 1, CK_ISA_AVX512 = 2, CK_ISA_COUNT = 3 };
 

@@ -6,7 +6,9 @@
 
 typedef struct {
     const char *name;
-    ptrdiff_t mr, nr, kc; // register tile (mr, nr); K slice per packed panel (sliver kc·nr in L1)
+    // Register tile (mr, nr) and K slice. kc is 256 in every variant: each element is then summed
+    // in the same k groups everywhere, so the variants give the same bits (ISATests checks).
+    ptrdiff_t mr, nr, kc;
     // Ã panel (kc, mr): panel[p·mr + i] = op(A)(i0 + i, p0 + p); rows i ≥ rows are zero.
     void (*pack_a)(float *restrict panel, const ck_matrix *A, ptrdiff_t i0, ptrdiff_t rows,
                    ptrdiff_t p0, ptrdiff_t kc);

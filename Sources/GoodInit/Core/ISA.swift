@@ -2,8 +2,8 @@ import CKernels
 
 /// The vector instruction set the C kernels run. They carry a micro-kernel for each and choose from
 /// CPUID at run time (one binary for AVX2-only and AVX-512 machines). The choice is per thread, like
-/// the OpenMP thread count; `GOODINIT_ISA` caps it for the whole process. Variants agree with the
-/// references; they differ from each other in the last bits, and each is deterministic on its own.
+/// the OpenMP thread count; `GOODINIT_ISA` caps it for the whole process. The variants sum every
+/// element with the same FMAs in the same order: AVX2 and AVX-512 machines get the same bits.
 public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case portable = 0, avx2 = 1, avx512 = 2
 
