@@ -109,7 +109,7 @@ typedef struct {
 // Row p of the K slice into every sliver: B is read front to back, one row at a time (walking a
 // sliver down B's rows instead touches lines a row length apart, which share cache sets).
 static void pack_b_row(const gemm_step *g, ptrdiff_t p) {
-    const ptrdiff_t nr = g->u->nr, KC = g->u->kc;
+    const ptrdiff_t nr = g->u->nr;
     for (ptrdiff_t jp = 0; jp < g->npanels; jp++) {
         float *dst = g->bpack + jp * g->bstride + p * nr;
         const ptrdiff_t cols = ck_min(nr, g->nc - jp * nr);

@@ -59,7 +59,8 @@ struct BenchPeak: ParsableCommand {
     func run() throws {
         let counts = try threads.map(parseThreadList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
         if !json {
-            print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); OpenMP: \(Kernels.hasOpenMP)")
+            print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); "
+                  + "OpenMP: \(Kernels.hasOpenMP)")
             print("isa       threads  GFLOP/s  per thread  vs 1 thread")
         }
         for isa in ISA.supported.reversed() {
@@ -69,8 +70,9 @@ struct BenchPeak: ParsableCommand {
                 if t == 1 { one = g }
                 let scale = one.map { g / $0 } ?? .nan
                 if json {
-                    print(String(format: "{\"kernel\":\"fma-peak\",\"isa\":\"%@\",\"gemm_kernel\":\"%@\",\"threads\":%d,"
-                                 + "\"gflops\":%.2f,\"vs_one_thread\":%.3f}", isa.description, isa.gemmKernelName, t, g, scale))
+                    print(String(format: "{\"kernel\":\"fma-peak\",\"isa\":\"%@\",\"gemm_kernel\":\"%@\","
+                                 + "\"threads\":%d,\"gflops\":%.2f,\"vs_one_thread\":%.3f}",
+                                 isa.description, isa.gemmKernelName, t, g, scale))
                 } else {
                     print(isa.description.padding(toLength: 9, withPad: " ", startingAt: 0)
                           + String(format: " %7d %8.1f %11.1f %12.2f", t, g, g / Double(t), scale))
@@ -110,7 +112,8 @@ func parseThreadList(_ s: String) throws -> [Int] {
 
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gemm", abstract: "SGEMM GFLOP/s and share of the FMA peak per size and thread count (median of repeats).")
+        commandName: "gemm",
+        abstract: "SGEMM GFLOP/s and share of the FMA peak per size and thread count (median of repeats).")
     @Option(help: "Square sizes, or MxNxK shapes, comma-separated.") var sizes = "256,512,1024,2048"
     @Option(help: "Thread counts.") var threads = "1,2"
     @Option(help: "Timed repeats per point.") var repeats = 5
@@ -150,11 +153,13 @@ struct BenchGemm: ParsableCommand {
                     let flops = 2.0 * Double(m) * Double(n) * Double(k)
                     let reps = max(repeats, min(50, Int(2e10 / flops)))
                     let r = medianSeconds(repeats: reps) {
-                        Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c, workspace: ws)
+                        Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c,
+                                     workspace: ws)
                     }
                     let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
                     if json {
-                        print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
+                        print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
+                              + "\"threads\":\(t),"
                               + "\"gflops\":\(String(format: "%.2f", g)),\(peakJSON(share))}")
                     } else {
                         print(String(format: "%6d %6d %6d  %7d  %8.1f (%.1f-%.1f)  %5.1f %% of %.1f", m, n, k, t, g,
@@ -232,7 +237,8 @@ struct BenchTrain: ParsableCommand {
         let names = model.split(separator: ",").map(String.init)
         let mw = max(13, names.map(\.count).max() ?? 0)
         if !json {
-            print("model".padding(toLength: mw, withPad: " ", startingAt: 0) + "  batch  W  T   img/s (train)          (min-max)"
+            print("model".padding(toLength: mw, withPad: " ", startingAt: 0)
+                  + "  batch  W  T   img/s (train)          (min-max)"
                   + "  GFLOP/s  % peak  speed-up  efficiency  img/s (inference)")
         }
         var points: [ThroughputPoint] = []

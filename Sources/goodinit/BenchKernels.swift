@@ -30,7 +30,9 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Kernel families: gemm, conv, bn (comma-separated).") var kernels = "gemm,conv,bn"
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5
     @OptionGroup var variant: ISAOption
-    @Flag(help: "One JSON object per line: kernel, shape, threads, gflops, gbps, seconds (median), peak_gflops, peak_fraction.")
+    @Flag(help: """
+        One JSON object per line: kernel, shape, threads, gflops, gbps, seconds (median), peak_gflops, peak_fraction.
+        """)
     var json = false
 
     func validate() throws {
@@ -73,7 +75,8 @@ struct BenchKernels: ParsableCommand {
         if !json {
             print("GEMM micro-kernel: \(Kernels.gemmKernelName) (isa \(ISA.current)), OpenMP: \(Kernels.hasOpenMP); "
                   + "batch \(batchSize); median (min-max) of the timed repeats; % of the FMA peak at T threads")
-            print("\("kernel".padding(toLength: kw, withPad: " ", startingAt: 0))  \("shape".padding(toLength: sw, withPad: " ", startingAt: 0))"
+            print("kernel".padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
+                  + "shape".padding(toLength: sw, withPad: " ", startingAt: 0)
                   + "  T           GFLOP/s  % peak              GB/s        ms  used by")
         }
         for c in cases {
@@ -83,15 +86,17 @@ struct BenchKernels: ParsableCommand {
                 let r = medianSeconds(repeats: reps, c.run)
                 let g = c.flops / r.median / 1e9, share = peakShare(g, threads: t)
                 if json {
-                    print("{\"kernel\":\"\(c.kernel)\",\"isa\":\"\(ISA.current)\",\"shape\":\"\(c.shape)\",\"threads\":\(t),"
-                          + "\"gflops\":\(String(format: "%.3f", g)),\"gbps\":\(String(format: "%.3f", c.bytes / r.median / 1e9)),"
+                    let gbps = String(format: "%.3f", c.bytes / r.median / 1e9)
+                    print("{\"kernel\":\"\(c.kernel)\",\"isa\":\"\(ISA.current)\",\"shape\":\"\(c.shape)\","
+                          + "\"threads\":\(t),\"gflops\":\(String(format: "%.3f", g)),\"gbps\":\(gbps),"
                           + "\"seconds\":\(String(format: "%.6g", r.median)),\(peakJSON(share))}")
                 } else {
                     print(c.kernel.padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
                           + c.shape.padding(toLength: sw, withPad: " ", startingAt: 0)
                           + String(format: " %2d %6.1f (%5.1f-%5.1f) %5.1f%% %5.1f (%5.1f-%5.1f) %8.3f  ", t, g,
                                    c.flops / r.max / 1e9, c.flops / r.min / 1e9, 100 * share.fraction,
-                                   c.bytes / r.median / 1e9, c.bytes / r.max / 1e9, c.bytes / r.min / 1e9, r.median * 1e3)
+                                   c.bytes / r.median / 1e9, c.bytes / r.max / 1e9, c.bytes / r.min / 1e9,
+                                   r.median * 1e3)
                           + Self.usedBy(c.usedBy))
                 }
             }
