@@ -28,7 +28,7 @@ if useOpenMP { kernelLink = [.unsafeFlags(["-L\(ompRoot)"]), .linkedLibrary("omp
 
 let package = Package(
     name: "GoodInit",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)], // 15: Synchronization.Atomic (the stop token)
     // MARK: - Public API
     products: [
         .library(name: "GoodInit", targets: ["GoodInit"]),

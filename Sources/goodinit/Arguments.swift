@@ -38,49 +38,31 @@ enum Parse {
 
     /// Threads or workers: at most 4 × the cores and at most 1024.
     static func threads(_ text: String, min: Int) throws -> Int {
-        try int(text, min: min, max: TrainConfig.threadLimit)
+        try int(text, min: min, max: ComputeOptions.threadLimit)
     }
 
-    static func initializer(_ text: String) throws -> Choice<Initializer> {
-        do { return Choice(text: text, value: try Initializer(parsing: text)) } catch { throw ValueError("\(error)") }
+    static func initializer(_ text: String) throws -> Initializer {
+        do { return try Initializer(parsing: text) } catch { throw ValueError("\(error)") }
     }
 
-    static func schedule(_ text: String) throws -> Choice<Schedule> {
-        do { return Choice(text: text, value: try Schedule(parsing: text)) } catch { throw ValueError("\(error)") }
-    }
-
-    static func preset(_ text: String) throws -> String {
-        guard Presets.names.contains(text) else { throw ValueError("one of \(Presets.names.joined(separator: ", "))") }
-        return text
-    }
-
-    static func experiment(_ text: String) throws -> String {
-        guard Experiments.names.contains(text) else {
-            throw ValueError("one of " + Experiments.names.joined(separator: ", "))
+    /// A name from a list too long for ArgumentParser's one-per-line listing: one line, names joined.
+    static func named<T: CaseIterable & RawRepresentable<String>>(_ text: String) throws -> T {
+        guard let v = T(rawValue: text) else {
+            throw ValueError("one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return text
+        return v
+    }
+
+    static func preset(_ text: String) throws -> ModelPreset { try named(text) }
+
+    static func schedule(_ text: String) throws -> Schedule {
+        do { return try Schedule(parsing: text) } catch { throw ValueError("\(error)") }
     }
 }
 
-/// A parsed value with the text it came from: the library computes with the value, the stored
-/// configuration (checkpoint metadata, summary.json) keeps the text the user wrote.
-struct Choice<Value: Sendable>: Sendable {
-    let text: String
-    let value: Value
-}
-
-enum DataSetName: String, CaseIterable, ExpressibleByArgument {
-    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, synthetic
-}
-
-enum ActivationName: String, CaseIterable, ExpressibleByArgument {
-    case relu, vlrelu, tanh, maxout, prelu, preluShared = "prelu-shared", sigmoid
-}
-
-enum OptimizerName: String, CaseIterable, ExpressibleByArgument {
-    case sgd, adam
-}
-
-enum Switch: String, CaseIterable, ExpressibleByArgument {
-    case on, off
-}
+// The library's named choices, read straight from their names ("fashion-mnist", "plain30", …).
+extension ModelPreset: ExpressibleByArgument {}
+extension ActivationKind: ExpressibleByArgument {}
+extension DataSource: ExpressibleByArgument {}
+extension Optimizer.Kind: ExpressibleByArgument {}
+extension ExperimentName: ExpressibleByArgument {}

@@ -176,17 +176,17 @@ struct BenchLSUV: ParsableCommand {
     @Option(help: "Preset.") var model = "plain30"
     @Option(help: "Minibatch size.") var batchSize = 128
     @Option(help: "Timed repeats.") var repeats = 5
-    @OptionGroup var compute: ComputeOptions
+    @OptionGroup var compute: ComputeFlags
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
         guard batchSize > 0, batchSize <= 65536 else { throw ValidationError("--batch-size must be in 1...65536") }
         guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        _ = try Presets.make(model)
+        _ = try Parse.preset(model)
     }
 
     func run() throws {
-        let net = try Presets.network(model)
+        let net = try Presets.network(Parse.preset(model))
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)
         let x = Tensor(zeros: [batchSize * size]); Kernels.fillNormal(x, seed: compute.seed)
@@ -230,7 +230,7 @@ struct BenchTrain: ParsableCommand {
         guard steps > 0, chunk > 0 else { throw ValidationError("--steps and --chunk must be positive") }
         _ = try parseList(batchSize)
         for list in [threads, workers] { _ = try parseThreadList(list) }
-        for name in model.split(separator: ",") { _ = try Presets.make(String(name)) }
+        for name in model.split(separator: ",") { _ = try Parse.preset(String(name)) }
     }
 
     func run() throws {
@@ -243,7 +243,7 @@ struct BenchTrain: ParsableCommand {
         }
         var points: [ThroughputPoint] = []
         for name in names {
-            let net = try Presets.network(name)
+            let net = try Presets.network(Parse.preset(name))
             net.initialize(.heNormal(fanOut: false), seed: 1)
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)

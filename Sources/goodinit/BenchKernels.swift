@@ -40,7 +40,7 @@ struct BenchKernels: ParsableCommand {
         _ = try parseThreadList(threads)
         let unknown = families.subtracting(["gemm", "conv", "bn"])
         guard unknown.isEmpty else { throw ValidationError("--kernels: unknown \(unknown.sorted().joined(separator: ", ")) (gemm, conv, bn)") }
-        for name in model.split(separator: ",") { _ = try Presets.make(String(name)) }
+        for name in model.split(separator: ",") { _ = try Parse.preset(String(name)) }
     }
 
     var families: Set<String> { Set(kernels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
@@ -62,7 +62,7 @@ struct BenchKernels: ParsableCommand {
             }
         }
         for name in model.split(separator: ",").map(String.init) {
-            let net = try Presets.network(name)
+            let net = try Presets.network(Parse.preset(name))
             merge(&gemms, net.gemmShapes(batch: batchSize), name)
             merge(&convs, net.convShapes(batch: batchSize), name)
             merge(&bns, net.batchNormShapes(batch: batchSize), name)

@@ -3,29 +3,47 @@ import Foundation
 import GoodInit
 
 struct Experiment: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Reproduce a paper's finding: runs the comparison, prints a table, writes report.md, results.json, metrics and SVG plots.")
-    @Argument(help: "Experiment: \(Experiments.names.joined(separator: ", ")).", transform: Parse.experiment)
-    var name: String
-    @Flag(help: "A small preset (zero-init: under a minute; he30: plain30 only, about 5 minutes on 2 cores).") var quick = false
+    static let configuration = CommandConfiguration(
+        abstract: "Reproduce a paper's finding: runs the comparison, prints a table, writes report.md, results.json, "
+            + "metrics and SVG plots.")
+    @Argument(help: "Experiment: \(ExperimentName.allCases.map(\.rawValue).joined(separator: ", ")).",
+              transform: Parse.named)
+    var name: ExperimentName
+    @Flag(help: "A small preset (zero-init: under a minute; he30: plain30 only, about 5 minutes on 2 cores).")
+    var quick = false
     @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).",
             transform: Parse.positiveInt)
     var steps: Int?
-    @Option(help: "Data set.") var data = DataSetName.fashionMNIST
+    @Option(help: "Data set.") var data = DataSource.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?
     @Option(help: "Output folder (default runs/experiment-NAME).") var out: String?
+    @Option(help: ArgumentHelp("Rebuild report.md and the charts of a finished experiment's folder from its "
+                               + "results.json and run folders, without training.", valueName: "folder"))
+    var render: String?
     @Flag(help: "Exit non-zero when a claim of the paper is not shown by the run.") var strict = false
-    @OptionGroup var compute: ComputeOptions
+    @OptionGroup var compute: ComputeFlags
 
     func run() throws {
-        var o = ExperimentOptions()
-        o.quick = quick; o.steps = steps; o.seed = compute.seed; o.threads = compute.threads; o.workers = compute.workers
-        o.data = data.rawValue; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name)"
-        try OutputFolder.prepare(o.out)
         let log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let r = try Experiments.run(name, o, log: log)
+        let r: ExperimentReport, folder: String
+        if let render {
+            r = try Experiments.render(folder: render)
+            folder = render
+            guard r.name == name.rawValue else {
+                throw ValidationError("--render \(render) holds experiment \(r.name), not \(name.rawValue)")
+            }
+        } else {
+            var o = ExperimentOptions()
+            o.quick = quick; o.steps = steps; o.seed = compute.seed
+            o.threads = compute.threads; o.workers = compute.workers
+            o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name.rawValue)"
+            try OutputFolder.prepare(o.out)
+            r = try Experiments.run(name, o, log: log)
+            folder = o.out
+        }
         print("\n" + r.table)
         for (claim, ok) in r.checks { print("\(ok ? "✔" : "✘") \(claim)") }
-        print("\nreport: \(o.out)/report.md")
+        print("\nreport: \(folder)/report.md")
         if strict && r.checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
     }
 }

@@ -13,7 +13,7 @@ struct GoodInitCommand: ParsableCommand {
 }
 
 /// Options every compute command shares: the thread budget and the seed.
-struct ComputeOptions: ParsableArguments {
+struct ComputeFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: "Data-parallel Dispatch workers (W), at most 4 × the cores.",
             transform: { try Parse.threads($0, min: 1) })
     var workers = 1
@@ -21,4 +21,8 @@ struct ComputeOptions: ParsableArguments {
             transform: { try Parse.threads($0, min: 0) })
     var threads = 0
     @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.") var seed: UInt64 = 1
+}
+
+extension ComputeFlags {
+    var options: ComputeOptions { ComputeOptions(workers: workers, threads: threads) }
 }

@@ -3,16 +3,17 @@ import Foundation
 import GoodInit
 
 struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a model; writes metrics.jsonl, summary.json, SVG curves and checkpoints to --out.")
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model; writes metrics.jsonl, summary.json, SVG curves and checkpoints to --out.")
 
-    @Option(help: "Preset (see `goodinit models`).", transform: Parse.preset) var model = "cnn-small"
+    @Option(help: "Preset (see `goodinit models`).", transform: Parse.preset) var model = ModelPreset.cnnSmall
     @Option(help: "A YAML/JSON model file instead of a preset.") var modelFile: String?
-    @Option(help: "Activation for presets that take one (plain30/22, fitnet4).") var activation = ActivationName.relu
+    @Option(help: "Activation for presets that take one (plain30/22, fitnet4).") var activation = ActivationKind.relu
     @Option(name: .customLong("init"),
             help: ArgumentHelp("Initializer: lsuv, he-normal[:fan_out], he-uniform, xavier-uniform, xavier-normal, "
                 + "orthogonal[:GAIN], normal:STD, uniform:A, constant:V, zeros, pytorch-default, rbm (MLPs)."),
             transform: Parse.initializer)
-    var initializer = Choice<Initializer>(text: "lsuv", value: .lsuv)
+    var initializer = Initializer.lsuv
     @Option(parsing: .unconditional, help: "LSUV: tolerance on |Var − 1|.", transform: Parse.positiveDouble)
     var lsuvTol = 0.1
     @Option(parsing: .unconditional, help: "LSUV: maximum tries per layer.", transform: Parse.nonNegativeInt)
@@ -26,9 +27,10 @@ struct Train: ParsableCommand {
     var rbmLr = 0.01
     @Option(parsing: .unconditional, help: "RBM pre-training: training samples used.", transform: Parse.positiveInt)
     var rbmSamples = 10_000
-    @Option(help: "Data set.") var data = DataSetName.fashionMNIST
+    @Option(help: "Data set.") var data = DataSource.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?
-    @Option(help: "Random crop (pad 4) and horizontal flip (default: on for CIFAR).") var augment: Switch?
+    @Flag(inversion: .prefixedNo, help: "Random crop (pad 4) and horizontal flip (default: on for CIFAR).")
+    var augment: Bool?
     @Option(parsing: .unconditional, help: "Use only the first N training samples.", transform: Parse.positiveInt)
     var trainLimit: Int?
     @Option(parsing: .unconditional, help: "Use only the first N test samples.", transform: Parse.positiveInt)
@@ -41,14 +43,14 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Learning rate.", transform: Parse.positiveDouble) var lr = 0.05
     @Option(help: ArgumentHelp("Schedule: constant, step:EVERY_EPOCHS[:GAMMA], cosine; warmup:STEPS[,SCHEDULE] "
                 + "ramps lr linearly over STEPS first."), transform: Parse.schedule)
-    var schedule = Choice<Schedule>(text: "constant", value: .constant)
+    var schedule = Schedule.constant
     @Option(parsing: .unconditional, help: "Momentum, in [0, 1).",
             transform: { try Parse.double($0, "must be in [0, 1)") { $0 >= 0 && $0 < 1 } })
     var momentum = 0.9
     @Option(parsing: .unconditional, help: "Weight decay (not on biases, BN, PReLU slopes).",
             transform: { try Parse.double($0, "must be 0 or a positive number") { $0 >= 0 } })
     var weightDecay = 5e-4
-    @Option(help: "Optimizer.") var optimizer = OptimizerName.sgd
+    @Option(help: "Optimizer.") var optimizer = Optimizer.Kind.sgd
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Samples per chunk: the unit of data-parallel work and of gradient reduction "
                 + "(W workers need batch / chunk ≥ W chunks to share)."), transform: Parse.positiveInt)
@@ -60,25 +62,30 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Testing: poison a weight at this step.", visibility: .hidden),
             transform: Parse.nonNegativeInt)
     var injectNanAtStep: Int?
-    @OptionGroup var compute: ComputeOptions
+    @OptionGroup var compute: ComputeFlags
 
-    var config: TrainConfig {
-        var c = TrainConfig()
-        c.model = model; c.modelFile = modelFile; c.activation = activation.rawValue; c.initializer = initializer.text
-        c.lsuvTolVar = lsuvTol; c.lsuvMaxTries = lsuvMaxTries; c.lsuvBatch = lsuvBatch; c.lsuvZeroMean = lsuvZeroMean
-        c.rbmEpochs = rbmEpochs; c.rbmLearningRate = rbmLr; c.rbmSamples = rbmSamples
-        c.data = data.rawValue; c.dataDir = dataDir; c.augment = augment.map { $0 == .on }
-        c.trainLimit = trainLimit; c.testLimit = testLimit
-        c.epochs = epochs; c.maxSteps = steps; c.batchSize = batchSize; c.lr = lr; c.schedule = schedule.text
-        c.momentum = momentum; c.weightDecay = weightDecay; c.optimizer = optimizer.rawValue; c.chunk = chunk
-        c.workers = compute.workers; c.threads = compute.threads; c.seed = compute.seed
-        c.out = out; c.logEvery = logEvery; c.injectNaNAtStep = injectNanAtStep
-        return c
+    var settings: TrainSettings {
+        var s = TrainSettings()
+        s.model = modelFile.map { .file($0) } ?? .preset(model, activation: activation)
+        s.initialization.initializer = initializer
+        s.initialization.lsuv.tolVar = lsuvTol; s.initialization.lsuv.maxTries = lsuvMaxTries
+        s.initialization.lsuv.batchSize = lsuvBatch; s.initialization.lsuv.zeroMean = lsuvZeroMean
+        s.initialization.rbm.epochs = rbmEpochs; s.initialization.rbm.learningRate = Float(rbmLr)
+        s.initialization.rbm.samples = rbmSamples
+        s.data = DataOptions(source: data, dir: dataDir)
+        s.data.augment = augment; s.data.trainLimit = trainLimit; s.data.testLimit = testLimit
+        s.loop.epochs = epochs; s.loop.maxSteps = steps; s.loop.batchSize = batchSize; s.loop.chunk = chunk
+        s.loop.seed = compute.seed; s.loop.logEvery = logEvery; s.loop.injectNaNAtStep = injectNanAtStep
+        s.optimizer.kind = optimizer; s.optimizer.lr = lr; s.optimizer.schedule = schedule
+        s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
+        s.compute = compute.options
+        s.out = out
+        return s
     }
 
     func validate() throws {
         // the library's own checks, as a backstop: every value above is already typed and in range
-        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        do { try settings.validate() } catch { throw ValidationError("\(error)") }
         if let trainLimit, trainLimit < batchSize {
             throw ValidationError("--train-limit \(trainLimit) is less than --batch-size \(batchSize): "
                                   + "not one step fits")
@@ -89,10 +96,10 @@ struct Train: ParsableCommand {
         // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
         try OutputFolder.prepare(out)
         installStopHandlers()
-        let trainer = try Trainer(config: config)
+        let loop = try TrainingLoop(settings, cancellation: stopToken)
         // unbuffered: progress lines appear as they happen, also through a pipe
-        trainer.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let s = try trainer.run(resume: resume)
+        loop.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let s = try loop.run(resume: resume)
         let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
         let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
         print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
@@ -100,11 +107,15 @@ struct Train: ParsableCommand {
     }
 }
 
-/// SIGINT/SIGTERM set a flag: the loop saves at the next step boundary and exits 0. A second
+/// The process's stop token: the signal handlers below ask, the training loop listens.
+let stopToken = CancellationToken()
+
+/// SIGINT/SIGTERM ask the stop token: the loop saves at the next step boundary and exits 0. A second
 /// signal exits at once (130), except while a checkpoint is being written (the write finishes,
 /// then the run stops as asked) and except within half a second of the first: `timeout -s INT`
 /// and a terminal's Ctrl-C can deliver one request twice (to the process and to its group).
 func installStopHandlers() {
+    _ = stopToken // created here, not lazily inside a handler (swift_once is not async-signal-safe)
     // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
     var set = sigset_t()
     sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
@@ -112,12 +123,12 @@ func installStopHandlers() {
     for sig in [SIGINT, SIGTERM] {
         signal(sig) { _ in
             let now = monotonicNanoseconds()
-            if trainingStopRequested == 0 {
+            if !stopToken.isStopRequested {
                 firstStopSignalAt = now
-                trainingStopRequested = 1
+                stopToken.requestStop()
                 return
             }
-            if checkpointSaveInProgress != 0 || now - firstStopSignalAt < 500_000_000 { return }
+            if stopToken.isSavingCheckpoint || now - firstStopSignalAt < 500_000_000 { return }
             _exit(130)
         }
     }

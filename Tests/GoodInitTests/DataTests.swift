@@ -113,10 +113,10 @@ private func idxError(images: [UInt8]?, labels: [UInt8]?) throws -> DataError {
         try scratch.write("train-labels-idx1-ubyte.gz", Gzip.compress(goodLabels))
         try scratch.write("t10k-images-idx3-ubyte.gz", Gzip.compress(goodImages))
         try scratch.write("t10k-labels-idx1-ubyte", goodLabels)
-        let splits = try DataSets.load(name: "mnist", dir: scratch.folder, seed: 0)
+        let splits = try DataSets.load(.mnist, dir: scratch.folder, seed: 0)
         #expect(splits.train.count == 5 && splits.test.count == 5 && splits.train.name == "mnist")
         try FileManager.default.removeItem(atPath: scratch.path("t10k-labels-idx1-ubyte"))
-        let e = try #require(throws: DataError.self) { try DataSets.load(name: "mnist", dir: scratch.folder, seed: 0) }
+        let e = try #require(throws: DataError.self) { try DataSets.load(.mnist, dir: scratch.folder, seed: 0) }
         #expect(e.description.contains("t10k-labels-idx1-ubyte") && e.problem.contains("missing"))
     }
 }
@@ -197,7 +197,7 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
         // Coarse label 19 first, fine label second.
         try scratch.write("cifar-100-binary/train.bin", cifarRecords(3) { [19, [42, 99, 0][$0]] })
         try scratch.write("cifar-100-binary/test.bin", cifarRecords(2) { [19, UInt8(50 + $0)] })
-        let splits = try DataSets.load(name: "cifar100", dir: scratch.folder, seed: 0)
+        let splits = try DataSets.load(.cifar100, dir: scratch.folder, seed: 0)
         #expect(splits.train.labels == [42, 99, 0] && splits.test.labels == [50, 51])
         #expect(splits.train.classes == 100 && splits.train.name == "cifar100")
     }
@@ -207,7 +207,7 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
         defer { scratch.remove() }
         for b in 1...5 { try scratch.write("data_batch_\(b).bin", cifarRecords(1) { _ in [UInt8(b)] }) }
         try scratch.write("test_batch.bin", cifarRecords(2) { _ in [9] })
-        let splits = try DataSets.load(name: "cifar10", dir: scratch.folder, seed: 0)
+        let splits = try DataSets.load(.cifar10, dir: scratch.folder, seed: 0)
         #expect(splits.train.labels == [1, 2, 3, 4, 5] && splits.test.count == 2)
         #expect(splits.train.images.count == 5 * 3072)
     }
@@ -240,13 +240,11 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
         }
     }
 
-    @Test func syntheticByName() throws {
-        let splits = try DataSets.load(name: "synthetic", dir: nil, seed: 3)
+    @Test func syntheticSource() throws {
+        let splits = try DataSets.load(.synthetic, dir: nil, seed: 3)
         #expect(splits.train.count == 2048 && splits.test.count == 512)
         #expect(splits.train.channels == 1 && splits.train.height == 28 && splits.train.width == 28)
         #expect(splits.train.classes == 10)
-        let e = try #require(throws: DataError.self) { try DataSets.load(name: "imagenet", dir: nil, seed: 0) }
-        #expect(e.problem.contains("unknown"))
     }
 
     static let hasFashionMNIST = FileManager.default.fileExists(
@@ -255,7 +253,7 @@ private func cifarRecords(_ count: Int, labels: (Int) -> [UInt8]) -> [UInt8] {
     /// Runs only where the real data are installed (reported as skipped elsewhere).
     @Test(.enabled(if: hasFashionMNIST, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"))
     func realFashionMNIST() throws {
-        let splits = try DataSets.load(name: "fashion-mnist", dir: nil, seed: 1)
+        let splits = try DataSets.load(.fashionMNIST, dir: nil, seed: 1)
         #expect(splits.train.count == 60000 && splits.test.count == 10000)
         #expect(splits.train.height == 28 && splits.train.width == 28 && splits.train.channels == 1)
         #expect(splits.train.labels.allSatisfy { (0..<10).contains($0) })

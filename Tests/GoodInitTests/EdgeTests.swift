@@ -147,36 +147,66 @@ func scratchFolder(_ tag: String) -> String {
 
 @Suite("Configuration values at the edge") struct ConfigEdgeTests {
     /// A default configuration with one value out of range, under the flag that sets it.
-    static func broken(_ flag: String) -> TrainConfig {
-        var c = TrainConfig()
+    static func broken(_ flag: String) -> TrainSettings {
+        var c = TrainSettings()
+        c.data = DataOptions(source: .synthetic)
         switch flag {
-        case "train-limit": c.trainLimit = -1
-        case "test-limit": c.testLimit = 0
-        case "lsuv-batch": c.lsuvBatch = 0
-        case "lsuv-tol": c.lsuvTolVar = .nan
-        case "lr": c.lr = -0.1
-        case "steps": c.maxSteps = -1
-        case "threads": c.threads = 1025
-        case "workers": c.workers = 0
-        case "momentum": c.momentum = 1.5
-        case "batch-size": c.batchSize = 0
-        case "optimizer": c.optimizer = "rmsprop"
-        case "data": c.data = "nope"
-        case "model": c.model = "nope"
+        case "train-limit": c.data.trainLimit = -1
+        case "test-limit": c.data.testLimit = 0
+        case "lsuv-batch": c.initialization.lsuv.batchSize = 0
+        case "lsuv-tol": c.initialization.lsuv.tolVar = .nan
+        case "lr": c.optimizer.lr = -0.1
+        case "steps": c.loop.maxSteps = -1
+        case "threads": c.compute.threads = 1025
+        case "workers": c.compute.workers = 0
+        case "momentum": c.optimizer.momentum = 1.5
+        case "batch-size": c.loop.batchSize = 0
         default: Issue.record("no case for \(flag)")
         }
         return c
     }
 
-    @Test("each out-of-range value is refused naming its flag, by validate() and by the Trainer", arguments: [
+    @Test("each out-of-range value is refused naming its flag, by validate() and by the training loop", arguments: [
         "train-limit", "test-limit", "lsuv-batch", "lsuv-tol", "lr", "steps", "threads", "workers", "momentum",
-        "batch-size", "optimizer", "data", "model",
+        "batch-size",
     ])
     func ranges(_ flag: String) {
         let c = Self.broken(flag)
         let message = refusal(flag) { try c.validate() }
         #expect(message.hasPrefix("--\(flag) "), "\(message)")
-        #expect(throws: TrainingError.self) { _ = try Trainer(config: c) }
+        #expect(throws: TrainingError.self) { _ = try TrainingLoop(c) }
+    }
+
+    @Test("a stored configuration's names are parsed back, and an unknown one is refused naming its flag",
+          arguments: [("optimizer", "rmsprop"), ("data", "nope"), ("model", "nope"), ("activation", "swish")])
+    func storedNames(_ flag: String, _ value: String) throws {
+        var record = ConfigRecord(TrainSettings())
+        #expect(try record.settings().model == .preset(.cnnSmall, activation: .relu))
+        switch flag {
+        case "optimizer": record.optimizer = value
+        case "data": record.data = value
+        case "model": record.model = value
+        default: record.activation = value
+        }
+        let message = refusal(flag) { _ = try record.settings() }
+        #expect(message.hasPrefix("--\(flag) '\(value)'"), "\(message)")
+    }
+
+    @Test("typed settings survive the stored record: every field, for presets and model files")
+    func recordRoundTrip() throws {
+        var s = TrainSettings()
+        s.model = .preset(.plain22Thin, activation: .preluShared)
+        s.initialization = InitOptions(.orthogonal(gain: Double(Float(1.4142)))); s.initialization.lsuv.zeroMean = true
+        s.initialization.rbm.learningRate = 0.05; s.data = DataOptions(source: .cifar100, dir: "/x")
+        s.data.augment = false; s.data.trainLimit = 7; s.optimizer.kind = .adam
+        s.optimizer.schedule = .warmup(steps: 3, then: .step(every: 2, gamma: 0.5)); s.loop.seed = 99
+        s.loop.maxSteps = 5; s.compute = ComputeOptions(workers: 2, threads: 1); s.out = "o"
+        let back = try ConfigRecord(ConfigRecord(s).settings())
+        #expect(back == ConfigRecord(s))
+        s.model = .file("m.yaml")
+        #expect(try ConfigRecord(s).settings().model == .file("m.yaml"))
+        let json = try JSONEncoder().encode(ConfigRecord(s))
+        #expect(try JSONDecoder().decode(ConfigRecord.self, from: json) == ConfigRecord(s))
     }
 
     @Test("schedules and initializers with trailing junk or non-finite numbers are refused",
@@ -206,15 +236,17 @@ func scratchFolder(_ tag: String) -> String {
 }
 
 @Suite("Training edges: data, checkpoints, nothing lost") struct TrainEdgeTests {
-    func config(_ out: String, steps: Int? = 4) -> TrainConfig {
-        var c = TrainConfig()
-        c.model = "mlp-xavier"; c.initializer = "he-normal"; c.data = "synthetic"; c.trainLimit = 128; c.testLimit = 32
-        c.batchSize = 32; c.chunk = 32; c.epochs = 2; c.maxSteps = steps; c.threads = 1; c.out = out; c.logEvery = 1
+    func config(_ out: String, steps: Int? = 4) -> TrainSettings {
+        var c = TrainSettings()
+        c.model = .preset(.mlpXavier); c.initialization = InitOptions(.heNormal(fanOut: false))
+        c.data = DataOptions(source: .synthetic); c.data.trainLimit = 128; c.data.testLimit = 32
+        c.loop.batchSize = 32; c.loop.chunk = 32; c.loop.epochs = 2; c.loop.maxSteps = steps
+        c.compute = ComputeOptions(threads: 1); c.out = out; c.loop.logEvery = 1
         return c
     }
 
-    func quiet(_ c: TrainConfig, data: DataSplits? = nil) throws -> Trainer {
-        let t = try Trainer(config: c, data: data)
+    func quiet(_ c: TrainSettings, data: DataSplits? = nil) throws -> TrainingLoop {
+        let t = try TrainingLoop(c, setup: TrainingSetup(c, preloaded: data))
         t.log = { _ in }
         return t
     }
@@ -229,7 +261,7 @@ func scratchFolder(_ tag: String) -> String {
     func splitMismatch() {
         let out = scratchFolder("split")
         var c = config(out)
-        c.trainLimit = nil; c.testLimit = nil
+        c.data.trainLimit = nil; c.data.testLimit = nil
         let size = refusal("28 vs 32") { _ = try quiet(c, data: splits(trainSide: 28, testSide: 32)) }
         #expect(size.contains("1×32×32") && size.contains("1×28×28"), "\(size)")
         let classes = refusal("10 vs 3 classes") {
@@ -311,10 +343,10 @@ func scratchFolder(_ tag: String) -> String {
         let out = scratchFolder("mismatch")
         _ = try quiet(config(out, steps: 2)).run()
         var c = config(scratchFolder("mismatch2"))
-        c.batchSize = 16; c.chunk = 16
+        c.loop.batchSize = 16; c.loop.chunk = 16
         let batch = refusal("batch 16") { _ = try quiet(c).run(resume: out + "/checkpoint.safetensors") }
         #expect(batch.contains("--batch-size 32"), "\(batch)")
-        c = config(scratchFolder("mismatch3")); c.optimizer = "adam"
+        c = config(scratchFolder("mismatch3")); c.optimizer.kind = .adam
         let adam = refusal("adam") { _ = try quiet(c).run(resume: out + "/checkpoint.safetensors") }
         #expect(adam.contains("--optimizer adam"), "\(adam)")
     }
@@ -322,9 +354,9 @@ func scratchFolder(_ tag: String) -> String {
     @Test("sizes as large as Int allows (--chunk, --epochs, --batch-size) do not overflow the step arithmetic")
     func intMax() throws {
         var c = config(scratchFolder("intmax"), steps: 1)
-        c.chunk = Int.max; c.epochs = Int.max
+        c.loop.chunk = Int.max; c.loop.epochs = Int.max
         #expect(try quiet(c).run().steps == 1)
-        c.batchSize = Int.max
+        c.loop.batchSize = Int.max
         let message = refusal("batch Int.max") { _ = try quiet(c) }
         #expect(message.contains("--batch-size"), "\(message)")
     }

@@ -66,7 +66,7 @@ struct ExecutableFlagTests {
         (["--lsuv-batch", "0"], "--lsuv-batch"), (["--lr", "-0.1"], "--lr"), (["--lsuv-tol", "nan"], "--lsuv-tol"),
         (["--schedule", "cosine:junk"], "--schedule"), (["--schedule", "step:1:nan"], "--schedule"),
         (["--threads", "100000"], "--threads"), (["--workers", "0"], "--workers"), (["--steps", "-1"], "--steps"),
-        (["--init", "lsuv:3"], "--init"), (["--augment", "maybe"], "--augment"), (["--momentum", "1"], "--momentum"),
+        (["--init", "lsuv:3"], "--init"), (["--augment=maybe"], "--augment"), (["--momentum", "1"], "--momentum"),
     ])
     func train(_ flag: [String], _ name: String) throws {
         let out = scratchFolder("flag") + "/run"

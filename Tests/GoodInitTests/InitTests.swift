@@ -83,7 +83,7 @@ import Testing
 
     @Test("LSUV: every layer's output variance within Tol_var of 1 on the same batch")
     func lsuvReachesUnitVariance() throws {
-        let net = try Presets.network("plain22")
+        let net = try Presets.network(.plain22)
         let images = testImages(32 * 784, seed: 3), labels = [Int32](repeating: 0, count: 32)
         var opts = LSUVOptions()
         opts.batchSize = 32
@@ -113,10 +113,10 @@ import Testing
 @Suite("RBM pre-training") struct RBMTests {
     @Test("CD-1 lowers each layer's reconstruction error; convolutional nets are refused")
     func reconstructionFalls() throws {
-        var d = try DataSets.load(name: "synthetic", dir: nil, seed: 3).train
+        var d = try DataSets.load(.synthetic, dir: nil, seed: 3).train
         let (m, s) = d.channelMeanStd()
         d.normalize(mean: m, std: s)
-        let net = try Presets.network("mlp-sigmoid")
+        let net = try Presets.network(.mlpSigmoid)
         net.initialize(.rbm, seed: 1)
         let before = net.params.values.array
         var o = RBMOptions(); o.epochs = 3; o.samples = 512; o.batchSize = 32; o.learningRate = 0.05
@@ -126,7 +126,7 @@ import Testing
         #expect(net.params.values.array != before)
         #expect(net.params.values.allFinite)
         #expect(throws: InitError.self) {
-            try RBM.pretrain(try Presets.network("cnn-small"), images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
+            try RBM.pretrain(try Presets.network(.cnnSmall), images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
         }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Kernel shapes of a network") struct KernelShapesTests {
     @Test func cnnSmallShapes() throws {
-        let net = try Presets.network("cnn-small")
+        let net = try Presets.network(.cnnSmall)
         let convs = net.convShapes(batch: 32)
         #expect(convs.map(\.shape.description) == ["N32 C1 H28 W28 K32 3x3 s1 p1", "N32 C32 H28 W28 K32 3x3 s1 p1",
                                                    "N32 C32 H14 W14 K64 3x3 s1 p1", "N32 C64 H14 W14 K64 3x3 s1 p1"])
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func firstLayerSkipsBackwardData() throws {
-        let net = try Presets.network("mlp-sigmoid") // flatten (an alias) then linear1: no input gradient
+        let net = try Presets.network(.mlpSigmoid) // flatten (an alias) then linear1: no input gradient
         let ops = net.gemmShapes(batch: 8).flatMap(\.ops)
         #expect(!ops.contains("linear1 backward-data"))
         #expect(ops.contains("linear2 backward-data"))

@@ -93,15 +93,15 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
 
     @Test("every preset builds; plain30 has 29 conv + 1 FC")
     func presets() throws {
-        for name in Presets.names {
+        for name in ModelPreset.allCases {
             let net = try Presets.network(name)
             #expect(net.parameterCount > 0)
             #expect(net.classes == 10)
         }
-        let p30 = try Presets.network("plain30")
+        let p30 = try Presets.network(.plain30)
         #expect(p30.ops.filter { $0 is Conv2d }.count == 29)
         #expect(p30.ops.filter { $0 is Linear }.count == 1)
-        let p22 = try Presets.network("plain22")
+        let p22 = try Presets.network(.plain22)
         #expect(p22.ops.filter(\.isWeighted).count == 22)
     }
 }
@@ -109,7 +109,7 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
 @Suite("Thread budget") struct ThreadBudgetTests {
     @Test("each of W workers runs an OpenMP team of exactly T threads")
     func teams() throws {
-        let net = try Presets.network("mlp-sigmoid")
+        let net = try Presets.network(.mlpSigmoid)
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
             let plan = Plan(net: net, batch: 64, chunkSize: 16, workers: w, threads: t)
             let sizes = plan.measuredTeamSizes()

@@ -25,19 +25,19 @@ import Testing
       - linear: {out: 10}
     """
 
-    func config(_ out: String, steps: Int = 6, workers: Int = 1, threads: Int = 1) -> TrainConfig {
-        var c = TrainConfig()
+    func config(_ out: String, steps: Int = 6, workers: Int = 1, threads: Int = 1) -> TrainSettings {
+        var c = TrainSettings()
         let model = out + "/tiny.yaml"
         try? Self.tinyModel.write(toFile: model, atomically: true, encoding: .utf8)
-        c.modelFile = model; c.data = "synthetic"; c.trainLimit = 256; c.testLimit = 64
-        c.batchSize = 32; c.chunk = 8; c.epochs = 3; c.maxSteps = steps; c.lr = 0.02
-        c.workers = workers; c.threads = threads; c.out = out; c.logEvery = 1; c.lsuvBatch = 32
-        c.initializer = "lsuv"; c.seed = 11
+        c.model = .file(model); c.data = DataOptions(source: .synthetic); c.data.trainLimit = 256; c.data.testLimit = 64
+        c.loop.batchSize = 32; c.loop.chunk = 8; c.loop.epochs = 3; c.loop.maxSteps = steps; c.optimizer.lr = 0.02
+        c.compute = ComputeOptions(workers: workers, threads: threads); c.out = out; c.loop.logEvery = 1
+        c.initialization = InitOptions(.lsuv); c.initialization.lsuv.batchSize = 32; c.loop.seed = 11
         return c
     }
 
-    func train(_ c: TrainConfig, resume: String? = nil) throws -> (TrainSummary, [Float]) {
-        let t = try Trainer(config: c)
+    func train(_ c: TrainSettings, resume: String? = nil) throws -> (TrainSummary, [Float]) {
+        let t = try TrainingLoop(c)
         t.log = { _ in }
         let s = try t.run(resume: resume)
         return (s, t.net.params.values.array + t.net.stateTensors.flatMap { $0.1.array })
@@ -68,10 +68,10 @@ import Testing
     func outputs() throws {
         let out = folder()
         let (s, _) = try train(config(out, steps: 16))
-        let rows = try MetricsLog.read(out + "/metrics.jsonl")
-        #expect(rows.filter { $0["type"] as? String == "step" }.count == 16)
+        let rows = RecordLog(try MetricsFile.read(out + "/metrics.jsonl"))
+        #expect(rows.steps.count == 16)
         #expect((s.testAccuracy ?? 0) > 0.5, "16 steps on learnable synthetic data should beat chance by far")
-        #expect(rows.contains { $0["type"] as? String == "epoch" && $0["test_accuracy"] != nil })
+        #expect(rows.epochs.contains { $0.testAccuracy != nil })
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any]
         #expect(summary?["steps"] as? Int == 16)
         let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
@@ -81,7 +81,7 @@ import Testing
     @Test("an injected NaN stops training with the layer named")
     func nanStops() throws {
         var c = config(folder(), steps: 6)
-        c.injectNaNAtStep = 2
+        c.loop.injectNaNAtStep = 2
         do {
             _ = try train(c)
             Issue.record("training went on past a NaN weight")
@@ -108,7 +108,7 @@ import Testing
     func pythonInterop() throws {
         let out = folder()
         let c = config(out, steps: 2)
-        let t = try Trainer(config: c)
+        let t = try TrainingLoop(c)
         t.log = { _ in }
         _ = try t.run()
         let w = t.net.params.view(t.net.params.entries[0], in: t.net.params.values).array
@@ -191,13 +191,20 @@ import Testing
     @Test("zero-init: symmetric inits keep every unit identical; Xavier breaks the symmetry")
     func zeroInit() throws {
         var o = ExperimentOptions()
-        o.quick = true; o.steps = 10; o.data = "synthetic"; o.threads = 1
+        o.quick = true; o.steps = 10; o.data = .synthetic; o.threads = 1
         o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-exp-\(UUID().uuidString)").path
-        let r = try Experiments.run("zero-init", o, log: { _ in })
+        let r = try Experiments.run(.zeroInit, o, log: { _ in })
         #expect(r.checks.count == 4)
         for (claim, ok) in r.checks.prefix(3) { #expect(ok, "\(claim)") }
-        #expect(FileManager.default.fileExists(atPath: o.out + "/report.md"))
+        let report = try String(contentsOfFile: o.out + "/report.md", encoding: .utf8)
         #expect(FileManager.default.fileExists(atPath: o.out + "/results.json"))
+        // --render: the same report again from results.json alone, without training
+        try FileManager.default.removeItem(atPath: o.out + "/report.md")
+        try FileManager.default.removeItem(atPath: o.out + "/loss.svg")
+        let again = try Experiments.render(folder: o.out)
+        #expect(try String(contentsOfFile: o.out + "/report.md", encoding: .utf8) == report)
+        #expect(FileManager.default.fileExists(atPath: o.out + "/loss.svg"))
+        #expect(again.checks.map(\.1) == r.checks.map(\.1) && again.table == r.table)
     }
 }
 
@@ -205,18 +212,19 @@ extension ExperimentTests {
     @Test("a diverging variant is recorded as diverged, not fatal, and its results.json has null for the loss")
     func divergedRunRecorded() throws {
         var o = ExperimentOptions()
-        o.data = "synthetic"; o.threads = 1
+        o.data = .synthetic; o.threads = 1
         o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-exp-\(UUID().uuidString)").path
-        let data = try Experiments.loadData(o, "diverge", log: { _ in })
-        var c = Experiments.config(o, run: "nan")
-        c.model = "mlp-sigmoid"; c.maxSteps = 6; c.batchSize = 32; c.logEvery = 1; c.injectNaNAtStep = 3
+        let data = try DataSets.load(.synthetic, dir: nil, seed: o.seed)
+        var c = Experiments.settings(o, run: "nan", model: .mlpSigmoid, initializer: .xavierUniform)
+        c.loop.maxSteps = 6; c.loop.batchSize = 32; c.loop.logEvery = 1; c.loop.injectNaNAtStep = 3
         let (bad, _) = try Experiments.train("nan", c, data: data, log: { _ in })
         #expect(bad.diverged?.contains("step 4") == true, "\(bad.diverged ?? "nil")")
         #expect(bad.finalLoss.isNaN && bad.testAccuracy == nil && bad.losses.count == 3)
-        c = Experiments.config(o, run: "ok"); c.model = "mlp-sigmoid"; c.maxSteps = 4; c.batchSize = 32
+        c = Experiments.settings(o, run: "ok", model: .mlpSigmoid, initializer: .xavierUniform)
+        c.loop.maxSteps = 4; c.loop.batchSize = 32
         let (good, _) = try Experiments.train("ok", c, data: data, log: { _ in })
         #expect(good.diverged == nil && good.finalLoss.isFinite)
-        _ = try Experiments.finish("diverge", o, results: [bad, good], checks: [], intro: "")
+        _ = try Experiments.finish(.zeroInit, o, results: [bad, good])
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: o.out + "/results.json"))) as? [String: Any]
         let runs = json?["runs"] as? [[String: Any]] ?? []
         #expect(runs.count == 2 && runs[0]["finalLoss"] is NSNull && runs[0]["diverged"] is String)
@@ -228,18 +236,18 @@ extension ExperimentTests {
 @Suite("Experiments on Fashion-MNIST (quick presets)", .serialized) struct PaperDirectionTests {
     static var hasData: Bool { FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") }
 
-    func run(_ name: String) throws -> ExperimentReport {
+    func run(_ name: ExperimentName) throws -> ExperimentReport {
         var o = ExperimentOptions()
         o.quick = true; o.threads = 2
-        if name == "he30" { o.workers = 2; o.threads = 1 } // data-parallel plain30 scales better on 2 cores
+        if name == .he30 { o.workers = 2; o.threads = 1 } // data-parallel plain30 scales better on 2 cores
         o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-\(name)-\(UUID().uuidString)").path
         return try Experiments.run(name, o, log: { _ in })
     }
 
     @Test("the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)",
           .enabled(if: hasData, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"),
-          arguments: ["he30", "lsuv", "bn-mnist", "xavier-mlp", "rbm"])
-    func direction(_ name: String) throws {
+          arguments: [ExperimentName.he30, .lsuv, .bnMnist, .xavierMLP, .rbm])
+    func direction(_ name: ExperimentName) throws {
         let r = try run(name)
         for (claim, ok) in r.checks { #expect(ok, "\(name): \(claim)") }
     }

@@ -198,27 +198,36 @@ func joinPath(_ folder: String, _ name: String) -> String {
 
 // MARK: - Loading by name
 
+/// The data sets GoodInit reads.
+public enum DataSource: String, CaseIterable, Sendable, Codable {
+    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, synthetic
+
+    /// CIFAR trains with random crops and flips unless told otherwise; the 28×28 sets without.
+    public var augmentsByDefault: Bool { self == .cifar10 || self == .cifar100 }
+}
+
 public enum DataSets {
-    public static let names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"]
     public static let defaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
     /// Train and test splits, pixels in [0,1] (not yet normalized: the caller picks the statistics).
-    /// `dir` is required for mnist and the CIFARs; `seed` only matters for "synthetic".
-    public static func load(name: String, dir: String?, seed: UInt64) throws -> DataSplits {
-        switch name {
-        case "fashion-mnist":
+    /// `dir` is required for mnist and the CIFARs; `seed` only matters for synthetic.
+    public static func load(_ source: DataSource, dir: String?, seed: UInt64) throws -> DataSplits {
+        let name = source.rawValue
+        switch source {
+        case .fashionMNIST:
             return try loadIDX(dir: dir ?? defaultFashionMNISTDir, name: name)
-        case "mnist", "cifar10", "cifar100":
+        case .mnist, .cifar10, .cifar100:
             guard let dir else { throw DataError(file: name, problem: "needs a data folder (dir)") }
-            if name == "mnist" { return try loadIDX(dir: dir, name: name) }
-            return name == "cifar10" ? try CIFAR.load10(dir: dir) : try CIFAR.load100(dir: dir)
-        case "synthetic":
+            switch source {
+            case .mnist: return try loadIDX(dir: dir, name: name)
+            case .cifar10: return try CIFAR.load10(dir: dir)
+            default: return try CIFAR.load100(dir: dir)
+            }
+        case .synthetic:
             // One draw split in two, so train and test share the class prototypes.
             let all = Synthetic.make(count: 2048 + 512, channels: 1, height: 28, width: 28,
                                      classes: 10, seed: seed)
             return DataSplits(train: all.subset(0..<2048), test: all.subset(2048..<2560))
-        default:
-            throw DataError(file: name, problem: "unknown data set; known: \(names.joined(separator: ", "))")
         }
     }
 

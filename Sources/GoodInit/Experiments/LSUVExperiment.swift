@@ -3,48 +3,71 @@
 // converge" marker, LSUV's iterations per layer and its cost next to one training epoch.
 import Foundation
 
-enum LSUVExperiment {
-    static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
-        let inits = o.quick ? ["lsuv", "xavier-uniform", "he-normal"] : ["lsuv", "orthogonal", "orthogonal:1.4142", "xavier-uniform", "he-normal", "pytorch-default"]
-        let acts = o.quick ? ["relu", "tanh"] : ["relu", "vlrelu", "tanh", "maxout"]
-        let steps = o.steps ?? (o.quick ? 100 : 200) // full: 24 runs, about 12 min on 2 cores
-        let data = try Experiments.loadData(o, "lsuv", log: log)
+enum LSUVExperiment: PaperExperiment {
+    static func inits(_ o: ExperimentOptions) -> [Initializer] {
+        o.quick ? [.lsuv, .xavierUniform, .heNormal(fanOut: false)]
+            : [.lsuv, .orthogonal(gain: 1), .orthogonal(gain: Double(Float(1.4142))), // as "orthogonal:1.4142" parses
+               .xavierUniform, .heNormal(fanOut: false), .pytorchDefault]
+    }
+    static func activations(_ o: ExperimentOptions) -> [ActivationKind] {
+        o.quick ? [.relu, .tanh] : [.relu, .vlrelu, .tanh, .maxout]
+    }
+    static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 100 : 200) } // full: 24 runs, ~12 min
+
+    static func train(_ o: ExperimentOptions, data: DataSplits,
+                      log: @escaping (String) -> Void) throws -> [RunResult] {
         var results: [RunResult] = []
-        for act in acts { for initName in inits {
-            var c = Experiments.config(o, run: "\(act)-\(initName.replacingOccurrences(of: ":", with: "-"))")
-            c.model = "fitnet-small"; c.activation = act; c.initializer = initName; c.maxSteps = steps; c.epochs = 1000
-            c.batchSize = 64; c.lr = 0.01; c.momentum = 0.9; c.weightDecay = 5e-4; c.lsuvBatch = 64; c.logEvery = 10
-            c.testLimit = o.quick ? 2_000 : nil
-            results.append(try Experiments.train("\(act) \(initName)", c, data: data, log: log).0)
+        for act in activations(o) { for initializer in inits(o) {
+            let name = "\(act.rawValue) \(initializer)"
+            var s = Experiments.settings(o, run: name, model: .fitnetSmall, activation: act, initializer: initializer)
+            s.loop.maxSteps = steps(o); s.loop.epochs = 1000; s.loop.batchSize = 64; s.loop.logEvery = 10
+            s.optimizer.lr = 0.01; s.optimizer.momentum = 0.9; s.optimizer.weightDecay = 5e-4
+            s.initialization.lsuv.batchSize = 64
+            s.data.testLimit = o.quick ? 2_000 : nil
+            results.append(try Experiments.train(name, s, data: data, log: log).0)
         } }
+        return results
+    }
+
+    static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
+        let (inits, acts) = (inits(o).map(\.description), activations(o).map(\.rawValue))
         let converged = { (r: RunResult) in r.finalLoss.isFinite && r.finalLoss < 2.0 }
-        var table = "| nonlinearity | " + inits.joined(separator: " | ") + " |\n|---|" + inits.map { _ in "---" }.joined(separator: "|") + "|\n"
+        var table = "| nonlinearity | " + inits.joined(separator: " | ") + " |\n|---|"
+            + inits.map { _ in "---" }.joined(separator: "|") + "|\n"
         for act in acts {
             table += "| \(act) | " + inits.map { i in
                 guard let r = results.first(where: { $0.name == "\(act) \(i)" }) else { return "–" }
                 if r.diverged != nil { return "did not converge (NaN)" }
-                return converged(r) ? String(format: "%.2f %%", (r.testAccuracy ?? 0) * 100) : "did not converge"
+                return converged(r) ? Experiments.percent(r.testAccuracy ?? 0) : "did not converge"
             }.joined(separator: " | ") + " |\n"
         }
         let lsuvRuns = results.filter { $0.name.hasSuffix(" lsuv") }
-        let epochSeconds = { (r: RunResult) in r.seconds / Double(r.steps) * Double(60_000 / 64) }
-        var extra = "## Test accuracy (\"did not converge\": final training loss ≥ 2.0, or NaN)\n\n\(table)\n## LSUV's cost\n\n| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n|---|---|---|---|\n"
+        let epochSeconds = { (r: RunResult) in r.seconds / Double(max(1, r.steps)) * Double(60_000 / 64) }
+        var extra = "## Test accuracy (\"did not converge\": final training loss ≥ 2.0, or NaN)\n\n\(table)\n"
+        extra += "## LSUV's cost\n\n| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n"
+        extra += "|---|---|---|---|\n"
         for r in lsuvRuns {
-            extra += String(format: "| %@ | %@ | %.2f | %.0f |\n", String(r.name.split(separator: " ")[0]), (r.lsuvTries ?? []).map(String.init).joined(separator: ","), r.lsuvSeconds ?? .nan, epochSeconds(r))
+            let tries = (r.lsuvTries ?? []).map(String.init).joined(separator: ",")
+            extra += String(format: "| %@ | %@ | %.2f | %.0f |\n", String(r.name.split(separator: " ")[0]), tries,
+                            r.lsuvSeconds ?? .nan, epochSeconds(r))
         }
         extra += "\n## Training loss per nonlinearity\n\n" + acts.map { "![\($0)](loss-\($0).svg)\n" }.joined() + "\n"
         let plots = acts.map { act in
-            ("loss-\(act).svg", Experiments.lossChart("lsuv, \(act): training loss", results.filter { $0.name.hasPrefix("\(act) ") }))
+            ("loss-\(act).svg", Experiments.lossChart("lsuv, \(act): training loss",
+                                                      results.filter { $0.name.hasPrefix("\(act) ") }))
         }
         let checks: [(String, Bool)] = [
-            ("LSUV converges for every nonlinearity tried (\(acts.joined(separator: ", ")))", lsuvRuns.count == acts.count && lsuvRuns.allSatisfy(converged)),
-            ("LSUV costs well under one training epoch (at most 5 %)", lsuvRuns.allSatisfy { ($0.lsuvSeconds ?? .infinity) < 0.05 * epochSeconds($0) }),
+            ("LSUV converges for every nonlinearity tried (\(acts.joined(separator: ", ")))",
+             lsuvRuns.count == acts.count && lsuvRuns.allSatisfy(converged)),
+            ("LSUV costs well under one training epoch (at most 5 %)",
+             lsuvRuns.allSatisfy { ($0.lsuvSeconds ?? .infinity) < 0.05 * epochSeconds($0) }),
         ]
         let intro = """
-        Mishkin & Matas 2016 ("All you need is a good init"): LSUV against other initializations across nonlinearities. \
-        Net: `fitnet-small` (9 3×3 convs at 16/32/48 channels, global max pool, FC; maxout doubles each conv), on \(o.data), SGD \
-        lr 0.01, momentum 0.9, weight decay 5e-4, batch 64, \(steps) steps, seed \(o.seed).
+        Mishkin & Matas 2016 ("All you need is a good init"): LSUV against other initializations across \
+        nonlinearities. Net: `fitnet-small` (9 3×3 convs at 16/32/48 channels, global max pool, FC; maxout doubles \
+        each conv), on \(o.data.rawValue), SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64, \(steps(o)) steps, \
+        seed \(o.seed).
         """
-        return try Experiments.finish("lsuv", o, results: results, checks: checks, intro: intro, extraPlots: plots, extraMarkdown: extra)
+        return ReportContent(checks: checks, intro: intro, plots: plots, markdown: extra)
     }
 }

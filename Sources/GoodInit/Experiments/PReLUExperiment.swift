@@ -2,39 +2,54 @@
 // slopes the PReLUs learn per layer (He et al. found larger slopes in the early layers).
 import Foundation
 
-enum PReLUExperiment {
-    static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
-        let steps = o.steps ?? (o.quick ? 200 : 1500)
-        let data = try Experiments.loadData(o, "prelu", log: log)
-        var results: [RunResult] = [], slopeSeries: [SVGChart.Series] = [], slopeRows = ""
-        for act in ["relu", "prelu", "prelu-shared"] {
-            var c = Experiments.config(o, run: act)
-            c.model = "fitnet-small"; c.activation = act; c.initializer = "he-normal"; c.maxSteps = steps; c.epochs = 1000
-            c.batchSize = 64; c.lr = 0.01; c.momentum = 0.9; c.weightDecay = 5e-4; c.logEvery = 10
-            c.testLimit = o.quick ? 2_000 : nil
-            let (r, t) = try Experiments.train(act, c, data: data, log: log)
-            results.append(r)
-            let slopes = t.net.params.entries.filter { if case .slope = $0.spec.role { return true } else { return false } }.map { e -> Double in
-                let v = t.net.params.view(e, in: t.net.params.values).array
-                return v.reduce(0.0) { $0 + Double($1) } / Double(v.count)
-            }
-            if !slopes.isEmpty {
-                slopeSeries.append(.init(name: act, points: slopes.enumerated().map { (Double($0.offset + 1), $0.element) }))
-                slopeRows += "| \(act) | " + slopes.map { String(format: "%.3f", $0) }.joined(separator: ", ") + " |\n"
-            }
+enum PReLUExperiment: PaperExperiment {
+    static let activations: [ActivationKind] = [.relu, .prelu, .preluShared]
+    static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 200 : 1500) }
+
+    static func train(_ o: ExperimentOptions, data: DataSplits,
+                      log: @escaping (String) -> Void) throws -> [RunResult] {
+        try activations.map { act in
+            var s = Experiments.settings(o, run: act.rawValue, model: .fitnetSmall, activation: act,
+                                         initializer: .heNormal(fanOut: false))
+            s.loop.maxSteps = steps(o); s.loop.epochs = 1000; s.loop.batchSize = 64; s.loop.logEvery = 10
+            s.optimizer.lr = 0.01; s.optimizer.momentum = 0.9; s.optimizer.weightDecay = 5e-4
+            s.data.testLimit = o.quick ? 2_000 : nil
+            var (r, t) = try Experiments.train(act.rawValue, s, data: data, log: log)
+            let p = t.net.params
+            let slopes = p.entries.filter { if case .slope = $0.spec.role { return true } else { return false } }
+                .map { e -> Double in
+                    let v = p.view(e, in: p.values).array
+                    return v.reduce(0.0) { $0 + Double($1) } / Double(v.count)
+                }
+            if !slopes.isEmpty { r.series["slopes"] = slopes.enumerated().map { [Double($0.offset + 1), $0.element] } }
+            return r
         }
-        let svg = SVGChart.render(title: "learned PReLU slopes by layer (mean over channels)", xLabel: "PReLU layer", yLabel: "slope a", series: slopeSeries)
-        let acc = { (n: String) in results.first { $0.name == n }?.testAccuracy ?? .nan }
+    }
+
+    static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
+        var slopeSeries: [SVGChart.Series] = [], slopeRows = ""
+        for r in results where r.series["slopes"] != nil {
+            let points = r.points("slopes")
+            slopeSeries.append(.init(name: r.name, points: points))
+            slopeRows += "| \(r.name) | " + points.map { String(format: "%.3f", $0.1) }.joined(separator: ", ") + " |\n"
+        }
+        let svg = SVGChart.render(title: "learned PReLU slopes by layer (mean over channels)", xLabel: "PReLU layer",
+                                  yLabel: "slope a", series: slopeSeries)
+        let acc = { (n: ActivationKind) in results.first { $0.name == n.rawValue }?.testAccuracy ?? .nan }
         let first = slopeSeries.first?.points.first?.1 ?? .nan, last = slopeSeries.first?.points.last?.1 ?? .nan
         let checks: [(String, Bool)] = [
-            ("channel-wise PReLU at least matches ReLU (\(String(format: "%.2f %% vs %.2f %%", acc("prelu") * 100, acc("relu") * 100)))", acc("prelu") >= acc("relu") - 0.005),
-            ("the first PReLU layer learns a larger slope than the last (\(String(format: "%.3f vs %.3f", first, last)))", first > last),
+            ("channel-wise PReLU at least matches ReLU (\(Experiments.percent(acc(.prelu))) vs "
+             + "\(Experiments.percent(acc(.relu))))", acc(.prelu) >= acc(.relu) - 0.005),
+            ("the first PReLU layer learns a larger slope than the last (\(String(format: "%.3f vs %.3f", first, last)))",
+             first > last),
         ]
         let intro = """
-        He et al. 2015: PReLU (a learned slope for negative inputs, starting at 0.25, no weight decay) against ReLU, channel-wise \
-        and channel-shared, on `fitnet-small` with He init, SGD lr 0.01, momentum 0.9, batch 64, \(steps) steps, on \(o.data), seed \(o.seed).
+        He et al. 2015: PReLU (a learned slope for negative inputs, starting at 0.25, no weight decay) against ReLU, \
+        channel-wise and channel-shared, on `fitnet-small` with He init, SGD lr 0.01, momentum 0.9, batch 64, \
+        \(steps(o)) steps, on \(o.data.rawValue), seed \(o.seed).
         """
-        let extra = "## Learned slopes (mean per layer, first to last)\n\n| run | slopes |\n|---|---|\n\(slopeRows)\n![slopes](slopes.svg)\n\n"
-        return try Experiments.finish("prelu", o, results: results, checks: checks, intro: intro, extraPlots: [("slopes.svg", svg)], extraMarkdown: extra)
+        let extra = "## Learned slopes (mean per layer, first to last)\n\n| run | slopes |\n|---|---|\n"
+            + "\(slopeRows)\n![slopes](slopes.svg)\n\n"
+        return ReportContent(checks: checks, intro: intro, plots: [("slopes.svg", svg)], markdown: extra)
     }
 }

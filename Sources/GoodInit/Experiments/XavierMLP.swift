@@ -1,27 +1,36 @@
 // The PyTorch tutorial's comparison: an MLP from N(0, 1) weights against Xavier-uniform, with Adam.
 import Foundation
 
-enum XavierMLP {
-    static func run(_ o: ExperimentOptions, log: @escaping (String) -> Void) throws -> ExperimentReport {
-        let epochs = o.quick ? 1 : 15
-        let data = try Experiments.loadData(o, "xavier-mlp", log: log)
-        var results: [RunResult] = []
-        for (model, initName) in [("mlp-xavier", "normal:1"), ("mlp-xavier", "xavier-uniform")] + (o.quick ? [] : [("mlp-deep", "xavier-uniform")]) {
-            var c = Experiments.config(o, run: "\(model)-\(initName.replacingOccurrences(of: ":", with: "-"))")
-            c.model = model; c.initializer = initName; c.epochs = epochs; c.maxSteps = o.steps
-            c.batchSize = 100; c.optimizer = "adam"; c.lr = 1e-3; c.weightDecay = 0; c.logEvery = 20
-            c.trainLimit = o.quick ? 12_000 : nil; c.testLimit = o.quick ? 2_000 : nil
-            results.append(try Experiments.train("\(model) \(initName)", c, data: data, log: log).0)
+enum XavierMLP: PaperExperiment {
+    static func epochs(_ o: ExperimentOptions) -> Int { o.quick ? 1 : 15 }
+
+    static func train(_ o: ExperimentOptions, data: DataSplits,
+                      log: @escaping (String) -> Void) throws -> [RunResult] {
+        let variants: [(ModelPreset, Initializer)] = [(.mlpXavier, .normal(1)), (.mlpXavier, .xavierUniform)]
+            + (o.quick ? [] : [(.mlpDeep, .xavierUniform)])
+        return try variants.map { model, initializer in
+            let name = "\(model.rawValue) \(initializer)"
+            var s = Experiments.settings(o, run: name, model: model, initializer: initializer)
+            s.loop.epochs = epochs(o); s.loop.maxSteps = o.steps; s.loop.batchSize = 100; s.loop.logEvery = 20
+            s.optimizer.kind = .adam; s.optimizer.lr = 1e-3; s.optimizer.weightDecay = 0
+            s.data.trainLimit = o.quick ? 12_000 : nil; s.data.testLimit = o.quick ? 2_000 : nil
+            return try Experiments.train(name, s, data: data, log: log).0
         }
+    }
+
+    static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
         let acc = { (n: String) in results.first { $0.name == n }?.testAccuracy ?? .nan }
+        let (xavier, normal) = (acc("mlp-xavier xavier-uniform"), acc("mlp-xavier normal:1"))
         let checks: [(String, Bool)] = [
-            ("Xavier-uniform beats N(0, 1) on mlp-xavier (test accuracy \(String(format: "%.2f %% vs %.2f %%", acc("mlp-xavier xavier-uniform") * 100, acc("mlp-xavier normal:1") * 100)); the tutorial: 98.1 % vs 94.2 % on MNIST)",
-             acc("mlp-xavier xavier-uniform") > acc("mlp-xavier normal:1")),
+            ("Xavier-uniform beats N(0, 1) on mlp-xavier (test accuracy \(Experiments.percent(xavier)) vs "
+             + "\(Experiments.percent(normal)); the tutorial: 98.1 % vs 94.2 % on MNIST)", xavier > normal),
         ]
+        let quick = o.quick ? " (quick: 12,000 training images, 2,000 test images)" : ""
         let intro = """
-        The PyTorch tutorial's MNIST comparison: 784-256-256-10 ReLU from N(0, 1) weights against Xavier-uniform, and the \
-        deeper 784-512×4-10 with Xavier; Adam lr 1e-3, batch 100, \(epochs) epoch(s)\(o.quick ? " (quick: 12,000 training images, 2,000 test images)" : ""), on \(o.data), seed \(o.seed).
+        The PyTorch tutorial's MNIST comparison: 784-256-256-10 ReLU from N(0, 1) weights against Xavier-uniform, and \
+        the deeper 784-512×4-10 with Xavier; Adam lr 1e-3, batch 100, \(epochs(o)) epoch(s)\(quick), on \
+        \(o.data.rawValue), seed \(o.seed).
         """
-        return try Experiments.finish("xavier-mlp", o, results: results, checks: checks, intro: intro)
+        return ReportContent(checks: checks, intro: intro)
     }
 }

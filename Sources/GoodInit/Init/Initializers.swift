@@ -71,17 +71,21 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The text `init(parsing:)` reads back as the same initializer ("normal:1", not "normal:1.0").
     public var description: String {
+        func number<T: BinaryFloatingPoint & LosslessStringConvertible>(_ v: T) -> String {
+            v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+        }
         switch self {
         case .zeros: return "zeros"
-        case .constant(let v): return "constant:\(v)"
-        case .uniform(let a): return "uniform:\(a)"
-        case .normal(let s): return "normal:\(s)"
+        case .constant(let v): return "constant:\(number(v))"
+        case .uniform(let a): return "uniform:\(number(a))"
+        case .normal(let s): return "normal:\(number(s))"
         case .xavierUniform: return "xavier-uniform"
         case .xavierNormal: return "xavier-normal"
         case .heNormal(let o): return o ? "he-normal:fan_out" : "he-normal"
         case .heUniform(let o): return o ? "he-uniform:fan_out" : "he-uniform"
-        case .orthogonal(let g): return g == 1 ? "orthogonal" : "orthogonal:\(g)"
+        case .orthogonal(let g): return g == 1 ? "orthogonal" : "orthogonal:\(number(Float(g)))" // parsed as Float
         case .pytorchDefault: return "pytorch-default"
         case .lsuv: return "lsuv"
         case .rbm: return "rbm"

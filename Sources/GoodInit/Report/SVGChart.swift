@@ -78,22 +78,34 @@ public enum SVGChart {
 }
 
 /// The loss and accuracy curves of one training run, from its metrics.jsonl.
+/// A training run's loss and accuracy charts (loss.svg, accuracy.svg), drawn from its records.
 public enum Curves {
-    public static func write(metrics path: String, to folder: String, title: String) throws {
-        let rows = try MetricsLog.read(path)
-        func series(_ type: String, _ x: String, _ y: String) -> [(Double, Double)] {
-            rows.filter { $0["type"] as? String == type }.compactMap { r in
-                guard let a = (r[x] as? NSNumber)?.doubleValue, let b = (r[y] as? NSNumber)?.doubleValue else { return nil }
-                return (a, b)
-            }
+    public static func write(_ records: [TrainingRecord], to folder: String, title: String) throws {
+        let log = RecordLog(records)
+        let steps = log.steps, epochs = log.epochs
+        func epochPoints(_ y: (EpochRecord) -> Double?) -> [(Double, Double)] {
+            epochs.compactMap { e in y(e).map { (Double(e.step), $0) } }
         }
-        let loss = SVGChart.render(title: "\(title): training loss", xLabel: "step", yLabel: "cross-entropy loss",
-                                   series: [.init(name: "train (per step)", points: series("step", "step", "loss")),
-                                            .init(name: "test (per epoch)", points: series("epoch", "step", "test_loss"))])
-        let acc = SVGChart.render(title: "\(title): accuracy", xLabel: "step", yLabel: "accuracy",
-                                  series: [.init(name: "train (per step)", points: series("step", "step", "accuracy")),
-                                           .init(name: "test (per epoch)", points: series("epoch", "step", "test_accuracy"))])
-        try loss.write(toFile: (folder as NSString).appendingPathComponent("loss.svg"), atomically: true, encoding: .utf8)
-        try acc.write(toFile: (folder as NSString).appendingPathComponent("accuracy.svg"), atomically: true, encoding: .utf8)
+        let loss = SVGChart.render(
+            title: "\(title): training loss", xLabel: "step", yLabel: "cross-entropy loss",
+            series: [.init(name: "train (per step)", points: steps.map { (Double($0.step), $0.loss) }),
+                     .init(name: "test (per epoch)", points: epochPoints(\.testLoss))])
+        let acc = SVGChart.render(
+            title: "\(title): accuracy", xLabel: "step", yLabel: "accuracy",
+            series: [.init(name: "train (per step)", points: steps.map { (Double($0.step), $0.accuracy) }),
+                     .init(name: "test (per epoch)", points: epochPoints(\.testAccuracy))])
+        try loss.write(toFile: joinPath(folder, "loss.svg"), atomically: true, encoding: .utf8)
+        try acc.write(toFile: joinPath(folder, "accuracy.svg"), atomically: true, encoding: .utf8)
     }
+}
+
+/// Draws the charts when the run ends, from the records it saw (and those of the run it resumed).
+public final class CurvesSink: TrainingSink {
+    let folder: String, title: String
+    let log: RecordLog
+    public init(folder: String, title: String, earlier: [TrainingRecord] = []) {
+        self.folder = folder; self.title = title; log = RecordLog(earlier)
+    }
+    public func record(_ r: TrainingRecord) { log.record(r) }
+    public func finish() throws { try Curves.write(log.records, to: folder, title: title) }
 }

@@ -51,8 +51,20 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
     }
 }
 
+extension Schedule: CustomStringConvertible {
+    /// The text `init(parsing:)` reads back as the same schedule.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .cosine: return "cosine"
+        case let .step(every, gamma): return "step:\(every):\(gamma)"
+        case let .warmup(steps, then): return "warmup:\(steps),\(then)"
+        }
+    }
+}
+
 public final class Optimizer {
-    public enum Kind: String, Sendable, Codable { case sgd, adam }
+    public enum Kind: String, Sendable, Codable, CaseIterable { case sgd, adam }
     public let kind: Kind
     public let momentum: Float, weightDecay: Float
     let store: ParameterStore

@@ -1,62 +1,11 @@
-// The training configuration's checks, the output folder's preparation, and checkpoint
-// metadata as a validated record: everything refused here is refused before data loads or
-// anything is written. Messages name the command-line flag of the value.
+// The output folder's preparation and checkpoint metadata as a validated record: everything
+// refused here is refused before data loads or anything is written.
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// ⌈batch / chunk⌉ without the overflow of (batch + chunk − 1) / chunk for sizes near Int.max.
-func chunks(batch: Int, chunk: Int) -> Int { batch / chunk + (batch % chunk == 0 ? 0 : 1) }
-
-extension TrainConfig {
-    /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).
-    public static var threadLimit: Int { min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount) }
-
-    /// Throws a TrainingError naming the first flag whose value is out of range.
-    public func validate() throws {
-        func need(_ ok: Bool, _ flag: String, _ rule: String, _ value: Any) throws {
-            guard ok else { throw TrainingError("--\(flag) \(rule), got \(value)") }
-        }
-        func positive(_ v: Int?, _ flag: String) throws {
-            if let v { try need(v >= 1, flag, "must be at least 1", v) }
-        }
-        try positive(epochs, "epochs"); try positive(batchSize, "batch-size"); try positive(chunk, "chunk")
-        try positive(logEvery, "log-every"); try positive(trainLimit, "train-limit")
-        try positive(testLimit, "test-limit"); try positive(lsuvBatch, "lsuv-batch")
-        try positive(rbmEpochs, "rbm-epochs"); try positive(rbmSamples, "rbm-samples")
-        if let maxSteps { try need(maxSteps >= 0, "steps", "must be 0 or more", maxSteps) }
-        if let step = injectNaNAtStep { try need(step >= 0, "inject-nan-at-step", "must be 0 or more", step) }
-        try need(lsuvMaxTries >= 0, "lsuv-max-tries", "must be 0 or more", lsuvMaxTries)
-        try need(lr.isFinite && lr > 0, "lr", "must be a positive number", lr)
-        try need(lsuvTolVar.isFinite && lsuvTolVar > 0, "lsuv-tol", "must be a positive number", lsuvTolVar)
-        try need(rbmLearningRate.isFinite && rbmLearningRate > 0, "rbm-lr", "must be a positive number",
-                 rbmLearningRate)
-        try need(momentum.isFinite && momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1)", momentum)
-        try need(weightDecay.isFinite && weightDecay >= 0, "weight-decay", "must be 0 or a positive number",
-                 weightDecay)
-        let limit = Self.threadLimit
-        try need(workers >= 1 && workers <= limit, "workers", "must be in 1...\(limit) (4 × the cores, at most 1024)",
-                 workers)
-        try need(threads >= 0 && threads <= limit, "threads",
-                 "must be 0 (auto) or at most \(limit) (4 × the cores, at most 1024)", threads)
-        try need(Optimizer.Kind(rawValue: optimizer) != nil, "optimizer", "must be sgd or adam", optimizer)
-        try need(!out.isEmpty, "out", "must name a folder", "''")
-        try need(DataSets.names.contains(data), "data", "must be one of " + DataSets.names.joined(separator: ", "),
-                 data)
-        if modelFile == nil {
-            try need(Presets.names.contains(model), "model", "must be one of " + Presets.names.joined(separator: ", "),
-                     model)
-        }
-        do {
-            _ = try Initializer(parsing: initializer)
-            _ = try Schedule(parsing: schedule)
-            if modelFile == nil { _ = try Presets.activation(activation) }
-        } catch { throw TrainingError("\(error)") }
-    }
-}
 
 public enum OutputFolder {
     /// Creates `path` (and its parents) and checks that a file can be written in it, so that a bad
@@ -108,7 +57,8 @@ public struct CheckpointMetadata: Sendable {
     public var position: TrainingPosition
     public var optimizer: Optimizer.Kind?
     public var optimizerSteps: Int
-    public var config: TrainConfig
+    /// The settings the run was trained with (its thread budget reset: eval and resume set their own).
+    public var config: TrainSettings
 
     /// Reads only what is needed to check the metadata (the whole file, as the format has it).
     public static func read(_ path: String) throws -> CheckpointMetadata {
@@ -140,14 +90,14 @@ public struct CheckpointMetadata: Sendable {
             optimizer = nil; optimizerSteps = 0
         }
         guard let text = meta["config"] else { throw fail("metadata has no 'config'") }
+        var record: ConfigRecord
         do {
-            config = try JSONDecoder().decode(TrainConfig.self, from: Data(text.utf8))
+            record = try JSONDecoder().decode(ConfigRecord.self, from: Data(text.utf8))
         } catch {
             throw fail("metadata 'config' is not a GoodInit training configuration")
         }
         // the thread budget is this machine's choice (eval and resume set their own), not the file's
-        var stored = config
-        stored.workers = 1; stored.threads = 0
-        do { try stored.validate() } catch { throw fail("stored configuration: \(error)") }
+        record.workers = 1; record.threads = 0
+        do { config = try record.settings() } catch { throw fail("stored configuration: \(error)") }
     }
 }

@@ -1,0 +1,27 @@
+// Accuracy and loss over a data set in eval mode (batch norm's running statistics, no dropout),
+// in batches of 100 shared by the workers; one executor per batch size, built on first use.
+public final class Evaluator {
+    let net: Network
+    let workers: Int, threads: Int
+    var plans: [Int: Plan] = [:]
+    public let batch: Int
+
+    public init(net: Network, workers: Int, threads: Int, batch: Int = 100) {
+        self.net = net; self.workers = workers; self.threads = threads; self.batch = batch
+    }
+
+    public func evaluate(_ set: Dataset) -> (accuracy: Double, loss: Double) {
+        var correct = 0, loss = 0.0, start = 0
+        while start < set.count {
+            let b = min(batch, set.count - start)
+            let plan = plans[b] ?? Plan(net: net, batch: b, chunkSize: max(1, (b + workers - 1) / workers),
+                                        workers: workers, threads: threads)
+            plans[b] = plan
+            plan.setInput(images: set.images, labels: set.labels, indices: Array(start..<(start + b))[...])
+            plan.forward(training: false)
+            let (l, c) = plan.loss()
+            loss += l * Double(b); correct += c; start += b
+        }
+        return (Double(correct) / Double(max(1, set.count)), loss / Double(max(1, set.count)))
+    }
+}

@@ -1,0 +1,101 @@
+// What every command that runs a network needs, built once: the data (limited, checked, and
+// normalized with the training set's statistics), the network, and the thread budget. `train`,
+// `eval`, `init-stats` and the experiments share it.
+import Foundation
+
+public final class TrainingSetup {
+    public let data: DataSplits
+    public let net: Network
+    public let compute: ComputeOptions
+    /// T: OpenMP threads per worker.
+    public let threads: Int
+    let evaluator: Evaluator
+
+    /// Loads the data (or takes `preloaded`, as loaded and not yet normalized) and builds the model.
+    public init(model: ModelSource, data options: DataOptions, seed: UInt64, compute: ComputeOptions,
+                preloaded: DataSplits? = nil) throws {
+        self.compute = compute
+        threads = compute.threadsPerWorker
+        var splits = try preloaded ?? DataSets.load(options.source, dir: options.dir, seed: seed)
+        if let n = options.trainLimit, n < splits.train.count { splits.train = splits.train.subset(0..<n) }
+        if let n = options.testLimit, n < splits.test.count { splits.test = splits.test.subset(0..<n) }
+        let name = options.source.rawValue
+        try Self.checkSplits(splits, name: name)
+        let (mean, std) = splits.train.channelMeanStd()
+        splits.train.normalize(mean: mean, std: std)
+        splits.test.normalize(mean: mean, std: std)
+        data = splits
+        net = try Self.network(model, input: [splits.train.channels, splits.train.height, splits.train.width])
+        guard net.classes == splits.train.classes else {
+            let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
+            if case .file(let file) = model { throw DataError(file: file, problem: problem) }
+            throw TrainingError("\(net.name) has \(net.classes) outputs but \(name) has \(splits.train.classes) classes")
+        }
+        evaluator = Evaluator(net: net, workers: compute.workers, threads: threads)
+    }
+
+    public convenience init(_ s: TrainSettings, preloaded: DataSplits? = nil) throws {
+        try self.init(model: s.model, data: s.data, seed: s.loop.seed, compute: s.compute, preloaded: preloaded)
+    }
+
+    static func network(_ model: ModelSource, input: [Int]) throws -> Network {
+        switch model {
+        case let .preset(p, activation):
+            return try Presets.network(p, activation: activation, input: input)
+        case .file(let file):
+            let m = try ModelFile.load(file)
+            guard m.input == input else {
+                throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)")
+            }
+            do { return try Network(name: m.name, input: m.input, layers: m.layers) } catch let e as ShapeError {
+                throw DataError(file: file, problem: e.description)
+            }
+        }
+    }
+
+    /// Train and test sets must hold samples of one shape and one set of classes: a mismatch
+    /// would otherwise train a whole epoch and then fail in evaluation.
+    static func checkSplits(_ s: DataSplits, name: String) throws {
+        let (a, b) = (s.train, s.test)
+        let shape = { (d: Dataset) in "\(d.channels)×\(d.height)×\(d.width)" }
+        guard a.count > 0 else { throw TrainingError("data \(name): the training set is empty") }
+        guard a.channels == b.channels, a.height == b.height, a.width == b.width else {
+            throw TrainingError("data \(name): the test images are \(shape(b)), the training images \(shape(a))")
+        }
+        guard a.classes == b.classes else {
+            throw TrainingError("data \(name): the test set has \(b.classes) classes, the training set \(a.classes)")
+        }
+    }
+
+    /// Initializes the weights (LSUV and RBM pre-training included); returns LSUV's report if it ran.
+    public func initialize(_ o: InitOptions, seed: UInt64,
+                           log: (String) -> Void = { _ in }) throws -> [LSUVLayerReport]? {
+        let all = threads * compute.workers
+        switch o.initializer {
+        case .rbm:
+            net.initialize(.rbm, seed: seed)
+            let r = try RBM.pretrain(net, images: data.train.images, labels: data.train.labels, options: o.rbm,
+                                     seed: seed, threads: all)
+            for l in r {
+                let errors = l.reconstructionError.map { String(format: "%.4f", $0) }.joined(separator: ", ")
+                log("RBM \(l.layer): reconstruction error per epoch \(errors)")
+            }
+            return nil
+        case .lsuv:
+            // LSUV's minibatch: the first samples of the seeded data order
+            let train = data.train, size = train.sampleSize
+            var g = SplitMix64(seed: deriveSeed(seed, 77))
+            let idx = g.permutation(train.count).prefix(min(o.lsuv.batchSize, train.count))
+            var images = [Float](), labels = [Int32]()
+            images.reserveCapacity(idx.count * size)
+            for i in idx { images += train.images[(i * size)..<((i + 1) * size)]; labels.append(train.labels[i]) }
+            return LSUV.run(net, images: images, labels: labels, options: o.lsuv, seed: seed, threads: all)
+        default:
+            net.initialize(o.initializer, seed: seed)
+            return nil
+        }
+    }
+
+    /// Accuracy and mean loss over a data set, in eval mode.
+    public func evaluate(_ set: Dataset) -> (accuracy: Double, loss: Double) { evaluator.evaluate(set) }
+}

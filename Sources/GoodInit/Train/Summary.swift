@@ -1,0 +1,68 @@
+// How a run ended: its summary (summary.json) and the errors that stop it.
+import Foundation
+
+public struct TrainSummary: Codable, Sendable {
+    public var model: String
+    public var initializer: String
+    public var steps: Int
+    public var epochs: Double
+    public var finalTrainLoss: Double
+    public var testAccuracy: Double?
+    public var testLoss: Double?
+    public var imagesPerSecond: Double
+    public var wallSeconds: Double
+    public var peakRSSMegabytes: Double
+    public var lsuv: [LSUVLayerReport]?
+    public var stoppedBySignal: Bool
+    public var config: ConfigRecord
+
+    enum CodingKeys: String, CodingKey {
+        case model, initializer, steps, epochs, finalTrainLoss, testAccuracy, testLoss, imagesPerSecond, wallSeconds
+        case peakRSSMegabytes, lsuv, stoppedBySignal, config
+    }
+}
+
+extension TrainSummary {
+    /// JSON has no NaN: a run without a step (no training loss) writes null, and reads back as NaN.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model); try c.encode(initializer, forKey: .initializer)
+        try c.encode(steps, forKey: .steps); try c.encode(epochs, forKey: .epochs)
+        try c.encode(finalTrainLoss.isFinite ? finalTrainLoss : nil, forKey: .finalTrainLoss)
+        try c.encodeIfPresent(testAccuracy, forKey: .testAccuracy); try c.encodeIfPresent(testLoss, forKey: .testLoss)
+        try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encode(peakRSSMegabytes, forKey: .peakRSSMegabytes); try c.encodeIfPresent(lsuv, forKey: .lsuv)
+        try c.encode(stoppedBySignal, forKey: .stoppedBySignal); try c.encode(config, forKey: .config)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model); initializer = try c.decode(String.self, forKey: .initializer)
+        steps = try c.decode(Int.self, forKey: .steps); epochs = try c.decode(Double.self, forKey: .epochs)
+        finalTrainLoss = try c.decodeIfPresent(Double.self, forKey: .finalTrainLoss) ?? .nan
+        testAccuracy = try c.decodeIfPresent(Double.self, forKey: .testAccuracy)
+        testLoss = try c.decodeIfPresent(Double.self, forKey: .testLoss)
+        imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+        peakRSSMegabytes = try c.decode(Double.self, forKey: .peakRSSMegabytes)
+        lsuv = try c.decodeIfPresent([LSUVLayerReport].self, forKey: .lsuv)
+        stoppedBySignal = try c.decode(Bool.self, forKey: .stoppedBySignal)
+        config = try c.decode(ConfigRecord.self, forKey: .config)
+    }
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Training stopped because a loss or gradient became NaN/Inf: a property of the run (too high a
+/// learning rate, a bad init), not of the input, so experiments record it instead of aborting.
+public struct DivergenceError: Error, CustomStringConvertible {
+    public let step: Int          // 1-based step whose forward or backward went non-finite
+    public let location: String   // the first layer whose output or gradient is NaN/Inf
+    public let checkpoint: String?
+    public var description: String {
+        "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is \(checkpoint ?? "none (no epoch finished yet)")"
+    }
+}

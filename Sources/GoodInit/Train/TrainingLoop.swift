@@ -1,0 +1,262 @@
+// The training loop: data order from the seed, data-parallel steps through a Plan, the optimizer,
+// evaluation each epoch, records to the sinks, checkpoints, resume, stop requests, NaN/Inf.
+import Foundation
+
+public final class TrainingLoop {
+    public let settings: TrainSettings
+    public let setup: TrainingSetup
+    public let optimizer: Optimizer
+    public let cancellation: CancellationToken
+    /// LSUV's per-layer report from the last run (kept here too, for runs that end in an error).
+    public private(set) var lsuvReport: [LSUVLayerReport]? = nil
+    public var log: (String) -> Void = { print($0) }
+    /// Sinks beyond the run's own metrics.jsonl and charts (an experiment's collector, TensorBoard).
+    public var sinks: [TrainingSink] = []
+    /// Called after each logged step with the step number and the plan (its activations hold the
+    /// step's forward pass): experiments record internal statistics here.
+    public var onLoggedStep: ((Int, Plan) -> Void)? = nil
+
+    public var net: Network { setup.net }
+    public var data: DataSplits { setup.data }
+    var checkpointPath: String { joinPath(settings.out, "checkpoint.safetensors") }
+    var metricsPath: String { joinPath(settings.out, "metrics.jsonl") }
+
+    /// Checks the settings against the data and the machine before any executor allocates.
+    public init(_ settings: TrainSettings, setup: TrainingSetup? = nil,
+                cancellation: CancellationToken = CancellationToken()) throws {
+        try settings.validate()
+        let loop = settings.loop, workers = settings.compute.workers
+        // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
+        // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
+        let chunkCount = chunks(batch: loop.batchSize, chunk: loop.chunk)
+        guard workers <= chunkCount else {
+            throw TrainingError("\(workers) workers need at least \(workers) chunks, but batch \(loop.batchSize) / "
+                                + "chunk \(loop.chunk) gives \(chunkCount): pass --chunk "
+                                + "\(max(1, loop.batchSize / workers)) or less")
+        }
+        self.settings = settings
+        self.setup = try setup ?? TrainingSetup(settings)
+        self.cancellation = cancellation
+        let (net, train) = (self.setup.net, self.setup.data.train)
+        guard train.count >= loop.batchSize else {
+            throw TrainingError("--batch-size \(loop.batchSize) is more than the \(train.count) training samples")
+        }
+        let kind = settings.optimizer.kind
+        // Before any plan allocates: the training batch, then LSUV's or evaluation's.
+        do {
+            try net.checkMemory(batch: loop.batchSize, chunk: loop.chunk, optimizerStates: kind == .adam ? 2 : 1)
+            let lsuvBatch = max(100, min(settings.initialization.lsuv.batchSize, train.count))
+            try net.checkMemory(batch: lsuvBatch, chunk: Int.max, optimizerStates: 0)
+        } catch let e as ShapeError {
+            guard case .file(let file) = settings.model else { throw e }
+            throw DataError(file: file, problem: e.description)
+        }
+        optimizer = Optimizer(kind, store: net.params, momentum: Float(settings.optimizer.momentum),
+                              weightDecay: Float(settings.optimizer.weightDecay))
+    }
+
+    /// Trains; resumes from `resume` (a checkpoint path) when given.
+    public func run(resume: String? = nil) throws -> TrainSummary {
+        try OutputFolder.prepare(settings.out)
+        for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors") {
+            log("removed \(name), left by a run that was killed while saving")
+        }
+        var run = try RunState(position: start(resume: resume), loop: settings.loop, trainCount: data.train.count)
+        let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
+        let title = "\(net.name), \(settings.initialization.initializer)"
+        let all: [TrainingSink] = [try MetricsFile(path: metricsPath, truncate: resume == nil),
+                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)] + sinks
+        let plan = Plan(net: net, batch: settings.loop.batchSize, chunkSize: settings.loop.chunk,
+                        workers: settings.compute.workers, threads: setup.threads)
+        let progress = Progress(total: run.total, log: log)
+        let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
+        log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(data.train.count) "
+            + "samples, batch \(plan.batch), \(run.total) steps, W=\(plan.workers) workers × T=\(setup.threads) "
+            + "threads (measured OpenMP team per worker: \(teams))")
+        do {
+            try train(&run, plan: plan, progress: progress, sinks: all)
+        } catch let e as DivergenceError {
+            for s in all { try? s.finish() }
+            throw e
+        }
+        try finishRun(&run, resume: resume, progress: progress)
+        for s in all { try s.finish() }
+        return try writeSummary(run)
+    }
+
+    /// Where a run stands: its position in the data order and what the epoch has seen so far.
+    struct RunState {
+        var pos: TrainingPosition
+        let total: Int, perEpoch: Int
+        let start = Date()
+        var imagesDone = 0, lastLoss = Double.nan, lastAccuracy = 0.0, stopped = false
+        var lastEval: (accuracy: Double, loss: Double)? = nil
+        var epochLoss = 0.0, epochCorrect = 0, epochSeen = 0
+
+        init(position: TrainingPosition, loop: LoopOptions, trainCount: Int) {
+            pos = position
+            perEpoch = trainCount / loop.batchSize
+            // saturating: --epochs may be as large as Int allows
+            let (product, overflow) = perEpoch.multipliedReportingOverflow(by: loop.epochs)
+            total = min(loop.maxSteps ?? Int.max, overflow ? Int.max : product)
+        }
+        var elapsed: Double { Date().timeIntervalSince(start) }
+    }
+
+    /// Loads the checkpoint to resume from, or initializes the weights; returns the position.
+    func start(resume: String?) throws -> TrainingPosition {
+        lsuvReport = nil
+        guard let resume else {
+            let t0 = Date()
+            lsuvReport = try setup.initialize(settings.initialization, seed: settings.loop.seed, log: log)
+            if let r = lsuvReport {
+                let tries = r.map { "\($0.tries)" }.joined(separator: ",")
+                log(String(format: "LSUV: %d layers in %.2f s (tries %@)", r.count, Date().timeIntervalSince(t0), tries))
+                for l in r where !l.note.isEmpty { log("  \(l.layer): \(l.note)") }
+            }
+            return TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
+        }
+        let b = settings.loop.batchSize, perEpoch = data.train.count / b
+        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer) { meta in
+            // Another batch size would change the data order and what a step means.
+            let trained = meta.config.loop.batchSize
+            guard trained == b else {
+                throw TrainingError("--resume \(resume): trained with --batch-size \(trained), not \(b); "
+                                    + "resume with --batch-size \(trained)")
+            }
+            guard meta.position.batchInEpoch <= perEpoch else {
+                throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, "
+                                    + "but an epoch has \(perEpoch) batches here (another --train-limit or data set?)")
+            }
+        }.position
+        log("resumed from \(resume) at step \(pos.step) (epoch \(pos.epoch + 1), batch \(pos.batchInEpoch))")
+        return pos
+    }
+
+    /// The epochs: steps until the epoch's batches or the run's steps run out, or a stop request.
+    func train(_ run: inout RunState, plan: Plan, progress: Progress, sinks: [TrainingSink]) throws {
+        let loop = settings.loop
+        while run.pos.epoch < loop.epochs && run.pos.step < run.total {
+            var order = SplitMix64(seed: deriveSeed(loop.seed, 1000 + UInt64(run.pos.epoch)))
+            let perm = order.permutation(data.train.count)
+            while run.pos.batchInEpoch < run.perEpoch && run.pos.step < run.total {
+                let b = loop.batchSize, first = run.pos.batchInEpoch * b
+                plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[first..<(first + b)])
+                try step(&run, plan: plan, sinks: sinks)
+                progress.update(step: run.pos.step, loss: run.lastLoss, accuracy: run.lastAccuracy,
+                                imagesPerSecond: Double(run.imagesDone) / run.elapsed, elapsed: run.elapsed)
+                if cancellation.isStopRequested { run.stopped = true; return }
+            }
+            if run.pos.batchInEpoch >= run.perEpoch || run.pos.step >= run.total {
+                progress.finishLine()
+                try endEpoch(&run, sinks: sinks)
+            }
+        }
+    }
+
+    /// One step on the batch already in the plan: forward, loss, backward, optimizer.
+    func step(_ run: inout RunState, plan: Plan, sinks: [TrainingSink]) throws {
+        let loop = settings.loop, step = UInt64(run.pos.step)
+        if settings.data.augments {
+            let d = data.train
+            plan.augment(channels: d.channels, height: d.height, width: d.width, pad: 4,
+                         seed: deriveSeed(loop.seed, 3000, step))
+        }
+        if loop.injectNaNAtStep == run.pos.step { net.params.values[net.params.entries[0].offset] = .nan }
+        plan.forward(training: true, seed: deriveSeed(loop.seed, 2000, step))
+        let (loss, correct) = plan.loss()
+        if loss.isFinite { plan.backward() }
+        if !loss.isFinite || !net.params.grad.allFinite {
+            let saved = FileManager.default.fileExists(atPath: checkpointPath) ? checkpointPath : nil
+            let e = DivergenceError(step: run.pos.step + 1, location: locateNonFinite(plan), checkpoint: saved)
+            for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
+            throw e
+        }
+        let lr = settings.optimizer.schedule.rate(base: settings.optimizer.lr, step: run.pos.step,
+                                                   totalSteps: run.total, stepsPerEpoch: run.perEpoch)
+        optimizer.step(lr: Float(lr))
+        let b = loop.batchSize
+        run.pos.step += 1; run.pos.batchInEpoch += 1
+        run.imagesDone += b; run.lastLoss = loss; run.lastAccuracy = Double(correct) / Double(b)
+        run.epochLoss += loss * Double(b); run.epochCorrect += correct; run.epochSeen += b
+        if run.pos.step % loop.logEvery == 0 || run.pos.step == run.total {
+            onLoggedStep?(run.pos.step, plan)
+            let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
+                               lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed)
+            for s in sinks { try s.record(.step(r)) }
+        }
+    }
+
+    /// The end of an epoch (or of the run's steps): checkpoint, evaluation, the epoch's record.
+    func endEpoch(_ run: inout RunState, sinks: [TrainingSink]) throws {
+        let epochNumber = run.pos.epoch + 1
+        if run.pos.batchInEpoch >= run.perEpoch { run.pos.epoch += 1; run.pos.batchInEpoch = 0 }
+        // Saved before the evaluation: whatever happens there, the epoch's work is kept.
+        try save(run.pos)
+        let seen = Double(max(1, run.epochSeen))
+        var r = EpochRecord(epoch: epochNumber, step: run.pos.step, trainLoss: run.epochLoss / seen,
+                            trainAccuracy: Double(run.epochCorrect) / seen, seconds: run.elapsed)
+        if settings.loop.evalEachEpoch {
+            let (acc, loss) = setup.evaluate(data.test)
+            run.lastEval = (acc, loss)
+            r.testAccuracy = acc; r.testLoss = loss
+            log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", epochNumber,
+                       r.trainLoss, r.trainAccuracy, loss, acc))
+        }
+        for s in sinks { try s.record(.epoch(r)) }
+        run.epochLoss = 0; run.epochCorrect = 0; run.epochSeen = 0
+    }
+
+    /// A run with nothing to train still leaves its weights; a stopped one saves where it stopped.
+    func finishRun(_ run: inout RunState, resume: String?, progress: Progress) throws {
+        if run.pos.step >= run.total && run.imagesDone == 0 {
+            log(resume == nil ? "nothing to train: --steps 0"
+                              : "nothing to train: the checkpoint is at step \(run.pos.step) of \(run.total)")
+            // a zero-step run still leaves its initialized weights for eval
+            if resume == nil { try save(run.pos) }
+        }
+        if run.stopped {
+            progress.finishLine()
+            try save(run.pos)
+            log("stopped by signal at step \(run.pos.step); checkpoint: \(checkpointPath) "
+                + "(resume with --resume \(checkpointPath))")
+        }
+    }
+
+    func writeSummary(_ run: RunState) throws -> TrainSummary {
+        let wall = run.elapsed
+        let summary = TrainSummary(
+            model: net.name, initializer: settings.initialization.initializer.description, steps: run.pos.step,
+            epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.lastLoss,
+            testAccuracy: run.lastEval?.accuracy, testLoss: run.lastEval?.loss,
+            imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
+            peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
+            config: ConfigRecord(settings))
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(summary).write(to: URL(fileURLWithPath: joinPath(settings.out, "summary.json")),
+                                      options: .atomic)
+        return summary
+    }
+
+    /// Writes a checkpoint; a second stop signal arriving meanwhile lets it finish.
+    func save(_ pos: TrainingPosition) throws {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let config = String(decoding: try enc.encode(ConfigRecord(settings)), as: UTF8.self)
+        try cancellation.whileSaving {
+            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: checkpointPath)
+        }
+    }
+
+    /// Names the first op whose output, or parameter whose gradient, is not finite.
+    func locateNonFinite(_ plan: Plan) -> String {
+        for c in plan.chunks.indices {
+            for (i, op) in net.ops.enumerated() where !plan.activation(i + 1, chunk: c).allFinite {
+                return "the output of layer \(op.name)"
+            }
+        }
+        let p = net.params
+        for e in p.entries where !p.view(e, in: p.grad).allFinite { return "the gradient of \(e.name)" }
+        for e in p.entries where !p.view(e, in: p.values).allFinite { return "the weights of \(e.name)" }
+        return "the loss"
+    }
+}
