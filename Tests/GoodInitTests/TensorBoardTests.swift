@@ -206,6 +206,7 @@ import Testing
     @Test("a written file reads back: name, file_version, steps, tags and values")
     func roundTrip() throws {
         let dir = folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let start = Date().timeIntervalSince1970
         let w = try TensorBoardWriter(folder: dir)
         try w.scalar("loss", 2.302585, step: 0)
@@ -241,6 +242,7 @@ import Testing
     @Test("TensorBoard sees only flushed events; flush writes whole records")
     func flushing() throws {
         let dir = folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let w = try TensorBoardWriter(folder: dir)
         #expect(try Self.readEvents(w.path).count == 1)  // file_version is on disk at once
         try w.scalar("loss", 1, step: 1)
@@ -258,6 +260,7 @@ import Testing
     @Test("two writers in one folder in the same second keep separate files")
     func twoWriters() throws {
         let dir = folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let a = try TensorBoardWriter(folder: dir), b = try TensorBoardWriter(folder: dir)
         #expect(a.path != b.path)
         try a.scalar("run", 1, step: 1)
@@ -271,6 +274,7 @@ import Testing
     @Test("errors name the file: writing after close, a folder that cannot be made")
     func errors() throws {
         let dir = folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let w = try TensorBoardWriter(folder: dir)
         try w.close()
         try w.close()
@@ -287,6 +291,84 @@ import Testing
             Issue.record("a folder under a regular file was accepted")
         } catch let e as DataError {
             #expect("\(e)".contains(blocker + "/run"), "\(e)")
+        }
+    }
+
+    // MARK: - The tensorboard Python package
+
+    /// Whether python3 can import the tensorboard package (`python3 -m pip install tensorboard`).
+    static let pythonHasTensorBoard: Bool = {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import tensorboard.backend.event_processing.event_accumulator"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    static let readerScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/read_tfevents.py").path
+
+    @Test("tensorboard's own event reader and EventAccumulator read the files",
+          .enabled(if: pythonHasTensorBoard, "needs python3 with tensorboard (python3 -m pip install tensorboard)"))
+    func tensorboardReads() throws {
+        let dir = folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w = try TensorBoardWriter(folder: dir)
+        for step in stride(from: 0, through: 200, by: 50) {
+            try w.scalars([("loss", 2.5 / Double(step + 1)), ("accuracy", Double(step) / 400),
+                           ("variance/conv1", 1.5e-3)], step: step, wallTime: 1_700_000_000 + Double(step))
+        }
+        try w.scalar("lr", 0.1, step: 1_000_000_007)
+        try w.close()
+
+        let p = Process(), out = Pipe(), err = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Self.readerScript, dir]
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "\(errText)")
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+
+        let files = try #require(json["files"] as? [[String: Any]])
+        try #require(files.count == 1)
+        #expect(files[0]["name"] as? String == (w.path as NSString).lastPathComponent)
+        #expect(files[0]["complete"] as? Bool == true, "the reader stopped early: a CRC or length it rejected")
+        #expect(files[0]["canonical"] as? Bool == true, "protobuf serializes the parsed events differently")
+        let events = try #require(files[0]["events"] as? [[String: Any]])
+        try #require(events.count == 7)
+        #expect(events[0]["what"] as? String == "file_version")
+        #expect(events[0]["file_version"] as? String == "brain.Event:2")
+        #expect(events.dropFirst().allSatisfy { $0["what"] as? String == "summary" })
+        #expect(events.compactMap { $0["step"] as? Int } == [0, 0, 50, 100, 150, 200, 1_000_000_007])
+        #expect(events[2]["wall_time"] as? Double == 1_700_000_050)
+
+        // Values compare as Float: they are float32 in the file, and Foundation's JSON parser may miss
+        // the last bit of a double.
+        let scalars = try #require(json["scalars"] as? [String: [[Double]]])
+        #expect(Set(scalars.keys) == ["loss", "accuracy", "variance/conv1", "lr"])
+        let loss = try #require(scalars["loss"])
+        #expect(loss.map { $0[0] } == [0, 50, 100, 150, 200])
+        for (row, step) in zip(loss, stride(from: 0, through: 200, by: 50)) {
+            #expect(Float(row[1]) == Float(2.5 / Double(step + 1)), "loss at step \(step)")
+            #expect(row[2] == 1_700_000_000 + Double(step))
+        }
+        #expect(scalars["accuracy"]?.map { Float($0[1]) } == [0, 0.125, 0.25, 0.375, 0.5])
+        #expect(scalars["variance/conv1"]?.allSatisfy { Float($0[1]) == Float(1.5e-3) } == true)
+        #expect(scalars["lr"]?.first?[0] == 1_000_000_007 && scalars["lr"]?.first.map { Float($0[1]) } == 0.1)
+
+        // What `tensorboard --logdir` serves: the same series under its scalars dashboard.
+        let dashboard = try #require(json["dashboard"] as? [String: [[Double]]])
+        #expect(Set(dashboard.keys) == Set(scalars.keys))
+        for (tag, series) in scalars {
+            #expect(dashboard[tag]?.map { $0[0] } == series.map { $0[0] }, "\(tag)")
+            #expect(dashboard[tag]?.map { Float($0[1]) } == series.map { Float($0[1]) }, "\(tag)")
         }
     }
 }
