@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
-# zlib headers, Fashion-MNIST; and Python's safetensors/numpy for the interop test.
+# zlib headers, Fashion-MNIST; and Python's safetensors/numpy and tensorboard for the interop tests.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 pkgs=(libomp-dev zlib1g-dev dataset-fashion-mnist)
@@ -14,5 +14,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if ! python3 -c "import safetensors.numpy, numpy" >/dev/null 2>&1; then
     python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "note: pip could not install safetensors (the Python interop test will be skipped)"
+fi
+if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
+    python3 -m pip install -q tensorboard >/dev/null 2>&1 \
+        || echo "note: pip could not install tensorboard (the event-file reader test will be skipped)"
 fi
 echo "setup: libomp-dev, zlib1g-dev, dataset-fashion-mnist installed"

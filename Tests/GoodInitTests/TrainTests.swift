@@ -76,6 +76,16 @@ import Testing
         #expect(summary?["steps"] as? Int == 16)
         let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
         #expect(svg.contains("<polyline") && svg.contains("training loss"))
+        // TensorBoard: the logged steps' loss, and every layer's variances at each logged step
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains("tfevents") }
+        #expect(files.count == 1)
+        let events = try TensorBoardTests.readEvents(out + "/" + (files.first ?? "none"))
+        let losses = events.flatMap { e in e.values.filter { $0.tag == "train/loss" }.map { (e.step, $0.value) } }
+        #expect(losses.map(\.0) == Array(1...16))
+        #expect(zip(losses, rows.steps).allSatisfy { $0.1 == Float($1.loss) })
+        let conv1 = events.filter { $0.values.contains { $0.tag == "gradient_variance/conv1" } }
+        #expect(conv1.count == 16)
+        #expect(events.contains { $0.values.contains { $0.tag == "epoch/test_accuracy" } })
     }
 
     @Test("an injected NaN stops training with the layer named")

@@ -15,6 +15,9 @@ public final class TrainingLoop {
     /// Called after each logged step with the step number and the plan (its activations hold the
     /// step's forward pass): experiments record internal statistics here.
     public var onLoggedStep: ((Int, Plan) -> Void)? = nil
+    /// events.out.tfevents.* in the output folder (scalars and per-layer variances for TensorBoard).
+    public var writesTensorBoard = true
+    var tensorBoard: TensorBoardSink? = nil
 
     public var net: Network { setup.net }
     public var data: DataSplits { setup.data }
@@ -64,8 +67,10 @@ public final class TrainingLoop {
         var run = try RunState(position: start(resume: resume), loop: settings.loop, trainCount: data.train.count)
         let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
         let title = "\(net.name), \(settings.initialization.initializer)"
+        tensorBoard = writesTensorBoard ? try TensorBoardSink(folder: settings.out) : nil
         let all: [TrainingSink] = [try MetricsFile(path: metricsPath, truncate: resume == nil),
-                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)] + sinks
+                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)]
+            + (tensorBoard.map { [$0] } ?? []) + sinks
         let plan = Plan(net: net, batch: settings.loop.batchSize, chunkSize: settings.loop.chunk,
                         workers: settings.compute.workers, threads: setup.threads)
         let progress = Progress(total: run.total, log: log)
@@ -181,6 +186,7 @@ public final class TrainingLoop {
         run.epochLoss += loss * Double(b); run.epochCorrect += correct; run.epochSeen += b
         if run.pos.step % loop.logEvery == 0 || run.pos.step == run.total {
             onLoggedStep?(run.pos.step, plan)
+            try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan)
             let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
                                lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed)
             for s in sinks { try s.record(.step(r)) }
