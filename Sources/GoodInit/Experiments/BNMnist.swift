@@ -13,7 +13,8 @@ enum BNMnist: PaperExperiment {
         let steps = steps(o)
         return try models.map { model in
             var s = Experiments.settings(o, run: model.rawValue, model: model, initializer: .normal(1))
-            s.loop.maxSteps = steps; s.loop.epochs = 10_000; s.loop.batchSize = 60; s.loop.logEvery = max(10, steps / 100)
+            s.loop.maxSteps = steps; s.loop.epochs = 10_000; s.loop.batchSize = 60
+            s.loop.logEvery = max(10, steps / 100)
             s.optimizer.lr = 0.5; s.optimizer.momentum = 0; s.optimizer.weightDecay = 0
             s.data.testLimit = o.quick ? 2_000 : nil
             // the input of the last sigmoid, one fixed unit, over the minibatch
@@ -24,7 +25,8 @@ enum BNMnist: PaperExperiment {
                 let x = plan.activation(last, chunk: 0), width = net.shapes[last][0]
                 let values = (0..<(x.count / width)).map { Double(x[$0 * width]) }.sorted()
                 for (q, label) in percentiles {
-                    pct[label, default: []].append([Double(step), values[min(values.count - 1, Int(q * Double(values.count)))]])
+                    let value = values[min(values.count - 1, Int(q * Double(values.count)))]
+                    pct[label, default: []].append([Double(step), value])
                 }
             })
             r.series = pct

@@ -177,7 +177,8 @@ public enum Experiments {
         for r in results {
             testRows += "| \(r.name) | \(r.epochAccuracies.map { percent($0) }.joined(separator: ", ")) |\n"
         }
-        var md = "# Experiment \(title)\n\n\(content.intro)\n\n## Results\n\n\(table)\n\(testRows)\n![loss](loss.svg)\n\n"
+        var md = "# Experiment \(title)\n\n\(content.intro)\n\n"
+        md += "## Results\n\n\(table)\n\(testRows)\n![loss](loss.svg)\n\n"
         md += content.markdown
         md += "## What the papers claim, and this run\n\n"
         md += checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n\n"
@@ -192,7 +193,8 @@ public enum Experiments {
         table += "|---|---|---|---|---|---|\n"
         for r in results {
             if let d = r.diverged {
-                table += String(format: "| %@ | %d | NaN (diverged at %@) | – | – | %.1f |\n", r.name, r.steps, d, r.seconds)
+                table += String(format: "| %@ | %d | NaN (diverged at %@) | – | – | %.1f |\n", r.name, r.steps, d,
+                                r.seconds)
                 continue
             }
             table += String(format: "| %@ | %d | %.4f | %@ | %@ | %.1f |\n", r.name, r.steps, r.finalLoss,

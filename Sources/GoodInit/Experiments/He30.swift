@@ -101,7 +101,8 @@ enum He30: PaperExperiment {
         0.9, weight decay 5e-4, batch 128 (two 64-sample chunks), \(steps) steps\(quickNote), seed \(o.seed). \(lrNote)
         """
         let extra = "## Signal at initialization\n\nLayer output variance on one minibatch, by layer (He's β^L "
-            + "argument: with Xavier the signal shrinks by a constant factor per layer).\n\n![variance](variance.svg)\n\n"
+            + "argument: with Xavier the signal shrinks by a constant factor per layer).\n\n"
+            + "![variance](variance.svg)\n\n"
         return ReportContent(checks: checks, intro: intro, plots: [("variance.svg", varSVG)], markdown: extra)
     }
 }

@@ -44,7 +44,8 @@ enum LSUVExperiment: PaperExperiment {
         let lsuvRuns = results.filter { $0.name.hasSuffix(" lsuv") }
         let epochSeconds = { (r: RunResult) in r.seconds / Double(max(1, r.steps)) * Double(60_000 / 64) }
         var extra = "## Test accuracy (\"did not converge\": final training loss ≥ 2.0, or NaN)\n\n\(table)\n"
-        extra += "## LSUV's cost\n\n| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n"
+        extra += "## LSUV's cost\n\n"
+        extra += "| nonlinearity | tries per layer | LSUV seconds | one training epoch (s, estimated) |\n"
         extra += "|---|---|---|---|\n"
         for r in lsuvRuns {
             let tries = (r.lsuvTries ?? []).map(String.init).joined(separator: ",")

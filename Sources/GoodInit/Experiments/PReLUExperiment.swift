@@ -40,8 +40,8 @@ enum PReLUExperiment: PaperExperiment {
         let checks: [(String, Bool)] = [
             ("channel-wise PReLU at least matches ReLU (\(Experiments.percent(acc(.prelu))) vs "
              + "\(Experiments.percent(acc(.relu))))", acc(.prelu) >= acc(.relu) - 0.005),
-            ("the first PReLU layer learns a larger slope than the last (\(String(format: "%.3f vs %.3f", first, last)))",
-             first > last),
+            ("the first PReLU layer learns a larger slope than the last ("
+             + "\(String(format: "%.3f vs %.3f", first, last)))", first > last),
         ]
         let intro = """
         He et al. 2015: PReLU (a learned slope for negative inputs, starting at 0.25, no weight decay) against ReLU, \

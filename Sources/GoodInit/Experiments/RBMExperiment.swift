@@ -32,8 +32,8 @@ enum RBMExperiment: PaperExperiment {
         ]
         let intro = """
         Greedy layer-wise RBM pre-training (CD-1, Hinton 2006) of mlp-sigmoid's three hidden layers, then fine-tuning \
-        with SGD (lr 0.1, momentum 0.9, batch 64, \(epochs(o)) epoch(s)), against N(0, 0.01²) — the small random init \
-        pre-training starts from — and Xavier-uniform, the simple init that replaced it. On \(o.data.rawValue), \
+        with SGD (lr 0.1, momentum 0.9, batch 64, \(epochs(o)) epoch(s)), against N(0, 0.01²) — the small random \
+        init pre-training starts from — and Xavier-uniform, the simple init that replaced it. On \(o.data.rawValue), \
         seed \(o.seed).
         """
         return ReportContent(checks: checks, intro: intro)

@@ -29,7 +29,8 @@ public final class TrainingSetup {
         guard net.classes == splits.train.classes else {
             let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
             if case .file(let file) = model { throw DataError(file: file, problem: problem) }
-            throw TrainingError("\(net.name) has \(net.classes) outputs but \(name) has \(splits.train.classes) classes")
+            throw TrainingError("\(net.name) has \(net.classes) outputs but \(name) has "
+                                + "\(splits.train.classes) classes")
         }
         evaluator = Evaluator(net: net, workers: compute.workers, threads: threads)
     }

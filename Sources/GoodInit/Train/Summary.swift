@@ -63,6 +63,7 @@ public struct DivergenceError: Error, CustomStringConvertible {
     public let location: String   // the first layer whose output or gradient is NaN/Inf
     public let checkpoint: String?
     public var description: String {
-        "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is \(checkpoint ?? "none (no epoch finished yet)")"
+        "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is "
+            + (checkpoint ?? "none (no epoch finished yet)")
     }
 }

@@ -116,7 +116,8 @@ public final class TrainingLoop {
             lsuvReport = try setup.initialize(settings.initialization, seed: settings.loop.seed, log: log)
             if let r = lsuvReport {
                 let tries = r.map { "\($0.tries)" }.joined(separator: ",")
-                log(String(format: "LSUV: %d layers in %.2f s (tries %@)", r.count, Date().timeIntervalSince(t0), tries))
+                let seconds = Date().timeIntervalSince(t0)
+                log(String(format: "LSUV: %d layers in %.2f s (tries %@)", r.count, seconds, tries))
                 for l in r where !l.note.isEmpty { log("  \(l.layer): \(l.note)") }
             }
             return TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
