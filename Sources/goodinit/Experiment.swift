@@ -14,6 +14,10 @@ struct Experiment: ParsableCommand {
     @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).",
             transform: Parse.positiveInt)
     var steps: Int?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Seeds per variant (seed, seed+1, …; default 5, with --quick 2); the report gives "
+                + "how many converged, medians and ranges."), transform: { try Parse.int($0, min: 1, max: 100) })
+    var seeds: Int?
     @Option(help: "Data set.") var data = DataSource.fashionMNIST
     @Option(help: "Folder with the data set's files.") var dataDir: String?
     @Option(help: "Output folder (default runs/experiment-NAME).") var out: String?
@@ -34,7 +38,7 @@ struct Experiment: ParsableCommand {
             }
         } else {
             var o = ExperimentOptions()
-            o.quick = quick; o.steps = steps; o.seed = compute.seed
+            o.quick = quick; o.steps = steps; o.seed = compute.seed; o.seeds = seeds ?? (quick ? 2 : 5)
             o.threads = compute.threads; o.workers = compute.workers
             o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name.rawValue)"
             try OutputFolder.prepare(o.out)

@@ -25,6 +25,8 @@ public struct ExperimentOptions: Sendable, Codable {
     public var quick = false
     public var steps: Int? = nil
     public var seed: UInt64 = 1
+    /// Seeds per variant: seed, seed + 1, …; each seed's runs in a folder seed-N.
+    public var seeds = 1
     public var data: DataSource = .fashionMNIST
     public var dataDir: String? = nil
     public var out = "runs/experiment"
@@ -68,7 +70,21 @@ public enum Experiments {
                            log: @escaping (String) -> Void) throws -> ExperimentReport {
         log("\(name.rawValue): loading \(o.data.rawValue)")
         let data = try DataSets.load(o.data, dir: o.dataDir, seed: o.seed)
-        let results = try name.kind.train(o, data: data, log: log)
+        var results: [RunResult] = []
+        for k in 0..<o.seeds {
+            var one = o
+            one.seed = o.seed + UInt64(k)
+            if o.seeds > 1 {
+                one.out = joinPath(o.out, "seed-\(one.seed)")
+                log("seed \(one.seed) (\(k + 1) of \(o.seeds))")
+            }
+            results += try name.kind.train(one, data: data, log: log).map { run in
+                var r = run
+                r.seed = one.seed
+                if o.seeds > 1 { r.folder = "seed-\(one.seed)/" + r.folder }
+                return r
+            }
+        }
         return try finish(name, o, results: results)
     }
 
@@ -158,23 +174,28 @@ public enum Experiments {
                                yMax: firsts.isEmpty ? nil : 1.5 * firsts[firsts.count / 2])
     }
 
-    /// Saves results.json, then writes report.md and the charts from the results.
+    /// Saves results.json, then writes report.md and the charts from the results. Over several
+    /// seeds the experiment judges each variant's median run; the seed table gives the spread.
     static func finish(_ name: ExperimentName, _ o: ExperimentOptions,
                        results: [RunResult]) throws -> ExperimentReport {
         try FileManager.default.createDirectory(atPath: o.out, withIntermediateDirectories: true)
-        let content = name.kind.report(o, results)
+        let variants = Variant.group(results)
+        let manySeeds = variants.contains { $0.runs.count > 1 }
+        let judged = manySeeds ? variants.map(\.median) : results
+        let content = name.kind.report(o, judged)
         let checks = content.checks
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let saved = SavedExperiment(experiment: name, options: o, runs: results,
                                     checks: Dictionary(checks.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }))
         try enc.encode(saved).write(to: URL(fileURLWithPath: joinPath(o.out, "results.json")), options: .atomic)
-        let table = resultsTable(results)
+        let table = manySeeds ? seedTable(variants) : resultsTable(results)
         let title = name.rawValue
-        for (file, svg) in [("loss.svg", lossChart("\(title): training loss", results))] + content.plots {
+        let lossTitle = "\(title): training loss" + (manySeeds ? " (median and range over seeds)" : "")
+        for (file, svg) in [("loss.svg", lossChart(lossTitle, judged))] + content.plots {
             try svg.write(toFile: joinPath(o.out, file), atomically: true, encoding: .utf8)
         }
         var testRows = "| run | test accuracy by epoch |\n|---|---|\n"
-        for r in results {
+        for r in judged {
             testRows += "| \(r.name) | \(r.epochAccuracies.map { percent($0) }.joined(separator: ", ")) |\n"
         }
         var md = "# Experiment \(title)\n\n\(content.intro)\n\n"

@@ -76,6 +76,13 @@ enum He30: PaperExperiment {
             ("plain30: Xavier stalls near ln 10 = \(String(format: "%.4f", ln10)) (ends at "
              + "\(String(format: "%.4f", final(.plain30, xavier))))", abs(final(.plain30, xavier) - ln10) < 0.05),
         ]
+        // over several seeds: how often, not whether once (converged: final loss below 2.0)
+        if let h = result(.plain30, he), let x = result(.plain30, xavier), let n = h.values["seeds"] {
+            let (hc, xc) = (Int(h.values["seedsConverged"] ?? 0), Int(x.values["seedsConverged"] ?? 0))
+            let need = Int((0.8 * n).rounded(.up))
+            checks.append(("plain30: He converges in at least \(need)/\(Int(n)) seeds (\(hc)), Xavier in none (\(xc))",
+                           hc >= need && xc == 0))
+        }
         if result(.plain22, he) != nil {
             checks.append(("plain22: both He and Xavier converge (loss below 2.0)",
                            final(.plain22, he) < 2.0 && final(.plain22, xavier) < 2.0))

@@ -5,6 +5,7 @@ import Foundation
 public struct RunResult: Codable, Sendable {
     public var name: String
     public var folder: String              // the run's folder inside the experiment's
+    public var seed: UInt64 = 1
     public var steps = 0
     public var losses: [[Double]] = []     // [step, loss] per logged step
     public var finalLoss = Double.nan      // mean of the last logged losses
@@ -28,7 +29,7 @@ public struct RunResult: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, folder, steps, losses, finalLoss, testAccuracy, testLoss, seconds, epochAccuracies
+        case name, folder, seed, steps, losses, finalLoss, testAccuracy, testLoss, seconds, epochAccuracies
         case lsuvTries, lsuvSeconds, diverged, series, values
     }
 
@@ -36,7 +37,8 @@ public struct RunResult: Codable, Sendable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let finite = { (d: Double?) -> Double? in d.flatMap { $0.isFinite ? $0 : nil } }
-        try c.encode(name, forKey: .name); try c.encode(folder, forKey: .folder); try c.encode(steps, forKey: .steps)
+        try c.encode(name, forKey: .name); try c.encode(folder, forKey: .folder); try c.encode(seed, forKey: .seed)
+        try c.encode(steps, forKey: .steps)
         try c.encode(losses.filter { $0.allSatisfy(\.isFinite) }, forKey: .losses)
         try c.encode(finite(finalLoss), forKey: .finalLoss)
         try c.encode(finite(testAccuracy), forKey: .testAccuracy); try c.encode(finite(testLoss), forKey: .testLoss)
@@ -52,6 +54,7 @@ public struct RunResult: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         folder = try c.decode(String.self, forKey: .folder)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 1
         steps = try c.decode(Int.self, forKey: .steps)
         losses = try c.decode([[Double]].self, forKey: .losses)
         finalLoss = try c.decodeIfPresent(Double.self, forKey: .finalLoss) ?? .nan

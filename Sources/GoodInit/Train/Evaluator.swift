@@ -1,5 +1,6 @@
 // Accuracy and loss over a data set in eval mode (batch norm's running statistics, no dropout),
-// in batches of 100 shared by the workers; one executor per batch size, built on first use.
+// in batches of 100, each one chunk run by all W·T threads: the loss sums in one order whatever W
+// (chunks per worker would make its last bit depend on W). One executor per batch size.
 public final class Evaluator {
     let net: Network
     let workers: Int, threads: Int
@@ -14,8 +15,7 @@ public final class Evaluator {
         var correct = 0, loss = 0.0, start = 0
         while start < set.count {
             let b = min(batch, set.count - start)
-            let plan = plans[b] ?? Plan(net: net, batch: b, chunkSize: max(1, (b + workers - 1) / workers),
-                                        workers: workers, threads: threads)
+            let plan = plans[b] ?? Plan(net: net, batch: b, chunkSize: b, workers: 1, threads: threads * workers)
             plans[b] = plan
             plan.setInput(images: set.images, labels: set.labels, indices: Array(start..<(start + b))[...])
             plan.forward(training: false)

@@ -1,0 +1,77 @@
+// Several seeds per variant: a finding should say how often it happens, not whether it happened
+// once. The runs of one variant (same name, different seeds) condense into a median run, which the
+// experiments' checks judge, and into the counts, medians and ranges of the report's seed table.
+import Foundation
+
+/// A run converged when its final training loss is clearly off ln 10 ≈ 2.303 (below 2.0) and it
+/// never went NaN/Inf.
+func converged(_ r: RunResult) -> Bool { r.diverged == nil && r.finalLoss.isFinite && r.finalLoss < 2.0 }
+
+/// The runs of one variant over the seeds, in seed order.
+struct Variant {
+    let name: String
+    let runs: [RunResult]
+
+    /// Variants in the order their first run appears.
+    static func group(_ results: [RunResult]) -> [Variant] {
+        var order: [String] = [], byName: [String: [RunResult]] = [:]
+        for r in results {
+            if byName[r.name] == nil { order.append(r.name) }
+            byName[r.name, default: []].append(r)
+        }
+        return order.map { Variant(name: $0, runs: byName[$0]!.sorted { $0.seed < $1.seed }) }
+    }
+
+    var convergedCount: Int { runs.filter(converged).count }
+
+    /// The variant as one run: medians of its figures and, at each logged step all seeds reached,
+    /// the median loss, with the seeds' lowest and highest as `lossMin`/`lossMax` series.
+    var median: RunResult {
+        var m = runs[0]
+        guard runs.count > 1 else { return m }
+        m.seed = 0
+        m.finalLoss = Self.median(runs.map(\.finalLoss).map { $0.isFinite ? $0 : .infinity })
+        m.testAccuracy = runs.contains { $0.testAccuracy == nil } ? nil : Self.median(runs.compactMap(\.testAccuracy))
+        m.testLoss = runs.contains { $0.testLoss == nil } ? nil : Self.median(runs.compactMap(\.testLoss))
+        m.seconds = Self.median(runs.map(\.seconds))
+        m.diverged = runs.allSatisfy { $0.diverged != nil } ? runs[0].diverged : nil
+        let common = runs.map { $0.losses.count }.min() ?? 0
+        var lo: [[Double]] = [], hi: [[Double]] = []
+        m.losses = (0..<common).map { i in
+            let values = runs.map { $0.losses[i][1] }
+            lo.append([runs[0].losses[i][0], values.min()!]); hi.append([runs[0].losses[i][0], values.max()!])
+            return [runs[0].losses[i][0], Self.median(values)]
+        }
+        m.series["lossMin"] = lo; m.series["lossMax"] = hi
+        for key in runs[0].values.keys { m.values[key] = Self.median(runs.compactMap { $0.values[key] }) }
+        m.values["seedsConverged"] = Double(convergedCount); m.values["seeds"] = Double(runs.count)
+        return m
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return .nan }
+        let s = v.sorted(), n = s.count
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+    }
+}
+
+extension Experiments {
+    /// The seed table: per variant, how many seeds converged, and the median and range of the final
+    /// loss and the test accuracy.
+    static func seedTable(_ variants: [Variant]) -> String {
+        func range(_ v: [Double], _ f: (Double) -> String) -> String {
+            let finite = v.filter(\.isFinite)
+            guard !finite.isEmpty else { return "–" }
+            let nan = finite.count < v.count ? " (\(v.count - finite.count) NaN)" : ""
+            return "\(f(Variant.median(finite))) [\(f(finite.min()!)), \(f(finite.max()!))]\(nan)"
+        }
+        var t = "| variant | seeds converged (final loss < 2.0) | final train loss: median [min, max] | "
+        t += "test accuracy: median [min, max] |\n|---|---|---|---|\n"
+        for v in variants {
+            let loss = range(v.runs.map(\.finalLoss)) { String(format: "%.4f", $0) }
+            let acc = range(v.runs.map { $0.testAccuracy ?? .nan }) { percent($0) }
+            t += "| \(v.name) | \(v.convergedCount)/\(v.runs.count) | \(loss) | \(acc) |\n"
+        }
+        return t
+    }
+}
