@@ -1,0 +1,18 @@
+// Residual connections (He et al. 2016): the add that closes a block.
+
+/// The end of a residual block: y = x + activation[source] (the block's input). Backward sends
+/// dy both ways: into dx and into the gradient of the block's input.
+public final class ResidualAdd: Op {
+    public let kind = "residual_add"
+    public var name = "add"
+    public let source: Int
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    public init(source: Int) { self.source = source }
+    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
+    public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.activation(source)) }
+    public func backward(_ c: OpContext) {
+        Kernels.accumulate(y: c.dx, x: c.dy)
+        Kernels.accumulate(y: c.gradient(source), x: c.dy)
+    }
+}
