@@ -12,15 +12,16 @@ public final class Dropout: Op {
         guard p >= 0, p < 1 else { throw ShapeError(name, "p must be in [0, 1), got \(p)") }
         inputShape = input; outputShape = input; return input
     }
-    public func makeSaved(batch: Int) -> AnyObject? { ByteBox(ByteBuffer(count: batch * inputShape.reduce(1, *))) }
+    public func makeState(chunks: [Int]) -> [OpState] {
+        chunks.map { .mask(ByteBuffer(count: $0 * inputShape.reduce(1, *))) }
+    }
     public func forward(_ c: OpContext) {
         if !c.training || p == 0 { c.y.assign(c.x); return }
-        let mask = (c.saved as! ByteBox).buffer
-        Kernels.dropoutForward(y: c.y, mask: mask, x: c.x, p: p, seed: c.seed,
+        Kernels.dropoutForward(y: c.y, mask: c.state.mask, x: c.x, p: p, seed: c.seed,
                                offset: UInt64(c.sampleOffset * inputShape.reduce(1, *)))
     }
     public func backward(_ c: OpContext) {
         if !c.training || p == 0 { Kernels.accumulate(y: c.dx, x: c.dy); return }
-        Kernels.dropoutBackward(dx: c.dx, dy: c.dy, mask: (c.saved as! ByteBox).buffer, p: p)
+        Kernels.dropoutBackward(dx: c.dx, dy: c.dy, mask: c.state.mask, p: p)
     }
 }

@@ -10,9 +10,11 @@ public final class ResidualAdd: Op {
     public init(source: Int) { self.source = source }
     public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
-    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.activation(source)) }
+    /// The block's input, wired by the plan as `skip` / `dskip`.
+    public var skipSource: Int? { source }
+    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.skip) }
     public func backward(_ c: OpContext) {
         Kernels.accumulate(y: c.dx, x: c.dy)
-        Kernels.accumulate(y: c.gradient(source), x: c.dy)
+        Kernels.accumulate(y: c.dskip, x: c.dy)
     }
 }

@@ -7,7 +7,7 @@
 import Dispatch
 import Foundation
 
-public final class Plan: @unchecked Sendable {
+public final class Plan {
     public let net: Network
     public let batch: Int
     public let chunkSize: Int
@@ -33,9 +33,13 @@ public final class Plan: @unchecked Sendable {
         self.workers = min(workers, chunks.count)
         let w = self.workers, nc = chunks.count
         workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
+        // [op][chunk]: each op makes its chunks' states at once, so it can share batch-wide ones
+        let sizes = chunks.map(\.count)
+        let states = net.ops.map { $0.makeState(chunks: sizes) }
+        let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
         var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
-        for range in chunks {
+        for (k, range) in chunks.enumerated() {
             let n = range.count
             var a: [Tensor] = [], g: [Tensor] = []
             for (i, shape) in net.shapes.enumerated() {
@@ -50,23 +54,20 @@ public final class Plan: @unchecked Sendable {
             var ctx: [OpContext] = []
             for (i, op) in net.ops.enumerated() {
                 let entries = net.opEntries[i]
-                let c = OpContext(n: n, x: a[i], y: a[i + 1], dx: g[i], dy: g[i + 1],
-                                  values: entries.map { net.params.view($0, in: net.params.values) },
-                                  grads: entries.map { net.params.view($0, in: flat) },
-                                  workspace: ws, saved: op.makeSaved(batch: n))
-                c.sampleOffset = range.lowerBound
-                c.needsInputGradient = !net.ops[0..<i].allSatisfy { $0 is AliasOp } // only aliases before it: its dx is the input's
-                let (aa, gg) = (a, g)
-                c.activation = { aa[$0] }
-                c.gradient = { gg[$0] }
-                ctx.append(c)
+                let skip = op.skipSource
+                ctx.append(OpContext(n: n, sampleOffset: range.lowerBound, x: a[i], y: a[i + 1], dx: g[i], dy: g[i + 1],
+                                     skip: skip.map { a[$0] } ?? noSkip, dskip: skip.map { g[$0] } ?? noSkip,
+                                     values: entries.map { net.params.view($0, in: net.params.values) },
+                                     grads: entries.map { net.params.view($0, in: flat) },
+                                     workspace: ws, state: states[i][k],
+                                     needsInputGradient: !net.ops[0..<i].allSatisfy { $0 is AliasOp }))
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
         self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
-        self.lossSums = [Double](repeating: 0, count: chunks.count); self.lossHits = [Int](repeating: 0, count: chunks.count)
+        lossSums = [Double](repeating: 0, count: chunks.count); lossHits = [Int](repeating: 0, count: chunks.count)
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
     }
 
@@ -86,6 +87,7 @@ public final class Plan: @unchecked Sendable {
     /// Runs body(w) on W concurrent Dispatch workers, each set to T OpenMP threads.
     /// The body only touches worker- or chunk-owned buffers (or index-w slots): safe to share.
     func onEachWorker(_ body: (Int) -> Void) {
+        let threads = threads
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -110,7 +112,8 @@ public final class Plan: @unchecked Sendable {
 
     /// Copies samples `indices` of a data set (flat images, labels) into the batch.
     public func setInput(images: [Float], labels src: [Int32], indices: ArraySlice<Int>) {
-        precondition(indices.count == batch, "setInput: \(indices.count) samples for a batch of \(batch)")
+        precondition(indices.count == batch,
+                     "setInput: \(indices.count) samples for a batch of \(batch)")
         let size = net.inputShape.reduce(1, *)
         let idx = Array(indices)
         for (c, range) in chunks.enumerated() {
@@ -163,7 +166,8 @@ public final class Plan: @unchecked Sendable {
         lossSums.withUnsafeMutableBufferPointer { sp in lossHits.withUnsafeMutableBufferPointer { hp in
             let (s, h) = (sp, hp)
             eachChunk { c in
-                let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count], labels: labels[c], n: chunks[c].count, k: k)
+                let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
+                                                        labels: labels[c], n: chunks[c].count, k: k)
                 s[c] = l; h[c] = n
             }
         } }
@@ -184,9 +188,12 @@ public final class Plan: @unchecked Sendable {
     public func backward() {
         let k = net.classes, last = net.ops.count
         eachChunk { c in
-            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { g.fill(0) }
+            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+                g.fill(0)
+            }
             chunkGrads[c].fill(0)
-            Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c], scale: 1 / Float(batch), n: chunks[c].count, k: k)
+            Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
+                                        scale: 1 / Float(batch), n: chunks[c].count, k: k)
         }
         var end = net.ops.count
         while end > 0 {
@@ -213,7 +220,9 @@ public final class Plan: @unchecked Sendable {
     public var bytes: Int {
         var floats = 0
         for c in chunks.indices {
-            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { floats += 2 * a.count }
+            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+                floats += 2 * a.count
+            }
             floats += chunkGrads[c].count + (contexts[c].first.map { $0.workspace.count } ?? 0)
         }
         return floats * 4
