@@ -14,6 +14,8 @@ public final class Plan {
     public let workers: Int
     public let threads: Int
     public let chunks: [Range<Int>]         // sample ranges
+    /// The input activation of each chunk, (n, input shape…): what setInput fills.
+    public let inputs: [Tensor]
     let acts: [[Tensor]]                    // [chunk][activation]
     let grads: [[Tensor]]                   // [chunk][activation]
     let contexts: [[OpContext]]             // [chunk][op]
@@ -66,6 +68,7 @@ public final class Plan {
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
+        inputs = acts.map { $0[0] }
         self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
         lossSums = [Double](repeating: 0, count: chunks.count); lossHits = [Int](repeating: 0, count: chunks.count)
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels

@@ -305,8 +305,9 @@ public final class Trainer {
             while pos.batchInEpoch < perEpoch && pos.step < total {
                 plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[(pos.batchInEpoch * b)..<((pos.batchInEpoch + 1) * b)])
                 if config.augment ?? config.data.hasPrefix("cifar") {
-                    plan.augment(channels: data.train.channels, height: data.train.height, width: data.train.width, pad: 4,
-                                 seed: deriveSeed(config.seed, 3000, UInt64(pos.step)))
+                    Augment.cropFlip(plan.inputs, chunks: plan.chunks, channels: data.train.channels,
+                                     height: data.train.height, width: data.train.width, pad: 4,
+                                     seed: deriveSeed(config.seed, 3000, UInt64(pos.step)))
                 }
                 if config.injectNaNAtStep == pos.step { net.params.values[net.params.entries[0].offset] = .nan }
                 plan.forward(training: true, seed: deriveSeed(config.seed, 2000, UInt64(pos.step)))
