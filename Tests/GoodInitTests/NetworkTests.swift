@@ -1,5 +1,5 @@
 import Foundation
-import GoodInit
+@testable import GoodInit
 import Testing
 
 /// Small inputs in [-1, 1] from a fixed LCG, independent of the library's generators.
@@ -15,30 +15,36 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
     static let nets: [(String, [Int], [LayerSpec])] = [
         ("mlp-tanh", [1, 4, 4], [.flatten, .linear(out: 6), .tanh, .linear(out: 5), .sigmoid, .linear(out: 3)]),
         ("cnn-bn", [2, 6, 6], [.conv(out: 4, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm, .relu,
-                               .maxPool(window: 2, stride: 2), .conv(out: 3, kernel: 3, stride: 1, padding: 1), .leakyRelu(0.1),
-                               .flatten, .linear(out: 8, bias: false), .batchNorm, .tanh, .linear(out: 3)]),
+                               .maxPool(window: 2, stride: 2), .conv(out: 3, kernel: 3, stride: 1, padding: 1),
+                               .leakyRelu(0.1), .flatten, .linear(out: 8, bias: false), .batchNorm, .tanh,
+                               .linear(out: 3)]),
         ("residual", [3, 5, 5], [.conv(out: 4, kernel: 3, stride: 1, padding: 1), .tanh,
-                                 .residual([.conv(out: 4, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm, .tanh,
-                                            .conv(out: 4, kernel: 1, stride: 1, padding: 0)]),
+                                 .residual([.conv(out: 4, kernel: 3, stride: 1, padding: 1, bias: false), .batchNorm,
+                                            .tanh, .conv(out: 4, kernel: 1, stride: 1, padding: 0)]),
                                  .globalAvgPool, .linear(out: 3)]),
         ("prelu-maxout", [2, 5, 5], [.conv(out: 6, kernel: 3, stride: 2, padding: 1), .prelu(shared: false),
-                                     .conv(out: 4, kernel: 3, stride: 1, padding: 1), .maxout(pieces: 2), .prelu(shared: true),
-                                     .avgPool(window: 2, stride: 1), .globalMaxPool, .linear(out: 3)]),
+                                     .conv(out: 4, kernel: 3, stride: 1, padding: 1), .maxout(pieces: 2),
+                                     .prelu(shared: true), .avgPool(window: 2, stride: 1), .globalMaxPool,
+                                     .linear(out: 3)]),
     ]
 
-    func makePlan(_ i: Int, batch: Int = 6, chunk: Int = 2, workers: Int = 2, threads: Int = 1, seed: UInt64 = 1) throws -> (Network, Plan) {
+    func makePlan(_ i: Int, batch: Int = 6, chunk: Int = 2, workers: Int = 2, threads: Int = 1,
+                  seed: UInt64 = 1) throws -> (Network, Plan) {
         let (name, input, layers) = Self.nets[i]
         let net = try Network(name: name, input: input, layers: layers)
         net.initialize(.xavierNormal, seed: seed)
         // biases and BN parameters away from their defaults, so their gradients are tested too
         for e in net.params.entries {
             let t = net.params.view(e, in: net.params.values)
-            if e.spec.role == .bias || e.spec.role == .bnBeta { for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 } }
+            if e.spec.role == .bias || e.spec.role == .bnBeta {
+                for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 }
+            }
             if e.spec.role == .bnGamma { for k in 0..<t.count { t[k] = 1 + 0.2 * Float(k % 2) } }
         }
         let plan = Plan(net: net, batch: batch, chunkSize: chunk, workers: workers, threads: threads)
         let size = input.reduce(1, *)
-        plan.setInput(images: testImages(batch * size, seed: 7), labels: (0..<batch).map { Int32($0 % 3) }, indices: Array(0..<batch)[...])
+        plan.setInput(images: testImages(batch * size, seed: 7), labels: (0..<batch).map { Int32($0 % 3) },
+                      indices: Array(0..<batch)[...])
         return (net, plan)
     }
 
@@ -66,6 +72,37 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
         #expect(worst < 2e-2, "\(Self.nets[i].0): worst relative error \(worst) at \(worstName)")
     }
 
+    @Test("dropout's gradient: central differences through a fixed mask (same seed, same mask)")
+    func dropoutGradient() throws {
+        let net = try Network(name: "drop", input: [5],
+                              layers: [.linear(out: 8), .tanh, .dropout(0.5), .linear(out: 3)])
+        net.initialize(.xavierNormal, seed: 3)
+        let plan = Plan(net: net, batch: 4, chunkSize: 2, workers: 2)
+        plan.setInput(images: testImages(4 * 5, seed: 9), labels: [0, 1, 2, 0], indices: Array(0..<4)[...])
+        func loss() -> Double { plan.forward(training: true, seed: 42); return plan.loss().loss }
+        _ = loss()
+        plan.backward()
+        // the mask drops some values and keeps the others scaled by 1/(1 − p) = 2
+        let x = (0..<2).flatMap { plan.activation(2, chunk: $0).array }
+        let y = (0..<2).flatMap { plan.activation(3, chunk: $0).array }
+        #expect(zip(x, y).contains { $0 != 0 && $1 == 0 })
+        #expect(zip(x, y).allSatisfy { $1 == 0 || $1 == 2 * $0 })
+        // the first layer's gradients reach it only through dropout's backward
+        let analytic = net.params.grad.array, values = net.params.values
+        var worst: Float = 0
+        for e in net.params.entries where e.op == 0 {
+            for k in e.offset..<(e.offset + e.spec.count) {
+                let v = values[k]
+                values[k] = v + 1e-3; let lp = loss()
+                values[k] = v - 1e-3; let lm = loss()
+                values[k] = v
+                let num = Float((lp - lm) / 2e-3)
+                worst = max(worst, abs(num - analytic[k]) / max(abs(num) + abs(analytic[k]), 1e-3))
+            }
+        }
+        #expect(worst < 2e-2, "worst relative error \(worst)")
+    }
+
     @Test("same bits for any worker and thread count (W = 1, 2, 3; T = 1, 2)")
     func determinismAcrossWorkersAndThreads() throws {
         func run(workers: Int, threads: Int) throws -> [Float] {
@@ -84,7 +121,11 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
 
     @Test("shape errors name the layer")
     func shapeErrors() {
-        #expect(throws: ShapeError.self) { try Network(name: "bad", input: [1, 4, 4], layers: [.conv(out: 2, kernel: 7, stride: 1, padding: 0, bias: true), .flatten, .linear(out: 2)]) }
+        #expect(throws: ShapeError.self) {
+            try Network(name: "bad", input: [1, 4, 4],
+                        layers: [.conv(out: 2, kernel: 7, stride: 1, padding: 0, bias: true), .flatten,
+                                 .linear(out: 2)])
+        }
         do {
             _ = try Network(name: "bad", input: [1, 4, 4], layers: [.maxout(pieces: 3), .flatten, .linear(out: 2)])
             Issue.record("maxout with 1 channel in groups of 3 should fail")
