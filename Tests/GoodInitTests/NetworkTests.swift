@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 @testable import GoodInit
 import Testing
@@ -101,6 +102,41 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
             }
         }
         #expect(worst < 2e-2, "worst relative error \(worst)")
+    }
+
+    @Test("the batch-norm layer over 3 chunks and 2 workers against the whole-batch reference")
+    func batchNormLayerAgainstReference() throws {
+        let (n, c, hw) = (6, 3, 4)
+        let net = try Network(name: "bn", input: [c, 2, 2], layers: [.batchNorm, .flatten])
+        let gamma: [Float] = [0.5, 2, -1], beta: [Float] = [0.1, -0.2, 0.3]
+        net.values(of: 0)[0].assign(gamma); net.values(of: 0)[1].assign(beta)
+        let plan = Plan(net: net, batch: n, chunkSize: 2, workers: 2)
+        var x = testImages(n * c * hw, seed: 5).map { 3 * $0 + 1 }
+        plan.setInput(images: x, labels: (0..<n).map { Int32($0 % 3) }, indices: Array(0..<n)[...])
+        plan.forward(training: true)
+        _ = plan.loss()
+        plan.backward()
+        func gathered(_ t: (Int) -> Tensor) -> [Float] { (0..<plan.chunks.count).flatMap { t($0).array } }
+        let y = gathered { plan.activation(1, chunk: $0) }, dy = gathered { plan.gradient(1, chunk: $0) }
+        let dx = gathered { plan.gradient(0, chunk: $0) }
+        let eps: Float = 1e-5
+        var ry = [Float](repeating: 0, count: x.count), mean = [Float](repeating: 0, count: c), invstd = mean
+        var rdx = ry, rdg = mean, rdb = mean, g = gamma, b = beta, d = dy
+        ck_ref_bn_forward_train(&ry, &mean, &invstd, &x, &g, &b, eps, n, c, hw)
+        ck_ref_bn_backward(&rdx, &rdg, &rdb, &d, &x, &g, eps, n, c, hw)
+        func expectClose(_ a: [Float], _ r: [Float], _ what: String) {
+            let bad = zip(a, r).filter { abs($0 - $1) > 1e-5 + 1e-4 * abs($1) }
+            #expect(a.count == r.count && bad.isEmpty, "\(what): \(bad.prefix(3))")
+        }
+        expectClose(y, ry, "y")
+        expectClose(dx, rdx, "dx")
+        let grads = net.params.grad
+        expectClose(net.params.entries.map { e in (0..<c).map { grads[e.offset + $0] } }.flatMap { $0 }, rdg + rdb,
+                    "dgamma, dbeta")
+        // running averages: momentum 0.1 from (0, 1), the variance unbiased m/(m − 1)
+        let bn = try #require(net.ops[0] as? BatchNorm), m = Float(n * hw)
+        expectClose(bn.runningMean.array, mean.map { 0.1 * $0 }, "running mean")
+        expectClose(bn.runningVar.array, invstd.map { 0.9 + 0.1 * (1 / ($0 * $0) - eps) * m / (m - 1) }, "running var")
     }
 
     @Test("same bits for any worker and thread count (W = 1, 2, 3; T = 1, 2)")
