@@ -20,7 +20,8 @@ public final class Plan {
     let grads: [[Tensor]]                   // [chunk][activation]
     let contexts: [[OpContext]]             // [chunk][op]
     let columns: [[OpContext]]              // [op][chunk]: what a batch-wide combine reads
-    var lossSums: [Double], lossHits: [Int] // [chunk]: loss() scratch
+    let lossSums: DoubleBuffer              // [chunk] loss() scratch, written by each chunk's worker
+    let lossHits: IndexBuffer               // [chunk]
     let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
@@ -70,7 +71,7 @@ public final class Plan {
         self.acts = acts; self.grads = grads; self.contexts = contexts
         inputs = acts.map { $0[0] }
         self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
-        lossSums = [Double](repeating: 0, count: chunks.count); lossHits = [Int](repeating: 0, count: chunks.count)
+        lossSums = DoubleBuffer(count: chunks.count); lossHits = IndexBuffer(count: chunks.count)
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
     }
 
@@ -103,12 +104,9 @@ public final class Plan {
     /// The OpenMP team size each worker gets, measured from inside a parallel region on each
     /// worker: shows that W workers × T threads stay within the budget.
     public func measuredTeamSizes() -> [Int] {
-        var sizes = [Int](repeating: 0, count: workers)
-        sizes.withUnsafeMutableBufferPointer { buf in
-            let out = buf
-            onEachWorker { w in out[w] = Kernels.measuredTeamSize() }
-        }
-        return sizes
+        let sizes = IndexBuffer(count: workers) // slot w written by worker w
+        onEachWorker { w in sizes[w] = Int32(Kernels.measuredTeamSize()) }
+        return (0..<workers).map { Int(sizes[$0]) }
     }
 
     // MARK: input
@@ -166,15 +164,14 @@ public final class Plan {
     /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
     public func loss() -> (loss: Double, correct: Int) {
         let k = net.classes
-        lossSums.withUnsafeMutableBufferPointer { sp in lossHits.withUnsafeMutableBufferPointer { hp in
-            let (s, h) = (sp, hp)
-            eachChunk { c in
-                let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
-                                                        labels: labels[c], n: chunks[c].count, k: k)
-                s[c] = l; h[c] = n
-            }
-        } }
-        return (lossSums.reduce(0, +) / Double(batch), lossHits.reduce(0, +))
+        eachChunk { c in
+            let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
+                                                    labels: labels[c], n: chunks[c].count, k: k)
+            lossSums[c] = l; lossHits[c] = Int32(n)
+        }
+        // in chunk order: the same sum for any worker count
+        let sum = chunks.indices.reduce(0.0) { $0 + lossSums[$1] }
+        return (sum / Double(batch), chunks.indices.reduce(0) { $0 + Int(lossHits[$1]) })
     }
 
     /// Class scores of sample j of the batch (after forward).
