@@ -112,47 +112,48 @@ void ck_ref_conv2d_backward_weights(float *dw, float *db, const float *dy, const
                                     const ck_conv2d_shape *s);
 
 // MARK: - Batch norm (per channel over N·HW; fully connected: HW = 1)
-// The statistics are split in two so data-parallel workers can share them: each worker sums
-// its own samples (ck_bn_partial_sums), the caller adds the partials in worker order
-// (ck_bn_finish_stats), then each worker normalizes with the shared mean and inverse std.
+// Training statistics of a batch cut into chunks (the executor's unit of data parallelism): each
+// chunk sums its own samples into its row of a (chunks, C) table (ck_bn_partial_sums), the rows
+// are added in chunk order (ck_bn_combine_*), then every chunk normalizes with the shared mean and
+// inverse std. Two passes: the first gives the mean, the second squares around it. A whole batch
+// is one chunk. The bits depend on the chunking only, never on who summed a chunk.
 
-/// sum[c] = Σ x, sumsq[c] = Σ (x − shift[c])² over n, hw of this shard (double, sequential).
+/// sum[c] = Σ x, sumsq[c] = Σ (x − shift[c])² over n, hw of this chunk (double, sequential).
 /// shift may be NULL (0); pass the mean from a first pass for an exact two-pass variance.
 void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// shift[c] = Σ_k sum[k][c] / count: the batch mean in double. sum (chunks, C) from pass one.
+void ck_bn_combine_mean(double *shift, const double *sum, ptrdiff_t chunks, ptrdiff_t count,
+                        ptrdiff_t C);
+/// var[c] = Σ_k sumsq[k][c] / count (biased; sumsq (chunks, C) from pass two, around shift),
+/// mean = shift, invstd = 1/√(var + eps); running_mean/var (may be NULL) move by momentum,
+/// the variance stored unbiased (count/(count−1)), PyTorch's convention. var (C) is scratch.
+void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float *running_var,
+                         double *var, const double *shift, const double *sumsq, float eps,
+                         float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C);
 /// y = γ·(x − mean)·invstd + β ; xhat saved for backward (may be NULL)
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
                      const float *invstd, const float *gamma, const float *beta,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// mean[c] = sum/count, var[c] = sumsq/count (biased; sums taken around `shift`), invstd = 1/√(var+eps)
-void ck_bn_finish_stats(float *mean, float *var, float *invstd, const double *sum,
-                        const double *sumsq, const double *shift, ptrdiff_t count, float eps,
-                        ptrdiff_t C);
-/// Whole-batch training forward: mean, biased variance, normalize. mean/var/invstd (C) saved.
-void ck_bn_forward_train(float *y, float *xhat, float *mean, float *var, float *invstd,
-                         const float *x, const float *gamma, const float *beta, float eps,
-                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 /// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased)
 void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
                          const float *running_var, const float *gamma, const float *beta,
                          float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// running = (1−momentum)·running + momentum·batch; variance stored unbiased (m/(m−1)).
-void ck_bn_update_running(float *running_mean, float *running_var, const float *batch_mean,
-                          const float *batch_var_biased, float momentum, ptrdiff_t count,
-                          ptrdiff_t C);
-/// Partial sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double).
-void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const float *dy,
-                                 const float *xhat, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// This chunk's sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double);
+/// dgamma[c] += Σ dy·xhat, dbeta[c] += Σ dy (either may be NULL).
+void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
+                                 const float *dy, const float *xhat,
+                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+/// sum_dy[c] = Σ_k part_dy[k][c], sum_dy_xhat likewise, in chunk order. part_* (chunks, C).
+void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *part_dy,
+                            const double *part_dy_xhat, ptrdiff_t chunks, ptrdiff_t C);
 /// dx += γ·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), with the means over `count` values.
 void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
                           const float *gamma, const double *sum_dy,
                           const double *sum_dy_xhat, ptrdiff_t count,
                           ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// Whole-batch backward: dx += …, dgamma += Σ dy·xhat, dbeta += Σ dy.
-void ck_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
-                    const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C,
-                    ptrdiff_t HW);
 
+/// References: the paper's formulas in double, whole batch (the test oracle).
 void ck_ref_bn_forward_train(float *y, float *mean, float *invstd, const float *x,
                              const float *gamma, const float *beta, float eps,
                              ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);

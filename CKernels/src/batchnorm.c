@@ -1,7 +1,8 @@
 // Batch normalization (Ioffe & Szegedy 2015). x, y, xhat, dy, dx (N, C, HW); per-channel (C)
-// mean, var, invstd, gamma, beta. Fully connected layers pass HW = 1.
-// Each channel is reduced by one thread, sequentially over n then hw, in double: the sums do
-// not depend on the thread count.
+// mean, invstd, gamma, beta, running_mean, running_var; per-chunk partial sums (chunks, C).
+// Fully connected layers pass HW = 1.
+// Each channel is reduced by one thread, sequentially over n then hw, in double, and chunks are
+// combined in chunk order: the sums depend on the chunking only, not on threads or workers.
 #include "ck_internal.h"
 #include <math.h>
 
@@ -25,17 +26,43 @@ void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double
     );
 }
 
-void ck_bn_finish_stats(float *mean, float *var, float *invstd, const double *sum,
-                        const double *sumsq, const double *shift, ptrdiff_t count, float eps,
+// total[c] = Σ over chunks of part[k·C + c], in chunk order.
+static void combine_rows(double *total, const double *part, ptrdiff_t chunks, ptrdiff_t C) {
+    for (ptrdiff_t c = 0; c < C; c++) total[c] = 0.0;
+    for (ptrdiff_t k = 0; k < chunks; k++)
+        for (ptrdiff_t c = 0; c < C; c++) total[c] += part[k * C + c];
+}
+
+void ck_bn_combine_mean(double *shift, const double *sum, ptrdiff_t chunks, ptrdiff_t count,
                         ptrdiff_t C) {
+    combine_rows(shift, sum, chunks, C);
+    for (ptrdiff_t c = 0; c < C; c++) shift[c] /= (double)count;
+}
+
+void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float *running_var,
+                         double *var, const double *shift, const double *sumsq, float eps,
+                         float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C) {
+    // The running update is two rounded products and a sum, as PyTorch's (no fused multiply-add).
+#pragma clang fp contract(off)
+    combine_rows(var, sumsq, chunks, C); // squares around the exact mean: no cancellation
+    const double unbias = count > 1 ? (double)count / (double)(count - 1) : 1.0;
     for (ptrdiff_t c = 0; c < C; c++) {
-        const double m = sum[c] / (double)count;
-        const double d = m - (shift ? shift[c] : 0.0);
-        double v = sumsq[c] / (double)count - d * d; // E[(x−s)²] − (m−s)²
-        if (v < 0.0) v = 0.0;
-        mean[c] = (float)m;
-        if (var) var[c] = (float)v;
+        const double v = var[c] / (double)count;
+        var[c] = v;
+        mean[c] = (float)shift[c];
         invstd[c] = (float)(1.0 / sqrt(v + (double)eps));
+        if (running_mean) running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)shift[c];
+        if (running_var) running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)(v * unbias);
+    }
+}
+
+// One (image, channel) plane: the training and inference paths share this line of maths.
+static inline void normalize_plane(float *y, float *xhat, const float *x, float m, float is,
+                                   float g, float b, ptrdiff_t HW) {
+    for (ptrdiff_t i = 0; i < HW; i++) {
+        const float h = (x[i] - m) * is;
+        if (xhat) xhat[i] = h;
+        y[i] = g * h + b;
     }
 }
 
@@ -44,52 +71,26 @@ void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW), // (image, channel) planes
         const ptrdiff_t c = nc % C;
-        const float m = mean[c], is = invstd[c];
-        const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
-        const float *xc = x + nc * HW;
-        float *yc = y + nc * HW;
-        float *hc = xhat ? xhat + nc * HW : NULL;
-        for (ptrdiff_t i = 0; i < HW; i++) {
-            const float h = (xc[i] - m) * is;
-            if (hc) hc[i] = h;
-            yc[i] = g * h + b;
-        }
+        normalize_plane(y + nc * HW, xhat ? xhat + nc * HW : NULL, x + nc * HW, mean[c], invstd[c],
+                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, HW);
     );
-}
-
-void ck_bn_forward_train(float *y, float *xhat, float *mean, float *var, float *invstd,
-                         const float *x, const float *gamma, const float *beta, float eps,
-                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    // Two passes (mean, then squares around it) so the variance has no cancellation.
-    double sum[C], sumsq[C], shift[C];
-    ck_bn_partial_sums(sum, sumsq, x, NULL, N, C, HW);
-    for (ptrdiff_t c = 0; c < C; c++) shift[c] = sum[c] / (double)(N * HW);
-    ck_bn_partial_sums(sum, sumsq, x, shift, N, C, HW);
-    ck_bn_finish_stats(mean, var, invstd, sum, sumsq, shift, N * HW, eps, C);
-    ck_bn_normalize(y, xhat, x, mean, invstd, gamma, beta, N, C, HW);
 }
 
 void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
                          const float *running_var, const float *gamma, const float *beta,
                          float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    float invstd[C];
-    for (ptrdiff_t c = 0; c < C; c++) invstd[c] = (float)(1.0 / sqrt((double)running_var[c] + eps));
-    ck_bn_normalize(y, NULL, x, running_mean, invstd, gamma, beta, N, C, HW);
+    // invstd once per plane rather than in a (C) buffer: no workspace, the same bits
+    CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW),
+        const ptrdiff_t c = nc % C;
+        const float is = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
+        normalize_plane(y + nc * HW, NULL, x + nc * HW, running_mean[c], is,
+                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, HW);
+    );
 }
 
-void ck_bn_update_running(float *running_mean, float *running_var, const float *batch_mean,
-                          const float *batch_var_biased, float momentum, ptrdiff_t count,
-                          ptrdiff_t C) {
-    const double unbias = count > 1 ? (double)count / (double)(count - 1) : 1.0;
-    for (ptrdiff_t c = 0; c < C; c++) {
-        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * batch_mean[c];
-        running_var[c] = (1.0f - momentum) * running_var[c] +
-                         momentum * (float)((double)batch_var_biased[c] * unbias);
-    }
-}
-
-void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const float *dy,
-                                 const float *xhat, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
+                                 const float *dy, const float *xhat,
+                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
         double s = 0.0, sx = 0.0;
         for (ptrdiff_t n = 0; n < N; n++) {
@@ -101,7 +102,15 @@ void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, const floa
         }
         sum_dy[c] = s;
         sum_dy_xhat[c] = sx;
+        if (dgamma) dgamma[c] += (float)sx;
+        if (dbeta) dbeta[c] += (float)s;
     );
+}
+
+void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *part_dy,
+                            const double *part_dy_xhat, ptrdiff_t chunks, ptrdiff_t C) {
+    combine_rows(sum_dy, part_dy, chunks, C);
+    combine_rows(sum_dy_xhat, part_dy_xhat, chunks, C);
 }
 
 void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
@@ -116,18 +125,6 @@ void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const f
         float *d = dx + nc * HW;
         for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
     );
-}
-
-void ck_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *xhat,
-                    const float *invstd, const float *gamma, ptrdiff_t N, ptrdiff_t C,
-                    ptrdiff_t HW) {
-    double s[C], sx[C];
-    ck_bn_backward_partial_sums(s, sx, dy, xhat, N, C, HW);
-    for (ptrdiff_t c = 0; c < C; c++) {
-        if (dgamma) dgamma[c] += (float)sx[c];
-        if (dbeta) dbeta[c] += (float)s[c];
-    }
-    ck_bn_backward_apply(dx, dy, xhat, invstd, gamma, s, sx, N * HW, N, C, HW);
 }
 
 // MARK: - References (straight from the paper's formulas, in double)

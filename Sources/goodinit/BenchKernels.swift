@@ -155,23 +155,32 @@ struct BenchKernels: ParsableCommand {
     }
 
     func bnCases(_ u: KernelUse<BatchNormShape>) -> [Case] {
-        let s = u.shape, e = s.n * s.c * s.hw, count = Double(s.n * s.hw)
+        let s = u.shape, e = s.n * s.c * s.hw, count = s.n * s.hw
         let x = random(e, seed: 1), dy = random(e, seed: 2), gamma = random(s.c, seed: 3), beta = random(s.c, seed: 4)
         let y = Tensor(zeros: [e]), xhat = Tensor(zeros: [e]), dx = Tensor(zeros: [e])
-        let mean = Tensor(zeros: [s.c]), invstd = Tensor(zeros: [s.c])
-        var sum = [Double](repeating: 0, count: s.c), sumsq = sum, shift = sum
-        let forward = Case(kernel: "bn-forward", shape: s.description, usedBy: u.ops, flops: 8.0 * Double(e), bytes: 4.0 * Double(3 * e + 4 * s.c)) {
+        let mean = Tensor(zeros: [s.c]), invstd = Tensor(zeros: [s.c]), runMean = Tensor(zeros: [s.c])
+        let runVar = Tensor(zeros: [s.c]), dgamma = Tensor(zeros: [s.c]), dbeta = Tensor(zeros: [s.c])
+        let sum = DoubleBuffer(count: s.c), sumsq = DoubleBuffer(count: s.c), shift = DoubleBuffer(count: s.c)
+        let variance = DoubleBuffer(count: s.c), total = DoubleBuffer(count: s.c), totalX = DoubleBuffer(count: s.c)
+        let forward = Case(kernel: "bn-forward", shape: s.description, usedBy: u.ops, flops: 8.0 * Double(e),
+                           bytes: 4.0 * Double(3 * e + 4 * s.c)) {
             // the training forward of one chunk: mean, squares around it, normalize saving x̂
-            Kernels.bnPartialSums(sum: &sum, sumsq: &sumsq, x: x, shift: nil, n: s.n, c: s.c, hw: s.hw)
-            for i in 0..<s.c { shift[i] = sum[i] / count }
-            Kernels.bnPartialSums(sum: &sum, sumsq: &sumsq, x: x, shift: shift, n: s.n, c: s.c, hw: s.hw)
-            for i in 0..<s.c { mean[i] = Float(shift[i]); invstd[i] = Float(1 / (sumsq[i] / count + 1e-5).squareRoot()) }
-            Kernels.bnNormalize(y: y, xhat: xhat, x: x, mean: mean, invstd: invstd, gamma: gamma, beta: beta, n: s.n, c: s.c, hw: s.hw)
+            Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: nil, n: s.n, c: s.c, hw: s.hw)
+            Kernels.bnCombineMean(shift: shift, sum: sum, chunks: 1, count: count, c: s.c)
+            Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: shift, n: s.n, c: s.c, hw: s.hw)
+            Kernels.bnCombineStats(mean: mean, invstd: invstd, runningMean: runMean, runningVar: runVar,
+                                   variance: variance, shift: shift, sumsq: sumsq, eps: 1e-5, momentum: 0.1,
+                                   chunks: 1, count: count, c: s.c)
+            Kernels.bnNormalize(y: y, xhat: xhat, x: x, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
+                                n: s.n, c: s.c, hw: s.hw)
         }
-        let backward = Case(kernel: "bn-backward", shape: s.description, usedBy: u.ops, flops: 8.0 * Double(e), bytes: 4.0 * Double(4 * e + 2 * s.c)) {
-            Kernels.bnBackwardPartialSums(sumDy: &sum, sumDyXhat: &sumsq, dy: dy, xhat: xhat, n: s.n, c: s.c, hw: s.hw)
-            Kernels.bnBackwardApply(dx: dx, dy: dy, xhat: xhat, invstd: invstd, gamma: gamma, sumDy: sum, sumDyXhat: sumsq,
-                                    count: s.n * s.hw, n: s.n, c: s.c, hw: s.hw)
+        let backward = Case(kernel: "bn-backward", shape: s.description, usedBy: u.ops, flops: 8.0 * Double(e),
+                            bytes: 4.0 * Double(4 * e + 2 * s.c)) {
+            Kernels.bnBackwardPartialSums(sumDy: sum, sumDyXhat: sumsq, dgamma: dgamma, dbeta: dbeta, dy: dy,
+                                          xhat: xhat, n: s.n, c: s.c, hw: s.hw)
+            Kernels.bnBackwardCombine(sumDy: total, sumDyXhat: totalX, partDy: sum, partDyXhat: sumsq, chunks: 1, c: s.c)
+            Kernels.bnBackwardApply(dx: dx, dy: dy, xhat: xhat, invstd: invstd, gamma: gamma, sumDy: total,
+                                    sumDyXhat: totalX, count: count, n: s.n, c: s.c, hw: s.hw)
         }
         return [forward, backward]
     }

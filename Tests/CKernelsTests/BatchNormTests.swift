@@ -2,28 +2,121 @@ import CKernels
 import Foundation
 import Testing
 
+/// The chunked training path exactly as the executor runs it: per-chunk sums into rows of a
+/// (chunks, C) table, rows combined in chunk order, then each chunk normalized (and, backward,
+/// each chunk's sums, combined, then applied). A whole batch is one chunk.
+struct ChunkedBatchNorm {
+    let n, c, hw: Int
+    let chunks: [Range<Int>]
+    var eps: Float = 1e-5, momentum: Float = 0.1
+    var count: Int { n * hw }
+
+    struct Forward { var y, xhat, mean, invstd, runningMean, runningVar: [Float]; var variance: [Double] }
+
+    func forward(_ x: Buf, _ gamma: Buf, _ beta: Buf, runningMean: [Float]? = nil,
+                 runningVar: [Float]? = nil) -> Forward {
+        let k = chunks.count, plane = c * hw
+        var sum = [Double](repeating: 0, count: k * c), sq = sum
+        var shift = [Double](repeating: 0, count: c), variance = shift
+        let y = Buf(n * plane), xhat = Buf(n * plane), mean = Buf(c), invstd = Buf(c)
+        let rm = Buf(runningMean ?? [Float](repeating: 0, count: c))
+        let rv = Buf(runningVar ?? [Float](repeating: 1, count: c))
+        sum.withUnsafeMutableBufferPointer { s in sq.withUnsafeMutableBufferPointer { q in
+            shift.withUnsafeMutableBufferPointer { sh in
+                for (i, r) in chunks.enumerated() { // pass one: the mean
+                    ck_bn_partial_sums(s.baseAddress! + i * c, q.baseAddress! + i * c, x.p + r.lowerBound * plane,
+                                       nil, r.count, c, hw)
+                }
+                ck_bn_combine_mean(sh.baseAddress!, s.baseAddress!, k, count, c)
+                for (i, r) in chunks.enumerated() { // pass two: squares around it
+                    ck_bn_partial_sums(s.baseAddress! + i * c, q.baseAddress! + i * c, x.p + r.lowerBound * plane,
+                                       sh.baseAddress!, r.count, c, hw)
+                }
+            }
+        } }
+        ck_bn_combine_stats(mean.p, invstd.p, rm.p, rv.p, &variance, shift, sq, eps, momentum, k, count, c)
+        for r in chunks {
+            let o = r.lowerBound * plane
+            ck_bn_normalize(y.p + o, xhat.p + o, x.p + o, mean.p, invstd.p, gamma.p, beta.p, r.count, c, hw)
+        }
+        return Forward(y: y.array, xhat: xhat.array, mean: mean.array, invstd: invstd.array,
+                       runningMean: rm.array, runningVar: rv.array, variance: variance)
+    }
+
+    /// dx (accumulated onto zeros), dγ and dβ (each chunk adding its share, as into its own gradients).
+    func backward(_ dy: Buf, _ f: Forward, _ gamma: Buf) -> (dx: [Float], dgamma: [Float], dbeta: [Float]) {
+        let k = chunks.count, plane = c * hw
+        var part = [Double](repeating: 0, count: k * c), partX = part
+        var total = [Double](repeating: 0, count: c), totalX = total
+        let dx = Buf(n * plane), dg = Buf(c), db = Buf(c), xhat = Buf(f.xhat), invstd = Buf(f.invstd)
+        part.withUnsafeMutableBufferPointer { p in partX.withUnsafeMutableBufferPointer { px in
+            for (i, r) in chunks.enumerated() {
+                let o = r.lowerBound * plane
+                ck_bn_backward_partial_sums(p.baseAddress! + i * c, px.baseAddress! + i * c, dg.p, db.p,
+                                            dy.p + o, xhat.p + o, r.count, c, hw)
+            }
+        } }
+        ck_bn_backward_combine(&total, &totalX, part, partX, k, c)
+        for r in chunks {
+            let o = r.lowerBound * plane
+            ck_bn_backward_apply(dx.p + o, dy.p + o, xhat.p + o, invstd.p, gamma.p, total, totalX, count,
+                                 r.count, c, hw)
+        }
+        return (dx.array, dg.array, db.array)
+    }
+}
+
 @Suite("Batch norm") struct BatchNormTests {
     let N = 6, C = 3, HW = 10
     let eps: Float = 1e-5
+    var chunked: ChunkedBatchNorm { ChunkedBatchNorm(n: N, c: C, hw: HW, chunks: [0..<2, 2..<5, 5..<6]) }
+    var whole: ChunkedBatchNorm { ChunkedBatchNorm(n: N, c: C, hw: HW, chunks: [0..<N]) }
 
-    func forward(_ x: [Float], _ gamma: [Float], _ beta: [Float]) -> (y: [Float], xhat: [Float], mean: [Float], varB: [Float], invstd: [Float]) {
-        let y = Buf(x.count), xh = Buf(x.count), m = Buf(C), v = Buf(C), s = Buf(C)
-        ck_bn_forward_train(y.p, xh.p, m.p, v.p, s.p, Buf(x).p, Buf(gamma).p, Buf(beta).p, eps, N, C, HW)
-        return (y.array, xh.array, m.array, v.array, s.array)
+    /// Small integers whose per-channel sum is a multiple of N·HW: the mean is an integer, so
+    /// every deviation, square and sum is exact in double, in any order.
+    func integerInput(seed: UInt64) -> [Float] {
+        var rng = TestRNG(seed)
+        var x = rng.ints(N * C * HW, 4)
+        let m = N * HW
+        for c in 0..<C {
+            var s = 0
+            for n in 0..<N { for i in 0..<HW where !(n == N - 1 && i == HW - 1) { s += Int(x[(n * C + c) * HW + i]) } }
+            x[((N - 1) * C + c) * HW + HW - 1] = Float(((-s) % m + m) % m) // brings the sum to a multiple of m
+        }
+        return x
     }
 
-    @Test("training forward matches the formula; output per channel has mean 0, variance 1")
-    func trainForward() {
-        var rng = TestRNG(1)
+    @Test("chunked statistics equal the reference bitwise on integer inputs; y within rounding",
+          arguments: [false, true])
+    func chunkedForwardMatchesReference(oneChunk: Bool) {
+        let x = integerInput(seed: 1)
+        let gamma: [Float] = [0.5, 2, -1], beta: [Float] = [0.1, -0.2, 0.3]
+        let f = (oneChunk ? whole : chunked).forward(Buf(x), Buf(gamma), Buf(beta))
+        let ref = Buf(x.count), rmean = Buf(C), rinv = Buf(C)
+        ck_ref_bn_forward_train(ref.p, rmean.p, rinv.p, Buf(x).p, Buf(gamma).p, Buf(beta).p, eps, N, C, HW)
+        expectBitwise(f.mean, rmean.array, "mean")
+        expectBitwise(f.invstd, rinv.array, "invstd")
+        expectClose(f.y, ref.array, rtol: 1e-6, atol: 1e-6, "y")
+        // the running update, PyTorch's formula in float: (1 − m)·r + m·batch, variance unbiased
+        let m: Float = 0.1, unbias = Double(N * HW) / Double(N * HW - 1)
+        expectBitwise(f.runningMean, (0..<C).map { (1 - m) * 0 + m * f.mean[$0] }, "running mean")
+        expectBitwise(f.runningVar, (0..<C).map { (1 - m) * 1 + m * Float(f.variance[$0] * unbias) }, "running var")
+    }
+
+    @Test("chunked forward on real-valued inputs: within rounding of the reference, mean 0 variance 1")
+    func chunkedForwardReal() {
+        var rng = TestRNG(2)
         let x = rng.uniform(N * C * HW, -3, 5)
         let ones = [Float](repeating: 1, count: C), zeros = [Float](repeating: 0, count: C)
-        let out = forward(x, ones, zeros)
-        let ref = Buf(x.count)
-        ck_ref_bn_forward_train(ref.p, nil, nil, Buf(x).p, Buf(ones).p, Buf(zeros).p, eps, N, C, HW)
-        expectClose(out.y, ref.array, "bn forward")
+        let f = chunked.forward(Buf(x), Buf(ones), Buf(zeros))
+        let ref = Buf(x.count), rmean = Buf(C), rinv = Buf(C)
+        ck_ref_bn_forward_train(ref.p, rmean.p, rinv.p, Buf(x).p, Buf(ones).p, Buf(zeros).p, eps, N, C, HW)
+        expectClose(f.y, ref.array, rtol: 1e-5, atol: 1e-6, "y")
+        expectClose(f.mean, rmean.array, rtol: 1e-6, atol: 1e-7, "mean")
+        expectClose(f.invstd, rinv.array, rtol: 1e-6, atol: 0, "invstd")
         for c in 0..<C {
             var vals: [Double] = []
-            for n in 0..<N { for i in 0..<HW { vals.append(Double(out.y[(n * C + c) * HW + i])) } }
+            for n in 0..<N { for i in 0..<HW { vals.append(Double(f.y[(n * C + c) * HW + i])) } }
             let mean = vals.reduce(0, +) / Double(vals.count)
             let variance = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(vals.count)
             #expect(abs(mean) < 1e-5)
@@ -31,80 +124,77 @@ import Testing
         }
     }
 
-    @Test("inference uses running statistics with the unbiased m/(m−1) variance")
+    @Test("inference uses the running statistics with the unbiased m/(m−1) variance")
     func inference() {
-        var rng = TestRNG(2)
+        var rng = TestRNG(3)
         let x = rng.uniform(N * C * HW, -2, 2)
-        let out = forward(x, [1, 1, 1], [0, 0, 0])
-        let rm = Buf(C, fill: 0), rv = Buf(C, fill: 1)
-        ck_bn_update_running(rm.p, rv.p, Buf(out.mean).p, Buf(out.varB).p, 1.0, N * HW, C) // momentum 1: take the batch
+        var bn = chunked
+        bn.momentum = 1 // take the batch's statistics
+        let f = bn.forward(Buf(x), Buf([1, 1, 1]), Buf([0, 0, 0]))
         let m = Double(N * HW)
         for c in 0..<C {
-            #expect(abs(Double(rv[c]) - Double(out.varB[c]) * m / (m - 1)) < 1e-6)
-            #expect(rm[c] == out.mean[c])
+            #expect(f.runningVar[c] == Float(f.variance[c] * (m / (m - 1))))
+            #expect(f.runningMean[c] == f.mean[c])
         }
         let gamma: [Float] = [0.5, 2, -1], beta: [Float] = [0.1, -0.2, 0.3]
         let y = Buf(x.count)
-        ck_bn_forward_infer(y.p, Buf(x).p, rm.p, rv.p, Buf(gamma).p, Buf(beta).p, eps, N, C, HW)
+        ck_bn_forward_infer(y.p, Buf(x).p, Buf(f.runningMean).p, Buf(f.runningVar).p, Buf(gamma).p, Buf(beta).p,
+                            eps, N, C, HW)
         for n in 0..<N { for c in 0..<C { for i in 0..<HW {
             let j = (n * C + c) * HW + i
-            let want = Double(gamma[c]) * (Double(x[j]) - Double(rm[c])) / (Double(rv[c]) + Double(eps)).squareRoot() + Double(beta[c])
+            let sd = (Double(f.runningVar[c]) + Double(eps)).squareRoot()
+            let want = Double(gamma[c]) * (Double(x[j]) - Double(f.runningMean[c])) / sd + Double(beta[c])
             #expect(abs(Double(y[j]) - want) < 1e-5)
         } } }
-        // Momentum 0.1 blends as PyTorch does.
-        let rm2 = Buf(C, fill: 1), rv2 = Buf(C, fill: 1)
-        ck_bn_update_running(rm2.p, rv2.p, Buf(out.mean).p, Buf(out.varB).p, 0.1, N * HW, C)
-        #expect(abs(rm2[0] - (0.9 + 0.1 * out.mean[0])) < 1e-6)
+        // inference is normalize with invstd from the running variance: the same bits
+        let inv = Buf((0..<C).map { Float(1 / (Double(f.runningVar[$0]) + Double(eps)).squareRoot()) })
+        let y2 = Buf(x.count)
+        ck_bn_normalize(y2.p, nil, Buf(x).p, Buf(f.runningMean).p, inv.p, Buf(gamma).p, Buf(beta).p, N, C, HW)
+        expectBitwise(y.array, y2.array, "infer vs normalize")
     }
 
-    @Test("backward matches the textbook chain rule and central differences")
+    @Test("chunked backward matches the textbook chain rule and central differences")
     func backward() {
-        var rng = TestRNG(3)
+        var rng = TestRNG(4)
         let x = rng.uniform(N * C * HW, -2, 3), g = rng.uniform(N * C * HW)
         let gamma: [Float] = [0.7, 1.3, -0.4], beta: [Float] = [0.1, 0, -0.3]
-        let out = forward(x, gamma, beta)
-        let dx = Buf(x.count), dg = Buf(C), db = Buf(C)
-        ck_bn_backward(dx.p, dg.p, db.p, Buf(g).p, Buf(out.xhat).p, Buf(out.invstd).p, Buf(gamma).p, N, C, HW)
+        let bn = chunked
+        let f = bn.forward(Buf(x), Buf(gamma), Buf(beta))
+        let (dx, dg, db) = bn.backward(Buf(g), f, Buf(gamma))
         let rdx = Buf(x.count), rdg = Buf(C), rdb = Buf(C)
         ck_ref_bn_backward(rdx.p, rdg.p, rdb.p, Buf(g).p, Buf(x).p, Buf(gamma).p, eps, N, C, HW)
-        expectClose(dx.array, rdx.array, rtol: 1e-3, atol: 1e-5, "bn dx vs reference")
-        expectClose(dg.array, rdg.array, "bn dgamma")
-        expectClose(db.array, rdb.array, "bn dbeta")
-        let errX = maxGradientError(x: x, loss: { dot(forward($0, gamma, beta).y, g) }, analytic: dx.array)
-        let errG = maxGradientError(x: gamma, loss: { dot(forward(x, $0, beta).y, g) }, analytic: dg.array)
+        expectClose(dx, rdx.array, rtol: 1e-3, atol: 1e-5, "bn dx vs reference")
+        expectClose(dg, rdg.array, "bn dgamma")
+        expectClose(db, rdb.array, "bn dbeta")
+        let errX = maxGradientError(x: x, loss: { dot(bn.forward(Buf($0), Buf(gamma), Buf(beta)).y, g) }, analytic: dx)
+        let errG = maxGradientError(x: gamma, loss: { dot(bn.forward(Buf(x), Buf($0), Buf(beta)).y, g) }, analytic: dg)
         #expect(errX < 1e-2)
         #expect(errG < 1e-2)
     }
 
-    @Test("partial sums over shards give the whole-batch statistics")
-    func shardedStatistics() {
-        var rng = TestRNG(4)
-        let x = Buf(rng.uniform(N * C * HW, -1, 4))
-        var sum = [Double](repeating: 0, count: C), sq = [Double](repeating: 0, count: C)
-        for shard in [0..<2, 2..<5, 5..<6] {
-            var s = [Double](repeating: 0, count: C), q = [Double](repeating: 0, count: C)
-            ck_bn_partial_sums(&s, &q, x.p + shard.lowerBound * C * HW, nil, shard.count, C, HW)
-            for c in 0..<C { sum[c] += s[c]; sq[c] += q[c] }
-        }
-        var mean = [Float](repeating: 0, count: C), v = mean, inv = mean
-        ck_bn_finish_stats(&mean, &v, &inv, sum, sq, nil, N * HW, eps, C)
-        let whole = forward(x.array, [1, 1, 1], [0, 0, 0])
-        expectClose(mean, whole.mean, rtol: 1e-6, atol: 1e-6, "sharded mean")
-        expectClose(v, whole.varB, rtol: 1e-5, atol: 1e-6, "sharded variance")
+    @Test("chunked backward on integer inputs: the combined sums equal the reference's bitwise")
+    func backwardSumsExact() {
+        let x = integerInput(seed: 5)
+        var rng = TestRNG(6)
+        let g = rng.ints(N * C * HW, 3), gamma: [Float] = [1, 1, 1]
+        let f = chunked.forward(Buf(x), Buf(gamma), Buf([0, 0, 0]))
+        let (_, dg, db) = chunked.backward(Buf(g), f, Buf(gamma))
+        let (_, wdg, wdb) = whole.backward(Buf(g), whole.forward(Buf(x), Buf(gamma), Buf([0, 0, 0])), Buf(gamma))
+        expectBitwise(db, wdb, "dbeta: integer sums, any chunking") // Σ dy exact
+        expectClose(dg, wdg, rtol: 1e-6, atol: 1e-6, "dgamma")
     }
 
     @Test("bitwise identical for 1-4 threads")
     func threadCounts() {
         let (n, c, hw) = (8, 16, 28 * 28)
-        var rng = TestRNG(5)
+        var rng = TestRNG(7)
         let x = Buf(rng.uniform(n * c * hw)), g = Buf(rng.uniform(n * c * hw))
         let gamma = Buf(rng.uniform(c)), beta = Buf(rng.uniform(c))
+        let bn = ChunkedBatchNorm(n: n, c: c, hw: hw, chunks: [0..<3, 3..<8])
         expectSameForThreadCounts("bn forward + backward") {
-            let y = Buf(n * c * hw), xh = Buf(n * c * hw), m = Buf(c), v = Buf(c), s = Buf(c)
-            ck_bn_forward_train(y.p, xh.p, m.p, v.p, s.p, x.p, gamma.p, beta.p, 1e-5, n, c, hw)
-            let dx = Buf(n * c * hw), dg = Buf(c), db = Buf(c)
-            ck_bn_backward(dx.p, dg.p, db.p, g.p, xh.p, s.p, gamma.p, n, c, hw)
-            return y.array + dx.array + dg.array + db.array + m.array + v.array
+            let f = bn.forward(x, gamma, beta)
+            let b = bn.backward(g, f, gamma)
+            return f.y + b.dx + b.dgamma + b.dbeta + f.mean + f.invstd + f.runningMean + f.runningVar
         }
     }
 }

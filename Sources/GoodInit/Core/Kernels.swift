@@ -50,26 +50,6 @@ public enum Kernels {
         db.withPointer { D in dy.withPointer { ck_bias_backward(D, $0, n, k, hw) } }
     }
 
-    // MARK: batch norm
-    public static func bnPartialSums(sum: inout [Double], sumsq: inout [Double], x: Tensor, shift: [Double]?, n: Int, c: Int, hw: Int) {
-        x.withPointer { X in
-            if let shift { ck_bn_partial_sums(&sum, &sumsq, X, shift, n, c, hw) } else { ck_bn_partial_sums(&sum, &sumsq, X, nil, n, c, hw) }
-        }
-    }
-    public static func bnNormalize(y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor, beta: Tensor, n: Int, c: Int, hw: Int) {
-        y.withPointer { Y in x.withPointer { X in mean.withPointer { M in invstd.withPointer { S in gamma.withPointer { G in beta.withPointer { B in
-            if let xhat { xhat.withPointer { ck_bn_normalize(Y, $0, X, M, S, G, B, n, c, hw) } } else { ck_bn_normalize(Y, nil, X, M, S, G, B, n, c, hw) }
-        } } } } } }
-    }
-    public static func bnBackwardPartialSums(sumDy: inout [Double], sumDyXhat: inout [Double], dy: Tensor, xhat: Tensor, n: Int, c: Int, hw: Int) {
-        dy.withPointer { D in xhat.withPointer { ck_bn_backward_partial_sums(&sumDy, &sumDyXhat, D, $0, n, c, hw) } }
-    }
-    public static func bnBackwardApply(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor, sumDy: [Double], sumDyXhat: [Double], count: Int, n: Int, c: Int, hw: Int) {
-        dx.withPointer { DX in dy.withPointer { DY in xhat.withPointer { XH in invstd.withPointer { S in gamma.withPointer { G in
-            ck_bn_backward_apply(DX, DY, XH, S, G, sumDy, sumDyXhat, count, n, c, hw)
-        } } } } }
-    }
-
     // MARK: activations
     public enum Unary { case relu, leaky(Float), tanh, sigmoid }
     public static func unaryForward(_ f: Unary, y: Tensor, x: Tensor) {

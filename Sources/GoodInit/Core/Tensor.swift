@@ -95,10 +95,11 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Mean and (biased) variance over all elements: two passes in double (exact mean first).
     public func meanVariance() -> (mean: Double, variance: Double) {
         guard count > 0 else { return (0, 0) }
-        var sum = [0.0], sq = [0.0]
-        Kernels.bnPartialSums(sum: &sum, sumsq: &sq, x: self, shift: nil, n: 1, c: 1, hw: count)
+        let sum = DoubleBuffer(count: 1), sq = DoubleBuffer(count: 1), shift = DoubleBuffer(count: 1)
+        Kernels.bnPartialSums(sum: sum, sumsq: sq, x: self, shift: nil, n: 1, c: 1, hw: count)
         let mean = sum[0] / Double(count)
-        Kernels.bnPartialSums(sum: &sum, sumsq: &sq, x: self, shift: [mean], n: 1, c: 1, hw: count)
+        shift[0] = mean
+        Kernels.bnPartialSums(sum: sum, sumsq: sq, x: self, shift: shift, n: 1, c: 1, hw: count)
         return (mean, sq[0] / Double(count))
     }
 

@@ -18,16 +18,17 @@ public enum Augment {
             }
         }
     }
-}
 
-extension Plan {
-    /// Applies crop-and-flip to every sample of the batch (after setInput).
-    public func augment(channels: Int, height: Int, width: Int, pad: Int, seed: UInt64) {
+    /// Crops and flips every sample of a batch held in chunks (a plan's `inputs`, each
+    /// (n, C, H, W), with `chunks` their sample ranges): sample s draws from (seed, s) only.
+    public static func cropFlip(_ inputs: [Tensor], chunks: [Range<Int>], channels: Int, height: Int, width: Int,
+                                pad: Int, seed: UInt64) {
+        precondition(inputs.count == chunks.count, "cropFlip: \(inputs.count) inputs for \(chunks.count) chunks")
         let size = channels * height * width
-        for (c, range) in chunks.enumerated() {
+        for (x, range) in zip(inputs, chunks) {
             for j in 0..<range.count {
-                Augment.cropFlip(input(chunk: c).view(from: j * size, shape: [size]), channels: channels, height: height, width: width,
-                                 pad: pad, seed: deriveSeed(seed, UInt64(range.lowerBound + j)))
+                cropFlip(x.view(from: j * size, shape: [size]), channels: channels, height: height, width: width,
+                         pad: pad, seed: deriveSeed(seed, UInt64(range.lowerBound + j)))
             }
         }
     }

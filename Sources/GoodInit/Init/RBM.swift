@@ -20,8 +20,9 @@ public struct RBMLayerReport: Sendable, Codable {
 
 public enum RBM {
     @discardableResult
-    public static func pretrain(_ net: Network, images: [Float], labels: [Int32], options: RBMOptions, seed: UInt64, threads: Int) throws -> [RBMLayerReport] {
-        let linears = net.ops.indices.filter { net.ops[$0] is Linear }
+    public static func pretrain(_ net: Network, images: [Float], labels: [Int32], options: RBMOptions, seed: UInt64,
+                                threads: Int) throws -> [RBMLayerReport] {
+        let linears = net.ops.enumerated().compactMap { i, op in (op as? Linear).map { (i, $0) } }
         guard !linears.isEmpty, net.ops.allSatisfy({ !($0 is Conv2d) }) else {
             throw InitError("rbm pre-training is for MLPs (linear layers only); \(net.name) has convolutions")
         }
@@ -31,8 +32,7 @@ public enum RBM {
         let plan = Plan(net: net, batch: b, chunkSize: b, workers: 1, threads: threads)
         Kernels.setThreads(threads)
         var reports: [RBMLayerReport] = []
-        for (layer, i) in linears.dropLast().enumerated() {
-            let lin = net.ops[i] as! Linear
+        for (layer, (i, lin)) in linears.dropLast().enumerated() {
             let nIn = lin.inFeatures, nOut = lin.outFeatures
             let w = net.values(of: i)[0], bh = net.values(of: i)[1]           // (out, in), (out)
             let bv = Tensor(zeros: [nIn])
@@ -41,10 +41,14 @@ public enum RBM {
             for start in stride(from: 0, to: count, by: b) {
                 plan.setInput(images: images, labels: labels, indices: Array(start..<(start + b))[...])
                 plan.forward(training: false, ops: 0..<i)
-                visible.view(from: start * nIn, shape: [b * nIn]).assign(plan.activation(i, chunk: 0).reshaped([b * nIn]))
+                visible.view(from: start * nIn, shape: [b * nIn])
+                    .assign(plan.activation(i, chunk: 0).reshaped([b * nIn]))
             }
-            let ws = Tensor(zeros: [max(Kernels.gemmWorkspace(m: b, n: nOut, k: nIn), Kernels.gemmWorkspace(m: b, n: nIn, k: nOut), Kernels.gemmWorkspace(m: nOut, n: nIn, k: b))])
-            let h0 = Tensor(zeros: [b, nOut]), hs = Tensor(zeros: [b, nOut]), v1 = Tensor(zeros: [b, nIn]), h1 = Tensor(zeros: [b, nOut])
+            let ws = Tensor(zeros: [max(Kernels.gemmWorkspace(m: b, n: nOut, k: nIn),
+                                        Kernels.gemmWorkspace(m: b, n: nIn, k: nOut),
+                                        Kernels.gemmWorkspace(m: nOut, n: nIn, k: b))])
+            let h0 = Tensor(zeros: [b, nOut]), hs = Tensor(zeros: [b, nOut])
+            let v1 = Tensor(zeros: [b, nIn]), h1 = Tensor(zeros: [b, nOut])
             let u = Tensor(zeros: [b * nOut])
             var errors: [Double] = []
             for epoch in 0..<options.epochs {
@@ -52,10 +56,12 @@ public enum RBM {
                 for (bi, start) in stride(from: 0, to: count, by: b).enumerated() {
                     let v0 = visible.view(from: start * nIn, shape: [b, nIn])
                     hidden(h0, v0, w, bh, nOut: nOut, nIn: nIn, b: b, ws: ws)
-                    Kernels.fillUniform(u, lo: 0, hi: 1, seed: deriveSeed(seed, UInt64(layer * 1_000_003 + epoch), UInt64(bi)))
+                    Kernels.fillUniform(u, lo: 0, hi: 1,
+                                        seed: deriveSeed(seed, UInt64(layer * 1_000_003 + epoch), UInt64(bi)))
                     for k in 0..<hs.count { hs[k] = u[k] < h0[k] ? 1 : 0 }
                     // v1 = hs·W + b_v (Gaussian visible), then σ(·) for Bernoulli visible units
-                    Kernels.gemm(transA: false, transB: false, m: b, n: nIn, k: nOut, a: hs, b: w, beta: 0, c: v1, workspace: ws)
+                    Kernels.gemm(transA: false, transB: false, m: b, n: nIn, k: nOut, a: hs, b: w, beta: 0, c: v1,
+                                 workspace: ws)
                     Kernels.addBias(y: v1, b: bv, n: b, k: nIn, hw: 1)
                     if layer > 0 { Kernels.unaryForward(.sigmoid, y: v1, x: v1) }
                     hidden(h1, v1, w, bh, nOut: nOut, nIn: nIn, b: b, ws: ws)
@@ -63,8 +69,10 @@ public enum RBM {
                     // Gaussian visible units take a 10× smaller step (Hinton's practical guide): their
                     // unbounded reconstructions otherwise blow up on 784 normalized inputs.
                     let s = options.learningRate * (layer == 0 ? 0.1 : 1) / Float(b)
-                    Kernels.gemm(transA: true, transB: false, m: nOut, n: nIn, k: b, alpha: s, a: h0, b: v0, beta: 1, c: w, workspace: ws)
-                    Kernels.gemm(transA: true, transB: false, m: nOut, n: nIn, k: b, alpha: -s, a: h1, b: v1, beta: 1, c: w, workspace: ws)
+                    Kernels.gemm(transA: true, transB: false, m: nOut, n: nIn, k: b, alpha: s, a: h0, b: v0, beta: 1,
+                                 c: w, workspace: ws)
+                    Kernels.gemm(transA: true, transB: false, m: nOut, n: nIn, k: b, alpha: -s, a: h1, b: v1, beta: 1,
+                                 c: w, workspace: ws)
                     for j in 0..<nOut {
                         var d: Float = 0
                         for r in 0..<b { d += h0[r * nOut + j] - h1[r * nOut + j] }

@@ -60,13 +60,16 @@ public final class PReLU: Op, Nonlinearity {
         hw = input.dropFirst().reduce(1, *)
         return input
     }
-    public var paramSpecs: [ParamSpec] { [ParamSpec(name: "slope", shape: [shared ? 1 : channels], role: .slope(initial: initial))] }
+    public var paramSpecs: [ParamSpec] {
+        [ParamSpec(name: "slope", shape: [shared ? 1 : channels], role: .slope(initial: initial))]
+    }
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
     public func forward(_ c: OpContext) {
         Kernels.preluForward(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
     }
     public func backward(_ c: OpContext) {
-        Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+        Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
+                              n: c.n, c: channels, hw: hw)
     }
 }
 
@@ -80,21 +83,20 @@ public final class Maxout: Op, Nonlinearity {
     public init(pieces: Int = 2) { self.pieces = pieces }
     public var gain: Double { 1 }
     public func configure(input: [Int]) throws -> [Int] {
-        guard pieces > 0, input[0] % pieces == 0 else { throw ShapeError(name, "\(input[0]) channels do not split into groups of \(pieces)") }
+        guard pieces > 0, input[0] % pieces == 0 else {
+            throw ShapeError(name, "\(input[0]) channels do not split into groups of \(pieces)")
+        }
         inputShape = input
         groups = input[0] / pieces
         hw = input.dropFirst().reduce(1, *)
         outputShape = [groups] + input.dropFirst()
         return outputShape
     }
-    public func makeSaved(batch: Int) -> AnyObject? { IndexBox(IndexBuffer(count: batch * groups * hw)) }
+    public func makeState(chunks: [Int]) -> [OpState] { chunks.map { .argmax(IndexBuffer(count: $0 * groups * hw)) } }
     public func forward(_ c: OpContext) {
-        Kernels.maxoutForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, k: pieces, n: c.n, c: groups, hw: hw)
+        Kernels.maxoutForward(y: c.y, argmax: c.state.argmax, x: c.x, k: pieces, n: c.n, c: groups, hw: hw)
     }
     public func backward(_ c: OpContext) {
-        Kernels.maxoutBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, k: pieces, n: c.n, c: groups, hw: hw)
+        Kernels.maxoutBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, k: pieces, n: c.n, c: groups, hw: hw)
     }
 }
-
-final class IndexBox { let buffer: IndexBuffer; init(_ b: IndexBuffer) { buffer = b } }
-final class ByteBox { let buffer: ByteBuffer; init(_ b: ByteBuffer) { buffer = b } }

@@ -9,7 +9,8 @@ public final class Conv2d: Op {
     public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
     var shape = ck_conv2d_shape()
 
-    public init(_ outChannels: Int, kernel: Int = 3, stride: Int = 1, padding: Int? = nil, bias: Bool = true) {
+    public init(_ outChannels: Int, kernel: Int = 3, stride: Int = 1, padding: Int? = nil,
+                bias: Bool = true) {
         self.outChannels = outChannels; self.kernel = kernel; self.stride = stride
         self.padding = padding ?? kernel / 2; hasBias = bias
     }
@@ -18,8 +19,11 @@ public final class Conv2d: Op {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
         shape = ck_conv2d_shape(N: 1, C: input[0], H: input[1], W: input[2], K: outChannels, R: kernel,
                                 S: kernel, stride: stride, pad: padding)
-        let p = (input[1] + 2 * padding - kernel) / stride + 1, q = (input[2] + 2 * padding - kernel) / stride + 1
-        guard p > 0, q > 0, kernel > 0, stride > 0 else { throw ShapeError(name, "kernel \(kernel) does not fit input \(input)") }
+        let p = (input[1] + 2 * padding - kernel) / stride + 1
+        let q = (input[2] + 2 * padding - kernel) / stride + 1
+        guard p > 0, q > 0, kernel > 0, stride > 0 else {
+            throw ShapeError(name, "kernel \(kernel) does not fit input \(input)")
+        }
         inputShape = input
         outputShape = [outChannels, p, q]
         return outputShape
@@ -34,63 +38,22 @@ public final class Conv2d: Op {
     }
 
     public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape(batch)) }
-    public var flopsPerSample: Int { 2 * outChannels * inputShape[0] * kernel * kernel * outputShape[1] * outputShape[2] }
+    public var flopsPerSample: Int {
+        2 * outChannels * inputShape[0] * kernel * kernel * outputShape[1] * outputShape[2]
+    }
 
     private func shape(_ n: Int) -> ck_conv2d_shape { var s = shape; s.N = n; return s }
 
     public func forward(_ c: OpContext) {
-        Kernels.convForward(y: c.y, x: c.x, w: c.values[0], b: hasBias ? c.values[1] : nil, shape: shape(c.n), workspace: c.workspace)
+        Kernels.convForward(y: c.y, x: c.x, w: c.values[0], b: hasBias ? c.values[1] : nil, shape: shape(c.n),
+                            workspace: c.workspace)
     }
 
     public func backward(_ c: OpContext) {
-        Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x, shape: shape(c.n), workspace: c.workspace)
+        Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x,
+                                    shape: shape(c.n), workspace: c.workspace)
         if c.needsInputGradient {
             Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n), workspace: c.workspace)
-        }
-    }
-}
-
-/// Fully connected. x (n, in), w (out, in), b (out), y (n, out) = x·wᵀ + b.
-public final class Linear: Op {
-    public let kind = "linear"
-    public var name = "linear"
-    public let outFeatures: Int
-    public let hasBias: Bool
-    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    var inFeatures: Int { inputShape.reduce(1, *) }
-
-    public init(_ outFeatures: Int, bias: Bool = true) { self.outFeatures = outFeatures; hasBias = bias }
-
-    public func configure(input: [Int]) throws -> [Int] {
-        guard !input.isEmpty, outFeatures > 0 else { throw ShapeError(name, "bad input \(input)") }
-        inputShape = input
-        outputShape = [outFeatures]
-        return outputShape
-    }
-
-    public var paramSpecs: [ParamSpec] {
-        var specs = [ParamSpec(name: "weight", shape: [outFeatures, inFeatures], role: .weight(fanIn: inFeatures, fanOut: outFeatures))]
-        if hasBias { specs.append(ParamSpec(name: "bias", shape: [outFeatures], role: .bias)) }
-        return specs
-    }
-
-    public func workspaceSize(batch: Int) -> Int {
-        let (n, i, o) = (batch, inFeatures, outFeatures)
-        return max(Kernels.gemmWorkspace(m: n, n: o, k: i), Kernels.gemmWorkspace(m: n, n: i, k: o), Kernels.gemmWorkspace(m: o, n: i, k: n))
-    }
-    public var flopsPerSample: Int { 2 * inFeatures * outFeatures }
-
-    public func forward(_ c: OpContext) {
-        Kernels.gemm(transA: false, transB: true, m: c.n, n: outFeatures, k: inFeatures, a: c.x, b: c.values[0], beta: 0, c: c.y, workspace: c.workspace)
-        if hasBias { Kernels.addBias(y: c.y, b: c.values[1], n: c.n, k: outFeatures, hw: 1) }
-    }
-
-    public func backward(_ c: OpContext) {
-        // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in)
-        Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: c.n, a: c.dy, b: c.x, beta: 1, c: c.grads[0], workspace: c.workspace)
-        if hasBias { Kernels.biasBackward(db: c.grads[1], dy: c.dy, n: c.n, k: outFeatures, hw: 1) }
-        if c.needsInputGradient {
-            Kernels.gemm(transA: false, transB: false, m: c.n, n: inFeatures, k: outFeatures, a: c.dy, b: c.values[0], beta: 1, c: c.dx, workspace: c.workspace)
         }
     }
 }

@@ -19,31 +19,6 @@ public struct ParamSpec: Sendable {
     public var count: Int { shape.reduce(1, *) }
 }
 
-/// Everything an op needs for one chunk of samples. One per (op, chunk), built once per batch
-/// size and reused every step.
-public final class OpContext: @unchecked Sendable {
-    public let n: Int                  // samples in this chunk
-    public let x, y, dx, dy: Tensor    // (n, inputShape…), (n, outputShape…) and their gradients
-    public let values: [Tensor]        // parameter values (shared by all chunks)
-    public let grads: [Tensor]         // this chunk's parameter gradients
-    public let workspace: Tensor       // scratch shared by the ops of one chunk
-    public let saved: AnyObject?       // what forward keeps for backward (argmax, masks, xhat)
-    public var training = true
-    public var seed: UInt64 = 0        // per step and op (dropout)
-    public var sampleOffset = 0        // first sample of this chunk within the batch
-    /// False for the first op: nothing consumes the gradient of the network's input.
-    public var needsInputGradient = true
-    /// Activation i of the same chunk, for ops that read an earlier activation (residual add).
-    public var activation: (Int) -> Tensor = { _ in fatalError("no activation lookup") }
-    public var gradient: (Int) -> Tensor = { _ in fatalError("no gradient lookup") }
-
-    init(n: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, values: [Tensor], grads: [Tensor],
-         workspace: Tensor, saved: AnyObject?) {
-        self.n = n; self.x = x; self.y = y; self.dx = dx; self.dy = dy
-        self.values = values; self.grads = grads; self.workspace = workspace; self.saved = saved
-    }
-}
-
 public protocol Op: AnyObject {
     /// Kind for reports and model files ("conv", "relu", …).
     var kind: String { get }
@@ -56,8 +31,12 @@ public protocol Op: AnyObject {
     var paramSpecs: [ParamSpec] { get }
     /// Floats of workspace for `batch` samples.
     func workspaceSize(batch: Int) -> Int
-    /// Per-chunk saved state for `batch` samples.
-    func makeSaved(batch: Int) -> AnyObject?
+    /// What forward keeps for backward, one state per chunk of `chunks[k]` samples (the plan
+    /// holds them; ops that share batch-wide state across chunks create it here).
+    func makeState(chunks: [Int]) -> [OpState]
+    /// An earlier activation this op also reads (a residual block's input): the plan hands it to
+    /// the op as `skip`, its gradient as `dskip`.
+    var skipSource: Int? { get }
     /// Forward FLOPs per sample (multiply-add = 2).
     var flopsPerSample: Int { get }
     func forward(_ c: OpContext)
@@ -67,14 +46,18 @@ public protocol Op: AnyObject {
 extension Op {
     public var paramSpecs: [ParamSpec] { [] }
     public func workspaceSize(batch: Int) -> Int { 0 }
-    public func makeSaved(batch: Int) -> AnyObject? { nil }
+    public func makeState(chunks: [Int]) -> [OpState] { chunks.map { _ in .none } }
+    public var skipSource: Int? { nil }
     public var flopsPerSample: Int { 0 }
     /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.
-    public var isWeighted: Bool { paramSpecs.contains { if case .weight = $0.role { return true } else { return false } } }
+    public var isWeighted: Bool {
+        paramSpecs.contains { if case .weight = $0.role { return true } else { return false } }
+    }
 }
 
 /// Ops whose training forward/backward need statistics over the whole minibatch (batch norm):
-/// each chunk computes partial sums, the network combines them in chunk order.
+/// each chunk computes partial sums, the op combines them in chunk order between the plan's
+/// phases; `chunks` is the op's column of contexts, in chunk order.
 public protocol SyncOp: Op {
     var forwardSyncPhases: Int { get }
     func forwardPartial(_ phase: Int, _ c: OpContext)

@@ -15,23 +15,27 @@ public final class Pool2d: Op {
     }
     public func configure(input: [Int]) throws -> [Int] {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
-        shape = ck_pool_shape(N: 1, C: input[0], H: input[1], W: input[2], R: window, S: window, stride: stride, pad: padding)
-        let p = (input[1] + 2 * padding - window) / stride + 1, q = (input[2] + 2 * padding - window) / stride + 1
+        shape = ck_pool_shape(N: 1, C: input[0], H: input[1], W: input[2], R: window, S: window,
+                              stride: stride, pad: padding)
+        let p = (input[1] + 2 * padding - window) / stride + 1
+        let q = (input[2] + 2 * padding - window) / stride + 1
         guard p > 0, q > 0, padding < window else { throw ShapeError(name, "window \(window) does not fit \(input)") }
         inputShape = input; outputShape = [input[0], p, q]
         return outputShape
     }
-    public func makeSaved(batch: Int) -> AnyObject? { mode == .max ? IndexBox(IndexBuffer(count: batch * outputShape.reduce(1, *))) : nil }
+    public func makeState(chunks: [Int]) -> [OpState] {
+        chunks.map { mode == .max ? .argmax(IndexBuffer(count: $0 * outputShape.reduce(1, *))) : .none }
+    }
     private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
     public func forward(_ c: OpContext) {
         switch mode {
-        case .max: Kernels.maxPoolForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, shape: shape(c.n))
+        case .max: Kernels.maxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, shape: shape(c.n))
         case .average: Kernels.avgPoolForward(y: c.y, x: c.x, shape: shape(c.n))
         }
     }
     public func backward(_ c: OpContext) {
         switch mode {
-        case .max: Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, shape: shape(c.n))
+        case .max: Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: shape(c.n))
         case .average: Kernels.avgPoolBackward(dx: c.dx, dy: c.dy, shape: shape(c.n))
         }
     }
@@ -50,16 +54,20 @@ public final class GlobalPool: Op {
         inputShape = input; channels = input[0]; hw = input[1] * input[2]; outputShape = [channels]
         return outputShape
     }
-    public func makeSaved(batch: Int) -> AnyObject? { mode == .max ? IndexBox(IndexBuffer(count: batch * channels)) : nil }
+    public func makeState(chunks: [Int]) -> [OpState] {
+        chunks.map { mode == .max ? .argmax(IndexBuffer(count: $0 * channels)) : .none }
+    }
     public func forward(_ c: OpContext) {
         switch mode {
-        case .max: Kernels.globalMaxPoolForward(y: c.y, argmax: (c.saved as! IndexBox).buffer, x: c.x, n: c.n, c: channels, hw: hw)
+        case .max:
+            Kernels.globalMaxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, n: c.n, c: channels, hw: hw)
         case .average: Kernels.globalAvgPoolForward(y: c.y, x: c.x, n: c.n, c: channels, hw: hw)
         }
     }
     public func backward(_ c: OpContext) {
         switch mode {
-        case .max: Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: (c.saved as! IndexBox).buffer, n: c.n, c: channels, hw: hw)
+        case .max:
+            Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, n: c.n, c: channels, hw: hw)
         case .average: Kernels.globalAvgPoolBackward(dx: c.dx, dy: c.dy, n: c.n, c: channels, hw: hw)
         }
     }
@@ -71,48 +79,9 @@ public final class Flatten: AliasOp {
     public var name = "flatten"
     public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
     public init() {}
-    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = [input.reduce(1, *)]; return outputShape }
+    public func configure(input: [Int]) throws -> [Int] {
+        inputShape = input; outputShape = [input.reduce(1, *)]; return outputShape
+    }
     public func forward(_ c: OpContext) {}
     public func backward(_ c: OpContext) {}
-}
-
-/// Inverted dropout with a counter-based mask: sample i of the batch draws from counters that
-/// depend on (seed, step, i) only, whatever chunk or worker computes it.
-public final class Dropout: Op {
-    public let kind = "dropout"
-    public var name = "dropout"
-    public let p: Float
-    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    public init(_ p: Float = 0.5) { self.p = p }
-    public func configure(input: [Int]) throws -> [Int] {
-        guard p >= 0, p < 1 else { throw ShapeError(name, "p must be in [0, 1), got \(p)") }
-        inputShape = input; outputShape = input; return input
-    }
-    public func makeSaved(batch: Int) -> AnyObject? { ByteBox(ByteBuffer(count: batch * inputShape.reduce(1, *))) }
-    public func forward(_ c: OpContext) {
-        if !c.training || p == 0 { c.y.assign(c.x); return }
-        let mask = (c.saved as! ByteBox).buffer
-        Kernels.dropoutForward(y: c.y, mask: mask, x: c.x, p: p, seed: c.seed, offset: UInt64(c.sampleOffset * inputShape.reduce(1, *)))
-    }
-    public func backward(_ c: OpContext) {
-        if !c.training || p == 0 { Kernels.accumulate(y: c.dx, x: c.dy); return }
-        Kernels.dropoutBackward(dx: c.dx, dy: c.dy, mask: (c.saved as! ByteBox).buffer, p: p)
-    }
-}
-
-/// The end of a residual block: y = x + activation[source] (the block's input). Backward sends
-/// dy both ways: into dx and into the gradient of the block's input.
-public final class ResidualAdd: Op {
-    public let kind = "residual_add"
-    public var name = "add"
-    public let source: Int
-    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    public init(source: Int) { self.source = source }
-    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
-    public var flopsPerSample: Int { inputShape.reduce(1, *) }
-    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.activation(source)) }
-    public func backward(_ c: OpContext) {
-        Kernels.accumulate(y: c.dx, x: c.dy)
-        Kernels.accumulate(y: c.gradient(source), x: c.dy)
-    }
 }

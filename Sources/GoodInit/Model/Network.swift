@@ -3,7 +3,7 @@ import Foundation
 
 /// All trainable values in one buffer, with named views (llm.c style): zero-grad is one fill,
 /// the optimizer one loop, the data-parallel gradient sum one pass.
-public final class ParameterStore: @unchecked Sendable {
+public final class ParameterStore {
     public struct Entry: Sendable {
         public let op: Int
         public let name: String       // "conv3.weight"
@@ -31,7 +31,7 @@ public final class ParameterStore: @unchecked Sendable {
     public func view(_ e: Entry, in flat: Tensor) -> Tensor { flat.view(from: e.offset, shape: e.spec.shape) }
 }
 
-public final class Network: @unchecked Sendable {
+public final class Network {
     public let name: String
     public let inputShape: [Int]
     public let ops: [Op]
@@ -61,7 +61,8 @@ public final class Network: @unchecked Sendable {
                     let source = shapes.count - 1
                     try add(inner, depth: depth + 1)
                     guard shapes.last! == shapes[source] else {
-                        throw ShapeError("residual block", "the branch maps \(shapes[source]) to \(shapes.last!); they must match")
+                        throw ShapeError("residual block",
+                                         "the branch maps \(shapes[source]) to \(shapes.last!); they must match")
                     }
                     let op = ResidualAdd(source: source)
                     try append(op)
@@ -151,14 +152,19 @@ public final class Network: @unchecked Sendable {
 
     /// Batch-norm running statistics, by name, for checkpoints.
     public var stateTensors: [(String, Tensor)] {
-        ops.compactMap { $0 as? BatchNorm }.flatMap { [("\($0.name).running_mean", $0.runningMean), ("\($0.name).running_var", $0.runningVar)] }
+        ops.compactMap { $0 as? BatchNorm }.flatMap {
+            [("\($0.name).running_mean", $0.runningMean), ("\($0.name).running_var", $0.runningVar)]
+        }
     }
 
     public var summary: String {
-        var lines = ["\(name): input \(inputShape), \(parameterCount) parameters, \(String(format: "%.1f", Double(flopsPerSample) / 1e6)) MFLOP/sample forward"]
+        let mflops = String(format: "%.1f", Double(flopsPerSample) / 1e6)
+        var lines = ["\(name): input \(inputShape), \(parameterCount) parameters, \(mflops) MFLOP/sample forward"]
         for (i, op) in ops.enumerated() {
             let p = opEntries[i].reduce(0) { $0 + $1.spec.count }
-            lines.append("  \(op.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(describing: shapes[i + 1]).padding(toLength: 16, withPad: " ", startingAt: 0)) \(p > 0 ? "\(p) params" : "")")
+            let opName = op.name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            let shape = String(describing: shapes[i + 1]).padding(toLength: 16, withPad: " ", startingAt: 0)
+            lines.append("  \(opName) \(shape) \(p > 0 ? "\(p) params" : "")")
         }
         return lines.joined(separator: "\n")
     }

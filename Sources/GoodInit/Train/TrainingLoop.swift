@@ -165,8 +165,8 @@ public final class TrainingLoop {
         let loop = settings.loop, step = UInt64(run.pos.step)
         if settings.data.augments {
             let d = data.train
-            plan.augment(channels: d.channels, height: d.height, width: d.width, pad: 4,
-                         seed: deriveSeed(loop.seed, 3000, step))
+            Augment.cropFlip(plan.inputs, chunks: plan.chunks, channels: d.channels, height: d.height,
+                             width: d.width, pad: 4, seed: deriveSeed(loop.seed, 3000, step))
         }
         if loop.injectNaNAtStep == run.pos.step { net.params.values[net.params.entries[0].offset] = .nan }
         plan.forward(training: true, seed: deriveSeed(loop.seed, 2000, step))

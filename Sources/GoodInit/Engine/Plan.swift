@@ -7,18 +7,21 @@
 import Dispatch
 import Foundation
 
-public final class Plan: @unchecked Sendable {
+public final class Plan {
     public let net: Network
     public let batch: Int
     public let chunkSize: Int
     public let workers: Int
     public let threads: Int
     public let chunks: [Range<Int>]         // sample ranges
+    /// The input activation of each chunk, (n, input shape…): what setInput fills.
+    public let inputs: [Tensor]
     let acts: [[Tensor]]                    // [chunk][activation]
     let grads: [[Tensor]]                   // [chunk][activation]
     let contexts: [[OpContext]]             // [chunk][op]
     let columns: [[OpContext]]              // [op][chunk]: what a batch-wide combine reads
-    var lossSums: [Double], lossHits: [Int] // [chunk]: loss() scratch
+    let lossSums: DoubleBuffer              // [chunk] loss() scratch, written by each chunk's worker
+    let lossHits: IndexBuffer               // [chunk]
     let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
@@ -33,9 +36,13 @@ public final class Plan: @unchecked Sendable {
         self.workers = min(workers, chunks.count)
         let w = self.workers, nc = chunks.count
         workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
+        // [op][chunk]: each op makes its chunks' states at once, so it can share batch-wide ones
+        let sizes = chunks.map(\.count)
+        let states = net.ops.map { $0.makeState(chunks: sizes) }
+        let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
         var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
-        for range in chunks {
+        for (k, range) in chunks.enumerated() {
             let n = range.count
             var a: [Tensor] = [], g: [Tensor] = []
             for (i, shape) in net.shapes.enumerated() {
@@ -50,23 +57,21 @@ public final class Plan: @unchecked Sendable {
             var ctx: [OpContext] = []
             for (i, op) in net.ops.enumerated() {
                 let entries = net.opEntries[i]
-                let c = OpContext(n: n, x: a[i], y: a[i + 1], dx: g[i], dy: g[i + 1],
-                                  values: entries.map { net.params.view($0, in: net.params.values) },
-                                  grads: entries.map { net.params.view($0, in: flat) },
-                                  workspace: ws, saved: op.makeSaved(batch: n))
-                c.sampleOffset = range.lowerBound
-                c.needsInputGradient = !net.ops[0..<i].allSatisfy { $0 is AliasOp } // only aliases before it: its dx is the input's
-                let (aa, gg) = (a, g)
-                c.activation = { aa[$0] }
-                c.gradient = { gg[$0] }
-                ctx.append(c)
+                let skip = op.skipSource
+                ctx.append(OpContext(n: n, sampleOffset: range.lowerBound, x: a[i], y: a[i + 1], dx: g[i], dy: g[i + 1],
+                                     skip: skip.map { a[$0] } ?? noSkip, dskip: skip.map { g[$0] } ?? noSkip,
+                                     values: entries.map { net.params.view($0, in: net.params.values) },
+                                     grads: entries.map { net.params.view($0, in: flat) },
+                                     workspace: ws, state: states[i][k],
+                                     needsInputGradient: !net.ops[0..<i].allSatisfy { $0 is AliasOp }))
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
+        inputs = acts.map { $0[0] }
         self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
-        self.lossSums = [Double](repeating: 0, count: chunks.count); self.lossHits = [Int](repeating: 0, count: chunks.count)
+        lossSums = DoubleBuffer(count: chunks.count); lossHits = IndexBuffer(count: chunks.count)
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
     }
 
@@ -86,6 +91,7 @@ public final class Plan: @unchecked Sendable {
     /// Runs body(w) on W concurrent Dispatch workers, each set to T OpenMP threads.
     /// The body only touches worker- or chunk-owned buffers (or index-w slots): safe to share.
     func onEachWorker(_ body: (Int) -> Void) {
+        let threads = threads
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -98,19 +104,17 @@ public final class Plan: @unchecked Sendable {
     /// The OpenMP team size each worker gets, measured from inside a parallel region on each
     /// worker: shows that W workers × T threads stay within the budget.
     public func measuredTeamSizes() -> [Int] {
-        var sizes = [Int](repeating: 0, count: workers)
-        sizes.withUnsafeMutableBufferPointer { buf in
-            let out = buf
-            onEachWorker { w in out[w] = Kernels.measuredTeamSize() }
-        }
-        return sizes
+        let sizes = IndexBuffer(count: workers) // slot w written by worker w
+        onEachWorker { w in sizes[w] = Int32(Kernels.measuredTeamSize()) }
+        return (0..<workers).map { Int(sizes[$0]) }
     }
 
     // MARK: input
 
     /// Copies samples `indices` of a data set (flat images, labels) into the batch.
     public func setInput(images: [Float], labels src: [Int32], indices: ArraySlice<Int>) {
-        precondition(indices.count == batch, "setInput: \(indices.count) samples for a batch of \(batch)")
+        precondition(indices.count == batch,
+                     "setInput: \(indices.count) samples for a batch of \(batch)")
         let size = net.inputShape.reduce(1, *)
         let idx = Array(indices)
         for (c, range) in chunks.enumerated() {
@@ -160,14 +164,14 @@ public final class Plan: @unchecked Sendable {
     /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
     public func loss() -> (loss: Double, correct: Int) {
         let k = net.classes
-        lossSums.withUnsafeMutableBufferPointer { sp in lossHits.withUnsafeMutableBufferPointer { hp in
-            let (s, h) = (sp, hp)
-            eachChunk { c in
-                let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count], labels: labels[c], n: chunks[c].count, k: k)
-                s[c] = l; h[c] = n
-            }
-        } }
-        return (lossSums.reduce(0, +) / Double(batch), lossHits.reduce(0, +))
+        eachChunk { c in
+            let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
+                                                    labels: labels[c], n: chunks[c].count, k: k)
+            lossSums[c] = l; lossHits[c] = Int32(n)
+        }
+        // in chunk order: the same sum for any worker count
+        let sum = chunks.indices.reduce(0.0) { $0 + lossSums[$1] }
+        return (sum / Double(batch), chunks.indices.reduce(0) { $0 + Int(lossHits[$1]) })
     }
 
     /// Class scores of sample j of the batch (after forward).
@@ -184,9 +188,12 @@ public final class Plan: @unchecked Sendable {
     public func backward() {
         let k = net.classes, last = net.ops.count
         eachChunk { c in
-            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { g.fill(0) }
+            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+                g.fill(0)
+            }
             chunkGrads[c].fill(0)
-            Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c], scale: 1 / Float(batch), n: chunks[c].count, k: k)
+            Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
+                                        scale: 1 / Float(batch), n: chunks[c].count, k: k)
         }
         var end = net.ops.count
         while end > 0 {
@@ -213,7 +220,9 @@ public final class Plan: @unchecked Sendable {
     public var bytes: Int {
         var floats = 0
         for c in chunks.indices {
-            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) { floats += 2 * a.count }
+            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+                floats += 2 * a.count
+            }
             floats += chunkGrads[c].count + (contexts[c].first.map { $0.workspace.count } ?? 0)
         }
         return floats * 4

@@ -1,0 +1,27 @@
+// The per-(op, chunk) record the plan hands to an op's forward and backward.
+
+/// Everything an op needs for one chunk of samples. One per (op, chunk), built by the plan once
+/// per batch size and reused every step; the plan sets the per-step fields before each forward.
+public final class OpContext {
+    public let n: Int                  // samples in this chunk
+    public let sampleOffset: Int       // first sample of this chunk within the batch
+    public let x, y, dx, dy: Tensor    // (n, inputShape…), (n, outputShape…) and their gradients
+    /// The activation named by the op's `skipSource` and its gradient (empty for other ops).
+    public let skip, dskip: Tensor
+    public let values: [Tensor]        // parameter values (shared by all chunks)
+    public let grads: [Tensor]         // this chunk's parameter gradients
+    public let workspace: Tensor       // scratch shared by the ops of one chunk
+    public let state: OpState          // what forward keeps for backward (argmax, mask, x̂)
+    /// False when only aliases precede the op: nothing consumes the network input's gradient.
+    public let needsInputGradient: Bool
+    public internal(set) var training = true
+    public internal(set) var seed: UInt64 = 0 // per step and op (dropout)
+
+    init(n: Int, sampleOffset: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, skip: Tensor, dskip: Tensor,
+         values: [Tensor], grads: [Tensor], workspace: Tensor, state: OpState, needsInputGradient: Bool) {
+        self.n = n; self.sampleOffset = sampleOffset
+        self.x = x; self.y = y; self.dx = dx; self.dy = dy; self.skip = skip; self.dskip = dskip
+        self.values = values; self.grads = grads; self.workspace = workspace; self.state = state
+        self.needsInputGradient = needsInputGradient
+    }
+}

@@ -1,0 +1,69 @@
+// What an op keeps between its forward and its backward, per chunk of samples.
+//
+// One enum of the few kinds of state, chosen by the op in `makeState`: ops are stored as
+// existentials (`[any Op]`), so a per-op associated type or generic context could only be
+// reached through casts; a closed enum keeps the plan's tables homogeneous and each op reads
+// the one case it asked for by name.
+
+public enum OpState {
+    case none
+    /// Max pooling, maxout: the input index that won, per output value.
+    case argmax(IndexBuffer)
+    /// Dropout: 1 where the input was kept.
+    case mask(ByteBuffer)
+    /// Batch norm: this chunk's x̂ and partial sums, and the statistics its chunks share.
+    case batchNorm(BatchNormState)
+
+    /// The case an op created in makeState; another case is a wiring bug in the plan.
+    var argmax: IndexBuffer {
+        guard case .argmax(let b) = self else { preconditionFailure("op state: expected argmax, got \(self)") }
+        return b
+    }
+    var mask: ByteBuffer {
+        guard case .mask(let b) = self else { preconditionFailure("op state: expected a mask, got \(self)") }
+        return b
+    }
+    var batchNorm: BatchNormState {
+        guard case .batchNorm(let s) = self else { preconditionFailure("op state: expected batch norm, got \(self)") }
+        return s
+    }
+}
+
+/// The batch-wide statistics of one batch-norm op in one plan, shared by its chunks. Held by the
+/// plan, not the layer: the layer keeps only its running averages (checkpointed), so two plans
+/// over one network never share a step's statistics.
+public struct BatchNormStatistics {
+    let chunks: Int
+    /// Values per channel in the batch (batch · H·W): the statistics' denominator.
+    let count: Int
+    /// (chunks, C): each chunk's forward sums (Σ x, Σ (x − mean)²), then its backward sums
+    /// (Σ dy, Σ dy·x̂); each chunk writes its own row.
+    let sum, sumsq: DoubleBuffer
+    /// (C) the batch mean and biased variance in double; the batch's Σ dy and Σ dy·x̂.
+    let shift, variance, sumDy, sumDyXhat: DoubleBuffer
+    /// (C) this step's mean and 1/√(var + eps), read by every chunk's normalize and backward.
+    let mean, invstd: Tensor
+
+    init(channels c: Int, chunks: Int, count: Int) {
+        self.chunks = chunks; self.count = count
+        sum = DoubleBuffer(count: chunks * c); sumsq = DoubleBuffer(count: chunks * c)
+        shift = DoubleBuffer(count: c); variance = DoubleBuffer(count: c)
+        sumDy = DoubleBuffer(count: c); sumDyXhat = DoubleBuffer(count: c)
+        mean = Tensor(zeros: [c]); invstd = Tensor(zeros: [c])
+    }
+}
+
+/// One chunk's share of a batch-norm op's state.
+public struct BatchNormState {
+    /// (n, C, H·W) the normalized input, for backward.
+    let xhat: Tensor
+    /// (C) this chunk's rows of `batch.sum` and `batch.sumsq`.
+    let sum, sumsq: DoubleBuffer
+    let batch: BatchNormStatistics
+
+    init(chunk k: Int, samples n: Int, channels c: Int, hw: Int, batch: BatchNormStatistics) {
+        xhat = Tensor(zeros: [n, c, hw])
+        sum = batch.sum.row(k, width: c); sumsq = batch.sumsq.row(k, width: c)
+        self.batch = batch
+    }
+}

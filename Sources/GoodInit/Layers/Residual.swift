@@ -1,0 +1,20 @@
+// Residual connections (He et al. 2016): the add that closes a block.
+
+/// The end of a residual block: y = x + activation[source] (the block's input). Backward sends
+/// dy both ways: into dx and into the gradient of the block's input.
+public final class ResidualAdd: Op {
+    public let kind = "residual_add"
+    public var name = "add"
+    public let source: Int
+    public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
+    public init(source: Int) { self.source = source }
+    public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
+    public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    /// The block's input, wired by the plan as `skip` / `dskip`.
+    public var skipSource: Int? { source }
+    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.skip) }
+    public func backward(_ c: OpContext) {
+        Kernels.accumulate(y: c.dx, x: c.dy)
+        Kernels.accumulate(y: c.dskip, x: c.dy)
+    }
+}
