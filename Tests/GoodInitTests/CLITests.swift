@@ -35,6 +35,11 @@ func checkpointTensors(_ out: String) throws -> Data {
     return file.dropFirst(8 + headerLength)
 }
 
+/// Run folders hold checkpoints of several MB: not left behind in the temporary folder.
+func remove(_ folders: String...) {
+    for f in folders { try? FileManager.default.removeItem(atPath: f) }
+}
+
 func summary(_ out: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))
     return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -46,6 +51,7 @@ struct TrainCommandTests {
     @Test("--threads 1, --threads 2, --workers 2: the same metrics.jsonl (but timing) and checkpoint")
     func threadsAndWorkers() throws {
         let one = scratchFolder("t1"), two = scratchFolder("t2"), workers = scratchFolder("w2")
+        defer { remove(one, two, workers) }
         try train(one, ["--threads", "1"])
         try train(two, ["--threads", "2"])
         try train(workers, ["--workers", "2", "--threads", "1"])
@@ -69,6 +75,7 @@ struct TrainCommandTests {
     @Test("4 steps in one run ≡ 2 steps, then --resume to 4 (at an epoch's end): same records, checkpoint, eval")
     func resumeAtEpochEnd() throws {
         let whole = scratchFolder("whole"), part = scratchFolder("part")
+        defer { remove(whole, part) }
         try train(whole)
         try train(part, ["--steps", "2"])
         #expect(try recordsWithoutTiming(part).count == 3) // two steps and the first epoch
@@ -84,6 +91,7 @@ struct TrainCommandTests {
     @Test("3 steps, then --resume mid-epoch to 4: the same step records, test metrics and checkpoint")
     func resumeMidEpoch() throws {
         let whole = scratchFolder("whole"), part = scratchFolder("mid")
+        defer { remove(whole, part) }
         try train(whole)
         try train(part, ["--steps", "3"])
         try train(part, ["--resume", part + "/checkpoint.safetensors"])
@@ -101,6 +109,7 @@ struct TrainCommandTests {
     @Test("eval prints the test accuracy and loss summary.json reports, for any W and T")
     func evalMatchesTraining() throws {
         let out = scratchFolder("eval")
+        defer { remove(out) }
         try train(out)
         let s = try summary(out)
         let accuracy = try #require(s["testAccuracy"] as? Double), loss = try #require(s["testLoss"] as? Double)
@@ -151,6 +160,7 @@ struct OtherCommandTests {
     @Test("experiment zero-init --quick: the runs' table, the four claims, report.md and results.json")
     func experiment() throws {
         let out = scratchFolder("experiment")
+        defer { remove(out) }
         let r = try GoodInitBinary.capture(["experiment", "zero-init", "--quick", "--steps", "3", "--data",
                                             "synthetic", "--threads", "1", "--out", out])
         #expect(r.status == 0, "\(r.stderr)")

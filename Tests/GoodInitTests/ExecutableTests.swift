@@ -40,6 +40,7 @@ enum GoodInitBinary {
     /// while the other is drained could fill and stall the child).
     static func capture(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let folder = scratchFolder("capture"), outPath = folder + "/stdout", errPath = folder + "/stderr"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         for path in [outPath, errPath] { FileManager.default.createFile(atPath: path, contents: nil) }
         let p = Process()
         p.executableURL = url
