@@ -1,4 +1,5 @@
-// The only global state of the kernels: OpenMP's per-thread thread-count setting.
+// The only global state of the kernels: OpenMP's per-thread thread-count setting (and gemm.c's
+// per-thread team probe).
 #include "ck_internal.h"
 
 void ck_set_num_threads(int n) {

@@ -1,5 +1,6 @@
 // The `goodinit` command: a root with one subcommand per file.
 import ArgumentParser
+import Foundation
 import GoodInit
 
 @main
@@ -10,6 +11,19 @@ struct GoodInitCommand: ParsableCommand {
         version: GoodInitVersion.string,
         subcommands: [Train.self, Eval.self, Models.self, InitStats.self, Experiment.self, Bench.self],
         defaultSubcommand: nil)
+
+    /// A usage error is one line on stderr, the flag, value and rule, with exit code 64 (the help
+    /// and usage block ArgumentParser adds would bury it in a script's log); the rest as it does.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
 }
 
 /// Options every compute command shares: the thread budget and the seed.

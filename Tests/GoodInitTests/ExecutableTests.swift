@@ -1,4 +1,4 @@
-// Tests that run the built `goodinit` executable: bad flags end in one line and exit code 64,
+// Tests that run the built `goodinit` executable: a bad flag is one line and exit code 64,
 // SIGKILL during checkpoint writes never leaves a checkpoint that does not load nor piles up temp
 // files, and a doubled SIGINT lets the checkpoint being written finish.
 import Foundation
@@ -34,6 +34,23 @@ enum GoodInitBinary {
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         return (p.terminationStatus, text)
+    }
+
+    /// Runs the binary to completion and returns both outputs (through files: a pipe left unread
+    /// while the other is drained could fill and stall the child).
+    static func capture(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let folder = scratchFolder("capture"), outPath = folder + "/stdout", errPath = folder + "/stderr"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for path in [outPath, errPath] { FileManager.default.createFile(atPath: path, contents: nil) }
+        let p = Process()
+        p.executableURL = url
+        p.arguments = arguments
+        p.standardOutput = FileHandle(forWritingAtPath: outPath)
+        p.standardError = FileHandle(forWritingAtPath: errPath)
+        try p.run()
+        p.waitUntilExit()
+        return (p.terminationStatus, try String(contentsOfFile: outPath, encoding: .utf8),
+                try String(contentsOfFile: errPath, encoding: .utf8))
     }
 
     /// Starts a training run in the background.
@@ -72,19 +89,51 @@ struct ExecutableFlagTests {
         let out = scratchFolder("flag") + "/run"
         let (status, stderr) = try GoodInitBinary.run(["train", "--data", "synthetic", "--out", out] + flag)
         #expect(status == 64, "\(stderr)")
-        let first = stderr.split(separator: "\n").first.map(String.init) ?? ""
-        #expect(first.hasPrefix("Error: ") && first.contains(name), "\(stderr)")
+        #expect(isOneErrorLine(stderr, naming: name), "\(stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
-    @Test("init-stats --batch-size 0 or above the training set, experiment --steps 0: refused", arguments: [
-        ["init-stats", "--batch-size", "0"], ["init-stats", "--data", "synthetic", "--batch-size", "5000"],
-        ["experiment", "zero-init", "--steps", "0"],
+    /// Exactly one line, "Error: …" naming `name`.
+    func isOneErrorLine(_ stderr: String, naming name: String) -> Bool {
+        stderr.hasPrefix("Error: ") && stderr.hasSuffix("\n") && stderr.dropLast().split(separator: "\n").count == 1
+            && stderr.contains(name)
+    }
+
+    @Test("every command: a usage error is one line naming the flag on stderr, nothing on stdout, exit code 64",
+          arguments: [
+        (["init-stats", "--batch-size", "0"], "--batch-size"),
+        (["init-stats", "--model", "plain31"], "--model"), (["experiment", "zero-init", "--steps", "0"], "--steps"),
+        (["experiment", "zero-init-typo"], "zero-init-typo"), (["eval"], "--checkpoint"),
+        (["eval", "--checkpoint", "x", "--workers", "0"], "--workers"), (["models", "--show", "nope"], "nope"),
+        (["train", "--bogus"], "--bogus"), (["train", "--data", "imagenet"], "--data"),
+        (["bench", "gemm", "--repeats", "0"], "--repeats"), (["frobnicate"], "frobnicate"),
     ])
-    func otherCommands(_ arguments: [String]) throws {
-        let (status, stderr) = try GoodInitBinary.run(arguments)
-        let flag = arguments[0] == "init-stats" ? "--batch-size" : "--steps"
-        #expect(status != 0 && stderr.hasPrefix("Error: ") && stderr.contains(flag), "\(stderr)")
+    func otherCommands(_ arguments: [String], _ name: String) throws {
+        let (status, stdout, stderr) = try GoodInitBinary.capture(arguments)
+        #expect(status == 64, "\(arguments): exit \(status)")
+        #expect(isOneErrorLine(stderr, naming: name), "\(arguments): \(stderr)")
+        #expect(stdout.isEmpty, "\(arguments): \(stdout)")
+    }
+
+    @Test("refusals that need the data or a file read first: one line naming the flag or file, exit code 1",
+          arguments: [
+        (["init-stats", "--data", "synthetic", "--batch-size", "5000"], "--batch-size 5000"),
+        (["train", "--data", "synthetic", "--batch-size", "5000", "--out", scratchFolder("bs") + "/run"],
+         "--batch-size 5000"),
+        (["eval", "--checkpoint", "/nonexistent/checkpoint.safetensors"], "/nonexistent/checkpoint.safetensors"),
+    ])
+    func refusedAfterReading(_ arguments: [String], _ name: String) throws {
+        let (status, stdout, stderr) = try GoodInitBinary.capture(arguments)
+        #expect(status == 1, "\(arguments): exit \(status)")
+        #expect(isOneErrorLine(stderr, naming: name), "\(arguments): \(stderr)")
+        #expect(!stdout.contains("Error"), "\(arguments): \(stdout)")
+    }
+
+    @Test("--help still prints the help on stdout and exits 0")
+    func help() throws {
+        let (status, stdout, stderr) = try GoodInitBinary.capture(["train", "--help"])
+        #expect(status == 0 && stderr.isEmpty, "\(stderr)")
+        #expect(stdout.contains("USAGE: goodinit train") && stdout.contains("--threads"), "\(stdout)")
     }
 
     @Test("a bad --out is one line before data loads, exit code 1")
