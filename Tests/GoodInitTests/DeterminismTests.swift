@@ -54,7 +54,7 @@ struct TeamProbeTests {
     /// and BN, ReLU and pooling see over 32,768 elements per chunk. Returns the bits and the largest
     /// GEMM team on this thread (W = 1 runs on the calling thread; W = 2 on Dispatch workers, which
     /// the probe here cannot see).
-    func step(_ preset: String, workers: Int, threads: Int) throws -> (StepBits, team: Int) {
+    func step(_ preset: ModelPreset, workers: Int, threads: Int) throws -> (StepBits, team: Int) {
         let net = try Presets.network(preset)
         net.initialize(.heNormal(fanOut: false), seed: 5)
         let batch = 32, size = net.inputShape.reduce(1, *)
@@ -76,16 +76,16 @@ struct TeamProbeTests {
 
     @Test("the GEMMs run on a team of T threads at W = 1, T = 2 and 3",
           .enabled(if: ck_has_openmp() != 0, "built without OpenMP (GOODINIT_NO_OPENMP)"),
-          arguments: ["cnn-small", "resnet-small"])
-    func teams(_ preset: String) throws {
+          arguments: [ModelPreset.cnnSmall, .resnetSmall])
+    func teams(_ preset: ModelPreset) throws {
         for t in 1...3 {
             #expect(try step(preset, workers: 1, threads: t).team == t, "\(preset) T=\(t)")
         }
     }
 
     @Test("logits, loss, every parameter gradient and BN statistics: same bits for T = 1, 2, 3 and W = 1, 2",
-          arguments: ["cnn-small", "resnet-small"])
-    func sameBits(_ preset: String) throws {
+          arguments: [ModelPreset.cnnSmall, .resnetSmall])
+    func sameBits(_ preset: ModelPreset) throws {
         let (ref, _) = try step(preset, workers: 1, threads: 1)
         #expect(ref.grads.contains { $0 != 0 } && ref.state.contains { $0 != 0 })
         for (w, t) in [(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)] {
