@@ -38,8 +38,9 @@ def numpy_gflops(m, n, k):
 print(f"threads {a.threads}, numpy {np.__version__}")
 print(f"{'M':>6} {'N':>7} {'K':>6}  {'GoodInit':>9} {'numpy':>9}  ratio")
 for m, n, k in shapes():
-    out = subprocess.run([a.goodinit, "bench", "gemm", "--sizes", f"{m}x{n}x{k}", "--threads", str(a.threads), "--json", "--repeats", str(a.repeats)],
-                         check=True, capture_output=True, text=True).stdout
+    cmd = [a.goodinit, "bench", "gemm", "--sizes", f"{m}x{n}x{k}", "--threads", str(a.threads),
+           "--json", "--repeats", str(a.repeats)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     g = json.loads(out.strip().splitlines()[-1])["gflops"]
     npg = numpy_gflops(m, n, k)
     print(f"{m:>6} {n:>7} {k:>6}  {g:>9.1f} {npg:>9.1f}  {g / npg:5.2f}")

@@ -52,11 +52,16 @@ void *calloc(size_t a, size_t b) {
     atomic_fetch_add(&count, 1); return real_calloc(a, b);
 }
 void *realloc(void *p, size_t n) { if (!real_realloc) init(); atomic_fetch_add(&count, 1); return real_realloc(p, n); }
-int posix_memalign(void **p, size_t a, size_t n) { if (!real_posix_memalign) init(); atomic_fetch_add(&count, 1); return real_posix_memalign(p, a, n); }
+int posix_memalign(void **p, size_t a, size_t n) {
+    if (!real_posix_memalign) init();
+    atomic_fetch_add(&count, 1); return real_posix_memalign(p, a, n);
+}
 void free(void *p) {
     static void (*real_free)(void *);
     if ((char *)p >= bootstrap && (char *)p < bootstrap + sizeof bootstrap) return;
     if (!real_free) real_free = dlsym(RTLD_NEXT, "free");
     real_free(p);
 }
-__attribute__((destructor)) static void report(void) { fprintf(stderr, "malloc_count: %ld allocations\n", atomic_load(&count)); }
+__attribute__((destructor)) static void report(void) {
+    fprintf(stderr, "malloc_count: %ld allocations\n", atomic_load(&count));
+}

@@ -9,8 +9,8 @@ thread counts and optimizer (SGD, momentum 0.9, weight decay 5e-4), in one run o
 Prints a markdown table with images/s of both and the ratio GoodInit / PyTorch (medians of
 --steps timed training steps after warm-up). At T > 1 threads GoodInit runs twice, as one worker
 of T threads and as T data-parallel workers of one thread (each batch split into T chunks); the
-ratio takes the faster, as a user choosing the W×T layout for their model would. PyTorch runs in a subprocess per thread count so
-torch.set_num_threads takes effect cleanly.
+ratio takes the faster, as a user choosing the W×T layout for their model would. PyTorch runs in a
+subprocess per thread count so torch.set_num_threads takes effect cleanly.
 """
 import argparse, json, subprocess, sys, time
 
@@ -31,7 +31,8 @@ def build(name):
     if name == "mlp-xavier": return mlp([256] * 2, nn.ReLU)
     if name == "mlp-deep": return mlp([512] * 4, nn.ReLU)
     if name == "cnn-small":
-        l = conv(1, 32, True) + conv(32, 32, True) + [nn.MaxPool2d(2)] + conv(32, 64, True) + conv(64, 64, True) + [nn.MaxPool2d(2)]
+        l = (conv(1, 32, True) + conv(32, 32, True) + [nn.MaxPool2d(2)]
+             + conv(32, 64, True) + conv(64, 64, True) + [nn.MaxPool2d(2)])
         return nn.Sequential(*l, nn.Flatten(), nn.Linear(3136, 256), nn.ReLU(), nn.Linear(256, 10)), (1, 28, 28)
     if name in ("plain30", "plain22"):
         per = [10, 10, 9] if name == "plain30" else [7, 7, 7]
@@ -64,7 +65,8 @@ def torch_worker(model, batch, threads, steps):
         s = time.perf_counter(); step(); t.append(time.perf_counter() - s)
     t.sort()
     import resource
-    return {"img_per_s": batch / t[len(t) // 2], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"img_per_s": batch / t[len(t) // 2], "peak_rss_mb": peak_rss_mb}
 
 def main():
     p = argparse.ArgumentParser()
@@ -88,16 +90,19 @@ def main():
         for t in map(int, a.threads.split(",")):
             g = goodinit(m, t, 1)
             gw = goodinit(m, t, t) if t > 1 else None
-            pt = json.loads(subprocess.run([sys.executable, __file__, "--steps", str(a.steps), "--worker", m, str(t), str(a.batch)],
-                                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            cmd = [sys.executable, __file__, "--steps", str(a.steps), "--worker", m, str(t), str(a.batch)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            pt = json.loads(out.strip().splitlines()[-1])
             rows.append((m, t, g, gw, pt))
-    print("| model | threads | GoodInit img/s (1 worker × T threads) | GoodInit img/s (T workers × 1 thread) | PyTorch img/s | ratio (best GoodInit / PyTorch) | GoodInit RSS MB | PyTorch RSS MB |")
+    print("| model | threads | GoodInit img/s (1 worker × T threads) | GoodInit img/s (T workers × 1 thread) "
+          "| PyTorch img/s | ratio (best GoodInit / PyTorch) | GoodInit RSS MB | PyTorch RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for m, t, g, gw, pt in rows:
         best = max(g["img_per_s"], gw["img_per_s"] if gw else 0)
         rss = gw["peak_rss_mb"] if gw and gw["img_per_s"] > g["img_per_s"] else g["peak_rss_mb"]
         wcol = f"{gw['img_per_s']:.1f}" if gw else "–"
-        print(f"| {m} | {t} | {g['img_per_s']:.1f} | {wcol} | {pt['img_per_s']:.1f} | {best / pt['img_per_s']:.2f} | {rss:.0f} | {pt['peak_rss_mb']:.0f} |")
+        print(f"| {m} | {t} | {g['img_per_s']:.1f} | {wcol} | {pt['img_per_s']:.1f} "
+              f"| {best / pt['img_per_s']:.2f} | {rss:.0f} | {pt['peak_rss_mb']:.0f} |")
 
 if __name__ == "__main__":
     main()

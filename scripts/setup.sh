@@ -13,7 +13,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! python3 -c "import safetensors.numpy, numpy" >/dev/null 2>&1; then
-    python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "note: pip could not install safetensors (the Python interop test will be skipped)"
+    python3 -m pip install -q safetensors numpy >/dev/null 2>&1 \
+        || echo "note: pip could not install safetensors (the Python interop test will be skipped)"
 fi
 if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
     python3 -m pip install -q tensorboard >/dev/null 2>&1 \

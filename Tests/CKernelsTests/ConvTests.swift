@@ -62,8 +62,10 @@ import Testing
         let x = Buf(rng.ints(r.xCount)), w = Buf(rng.ints(r.wCount)), b = Buf(rng.ints(r.s.K))
         let dy = Buf(rng.ints(r.yCount)), dx0 = rng.ints(r.xCount), dw0 = rng.ints(r.wCount)
         expectBitwise(r.forward(x, w, b, ref: false), r.forward(x, w, b, ref: true), "forward \(i)")
-        expectBitwise(r.backwardData(dy, w, start: dx0, ref: false), r.backwardData(dy, w, start: dx0, ref: true), "backward data \(i)")
-        expectBitwise(r.backwardWeights(dy, x, start: dw0, ref: false), r.backwardWeights(dy, x, start: dw0, ref: true), "backward weights \(i)")
+        expectBitwise(r.backwardData(dy, w, start: dx0, ref: false),
+                      r.backwardData(dy, w, start: dx0, ref: true), "backward data \(i)")
+        expectBitwise(r.backwardWeights(dy, x, start: dw0, ref: false),
+                      r.backwardWeights(dy, x, start: dw0, ref: true), "backward weights \(i)")
     }
 
     @Test("random inputs within tolerance of the double reference, every kernel variant",
@@ -79,8 +81,10 @@ import Testing
         let dy = Buf(rng.uniform(r.yCount)), zx = [Float](repeating: 0, count: r.xCount)
         let zw = [Float](repeating: 0, count: r.wCount)
         expectClose(r.forward(x, w, b, ref: false), r.forward(x, w, b, ref: true), "forward \(i)")
-        expectClose(r.backwardData(dy, w, start: zx, ref: false), r.backwardData(dy, w, start: zx, ref: true), "backward data \(i)")
-        expectClose(r.backwardWeights(dy, x, start: zw, ref: false), r.backwardWeights(dy, x, start: zw, ref: true), "backward weights \(i)")
+        expectClose(r.backwardData(dy, w, start: zx, ref: false),
+                    r.backwardData(dy, w, start: zx, ref: true), "backward data \(i)")
+        expectClose(r.backwardWeights(dy, x, start: zw, ref: false),
+                    r.backwardWeights(dy, x, start: zw, ref: true), "backward weights \(i)")
     }
 
     @Test("backward passes match central differences of Σ y·g")
@@ -92,9 +96,12 @@ import Testing
         let dx = r.backwardData(G, Buf(w), start: [Float](repeating: 0, count: r.xCount), ref: false)
         let dwb = r.backwardWeights(G, Buf(x), start: [Float](repeating: 0, count: r.wCount), ref: false)
         let dw = Array(dwb[0..<r.wCount]), db = dwb[r.wCount...].map { $0 - 1 } // db started at 1
-        #expect(maxGradientError(x: x, loss: { dot(r.forward(Buf($0), Buf(w), Buf(b), ref: false), g) }, analytic: dx) < 1e-2)
-        #expect(maxGradientError(x: w, loss: { dot(r.forward(Buf(x), Buf($0), Buf(b), ref: false), g) }, analytic: dw) < 1e-2)
-        #expect(maxGradientError(x: b, loss: { dot(r.forward(Buf(x), Buf(w), Buf($0), ref: false), g) }, analytic: Array(db)) < 1e-2)
+        #expect(maxGradientError(x: x, loss: { dot(r.forward(Buf($0), Buf(w), Buf(b), ref: false), g) },
+                                 analytic: dx) < 1e-2)
+        #expect(maxGradientError(x: w, loss: { dot(r.forward(Buf(x), Buf($0), Buf(b), ref: false), g) },
+                                 analytic: dw) < 1e-2)
+        #expect(maxGradientError(x: b, loss: { dot(r.forward(Buf(x), Buf(w), Buf($0), ref: false), g) },
+                                 analytic: Array(db)) < 1e-2)
     }
 
     @Test("bitwise identical for 1-4 threads, every pass, per kernel variant", arguments: kernelISAs)
@@ -108,7 +115,11 @@ import Testing
         let x = Buf(rng.uniform(r.xCount)), w = Buf(rng.uniform(r.wCount)), b = Buf(rng.uniform(r.s.K))
         let dy = Buf(rng.uniform(r.yCount))
         expectSameForThreadCounts("conv forward") { r.forward(x, w, b, ref: false) }
-        expectSameForThreadCounts("conv backward data") { r.backwardData(dy, w, start: [Float](repeating: 0, count: r.xCount), ref: false) }
-        expectSameForThreadCounts("conv backward weights") { r.backwardWeights(dy, x, start: [Float](repeating: 0, count: r.wCount), ref: false) }
+        expectSameForThreadCounts("conv backward data") {
+            r.backwardData(dy, w, start: [Float](repeating: 0, count: r.xCount), ref: false)
+        }
+        expectSameForThreadCounts("conv backward weights") {
+            r.backwardWeights(dy, x, start: [Float](repeating: 0, count: r.wCount), ref: false)
+        }
     }
 }

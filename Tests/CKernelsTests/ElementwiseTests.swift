@@ -29,15 +29,22 @@ import Testing
         #expect(err < (smooth ? 1e-3 : 1e-2), "\(name): relative error \(err)")
     }
 
-    @Test("tanh and sigmoid forward: within 2e-6 relative (plus 1e-30 absolute) of double-precision libm, NaN passes through")
+    @Test("""
+          tanh and sigmoid forward: within 2e-6 relative (plus 1e-30 absolute) of double-precision libm, \
+          NaN passes through
+          """)
     func smoothForwardAgainstLibm() {
         var rng = TestRNG(21)
         // wide, tiny (the Taylor branch), around the 1/8 switch, saturating, and exact integers
         let x: [Float] = rng.uniform(4000, -12, 12) + rng.uniform(1000, -0.14, 0.14) + rng.uniform(200, -1e-6, 1e-6)
-            + [0, -0.125, 0.125, 0.12499, -0.12501, 20, -20, 50, -50, 88, -88, 100, -100, 1e-30, -1e-30] + (-9...9).map(Float.init)
+            + [0, -0.125, 0.125, 0.12499, -0.12501, 20, -20, 50, -50, 88, -88, 100, -100, 1e-30, -1e-30]
+            + (-9...9).map(Float.init)
         let n = x.count, y = Buf(n)
-        for (name, fwd, ref) in [("tanh", Self.unary[2].1, { Foundation.tanh($0) }),
-                                 ("sigmoid", Self.unary[3].1, { 1 / (1 + Foundation.exp(-$0)) })] as [(String, Fwd, (Double) -> Double)] {
+        let functions: [(String, Fwd, (Double) -> Double)] = [
+            ("tanh", Self.unary[2].1, { Foundation.tanh($0) }),
+            ("sigmoid", Self.unary[3].1, { 1 / (1 + Foundation.exp(-$0)) }),
+        ]
+        for (name, fwd, ref) in functions {
             fwd(y.p, Buf(x).p, n)
             var worst = 0.0, at: Float = 0
             for i in 0..<n {
@@ -92,7 +99,8 @@ import Testing
     func softmaxXent() {
         let (N, K) = (5, 7)
         var rng = TestRNG(9)
-        let z = rng.uniform(N * K, -4, 4).enumerated().map { $0.offset == 3 ? 80 : $0.element } // one large logit: stability
+        // one large logit: stability
+        let z = rng.uniform(N * K, -4, 4).enumerated().map { $0.offset == 3 ? 80 : $0.element }
         let labels: [Int32] = [0, 3, 6, 2, 2]
         func loss(_ z: [Float]) -> Double {
             let p = Buf(N * K); var c = 0

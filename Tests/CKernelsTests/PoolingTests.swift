@@ -28,10 +28,13 @@ import Testing
     func exact(_ i: Int) {
         let s = Self.shapes[i]
         var rng = TestRNG(UInt64(i))
-        // integers scaled by the window size's lcm would be needed for exact means: use multiples of 720 (÷1..9 exact? no: pick counts dividing 720)
+        // integers make max pooling exact; a mean divides by the window size, so it is compared with a tolerance
         let x = rng.ints(s.N * s.C * s.H * s.W, 50)
         let ref = Buf(outCount(s)), refAvg = Buf(outCount(s))
-        withUnsafePointer(to: s) { ck_ref_maxpool_forward(ref.p, Buf(x).p, $0); ck_ref_avgpool_forward(refAvg.p, Buf(x).p, $0) }
+        withUnsafePointer(to: s) {
+            ck_ref_maxpool_forward(ref.p, Buf(x).p, $0)
+            ck_ref_avgpool_forward(refAvg.p, Buf(x).p, $0)
+        }
         expectBitwise(maxpool(x, s).0, ref.array, "maxpool \(i)")
         expectClose(avgpool(x, s), refAvg.array, rtol: 1e-6, atol: 1e-6, "avgpool \(i)")
     }
@@ -56,7 +59,11 @@ import Testing
         let (N, C, HW) = (2, 3, 49)
         var rng = TestRNG(3)
         let x = rng.uniform(N * C * HW), g = rng.uniform(N * C)
-        func avg(_ x: [Float]) -> [Float] { let y = Buf(N * C); ck_global_avgpool_forward(y.p, Buf(x).p, N, C, HW); return y.array }
+        func avg(_ x: [Float]) -> [Float] {
+            let y = Buf(N * C)
+            ck_global_avgpool_forward(y.p, Buf(x).p, N, C, HW)
+            return y.array
+        }
         func mx(_ x: [Float]) -> [Float] {
             let y = Buf(N * C); var am = [Int32](repeating: 0, count: N * C)
             ck_global_maxpool_forward(y.p, &am, Buf(x).p, N, C, HW); return y.array

@@ -64,7 +64,10 @@ func expectClose(_ a: [Float], _ b: [Float], rtol: Float = 1e-4, atol: Float = 1
     var worst = 0, worstExcess: Float = 0
     for i in 0..<min(a.count, b.count) {
         let excess = abs(a[i] - b[i]) - (atol + rtol * abs(b[i]))
-        if !(excess <= 0) && (excess > worstExcess || excess.isNaN) { worst = i; worstExcess = excess.isNaN ? .infinity : excess }
+        if !(excess <= 0) && (excess > worstExcess || excess.isNaN) {
+            worst = i
+            worstExcess = excess.isNaN ? .infinity : excess
+        }
     }
     #expect(worstExcess == 0, "\(what): element \(worst) is \(a[worst]) vs reference \(b[worst])",
             sourceLocation: sourceLocation)

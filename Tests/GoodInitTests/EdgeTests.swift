@@ -66,7 +66,9 @@ func scratchFolder(_ tag: String) -> String {
 
     @Test("sizes whose products overflow Int or exceed the machine's memory are refused, naming the layer")
     func tooLarge() {
-        let overflow = refusal("1M × 1M channels") { try build("  - conv: {out: 1000000}\n  - conv: {out: 1000000}\n") }
+        let overflow = refusal("1M × 1M channels") {
+            try build("  - conv: {out: 1000000}\n  - conv: {out: 1000000}\n")
+        }
         #expect(overflow.contains("conv2") && overflow.contains("too many elements"), "\(overflow)")
         // 5·10⁹ outputs × 10 classes: fits in Int, not in memory
         let memory = refusal("a 460 GB linear layer") { try build("  - conv: {out: 100000, padding: 100}\n") }

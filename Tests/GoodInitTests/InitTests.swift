@@ -55,7 +55,8 @@ import Testing
             for a in 0..<small { for b in 0..<small {
                 var d = 0.0
                 for k in 0..<max(rows, cols) {
-                    d += rows <= cols ? Double(w[a * cols + k]) * Double(w[b * cols + k]) : Double(w[k * cols + a]) * Double(w[k * cols + b])
+                    d += rows <= cols ? Double(w[a * cols + k]) * Double(w[b * cols + k])
+                                      : Double(w[k * cols + a]) * Double(w[k * cols + b])
                 }
                 worst = max(worst, abs(d - (a == b ? 1 : 0)))
             } }
@@ -102,9 +103,11 @@ import Testing
 
     @Test("LSUV reports a layer with constant output instead of dividing by zero")
     func lsuvZeroVariance() throws {
-        let net = try Network(name: "z", input: [1, 4, 4], layers: [.conv(out: 3, kernel: 3, stride: 1, padding: 1), .relu, .flatten, .linear(out: 2)])
+        let layers: [LayerSpec] = [.conv(out: 3, kernel: 3, stride: 1, padding: 1), .relu, .flatten, .linear(out: 2)]
+        let net = try Network(name: "z", input: [1, 4, 4], layers: layers)
         var opts = LSUVOptions(); opts.batchSize = 4
-        let report = LSUV.run(net, images: [Float](repeating: 0, count: 64), labels: [0, 1, 0, 1], options: opts, seed: 1, threads: 1)
+        let report = LSUV.run(net, images: [Float](repeating: 0, count: 64), labels: [0, 1, 0, 1],
+                              options: opts, seed: 1, threads: 1)
         #expect(report[0].note.contains("skipped"))
         #expect(net.params.values.allFinite)
     }
@@ -122,11 +125,14 @@ import Testing
         var o = RBMOptions(); o.epochs = 3; o.samples = 512; o.batchSize = 32; o.learningRate = 0.05
         let report = try RBM.pretrain(net, images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
         #expect(report.count == 3) // three hidden layers; the classifier is left alone
-        for r in report { #expect(r.reconstructionError.last! < r.reconstructionError.first!, "\(r.layer): \(r.reconstructionError)") }
+        for r in report {
+            #expect(r.reconstructionError.last! < r.reconstructionError.first!, "\(r.layer): \(r.reconstructionError)")
+        }
         #expect(net.params.values.array != before)
         #expect(net.params.values.allFinite)
         #expect(throws: InitError.self) {
-            try RBM.pretrain(try Presets.network(.cnnSmall), images: d.images, labels: d.labels, options: o, seed: 1, threads: 1)
+            try RBM.pretrain(try Presets.network(.cnnSmall), images: d.images, labels: d.labels,
+                             options: o, seed: 1, threads: 1)
         }
     }
 }

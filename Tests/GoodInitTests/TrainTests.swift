@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Training") struct TrainTests {
     func folder() -> String {
-        let p = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-train-\(UUID().uuidString)").path
+        let name = "goodinit-train-\(UUID().uuidString)"
+        let p = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
     }
@@ -72,7 +73,8 @@ import Testing
         #expect(rows.steps.count == 16)
         #expect((s.testAccuracy ?? 0) > 0.5, "16 steps on learnable synthetic data should beat chance by far")
         #expect(rows.epochs.contains { $0.testAccuracy != nil })
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any]
+        let summaryData = try Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))
+        let summary = try JSONSerialization.jsonObject(with: summaryData) as? [String: Any]
         #expect(summary?["steps"] as? Int == 16)
         let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
         #expect(svg.contains("<polyline") && svg.contains("training loss"))
@@ -138,7 +140,9 @@ import Testing
         let sum = w.reduce(0.0) { $0 + Double($1) }
         #expect(p.terminationStatus == 0)
         #expect(text.hasPrefix("(8, 1, 3, 3)"), "\(text)")
-        let fields = text.split(separator: ")").last!.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+        let fields = text.split(separator: ")").last!
+            .split(whereSeparator: { $0 == " " || $0 == "\n" })
+            .compactMap { Double($0) }
         #expect(fields.count == 3)
         #expect(abs(fields[0] - sum) < 1e-9 * max(1, abs(sum)) + 1e-12)
         #expect(Float(fields[1]) == w.first! && Float(fields[2]) == w.last!)
@@ -166,7 +170,9 @@ import Testing
             _ = try ModelFile.parse(yaml.replacingOccurrences(of: "kernel: 3", with: "kernal: 3"), file: "bad.yaml")
             Issue.record("a misspelt key was accepted")
         } catch { #expect("\(error)".contains("layers[0].conv.kernal"), "\(error)") }
-        #expect(throws: DataError.self) { try ModelFile.parse("{\"name\": 3, \"input\": [1], \"layers\": []}", file: "x.json") }
+        #expect(throws: DataError.self) {
+            try ModelFile.parse("{\"name\": 3, \"input\": [1], \"layers\": []}", file: "x.json")
+        }
     }
 }
 
@@ -182,7 +188,8 @@ import Testing
         let st = try rates("step:2:0.5") // epochs of 5 steps: halves every 10 steps
         #expect(st[9] == 0.1 && st[10] == 0.05)
         let c = try rates("cosine")
-        #expect(c[0] == 0.1 && abs(c[10] - 0.05) < 1e-12 && c[19] < 0.002 && zip(c, c.dropFirst()).allSatisfy { $0 > $1 })
+        #expect(c[0] == 0.1 && abs(c[10] - 0.05) < 1e-12 && c[19] < 0.002
+                && zip(c, c.dropFirst()).allSatisfy { $0 > $1 })
     }
 
     @Test("warm-up ramps linearly, then runs the next schedule from the warm-up's end")
@@ -235,7 +242,8 @@ extension ExperimentTests {
         let (good, _) = try Experiments.train("ok", c, data: data, log: { _ in })
         #expect(good.diverged == nil && good.finalLoss.isFinite)
         _ = try Experiments.finish(.zeroInit, o, results: [bad, good])
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: o.out + "/results.json"))) as? [String: Any]
+        let resultsData = try Data(contentsOf: URL(fileURLWithPath: o.out + "/results.json"))
+        let json = try JSONSerialization.jsonObject(with: resultsData) as? [String: Any]
         let runs = json?["runs"] as? [[String: Any]] ?? []
         #expect(runs.count == 2 && runs[0]["finalLoss"] is NSNull && runs[0]["diverged"] is String)
         #expect((runs[1]["finalLoss"] as? Double)?.isFinite == true)
@@ -244,17 +252,23 @@ extension ExperimentTests {
 }
 
 @Suite("Experiments on Fashion-MNIST (quick presets)", .serialized) struct PaperDirectionTests {
-    static var hasData: Bool { FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") }
+    static var hasData: Bool {
+        FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+    }
 
     func run(_ name: ExperimentName) throws -> ExperimentReport {
         var o = ExperimentOptions()
         o.quick = true; o.threads = 2
         if name == .he30 { o.workers = 2; o.threads = 1 } // data-parallel plain30 scales better on 2 cores
-        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-\(name)-\(UUID().uuidString)").path
+        let folder = "goodinit-\(name)-\(UUID().uuidString)"
+        o.out = FileManager.default.temporaryDirectory.appendingPathComponent(folder).path
         return try Experiments.run(name, o, log: { _ in })
     }
 
-    @Test("the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)",
+    @Test("""
+          the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; \
+          LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)
+          """,
           .enabled(if: hasData, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"),
           arguments: [ExperimentName.he30, .lsuv, .bnMnist, .xavierMLP, .rbm])
     func direction(_ name: ExperimentName) throws {

@@ -67,7 +67,9 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
         case "lsuv": try none(); self = .lsuv
         case "rbm": try none(); self = .rbm
         default:
-            throw InitError("unknown initializer '\(text)'; one of: zeros, constant:V, uniform:A, normal:STD, xavier-uniform, xavier-normal, he-normal[:fan_out], he-uniform[:fan_out], orthogonal[:GAIN], pytorch-default, lsuv, rbm")
+            throw InitError("unknown initializer '\(text)'; one of: zeros, constant:V, uniform:A, normal:STD, "
+                            + "xavier-uniform, xavier-normal, he-normal[:fan_out], he-uniform[:fan_out], "
+                            + "orthogonal[:GAIN], pytorch-default, lsuv, rbm")
         }
     }
 

@@ -65,13 +65,16 @@ public enum LSUV {
                 let b0 = Tensor(shape: [channels], values: oldBias ?? [Float](repeating: 0, count: channels))
                 let b1 = bias ?? Tensor(zeros: [channels])
                 let scale = Tensor(shape: [channels], values: [Float](repeating: s, count: channels))
-                Kernels.bnNormalize(y: y, xhat: nil, x: y, mean: b0, invstd: scale, gamma: Tensor(shape: [channels], values: [Float](repeating: 1, count: channels)),
+                let ones = Tensor(shape: [channels], values: [Float](repeating: 1, count: channels))
+                Kernels.bnNormalize(y: y, xhat: nil, x: y, mean: b0, invstd: scale, gamma: ones,
                                     beta: b1, n: y.count / (channels * perChannel), c: channels, hw: perChannel)
                 (mean, variance) = y.meanVariance()
             }
-            if tries == options.maxTries && abs(variance - 1) >= options.tolVar && note.isEmpty { note = "did not reach tolerance" }
-            reports.append(LSUVLayerReport(layer: op.name, varianceBefore: before, varianceAfter: variance, tries: tries,
-                                           seconds: Date().timeIntervalSince(start), note: note))
+            if tries == options.maxTries && abs(variance - 1) >= options.tolVar && note.isEmpty {
+                note = "did not reach tolerance"
+            }
+            reports.append(LSUVLayerReport(layer: op.name, varianceBefore: before, varianceAfter: variance,
+                                           tries: tries, seconds: Date().timeIntervalSince(start), note: note))
             done = i + 1
         }
         return reports

@@ -15,7 +15,8 @@ public indirect enum LayerSpec: Sendable, Equatable {
 
     func makeOp() -> Op {
         switch self {
-        case let .conv(out, kernel, stride, padding, bias): return Conv2d(out, kernel: kernel, stride: stride, padding: padding, bias: bias)
+        case let .conv(out, kernel, stride, padding, bias):
+            return Conv2d(out, kernel: kernel, stride: stride, padding: padding, bias: bias)
         case let .linear(out, bias): return Linear(out, bias: bias)
         case .batchNorm: return BatchNorm()
         case .relu: return Activation(.relu)

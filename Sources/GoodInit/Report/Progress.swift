@@ -10,7 +10,8 @@ final class Progress {
 
     func update(step: Int, loss: Double, accuracy: Double, imagesPerSecond: Double, elapsed: Double) {
         let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
-        let text = String(format: "step %d/%d  loss %.4f  acc %.3f  %.0f img/s  ETA %@", step, total, loss, accuracy, imagesPerSecond, Self.clock(eta))
+        let text = String(format: "step %d/%d  loss %.4f  acc %.3f  %.0f img/s  ETA %@",
+                          step, total, loss, accuracy, imagesPerSecond, Self.clock(eta))
         if tty {
             let width = 24, filled = total > 0 ? width * step / total : 0
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
@@ -25,6 +26,7 @@ final class Progress {
 
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60)
+                         : String(format: "%d:%02d", t / 60, t % 60)
     }
 }

@@ -24,8 +24,8 @@ public enum SVGChart {
 
     /// yMax clips the y axis (a diverging run would otherwise flatten every other curve); lines
     /// above it leave the plot at the top edge.
-    public static func render(title: String, xLabel: String, yLabel: String, series: [Series], width: Double = 640, height: Double = 400,
-                              yMax: Double? = nil) -> String {
+    public static func render(title: String, xLabel: String, yLabel: String, series: [Series],
+                              width: Double = 640, height: Double = 400, yMax: Double? = nil) -> String {
         // The legend column grows with the longest series name (about 7 px per character at 12 px),
         // the height with the number of series.
         let longest = Double(series.map(\.name.count).max() ?? 0)
@@ -41,7 +41,8 @@ public enum SVGChart {
         let pw = width - l - r, ph = height - t - b
         func sx(_ x: Double) -> Double { l + (x - x0) / (x1 - x0) * pw }
         func sy(_ y: Double) -> Double { t + (1 - (y - y0) / (y1 - y0)) * ph }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
+            + "font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(l + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
         for v in ticks(y0, y1) {
@@ -55,25 +56,32 @@ public enum SVGChart {
         s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"black\"/>\n"
         s += "<clipPath id=\"plot\"><rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\"/></clipPath>\n"
         s += "<text x=\"\(l + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(18 \(t + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        s += "<text transform=\"translate(18 \(t + ph / 2)) rotate(-90)\" text-anchor=\"middle\">"
+            + "\(escape(yLabel))</text>\n"
         for (i, ser) in series.enumerated() {
             // past the palette, the colours repeat dashed
             let c = colors[i % colors.count], dash = i >= colors.count ? " stroke-dasharray=\"6 3\"" : ""
-            let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
+            let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }
+                .map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }
+                .joined(separator: " ")
             if ser.points.count == 1, let p = ser.points.first {
                 s += "<circle clip-path=\"url(#plot)\" cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
             } else {
-                s += "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\"\(dash) points=\"\(path)\"/>\n"
+                s += "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\"\(dash) "
+                    + "points=\"\(path)\"/>\n"
             }
             let ly = t + 14 + Double(i) * 18
-            s += "<line x1=\"\(l + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(l + pw + 32)\" y2=\"\(ly - 4)\" stroke=\"\(c)\" stroke-width=\"2\"\(dash)/>"
+            s += "<line x1=\"\(l + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(l + pw + 32)\" y2=\"\(ly - 4)\" "
+                + "stroke=\"\(c)\" stroke-width=\"2\"\(dash)/>"
             s += "<text x=\"\(l + pw + 38)\" y=\"\(ly)\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>\n"
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;")
+            .replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 }
 

@@ -8,25 +8,34 @@ public struct TrainingPosition: Sendable, Equatable {
     public var step: Int
     public var epoch: Int
     public var batchInEpoch: Int
-    public init(step: Int, epoch: Int, batchInEpoch: Int) { self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch }
+    public init(step: Int, epoch: Int, batchInEpoch: Int) {
+        self.step = step
+        self.epoch = epoch
+        self.batchInEpoch = batchInEpoch
+    }
 }
 
 public enum Checkpoint {
-    public static func save(_ net: Network, optimizer: Optimizer?, position: TrainingPosition, config: String, to path: String) throws {
+    public static func save(_ net: Network, optimizer: Optimizer?, position: TrainingPosition, config: String,
+                            to path: String) throws {
         var tensors: [NamedArray] = []
         for e in net.params.entries {
-            tensors.append(NamedArray(name: e.name, shape: e.spec.shape, values: net.params.view(e, in: net.params.values).array))
+            let values = net.params.view(e, in: net.params.values).array
+            tensors.append(NamedArray(name: e.name, shape: e.spec.shape, values: values))
         }
         for (name, t) in net.stateTensors { tensors.append(NamedArray(name: name, shape: t.shape, values: t.array)) }
         if let optimizer {
             for e in net.params.entries {
-                tensors.append(NamedArray(name: "optimizer.state1.\(e.name)", shape: e.spec.shape, values: net.params.view(e, in: optimizer.state1).array))
+                let state1 = net.params.view(e, in: optimizer.state1).array
+                tensors.append(NamedArray(name: "optimizer.state1.\(e.name)", shape: e.spec.shape, values: state1))
                 if optimizer.kind == .adam {
-                    tensors.append(NamedArray(name: "optimizer.state2.\(e.name)", shape: e.spec.shape, values: net.params.view(e, in: optimizer.state2).array))
+                    let state2 = net.params.view(e, in: optimizer.state2).array
+                    tensors.append(NamedArray(name: "optimizer.state2.\(e.name)", shape: e.spec.shape, values: state2))
                 }
             }
         }
-        var meta = ["format": "goodinit-checkpoint-1", "model": net.name, "step": "\(position.step)", "epoch": "\(position.epoch)",
+        var meta = ["format": "goodinit-checkpoint-1", "model": net.name,
+                    "step": "\(position.step)", "epoch": "\(position.epoch)",
                     "batch_in_epoch": "\(position.batchInEpoch)", "config": config]
         if let optimizer { meta["optimizer"] = optimizer.kind.rawValue; meta["optimizer_steps"] = "\(optimizer.steps)" }
         try Safetensors.write(tensors, metadata: meta, to: path)
@@ -63,7 +72,9 @@ public enum Checkpoint {
         if let optimizer {
             for e in net.params.entries {
                 try take("optimizer.state1.\(e.name)", net.params.view(e, in: optimizer.state1))
-                if optimizer.kind == .adam { try take("optimizer.state2.\(e.name)", net.params.view(e, in: optimizer.state2)) }
+                if optimizer.kind == .adam {
+                    try take("optimizer.state2.\(e.name)", net.params.view(e, in: optimizer.state2))
+                }
             }
         }
         for (t, into) in pending { into.assign(t.values) }

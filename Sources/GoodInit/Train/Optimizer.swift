@@ -16,7 +16,8 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
     public init(parsing text: String) throws {
         if text.hasPrefix("warmup:") {
             let rest = text.dropFirst("warmup:".count)
-            let (n, after) = rest.firstIndex(of: ",").map { (rest[..<$0], String(rest[rest.index(after: $0)...])) } ?? (rest, "constant")
+            let comma = rest.firstIndex(of: ",")
+            let (n, after) = comma.map { (rest[..<$0], String(rest[rest.index(after: $0)...])) } ?? (rest, "constant")
             guard let steps = Int(n), steps > 0, !after.hasPrefix("warmup") else {
                 throw InitError("schedule '\(text)': use warmup:STEPS[,SCHEDULE] with STEPS > 0 and one warm-up")
             }
@@ -35,7 +36,9 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
                                 + "and GAMMA a positive number")
             }
             self = .step(every: every, gamma: gamma)
-        default: throw InitError("unknown schedule '\(text)' (constant, step:EVERY[:GAMMA], cosine, warmup:STEPS[,SCHEDULE])")
+        default:
+            throw InitError("unknown schedule '\(text)' "
+                            + "(constant, step:EVERY[:GAMMA], cosine, warmup:STEPS[,SCHEDULE])")
         }
     }
 
@@ -46,7 +49,8 @@ public indirect enum Schedule: Sendable, Equatable, Codable {
         case .cosine: return base * 0.5 * (1 + cos(Double.pi * Double(step) / Double(max(1, totalSteps))))
         case let .warmup(n, then):
             if step < n { return base * Double(step + 1) / Double(n) }
-            return then.rate(base: base, step: step - n, totalSteps: max(1, totalSteps - n), stepsPerEpoch: stepsPerEpoch)
+            return then.rate(base: base, step: step - n, totalSteps: max(1, totalSteps - n),
+                             stepsPerEpoch: stepsPerEpoch)
         }
     }
 }
@@ -84,9 +88,11 @@ public final class Optimizer {
         steps += 1
         switch kind {
         case .sgd:
-            Kernels.sgdStep(w: store.values, velocity: state1, grad: store.grad, decayMask: store.decayMask, lr: lr, momentum: momentum, weightDecay: weightDecay)
+            Kernels.sgdStep(w: store.values, velocity: state1, grad: store.grad, decayMask: store.decayMask,
+                            lr: lr, momentum: momentum, weightDecay: weightDecay)
         case .adam:
-            Kernels.adamStep(w: store.values, m: state1, v: state2, grad: store.grad, decayMask: store.decayMask, lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay, t: steps)
+            Kernels.adamStep(w: store.values, m: state1, v: state2, grad: store.grad, decayMask: store.decayMask,
+                             lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay, t: steps)
         }
     }
 }
