@@ -24,7 +24,7 @@ struct InitStats: ParsableCommand {
                                       compute: ComputeOptions(workers: 1, threads: compute.threads))
         let d = setup.data.train
         guard batchSize <= d.count else {
-            throw ValidationError("--batch-size \(batchSize) is more than the \(d.count) training samples")
+            throw TrainingError("--batch-size \(batchSize) is more than the \(d.count) training samples")
         }
         var init_ = InitOptions(initializer)
         init_.lsuv.batchSize = batchSize

@@ -10,7 +10,7 @@ import Testing
 func trainArguments(_ out: String, _ extra: [String] = []) -> [String] {
     ["train", "--data", "synthetic", "--model", "cnn-small", "--init", "he-normal", "--train-limit", "64",
      "--test-limit", "32", "--batch-size", "32", "--chunk", "8", "--epochs", "2", "--lr", "0.01",
-     "--log-every", "1", "--augment", "on", "--seed", "3", "--out", out] + extra
+     "--log-every", "1", "--augment", "--seed", "3", "--out", out] + extra
 }
 
 /// Runs `goodinit train`, expecting success.
@@ -157,7 +157,7 @@ struct OtherCommandTests {
         }
     }
 
-    @Test("experiment zero-init --quick: the runs' table, the four claims, report.md and results.json")
+    @Test("experiment zero-init --quick: 2 seeds by default; the seed table, the four claims, report.md, results.json")
     func experiment() throws {
         let out = scratchFolder("experiment")
         defer { remove(out) }
@@ -165,13 +165,13 @@ struct OtherCommandTests {
                                             "synthetic", "--threads", "1", "--out", out])
         #expect(r.status == 0, "\(r.stderr)")
         for run in ["zeros", "constant:0.05", "xavier-uniform"] {
-            #expect(r.stdout.contains("| \(run) | 3 | "), "\(r.stdout)")
+            #expect(r.stdout.contains("| \(run) | ") && r.stdout.contains("/2 |"), "\(r.stdout)")
         }
         let claims = r.stdout.split(separator: "\n").filter { $0.hasPrefix("✔") || $0.hasPrefix("✘") }
         #expect(claims.count == 4 && claims.prefix(3).allSatisfy { $0.hasPrefix("✔") }, "\(claims)")
         let json = try Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))
         let results = try JSONSerialization.jsonObject(with: json)
-        #expect(((results as? [String: Any])?["runs"] as? [Any])?.count == 3)
+        #expect(((results as? [String: Any])?["runs"] as? [Any])?.count == 6)
         #expect(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("xavier-uniform"))
     }
 }

@@ -165,13 +165,18 @@ public enum Experiments {
         return (r, loop)
     }
 
-    /// Training loss against steps, one line per run. The y axis stops at 1.5× the median first
-    /// logged loss, so that a run that blows up leaves the top edge instead of flattening the rest.
+    /// Training loss against steps, one line per run (a median run's seeds as a shaded min–max
+    /// band). The y axis stops at 1.5× the median first logged loss, so that a run that blows up
+    /// leaves the top edge instead of flattening the rest.
     static func lossChart(_ title: String, _ runs: [RunResult]) -> String {
         let firsts = runs.compactMap { $0.losses.first?[1] }.filter(\.isFinite).sorted()
+        let series = runs.map { r in
+            let (lo, hi) = (r.series["lossMin"] ?? [], r.series["lossMax"] ?? [])
+            let band = zip(lo, hi).map { ($0[0], $0[1], $1[1]) }
+            return SVGChart.Series(name: r.name, points: r.losses.map { ($0[0], $0[1]) }, band: band)
+        }
         return SVGChart.render(title: title, xLabel: "step", yLabel: "cross-entropy loss (train minibatch)",
-                               series: runs.map { .init(name: $0.name, points: $0.losses.map { ($0[0], $0[1]) }) },
-                               yMax: firsts.isEmpty ? nil : 1.5 * firsts[firsts.count / 2])
+                               series: series, yMax: firsts.isEmpty ? nil : 1.5 * firsts[firsts.count / 2])
     }
 
     /// Saves results.json, then writes report.md and the charts from the results. Over several

@@ -2,8 +2,15 @@
 import Foundation
 
 public enum SVGChart {
-    public struct Series { public var name: String; public var points: [(Double, Double)]
-        public init(name: String, points: [(Double, Double)]) { self.name = name; self.points = points } }
+    public struct Series {
+        public var name: String
+        public var points: [(Double, Double)]
+        /// A shaded range around the line, (x, low, high) — the min–max over seeds.
+        public var band: [(Double, Double, Double)] = []
+        public init(name: String, points: [(Double, Double)], band: [(Double, Double, Double)] = []) {
+            self.name = name; self.points = points; self.band = band
+        }
+    }
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -31,7 +38,8 @@ public enum SVGChart {
         let longest = Double(series.map(\.name.count).max() ?? 0)
         let (l, r, t, b) = (70.0, max(170.0, 45 + 7 * longest), 40.0, 50.0)
         let width = width - 170 + r, height = max(height, t + 14 + Double(series.count) * 18 + b)
-        let pts = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite }
+        let bandEdges = series.flatMap { $0.band.flatMap { [($0.0, $0.1), ($0.0, $0.2)] } }
+        let pts = (series.flatMap(\.points) + bandEdges).filter { $0.0.isFinite && $0.1.isFinite }
         var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1
         var y0 = pts.map(\.1).min() ?? 0, y1 = pts.map(\.1).max() ?? 1
         if let yMax, yMax > y0 { y1 = min(y1, yMax) }
@@ -61,6 +69,13 @@ public enum SVGChart {
         for (i, ser) in series.enumerated() {
             // past the palette, the colours repeat dashed
             let c = colors[i % colors.count], dash = i >= colors.count ? " stroke-dasharray=\"6 3\"" : ""
+            let band = ser.band.filter { $0.0.isFinite && $0.1.isFinite && $0.2.isFinite }
+            if band.count > 1 {
+                let edge = band.map { (sx($0.0), sy($0.2)) } + band.reversed().map { (sx($0.0), sy($0.1)) }
+                let outline = edge.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ")
+                s += "<polygon clip-path=\"url(#plot)\" fill=\"\(c)\" fill-opacity=\"0.15\" stroke=\"none\" "
+                    + "points=\"\(outline)\"/>\n"
+            }
             let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }
                 .map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }
                 .joined(separator: " ")
