@@ -149,19 +149,12 @@ public enum Synthetic {
     }
 }
 
-/// Vigna's splitmix64: a tiny, well-mixed generator, private to the synthetic data so its
-/// stream never shifts when other code draws random numbers.
+/// The synthetic data's own SplitMix64 stream, so it never shifts when other code draws random
+/// numbers, with the two draws it needs.
 private struct SyntheticRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var g: SplitMix64
+    init(seed: UInt64) { g = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { g.next() }
 
     /// Uniform in [0,1) from the top 24 bits, exactly representable as a Float.
     mutating func unit() -> Float { Float(next() >> 40) * 0x1p-24 }
