@@ -27,7 +27,8 @@ func recordsWithoutTiming(_ out: String) throws -> [String] {
             throw DataError(file: out + "/metrics.jsonl", problem: "a line that is not a JSON object")
         }
         record["images_per_second"] = nil; record["seconds"] = nil
-        return String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self)
+        let json = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        return String(decoding: json, as: UTF8.self)
     }
 }
 

@@ -279,9 +279,10 @@ func scratchFolder(_ tag: String) -> String {
         let t = try quiet(config(out, steps: nil))
         var seenAtEvaluation: [Int] = []
         t.log = { line in
-            guard line.hasPrefix("epoch ") else { return }
-            let meta = try? CheckpointMetadata.read(out + "/checkpoint.safetensors")
-            seenAtEvaluation.append(meta?.position.epoch ?? -1)
+            if line.hasPrefix("epoch ") {
+                let meta = try? CheckpointMetadata.read(out + "/checkpoint.safetensors")
+                seenAtEvaluation.append(meta?.position.epoch ?? -1)
+            }
         }
         _ = try t.run()
         #expect(seenAtEvaluation == [1, 2])

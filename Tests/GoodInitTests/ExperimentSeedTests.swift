@@ -28,10 +28,12 @@ import Testing
     func seeds() throws {
         var o = ExperimentOptions()
         o.quick = true; o.steps = 4; o.data = .synthetic; o.threads = 1; o.seed = 5; o.seeds = 2
-        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-seeds-\(UUID().uuidString)").path
+        o.out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-seeds-\(UUID())").path
         let r = try Experiments.run(.zeroInit, o, log: { _ in })
         #expect(r.results.count == 6 && Set(r.results.map(\.seed)) == [5, 6])
-        for run in r.results { #expect(FileManager.default.fileExists(atPath: o.out + "/" + run.folder + "/metrics.jsonl")) }
+        for run in r.results {
+            #expect(FileManager.default.fileExists(atPath: o.out + "/" + run.folder + "/metrics.jsonl"))
+        }
         #expect(r.table.contains("| zeros | 0/2 |"), "\(r.table)")
         let report = try String(contentsOfFile: o.out + "/report.md", encoding: .utf8)
         try FileManager.default.removeItem(atPath: o.out + "/report.md")

@@ -225,8 +225,7 @@ import Testing
         #expect(parts.count == 5 && parts[4] == TensorBoardWriter.hostname())
 
         let events = try Self.readEvents(w.path)
-        #expect(events.count == 5)
-        guard events.count == 5 else { return }
+        try #require(events.count == 5)
         #expect(events[0].fileVersion == "brain.Event:2" && events[0].values.isEmpty)
         #expect(events[0].wallTime >= start && events[0].wallTime <= end)
         #expect(events.dropFirst().allSatisfy { $0.fileVersion == nil })
