@@ -60,7 +60,7 @@ struct BenchPeak: ParsableCommand {
         let counts = try threads.map(parseThreadList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
         if !json {
             print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); "
-                  + "OpenMP: \(Kernels.hasOpenMP)")
+                  + "OpenMP: \(OpenMP.isAvailable)")
             print("isa       threads  GFLOP/s  per thread  vs 1 thread")
         }
         for isa in ISA.supported.reversed() {
@@ -84,15 +84,8 @@ struct BenchPeak: ParsableCommand {
 
 /// Median of `repeats` timings of body (seconds), after one warm-up run.
 func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
-    body()
-    var t: [Double] = []
-    for _ in 0..<repeats {
-        let s = DispatchTime.now().uptimeNanoseconds
-        body()
-        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
-    }
-    t.sort()
-    return (t[t.count / 2], t.first!, t.last!)
+    let t = Timing.measure(repeats: repeats, body)
+    return (t.median, t.min, t.max)
 }
 
 /// "1,2,4" → [1, 2, 4]: every item an integer in 1...max.
@@ -141,21 +134,14 @@ struct BenchGemm: ParsableCommand {
         let isa = variant.chosen
         try ISA.with(isa) {
             if !json {
-                print("GEMM micro-kernel: \(Kernels.gemmKernelName) (isa \(isa)), OpenMP: \(Kernels.hasOpenMP)")
+                print("GEMM micro-kernel: \(isa.gemmKernelName) (isa \(isa)), OpenMP: \(OpenMP.isAvailable)")
                 print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
             }
             for (m, n, k) in try shapes() {
-                let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
-                Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
-                let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
+                let shape = GemmShape(transA: false, transB: false, m: m, n: n, k: k, accumulate: false)
+                let call = KernelBench.cases(KernelUse(shape: shape, ops: []))[0], flops = call.flops
                 for t in try parseThreadList(threads) {
-                    Kernels.setThreads(t)
-                    let flops = 2.0 * Double(m) * Double(n) * Double(k)
-                    let reps = max(repeats, min(50, Int(2e10 / flops)))
-                    let r = medianSeconds(repeats: reps) {
-                        Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c,
-                                     workspace: ws)
-                    }
+                    let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
                     let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
                     if json {
                         print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
@@ -189,7 +175,7 @@ struct BenchLSUV: ParsableCommand {
         let net = try Presets.network(Parse.preset(model))
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)
-        let x = Tensor(zeros: [batchSize * size]); Kernels.fillNormal(x, seed: compute.seed)
+        let x = Tensor.randomNormal(shape: [batchSize * size], seed: compute.seed)
         let images = x.array, labels = [Int32](repeating: 0, count: batchSize)
         var opts = LSUVOptions(); opts.batchSize = batchSize
         net.initialize(.orthogonal(gain: 1), seed: compute.seed)
@@ -248,7 +234,7 @@ struct BenchTrain: ParsableCommand {
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)
             for b in try parseList(batchSize) {
-                let x = Tensor(zeros: [b * size]); Kernels.fillNormal(x, seed: 3)
+                let x = Tensor.randomNormal(shape: [b * size], seed: 3)
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
                 for w in try parseThreadList(workers) { for t in try parseThreadList(threads) {

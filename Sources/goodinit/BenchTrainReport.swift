@@ -43,7 +43,8 @@ enum ThroughputReport {
     static func markdown(_ points: [ThroughputPoint], command: String, steps: Int) -> String {
         var s = "# Training throughput\n\n`\(command)`\n\n"
         s += "Synthetic data, full SGD steps (forward, backward, gradient sum, update); median of \(steps) timed steps after one warm-up. "
-        s += "GEMM micro-kernel \(Kernels.gemmKernelName), OpenMP \(Kernels.hasOpenMP ? "on" : "off"), \(ProcessInfo.processInfo.activeProcessorCount) cores. "
+        s += "GEMM micro-kernel \(ISA.current.gemmKernelName), OpenMP \(OpenMP.isAvailable ? "on" : "off"), "
+        s += "\(ProcessInfo.processInfo.activeProcessorCount) cores. "
         s += "Speed-up: img/s over the img/s per thread (W·T) of the model and batch's first point; efficiency: speed-up / (W·T). "
         s += "Peak RSS: the process's peak so far.\n\n"
         s += "| model | batch | W | T | img/s train | GFLOP/s | speed-up | efficiency | img/s inference | peak RSS MB |\n"

@@ -90,6 +90,16 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     public func clone() -> Tensor { let t = Tensor(zeros: shape); t.assign(self); return t }
 
+    /// Standard normal values from the kernels' counter-based generator: same seed, same bits.
+    public static func randomNormal(shape: [Int], seed: UInt64) -> Tensor {
+        let t = Tensor(zeros: shape); Kernels.fillNormal(t, seed: seed); return t
+    }
+
+    /// Uniform values in [lo, hi) from the kernels' counter-based generator: same seed, same bits.
+    public static func randomUniform(shape: [Int], lo: Float, hi: Float, seed: UInt64) -> Tensor {
+        let t = Tensor(zeros: shape); Kernels.fillUniform(t, lo: lo, hi: hi, seed: seed); return t
+    }
+
     public var description: String { "Tensor\(shape)" }
 
     /// Mean and (biased) variance over all elements: two passes in double (exact mean first).
