@@ -20,6 +20,8 @@ public struct NamedArray: Sendable, Equatable {
 /// Hugging Face's safetensors layout: u64 little-endian header length N, N bytes of JSON
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {…}}`, then the raw
 /// little-endian data, offsets relative to its start. Only F32 is written or read.
+/// Raw bytes (outside Core) in three places only: floats copied as bytes, floats loaded from
+/// unaligned bytes, and the buffer handed to write(2).
 public enum Safetensors {
     /// Writes atomically: a crash leaves either the old file or the new one, never half of one.
     public static func write(_ tensors: [NamedArray], metadata: [String: String] = [:], to path: String) throws {
@@ -161,7 +163,7 @@ public enum Safetensors {
         }
         if cursor != dataCount { throw fail("\(dataCount - cursor) trailing bytes after the last tensor") }
 
-        let tensors = bytes.withUnsafeBytes { raw in
+        let tensors = bytes.withUnsafeBytes { raw in // raw bytes: unaligned loads, checked spans above
             spans.map { s in
                 let values = (0..<((s.end - s.begin) / 4)).map { i in
                     let word = raw.loadUnaligned(fromByteOffset: dataStart + s.begin + 4 * i, as: UInt32.self)
@@ -271,7 +273,7 @@ public enum Safetensors {
     }
 }
 
-/// POSIX write(2), named apart from `Safetensors.write`.
+/// POSIX write(2), named apart from `Safetensors.write`; takes a raw buffer, as write(2) does.
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
     return Glibc.write(fd, buffer, count)
