@@ -47,17 +47,16 @@ struct BenchPeak: ParsableCommand {
         registers, on T OpenMP threads; the best of --runs timings, since interference only slows a run. \
         Every "% of peak" figure the other benchmarks print divides by this.
         """)
-    @Option(help: "Thread counts (default: 1 up to the cores).") var threads: String?
+    @Option(help: "Thread counts (default: 1 up to the cores).", transform: CountList.threads) var threads: CountList?
     @Option(help: "Timed runs per point; the best counts.") var runs = 7
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
         guard runs > 0 else { throw ValidationError("--runs must be positive") }
-        if let threads { _ = try parseThreadList(threads) }
     }
 
     func run() throws {
-        let counts = try threads.map(parseThreadList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
+        let counts = threads?.values ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
         if !json {
             print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); "
                   + "OpenMP: \(OpenMP.isAvailable)")
@@ -88,46 +87,28 @@ func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Do
     return (t.median, t.min, t.max)
 }
 
-/// "1,2,4" → [1, 2, 4]: every item an integer in 1...max.
-func parseList(_ s: String, max: Int = 65536) throws -> [Int] {
-    let items = s.split(separator: ",", omittingEmptySubsequences: false)
-    let v = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !v.isEmpty, v.count == items.count, v.allSatisfy({ $0 > 0 && $0 <= max }) else {
-        throw ValidationError("'\(s)' is not a comma-separated list of integers in 1...\(max)")
-    }
-    return v
+/// "1,2,4" → [1, 2, 4] for `bench train`'s string options (the others take a CountList).
+func parseList(_ s: String, max: Int = CountList.maxSize) throws -> [Int] {
+    do { return try CountList(parsing: s, max: max).values } catch { throw ValidationError("'\(s)' is \(error)") }
 }
 
-/// Thread and worker counts: at most 4 × the cores (and 1024), as `train` allows.
-func parseThreadList(_ s: String) throws -> [Int] {
-    try parseList(s, max: min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount))
-}
+/// Thread and worker counts for `bench train`: at most 4 × the cores (and 1024), as `train` allows.
+func parseThreadList(_ s: String) throws -> [Int] { try parseList(s, max: CountList.maxThreads) }
 
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
         abstract: "SGEMM GFLOP/s and share of the FMA peak per size and thread count (median of repeats).")
-    @Option(help: "Square sizes, or MxNxK shapes, comma-separated.") var sizes = "256,512,1024,2048"
-    @Option(help: "Thread counts.") var threads = "1,2"
+    @Option(help: "Square sizes, or MxNxK shapes, comma-separated (default: 256,512,1024,2048).",
+            transform: GemmSizeList.parse)
+    var sizes = GemmSizeList(squares: [256, 512, 1024, 2048])
+    @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
     @Option(help: "Timed repeats per point.") var repeats = 5
     @OptionGroup var variant: ISAOption
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
         guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        _ = try parseThreadList(threads)
-        _ = try shapes()
-    }
-
-    func shapes() throws -> [(Int, Int, Int)] {
-        try sizes.split(separator: ",").map { item in
-            let dims = item.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) }
-            guard dims.count == item.split(separator: "x", omittingEmptySubsequences: false).count,
-                  dims.count == 1 || dims.count == 3, dims.allSatisfy({ $0 > 0 && $0 <= 65536 }) else {
-                throw ValidationError("--sizes '\(item)': use N or MxNxK with each size in 1...65536")
-            }
-            return dims.count == 1 ? (dims[0], dims[0], dims[0]) : (dims[0], dims[1], dims[2])
-        }
     }
 
     func run() throws {
@@ -137,10 +118,10 @@ struct BenchGemm: ParsableCommand {
                 print("GEMM micro-kernel: \(isa.gemmKernelName) (isa \(isa)), OpenMP: \(OpenMP.isAvailable)")
                 print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
             }
-            for (m, n, k) in try shapes() {
+            for (m, n, k) in sizes.shapes {
                 let shape = GemmShape(transA: false, transB: false, m: m, n: n, k: k, accumulate: false)
                 let call = KernelBench.cases(KernelUse(shape: shape, ops: []))[0], flops = call.flops
-                for t in try parseThreadList(threads) {
+                for t in threads.values {
                     let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
                     let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
                     if json {

@@ -19,8 +19,9 @@ struct BenchKernels: ParsableCommand {
         """)
     @Option(help: "Presets whose shapes to time, comma-separated.") var model = "cnn-small"
     @Option(help: "Samples per kernel call (a chunk).") var batchSize = 128
-    @Option(help: "Thread counts.") var threads = "1,2"
-    @Option(help: "Kernel families: gemm, conv, bn (comma-separated).") var kernels = "gemm,conv,bn"
+    @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
+    @Option(help: "Kernel families: gemm, conv, bn (comma-separated; default: all).", transform: KernelFamilyList.parse)
+    var kernels = KernelFamilyList(KernelFamily.allCases)
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5
     @OptionGroup var variant: ISAOption
     @Flag(help: """
@@ -30,20 +31,15 @@ struct BenchKernels: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0, repeats > 0 else { throw ValidationError("--batch-size and --repeats must be positive") }
-        _ = try parseThreadList(threads)
-        let unknown = families.subtracting(["gemm", "conv", "bn"])
-        guard unknown.isEmpty else { throw ValidationError("--kernels: unknown \(unknown.sorted().joined(separator: ", ")) (gemm, conv, bn)") }
         for name in model.split(separator: ",") { _ = try Parse.preset(String(name)) }
     }
-
-    var families: Set<String> { Set(kernels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
 
     func run() throws {
         try ISA.with(variant.chosen) { try runChosen() }
     }
 
     func runChosen() throws {
-        let counts = try parseThreadList(threads)
+        let counts = threads.values
         var gemms: [KernelUse<GemmShape>] = [], convs: [KernelUse<ConvShape>] = [], bns: [KernelUse<BatchNormShape>] = []
         func merge<S>(_ list: inout [KernelUse<S>], _ uses: [KernelUse<S>], _ net: String) {
             for u in uses {
@@ -58,9 +54,9 @@ struct BenchKernels: ParsableCommand {
             merge(&bns, net.batchNormShapes(batch: batchSize), name)
         }
         var cases: [KernelCase] = []
-        if families.contains("gemm") { cases += gemms.flatMap(KernelBench.cases) }
-        if families.contains("conv") { cases += convs.flatMap(KernelBench.cases) }
-        if families.contains("bn") { cases += bns.flatMap(KernelBench.cases) }
+        if kernels.contains(.gemm) { cases += gemms.flatMap(KernelBench.cases) }
+        if kernels.contains(.conv) { cases += convs.flatMap(KernelBench.cases) }
+        if kernels.contains(.bn) { cases += bns.flatMap(KernelBench.cases) }
         let kw = max(6, cases.map(\.kernel.count).max() ?? 0), sw = max(5, cases.map(\.shape.count).max() ?? 0)
         if !json {
             print("GEMM micro-kernel: \(ISA.current.gemmKernelName) (isa \(ISA.current)), OpenMP: \(OpenMP.isAvailable); "
