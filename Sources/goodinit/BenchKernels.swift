@@ -8,7 +8,8 @@ import GoodInit
 struct BenchKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "C kernels (sgemm, conv forward/backward-data/backward-weights, batch norm forward/backward) at the presets' shapes: GFLOP/s and GB/s per thread count.",
+        abstract: "C kernels (sgemm, conv forward/backward-data/backward-weights, batch norm forward/backward) "
+            + "at the presets' shapes: GFLOP/s and GB/s per thread count.",
         discussion: """
         Shapes come from the presets' ops: each distinct convolution and batch norm at one chunk of \
         --batch-size samples, and the fully connected layers' GEMMs (convolutions run their GEMMs \
@@ -40,11 +41,16 @@ struct BenchKernels: ParsableCommand {
 
     func runChosen() throws {
         let counts = threads.values
-        var gemms: [KernelUse<GemmShape>] = [], convs: [KernelUse<ConvShape>] = [], bns: [KernelUse<BatchNormShape>] = []
+        var gemms: [KernelUse<GemmShape>] = [], convs: [KernelUse<ConvShape>] = []
+        var bns: [KernelUse<BatchNormShape>] = []
         func merge<S>(_ list: inout [KernelUse<S>], _ uses: [KernelUse<S>], _ net: String) {
             for u in uses {
                 let ops = u.ops.map { "\(net):\($0)" }
-                if let j = list.firstIndex(where: { $0.shape == u.shape }) { list[j].ops += ops } else { list.append(KernelUse(shape: u.shape, ops: ops)) }
+                if let j = list.firstIndex(where: { $0.shape == u.shape }) {
+                    list[j].ops += ops
+                } else {
+                    list.append(KernelUse(shape: u.shape, ops: ops))
+                }
             }
         }
         for name in model.split(separator: ",").map(String.init) {
@@ -59,7 +65,8 @@ struct BenchKernels: ParsableCommand {
         if kernels.contains(.bn) { cases += bns.flatMap(KernelBench.cases) }
         let kw = max(6, cases.map(\.kernel.count).max() ?? 0), sw = max(5, cases.map(\.shape.count).max() ?? 0)
         if !json {
-            print("GEMM micro-kernel: \(ISA.current.gemmKernelName) (isa \(ISA.current)), OpenMP: \(OpenMP.isAvailable); "
+            print("GEMM micro-kernel: \(ISA.current.gemmKernelName) (isa \(ISA.current)), "
+                  + "OpenMP: \(OpenMP.isAvailable); "
                   + "batch \(batchSize); median (min-max) of the timed repeats; % of the FMA peak at T threads")
             print("kernel".padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
                   + "shape".padding(toLength: sw, withPad: " ", startingAt: 0)
@@ -87,7 +94,8 @@ struct BenchKernels: ParsableCommand {
         }
     }
 
-    /// "plain30: conv2, conv3, conv4, conv5 +5; vggish: conv1" from ["plain30:conv2", …]: the ops using a shape, by model.
+    /// "plain30: conv2, conv3, conv4, conv5 +5; vggish: conv1" from ["plain30:conv2", …]: the ops
+    /// using a shape, by model.
     static func usedBy(_ ops: [String]) -> String {
         var models: [String] = [], names: [String: [String]] = [:]
         for o in ops {

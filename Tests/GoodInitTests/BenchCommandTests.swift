@@ -4,7 +4,8 @@
 import Foundation
 import Testing
 
-@Suite("The goodinit executable: bench lists", .enabled(if: GoodInitBinary.found, "goodinit not built: run swift build"))
+@Suite("The goodinit executable: bench lists",
+       .enabled(if: GoodInitBinary.found, "goodinit not built: run swift build"))
 struct BenchCommandTests {
     @Test("a bad list names the flag, the value and the rule, exit code 64", arguments: [
         (["gemm", "--threads", "1,x"], "--threads", "comma-separated list of integers in 1..."),
