@@ -18,7 +18,8 @@ struct BenchKernels: ParsableCommand {
         FLOPs: 2·m·n·k per GEMM, 2·N·K·C·R·S·P·Q per conv pass, 8 per element per batch-norm \
         pass. Batch norm forward is the training path (two statistics passes, normalize saving x̂).
         """)
-    @Option(help: "Presets whose shapes to time, comma-separated.") var model = "cnn-small"
+    @Option(help: "Presets whose shapes to time, comma-separated (default: cnn-small).", transform: PresetList.parse)
+    var model = PresetList([.cnnSmall])
     @Option(help: "Samples per kernel call (a chunk).") var batchSize = 128
     @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
     @Option(help: "Kernel families: gemm, conv, bn (comma-separated; default: all).", transform: KernelFamilyList.parse)
@@ -32,7 +33,6 @@ struct BenchKernels: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0, repeats > 0 else { throw ValidationError("--batch-size and --repeats must be positive") }
-        for name in model.split(separator: ",") { _ = try Parse.preset(String(name)) }
     }
 
     func run() throws {
@@ -53,8 +53,8 @@ struct BenchKernels: ParsableCommand {
                 }
             }
         }
-        for name in model.split(separator: ",").map(String.init) {
-            let net = try Presets.network(Parse.preset(name))
+        for preset in model.presets {
+            let net = try Presets.network(preset), name = preset.rawValue
             merge(&gemms, net.gemmShapes(batch: batchSize), name)
             merge(&convs, net.convShapes(batch: batchSize), name)
             merge(&bns, net.batchNormShapes(batch: batchSize), name)

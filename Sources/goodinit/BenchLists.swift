@@ -13,7 +13,7 @@ struct CountList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     /// Largest size a list of sizes takes (batch sizes, GEMM dimensions).
     static let maxSize = 65536
     /// Threads and workers: at most 4 × the cores (and 1024), as `train` allows.
-    static var maxThreads: Int { min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount) }
+    static var maxThreads: Int { ComputeOptions.threadLimit }
 
     init(_ values: [Int]) {
         self.values = values
@@ -63,6 +63,26 @@ struct GemmSizeList: ExpressibleByArgument, Sendable, CustomStringConvertible {
 
     init?(argument: String) { try? self.init(parsing: argument) }
     static func parse(_ text: String) throws -> GemmSizeList { try GemmSizeList(parsing: text) }
+}
+
+/// "cnn-small,plain30" → presets, in the order given.
+struct PresetList: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    let presets: [ModelPreset]
+    var description: String { presets.map(\.rawValue).joined(separator: ",") }
+
+    init(_ presets: [ModelPreset]) { self.presets = presets }
+
+    init(parsing text: String) throws {
+        presets = try text.split(separator: ",").map { item in
+            guard let p = ModelPreset(rawValue: String(item)) else {
+                throw ValueError("'\(item)': one of \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return p
+        }
+    }
+
+    init?(argument: String) { try? self.init(parsing: argument) }
+    static func parse(_ text: String) throws -> PresetList { try PresetList(parsing: text) }
 }
 
 /// `bench kernels --kernels`: which kernel families to time.

@@ -15,6 +15,7 @@ struct BenchCommandTests {
         (["gemm", "--sizes", "64,12x3"], "--sizes", "'12x3': use N or MxNxK with each size in 1...65536"),
         (["gemm", "--sizes", "65537"], "--sizes", "use N or MxNxK"),
         (["kernels", "--kernels", "gemm,fft"], "--kernels", "unknown fft (gemm, conv, bn)"),
+        (["kernels", "--model", "cnn-small,cnn-large"], "--model", "'cnn-large': one of mlp-sigmoid, "),
     ])
     func badList(_ arguments: [String], _ flag: String, _ rule: String) throws {
         let (status, stderr) = try GoodInitBinary.run(["bench"] + arguments)
@@ -27,7 +28,7 @@ struct BenchCommandTests {
     @Test("good lists run: spaces around items, N and MxNxK sizes, a subset of kernel families")
     func goodLists() throws {
         for arguments in [["gemm", "--sizes", "8,4x5x6", "--threads", "1, 2", "--repeats", "1"],
-                          ["kernels", "--model", "mlp-sigmoid", "--batch-size", "4", "--threads", "1",
+                          ["kernels", "--model", "mlp-sigmoid,mlp-xavier", "--batch-size", "4", "--threads", "1",
                            "--kernels", "gemm,", "--repeats", "1"]] {
             let (status, stderr) = try GoodInitBinary.run(["bench"] + arguments)
             #expect(status == 0, "\(arguments): \(stderr)")
