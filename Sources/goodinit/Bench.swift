@@ -47,20 +47,19 @@ struct BenchPeak: ParsableCommand {
         registers, on T OpenMP threads; the best of --runs timings, since interference only slows a run. \
         Every "% of peak" figure the other benchmarks print divides by this.
         """)
-    @Option(help: "Thread counts (default: 1 up to the cores).") var threads: String?
+    @Option(help: "Thread counts (default: 1 up to the cores).", transform: CountList.threads) var threads: CountList?
     @Option(help: "Timed runs per point; the best counts.") var runs = 7
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
         guard runs > 0 else { throw ValidationError("--runs must be positive") }
-        if let threads { _ = try parseThreadList(threads) }
     }
 
     func run() throws {
-        let counts = try threads.map(parseThreadList) ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
+        let counts = threads?.values ?? Array(1...ProcessInfo.processInfo.activeProcessorCount)
         if !json {
             print("best ISA here: \(ISA.best) (GEMM micro-kernel \(ISA.best.gemmKernelName)); "
-                  + "OpenMP: \(Kernels.hasOpenMP)")
+                  + "OpenMP: \(OpenMP.isAvailable)")
             print("isa       threads  GFLOP/s  per thread  vs 1 thread")
         }
         for isa in ISA.supported.reversed() {
@@ -84,78 +83,46 @@ struct BenchPeak: ParsableCommand {
 
 /// Median of `repeats` timings of body (seconds), after one warm-up run.
 func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
-    body()
-    var t: [Double] = []
-    for _ in 0..<repeats {
-        let s = DispatchTime.now().uptimeNanoseconds
-        body()
-        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
-    }
-    t.sort()
-    return (t[t.count / 2], t.first!, t.last!)
+    let t = Timing.measure(repeats: repeats, body)
+    return (t.median, t.min, t.max)
 }
 
-/// "1,2,4" → [1, 2, 4]: every item an integer in 1...max.
-func parseList(_ s: String, max: Int = 65536) throws -> [Int] {
-    let items = s.split(separator: ",", omittingEmptySubsequences: false)
-    let v = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !v.isEmpty, v.count == items.count, v.allSatisfy({ $0 > 0 && $0 <= max }) else {
-        throw ValidationError("'\(s)' is not a comma-separated list of integers in 1...\(max)")
-    }
-    return v
+/// "1,2,4" → [1, 2, 4] for `bench train`'s string options (the others take a CountList).
+func parseList(_ s: String, max: Int = CountList.maxSize) throws -> [Int] {
+    do { return try CountList(parsing: s, max: max).values } catch { throw ValidationError("'\(s)' is \(error)") }
 }
 
-/// Thread and worker counts: at most 4 × the cores (and 1024), as `train` allows.
-func parseThreadList(_ s: String) throws -> [Int] {
-    try parseList(s, max: min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount))
-}
+/// Thread and worker counts for `bench train`: at most 4 × the cores (and 1024), as `train` allows.
+func parseThreadList(_ s: String) throws -> [Int] { try parseList(s, max: CountList.maxThreads) }
 
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
         abstract: "SGEMM GFLOP/s and share of the FMA peak per size and thread count (median of repeats).")
-    @Option(help: "Square sizes, or MxNxK shapes, comma-separated.") var sizes = "256,512,1024,2048"
-    @Option(help: "Thread counts.") var threads = "1,2"
+    @Option(help: "Square sizes, or MxNxK shapes, comma-separated (default: 256,512,1024,2048).",
+            transform: GemmSizeList.parse)
+    var sizes = GemmSizeList(squares: [256, 512, 1024, 2048])
+    @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
     @Option(help: "Timed repeats per point.") var repeats = 5
     @OptionGroup var variant: ISAOption
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
         guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        _ = try parseThreadList(threads)
-        _ = try shapes()
-    }
-
-    func shapes() throws -> [(Int, Int, Int)] {
-        try sizes.split(separator: ",").map { item in
-            let dims = item.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) }
-            guard dims.count == item.split(separator: "x", omittingEmptySubsequences: false).count,
-                  dims.count == 1 || dims.count == 3, dims.allSatisfy({ $0 > 0 && $0 <= 65536 }) else {
-                throw ValidationError("--sizes '\(item)': use N or MxNxK with each size in 1...65536")
-            }
-            return dims.count == 1 ? (dims[0], dims[0], dims[0]) : (dims[0], dims[1], dims[2])
-        }
     }
 
     func run() throws {
         let isa = variant.chosen
         try ISA.with(isa) {
             if !json {
-                print("GEMM micro-kernel: \(Kernels.gemmKernelName) (isa \(isa)), OpenMP: \(Kernels.hasOpenMP)")
+                print("GEMM micro-kernel: \(isa.gemmKernelName) (isa \(isa)), OpenMP: \(OpenMP.isAvailable)")
                 print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
             }
-            for (m, n, k) in try shapes() {
-                let a = Tensor(zeros: [m * k]), b = Tensor(zeros: [k * n]), c = Tensor(zeros: [m * n])
-                Kernels.fillUniform(a, lo: -1, hi: 1, seed: 1); Kernels.fillUniform(b, lo: -1, hi: 1, seed: 2)
-                let ws = Tensor(zeros: [Kernels.gemmWorkspace(m: m, n: n, k: k)])
-                for t in try parseThreadList(threads) {
-                    Kernels.setThreads(t)
-                    let flops = 2.0 * Double(m) * Double(n) * Double(k)
-                    let reps = max(repeats, min(50, Int(2e10 / flops)))
-                    let r = medianSeconds(repeats: reps) {
-                        Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, b: b, beta: 0, c: c,
-                                     workspace: ws)
-                    }
+            for (m, n, k) in sizes.shapes {
+                let shape = GemmShape(transA: false, transB: false, m: m, n: n, k: k, accumulate: false)
+                let call = KernelBench.cases(KernelUse(shape: shape, ops: []))[0], flops = call.flops
+                for t in threads.values {
+                    let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
                     let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
                     if json {
                         print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
@@ -189,7 +156,7 @@ struct BenchLSUV: ParsableCommand {
         let net = try Presets.network(Parse.preset(model))
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)
-        let x = Tensor(zeros: [batchSize * size]); Kernels.fillNormal(x, seed: compute.seed)
+        let x = Tensor.randomNormal(shape: [batchSize * size], seed: compute.seed)
         let images = x.array, labels = [Int32](repeating: 0, count: batchSize)
         var opts = LSUVOptions(); opts.batchSize = batchSize
         net.initialize(.orthogonal(gain: 1), seed: compute.seed)
@@ -248,7 +215,7 @@ struct BenchTrain: ParsableCommand {
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)
             for b in try parseList(batchSize) {
-                let x = Tensor(zeros: [b * size]); Kernels.fillNormal(x, seed: 3)
+                let x = Tensor.randomNormal(shape: [b * size], seed: 3)
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
                 for w in try parseThreadList(workers) { for t in try parseThreadList(threads) {

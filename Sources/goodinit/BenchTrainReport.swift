@@ -21,11 +21,13 @@ enum ThroughputReport {
         let throughput = SVGChart.render(title: "Training throughput", xLabel: "threads (W × T)",
                                          yLabel: scale > 1 ? "thousand images/s (training)" : "images/s (training)",
                                          series: series(points) { $0.imgPerS / scale })
-        let efficiency = SVGChart.render(title: "Parallel efficiency", xLabel: "threads (W × T)", yLabel: "efficiency (speed-up / threads)",
+        let efficiency = SVGChart.render(title: "Parallel efficiency", xLabel: "threads (W × T)",
+                                         yLabel: "efficiency (speed-up / threads)",
                                          series: series(points) { $0.efficiency })
         try throughput.write(toFile: path("throughput.svg"), atomically: true, encoding: .utf8)
         try efficiency.write(toFile: path("efficiency.svg"), atomically: true, encoding: .utf8)
-        try markdown(points, command: command, steps: steps).write(toFile: path("throughput.md"), atomically: true, encoding: .utf8)
+        try markdown(points, command: command, steps: steps)
+            .write(toFile: path("throughput.md"), atomically: true, encoding: .utf8)
     }
 
     /// One line per (model, batch, W); the name says batch and W only when the sweep varies them.
@@ -42,15 +44,20 @@ enum ThroughputReport {
 
     static func markdown(_ points: [ThroughputPoint], command: String, steps: Int) -> String {
         var s = "# Training throughput\n\n`\(command)`\n\n"
-        s += "Synthetic data, full SGD steps (forward, backward, gradient sum, update); median of \(steps) timed steps after one warm-up. "
-        s += "GEMM micro-kernel \(Kernels.gemmKernelName), OpenMP \(Kernels.hasOpenMP ? "on" : "off"), \(ProcessInfo.processInfo.activeProcessorCount) cores. "
-        s += "Speed-up: img/s over the img/s per thread (W·T) of the model and batch's first point; efficiency: speed-up / (W·T). "
+        s += "Synthetic data, full SGD steps (forward, backward, gradient sum, update); "
+        s += "median of \(steps) timed steps after one warm-up. "
+        s += "GEMM micro-kernel \(ISA.current.gemmKernelName), OpenMP \(OpenMP.isAvailable ? "on" : "off"), "
+        s += "\(ProcessInfo.processInfo.activeProcessorCount) cores. "
+        s += "Speed-up: img/s over the img/s per thread (W·T) of the model and batch's first point; "
+        s += "efficiency: speed-up / (W·T). "
         s += "Peak RSS: the process's peak so far.\n\n"
-        s += "| model | batch | W | T | img/s train | GFLOP/s | speed-up | efficiency | img/s inference | peak RSS MB |\n"
+        s += "| model | batch | W | T | img/s train | GFLOP/s | speed-up | efficiency | img/s inference "
+        s += "| peak RSS MB |\n"
         s += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
         for p in points {
-            s += "| \(p.model) | \(p.batch) | \(p.workers) | \(p.threads) | " + String(format: "%.1f | %.2f | %.2f | %.2f | %.1f | %.0f |\n",
-                 p.imgPerS, p.gflops, p.speedup, p.efficiency, p.inferenceImgPerS, p.peakRSSMB)
+            s += "| \(p.model) | \(p.batch) | \(p.workers) | \(p.threads) | "
+                + String(format: "%.1f | %.2f | %.2f | %.2f | %.1f | %.0f |\n",
+                         p.imgPerS, p.gflops, p.speedup, p.efficiency, p.inferenceImgPerS, p.peakRSSMB)
         }
         return s
     }

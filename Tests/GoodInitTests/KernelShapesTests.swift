@@ -1,3 +1,4 @@
+import CKernels
 import GoodInit
 import Testing
 
@@ -6,12 +7,18 @@ import Testing
         let net = try Presets.network(.cnnSmall)
         let convs = net.convShapes(batch: 32)
         #expect(convs.map(\.shape.description) == ["N32 C1 H28 W28 K32 3x3 s1 p1", "N32 C32 H28 W28 K32 3x3 s1 p1",
-                                                   "N32 C32 H14 W14 K64 3x3 s1 p1", "N32 C64 H14 W14 K64 3x3 s1 p1"])
+                                                  "N32 C32 H14 W14 K64 3x3 s1 p1", "N32 C64 H14 W14 K64 3x3 s1 p1"])
         #expect(convs.map(\.shape.needsInputGradient) == [false, true, true, true])
-        // the same workspace the layers ask for: the shapes are the ones the network runs
-        for (u, op) in zip(convs, net.ops.filter { $0 is Conv2d }) {
-            #expect(u.shape.workspaceSize == op.workspaceSize(batch: 32))
-            #expect([u.shape.k, u.shape.p, u.shape.q] == op.outputShape)
+        // each shape read from its layer's own configuration, and the workspace C asks for at it
+        let layers = net.ops.compactMap { $0 as? Conv2d }
+        #expect(layers.count == convs.count) // cnn-small's four convolutions are all distinct
+        for (u, op) in zip(convs, layers) {
+            let s = u.shape
+            #expect([s.c, s.h, s.w] == op.inputShape && [s.k, s.p, s.q] == op.outputShape)
+            #expect([s.k, s.r, s.s, s.stride, s.pad] == [op.outChannels, op.kernel, op.kernel, op.stride, op.padding])
+            var c = ck_conv2d_shape(N: 32, C: op.inputShape[0], H: op.inputShape[1], W: op.inputShape[2],
+                                    K: op.outChannels, R: op.kernel, S: op.kernel, stride: op.stride, pad: op.padding)
+            #expect(s.workspaceSize == ck_conv2d_workspace_size(&c))
         }
         let bns = net.batchNormShapes(batch: 32)
         #expect(bns.map(\.shape.description) == ["N32 C32 HW784", "N32 C64 HW196"])

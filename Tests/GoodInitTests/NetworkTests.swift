@@ -191,7 +191,7 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
             let plan = Plan(net: net, batch: 64, chunkSize: 16, workers: w, threads: t)
             let sizes = plan.measuredTeamSizes()
             #expect(sizes.count == w)
-            #expect(sizes.allSatisfy { $0 == (Kernels.hasOpenMP ? t : 1) }, "W=\(w) T=\(t): \(sizes)")
+            #expect(sizes.allSatisfy { $0 == (OpenMP.isAvailable ? t : 1) }, "W=\(w) T=\(t): \(sizes)")
         }
     }
 }

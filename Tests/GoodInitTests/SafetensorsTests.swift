@@ -114,6 +114,19 @@ private let malformedCases = [
         #expect(e.problem.contains(c.word), "\(e)")
     }
 
+    @Test func integersWrittenAsFloatsAndUnknownKeys() throws {
+        let header = #"{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8e0],"extra":1},"__metadata__":{"k":"v"}}"#
+        let (tensors, metadata) = try Safetensors.decode(rawFile(header: header, data: zeros8), file: "f")
+        #expect(tensors == [NamedArray(name: "a", shape: [2], values: [0, 0])] && metadata == ["k": "v"])
+        for bad in ["[2.5]", "[\"2\"]", "[true]", "2"] {
+            let text = #"{"a":{"dtype":"F32","shape":"# + bad + #","data_offsets":[0,8]}}"#
+            let e = try #require(throws: DataError.self) {
+                try Safetensors.decode(rawFile(header: text, data: zeros8), file: "f")
+            }
+            #expect(e.problem.contains("entry needs dtype, shape and two data_offsets"), "\(bad): \(e)")
+        }
+    }
+
     @Test func missingFile() throws {
         let e = try #require(throws: DataError.self) { try Safetensors.read("/nonexistent/x.safetensors") }
         #expect(e.description.contains("x.safetensors") && e.problem.contains("missing"))

@@ -3,18 +3,18 @@
 
 /// Zero-filled doubles. A view (`row`) lets each chunk's worker write its own row of a shared
 /// (rows, C) table while the others write theirs.
-package struct DoubleBuffer {
-    package let count: Int
+struct DoubleBuffer {
+    let count: Int
     let storage: Storage<Double>
     let offset: Int
 
-    package init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0); offset = 0 }
+    init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0); offset = 0 }
     private init(storage: Storage<Double>, offset: Int, count: Int) {
         self.storage = storage; self.offset = offset; self.count = count
     }
 
     /// Row r of this buffer read as (rows, width).
-    package func row(_ r: Int, width: Int) -> DoubleBuffer {
+    func row(_ r: Int, width: Int) -> DoubleBuffer {
         precondition(r >= 0 && width >= 0 && (r + 1) * width <= count, "row \(r) × \(width) out of range")
         return DoubleBuffer(storage: storage, offset: offset + r * width, count: width)
     }
@@ -24,7 +24,7 @@ package struct DoubleBuffer {
         try withExtendedLifetime(storage) { try body(storage.base + offset) }
     }
 
-    package subscript(i: Int) -> Double {
+    subscript(i: Int) -> Double {
         get { precondition(i >= 0 && i < count); return storage.base[offset + i] }
         nonmutating set { precondition(i >= 0 && i < count); storage.base[offset + i] = newValue }
     }

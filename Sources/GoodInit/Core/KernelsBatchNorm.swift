@@ -1,7 +1,7 @@
 // The batch-norm section of CKernels.h: the chunked training statistics (partial sums per chunk,
 // combined in chunk order), normalization, inference, and backward. Every call checks each
-// buffer against n·c·hw, c or chunks·c before C runs. `package`, not public: the CLI's kernel
-// bench calls them too.
+// buffer against n·c·hw, c or chunks·c before C runs. Internal, as all of Kernels (the kernel
+// bench calls them from the library's Bench/).
 import CKernels
 
 extension Kernels {
@@ -13,8 +13,8 @@ extension Kernels {
     // MARK: forward
 
     /// One chunk's sums: sum = Σ x, sumsq = Σ (x − shift)² per channel (shift nil: 0).
-    package static func bnPartialSums(sum: DoubleBuffer, sumsq: DoubleBuffer, x: Tensor, shift: DoubleBuffer?,
-                                      n: Int, c: Int, hw: Int) {
+    static func bnPartialSums(sum: DoubleBuffer, sumsq: DoubleBuffer, x: Tensor, shift: DoubleBuffer?,
+                              n: Int, c: Int, hw: Int) {
         check("x", x.count, n * c * hw); check("sum", sum.count, c); check("sumsq", sumsq.count, c)
         if let shift { check("shift", shift.count, c) }
         sum.withPointer { S in sumsq.withPointer { Q in x.withPointer { X in
@@ -25,15 +25,15 @@ extension Kernels {
     }
 
     /// shift = the batch mean from the chunks' first-pass sums (chunks, C), added in chunk order.
-    package static func bnCombineMean(shift: DoubleBuffer, sum: DoubleBuffer, chunks: Int, count: Int, c: Int) {
+    static func bnCombineMean(shift: DoubleBuffer, sum: DoubleBuffer, chunks: Int, count: Int, c: Int) {
         check("shift", shift.count, c); check("sum", sum.count, chunks * c)
         shift.withPointer { S in sum.withPointer { ck_bn_combine_mean(S, $0, chunks, count, c) } }
     }
 
     /// mean, invstd and the running statistics from the chunks' second-pass sums (chunks, C).
-    package static func bnCombineStats(mean: Tensor, invstd: Tensor, runningMean: Tensor, runningVar: Tensor,
-                                       variance: DoubleBuffer, shift: DoubleBuffer, sumsq: DoubleBuffer,
-                                       eps: Float, momentum: Float, chunks: Int, count: Int, c: Int) {
+    static func bnCombineStats(mean: Tensor, invstd: Tensor, runningMean: Tensor, runningVar: Tensor,
+                               variance: DoubleBuffer, shift: DoubleBuffer, sumsq: DoubleBuffer,
+                               eps: Float, momentum: Float, chunks: Int, count: Int, c: Int) {
         check("mean", mean.count, c); check("invstd", invstd.count, c)
         check("running mean", runningMean.count, c); check("running var", runningVar.count, c)
         check("variance", variance.count, c); check("shift", shift.count, c); check("sumsq", sumsq.count, chunks * c)
@@ -45,8 +45,8 @@ extension Kernels {
     }
 
     /// y = γ·(x − mean)·invstd + β, saving x̂ when given.
-    package static func bnNormalize(y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor,
-                                    beta: Tensor, n: Int, c: Int, hw: Int) {
+    static func bnNormalize(y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor,
+                            beta: Tensor, n: Int, c: Int, hw: Int) {
         check("y", y.count, n * c * hw); check("x", x.count, n * c * hw)
         if let xhat { check("xhat", xhat.count, n * c * hw) }
         check("mean", mean.count, c); check("invstd", invstd.count, c)
@@ -61,8 +61,8 @@ extension Kernels {
     }
 
     /// Inference with the running statistics: no buffer for invstd, so nothing allocated.
-    package static func bnForwardInfer(y: Tensor, x: Tensor, runningMean: Tensor, runningVar: Tensor, gamma: Tensor,
-                                       beta: Tensor, eps: Float, n: Int, c: Int, hw: Int) {
+    static func bnForwardInfer(y: Tensor, x: Tensor, runningMean: Tensor, runningVar: Tensor, gamma: Tensor,
+                               beta: Tensor, eps: Float, n: Int, c: Int, hw: Int) {
         check("y", y.count, n * c * hw); check("x", x.count, n * c * hw)
         check("running mean", runningMean.count, c); check("running var", runningVar.count, c)
         check("gamma", gamma.count, c); check("beta", beta.count, c)
@@ -74,8 +74,8 @@ extension Kernels {
     // MARK: backward
 
     /// One chunk's Σ dy and Σ dy·x̂ per channel; dγ += Σ dy·x̂ and dβ += Σ dy into this chunk's gradients.
-    package static func bnBackwardPartialSums(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, dgamma: Tensor,
-                                              dbeta: Tensor, dy: Tensor, xhat: Tensor, n: Int, c: Int, hw: Int) {
+    static func bnBackwardPartialSums(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, dgamma: Tensor,
+                                      dbeta: Tensor, dy: Tensor, xhat: Tensor, n: Int, c: Int, hw: Int) {
         check("dy", dy.count, n * c * hw); check("xhat", xhat.count, n * c * hw)
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)
         check("dgamma", dgamma.count, c); check("dbeta", dbeta.count, c)
@@ -85,8 +85,8 @@ extension Kernels {
     }
 
     /// The batch's Σ dy and Σ dy·x̂ from the chunks' rows (chunks, C), added in chunk order.
-    package static func bnBackwardCombine(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, partDy: DoubleBuffer,
-                                          partDyXhat: DoubleBuffer, chunks: Int, c: Int) {
+    static func bnBackwardCombine(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, partDy: DoubleBuffer,
+                                  partDyXhat: DoubleBuffer, chunks: Int, c: Int) {
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)
         check("chunk sums dy", partDy.count, chunks * c); check("chunk sums dy·xhat", partDyXhat.count, chunks * c)
         sumDy.withPointer { S in sumDyXhat.withPointer { SX in partDy.withPointer { P in partDyXhat.withPointer {
@@ -95,9 +95,9 @@ extension Kernels {
     }
 
     /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values.
-    package static func bnBackwardApply(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
-                                        sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
-                                        n: Int, c: Int, hw: Int) {
+    static func bnBackwardApply(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
+                                sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
+                                n: Int, c: Int, hw: Int) {
         check("dx", dx.count, n * c * hw); check("dy", dy.count, n * c * hw); check("xhat", xhat.count, n * c * hw)
         check("invstd", invstd.count, c); check("gamma", gamma.count, c)
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)

@@ -1,8 +1,11 @@
-// Tensor: aligned float32 storage with a shape. The only home of raw memory in the library
-// (with Kernels.swift, the thin layer that hands these pointers to CKernels).
+// Tensor: aligned float32 storage with a shape. The home of raw memory in the library, with
+// Kernels.swift, the thin layer that hands these pointers to CKernels; elsewhere only the byte
+// readers of file formats (Gzip, Safetensors) touch raw bytes, each saying where.
 import CKernels
 
 /// Owns one 64-byte aligned allocation. Never resized; freed with the last Tensor that views it.
+/// @unchecked: its fields are constants; the elements are shared memory, and the executor never
+/// lets two threads write the same elements at once (each worker owns its chunk's buffers).
 final class Storage<Element>: @unchecked Sendable {
     let count: Int
     let base: UnsafeMutablePointer<Element>
@@ -18,7 +21,7 @@ final class Storage<Element>: @unchecked Sendable {
 
 /// A float32 tensor: a shape over a window of shared storage. Copies of a Tensor share their
 /// storage (a handle, like a PyTorch tensor); `clone()` makes an independent copy.
-public struct Tensor: @unchecked Sendable, CustomStringConvertible {
+public struct Tensor: Sendable, CustomStringConvertible {
     public let shape: [Int]
     public let count: Int
     let storage: Storage<Float>
@@ -90,6 +93,16 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     public func clone() -> Tensor { let t = Tensor(zeros: shape); t.assign(self); return t }
 
+    /// Standard normal values from the kernels' counter-based generator: same seed, same bits.
+    public static func randomNormal(shape: [Int], seed: UInt64) -> Tensor {
+        let t = Tensor(zeros: shape); Kernels.fillNormal(t, seed: seed); return t
+    }
+
+    /// Uniform values in [lo, hi) from the kernels' counter-based generator: same seed, same bits.
+    public static func randomUniform(shape: [Int], lo: Float, hi: Float, seed: UInt64) -> Tensor {
+        let t = Tensor(zeros: shape); Kernels.fillUniform(t, lo: lo, hi: hi, seed: seed); return t
+    }
+
     public var description: String { "Tensor\(shape)" }
 
     /// Mean and (biased) variance over all elements: two passes in double (exact mean first).
@@ -108,7 +121,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
 /// An integer buffer (argmax indices and labels as Int32, masks as UInt8), zero-filled, with
 /// the same ownership rules as Tensor.
-public struct Buffer<Element: FixedWidthInteger & Sendable>: @unchecked Sendable {
+public struct Buffer<Element: FixedWidthInteger & Sendable>: Sendable {
     public let count: Int
     let storage: Storage<Element>
     public init(count: Int) { self.count = count; storage = Storage(count: count, zero: 0) }

@@ -1,7 +1,8 @@
 import CZlib
 
 /// Whole-buffer gzip with zlib: data files are read into memory anyway, so no streaming API.
-/// The only file that talks to zlib.
+/// The only file that talks to zlib, and (outside Core) one of the homes of raw pointers: zlib's
+/// z_stream takes its input and output buffers as pointers, set inside `withUnsafe…` closures.
 public enum Gzip {
     /// Decompressed size beyond which data is refused: no data set here comes near it, and a
     /// hostile or corrupt file must not make us allocate without bound.

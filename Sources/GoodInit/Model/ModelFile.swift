@@ -26,63 +26,84 @@ public enum ModelFile {
     public static func parse(_ text: String, file: String) throws -> (name: String, input: [Int], layers: [LayerSpec]) {
         func fail(_ at: String, _ problem: String) -> DataError { DataError(file: file, problem: "\(at): \(problem)") }
         try prescan(text, file: file)
-        let root: Any?
+        let root: Node?
         do {
-            // Composed first and checked: Yams' constructor traps on a mapping used as a key.
-            if let node = try Yams.compose(yaml: text) { try requireScalarKeys(node, file: file) }
-            root = try Yams.load(yaml: text)
+            // Checked before any value is read: Yams' constructors trap on some scalars.
+            root = try Yams.compose(yaml: text)
+            if let root { try requireScalarKeys(root, file: file) }
         } catch let error as DataError { throw error } catch {
             throw DataError(file: file, problem: "not valid YAML/JSON: \(error)")
         }
-        guard let doc = root as? [String: Any] else { throw fail("top level", "expected a mapping with name, input, layers") }
-        for key in doc.keys where !["name", "input", "layers"].contains(key) { throw fail(key, "unknown key (name, input, layers)") }
-        let name = doc["name"] as? String ?? (file as NSString).lastPathComponent
-        guard let input = doc["input"] as? [Int], input.count == 3 || input.count == 1,
-              input.allSatisfy({ $0 > 0 && $0 <= NetworkLimits.size }) else {
+        guard let root, case .map(let doc) = Value(root) else {
+            throw fail("top level", "expected a mapping with name, input, layers")
+        }
+        for key in doc.keys where !["name", "input", "layers"].contains(key) {
+            throw fail(key, "unknown key (name, input, layers)")
+        }
+        var name = (file as NSString).lastPathComponent
+        if let node = doc["name"], case .string(let s) = Value(node) { name = s }
+        guard let node = doc["input"], case .list(let items) = Value(node), items.count == 3 || items.count == 1,
+              case let input = items.compactMap({ if case .int(let i) = Value($0) { i } else { nil } }),
+              input.count == items.count, input.allSatisfy({ $0 > 0 && $0 <= NetworkLimits.size }) else {
             throw fail("input", "expected [C, H, W] of integers in 1...\(NetworkLimits.size)")
         }
-        guard let layers = doc["layers"] as? [Any], !layers.isEmpty else { throw fail("layers", "expected a non-empty list") }
+        guard let node = doc["layers"], case .list(let layers) = Value(node), !layers.isEmpty else {
+            throw fail("layers", "expected a non-empty list")
+        }
         guard layers.count <= NetworkLimits.ops else { throw fail("layers", "more than \(NetworkLimits.ops) layers") }
 
         // Sizes are positive (a zero stride or window would divide by zero), padding may be 0.
-        func int(_ args: [String: Any], _ key: String, _ at: String, _ d: Int?, min: Int = 1) throws -> Int {
-            guard let v = args[key] else { if let d { return d }; throw fail(at, "missing '\(key)'") }
-            guard let i = v as? Int, i >= min, i <= NetworkLimits.size else {
-                let shown = v is String ? "'\(v)'" : "\(v)"
+        func int(_ args: Fields, _ key: String, _ at: String, _ d: Int?, min: Int = 1) throws -> Int {
+            guard let node = args[key] else { if let d { return d }; throw fail(at, "missing '\(key)'") }
+            let v = Value(node)
+            guard case .int(let i) = v, i >= min, i <= NetworkLimits.size else {
+                let shown = if case .string(let s) = v { "'\(s)'" } else { v.description }
                 throw fail("\(at).\(key)", "expected an integer in \(min)...\(NetworkLimits.size), got \(shown)")
             }
             return i
         }
-        func num(_ args: [String: Any], _ key: String, _ at: String, _ d: Float,
+        func num(_ args: Fields, _ key: String, _ at: String, _ d: Float,
                  valid: (Float) -> Bool = { $0.isFinite }, range: String = "a finite number") throws -> Float {
-            guard let v = args[key] else { return d }
-            let f: Float
-            if let x = v as? Double { f = Float(x) } else if let i = v as? Int { f = Float(i) } else {
-                throw fail("\(at).\(key)", "expected \(range), got \(v)")
+            guard let node = args[key] else { return d }
+            let v = Value(node), f: Float
+            switch v {
+            case .double(let x): f = Float(x)
+            case .int(let i): f = Float(i)
+            default: throw fail("\(at).\(key)", "expected \(range), got \(v)")
             }
             guard valid(f) else { throw fail("\(at).\(key)", "expected \(range), got \(v)") }
             return f
         }
-        func bool(_ args: [String: Any], _ key: String, _ at: String, _ d: Bool) throws -> Bool {
-            guard let v = args[key] else { return d }
-            guard let b = v as? Bool else { throw fail("\(at).\(key)", "expected true or false") }
+        func bool(_ args: Fields, _ key: String, _ at: String, _ d: Bool) throws -> Bool {
+            guard let node = args[key] else { return d }
+            guard case .bool(let b) = Value(node) else { throw fail("\(at).\(key)", "expected true or false") }
             return b
         }
-        func check(_ args: [String: Any], _ allowed: [String], _ at: String) throws {
-            for k in args.keys where !allowed.contains(k) { throw fail("\(at).\(k)", "unknown key (allowed: \(allowed.joined(separator: ", ")))") }
+        func check(_ args: Fields, _ allowed: [String], _ at: String) throws {
+            for k in args.keys where !allowed.contains(k) {
+                throw fail("\(at).\(k)", "unknown key (allowed: \(allowed.joined(separator: ", ")))")
+            }
         }
-        func spec(_ item: Any, _ at: String) throws -> LayerSpec {
-            let kind: String, value: Any?
-            if let s = item as? String { kind = s; value = nil }
-            else if let m = item as? [String: Any], m.count == 1 { kind = m.keys.first!; value = m.values.first! }
-            else { throw fail(at, "expected a layer name or a one-key mapping") }
+        func spec(_ item: Node, _ at: String) throws -> LayerSpec {
+            let kind: String, value: Value?
+            switch Value(item) {
+            case .string(let s): kind = s; value = nil
+            case .map(let m) where m.keys.count == 1: kind = m.keys[0]; value = m[kind].map(Value.init)
+            default: throw fail(at, "expected a layer name or a one-key mapping")
+            }
             let here = "\(at).\(kind)"
             if kind == "residual" {
-                guard let inner = value as? [Any], !inner.isEmpty else { throw fail(here, "expected a list of layers") }
+                guard case .list(let inner) = value, !inner.isEmpty else {
+                    throw fail(here, "expected a list of layers")
+                }
                 return .residual(try inner.enumerated().map { try spec($0.element, "\(here)[\($0.offset)]") })
             }
-            let args = (value as? [String: Any]) ?? [:]
-            if value != nil && !(value is [String: Any]) { throw fail(here, "expected a mapping of options") }
+            var args = Fields()
+            switch value {
+            case nil: break
+            case .map(let m): args = m
+            default: throw fail(here, "expected a mapping of options")
+            }
             switch kind {
             case "conv":
                 try check(args, ["out", "kernel", "stride", "padding", "bias"], here)
@@ -99,7 +120,8 @@ public enum ModelFile {
                 try check(args, ["slope"], here); return .leakyRelu(try num(args, "slope", here, 0.01))
             case "tanh": return .tanh
             case "sigmoid": return .sigmoid
-            case "prelu": try check(args, ["shared"], here); return .prelu(shared: try bool(args, "shared", here, false))
+            case "prelu":
+                try check(args, ["shared"], here); return .prelu(shared: try bool(args, "shared", here, false))
             case "maxout": try check(args, ["pieces"], here); return .maxout(pieces: try int(args, "pieces", here, 2))
             case "maxpool", "avgpool":
                 try check(args, ["window", "stride"], here)
@@ -117,6 +139,69 @@ public enum ModelFile {
         }
         let specs = try layers.enumerated().map { try spec($0.element, "layers[\($0.offset)]") }
         return (name, input, specs)
+    }
+
+    /// A mapping's keys in document order with their values; of repeated keys the last counts,
+    /// as in Yams' dictionaries.
+    struct Fields {
+        private(set) var keys: [String] = []
+        private var values: [String: Node] = [:]
+        init() {}
+        init(_ mapping: Node.Mapping) {
+            for (key, value) in mapping {
+                let k = key.scalar?.string ?? ""  // requireScalarKeys made every key a scalar
+                if values.updateValue(value, forKey: k) == nil { keys.append(k) }
+            }
+        }
+        subscript(key: String) -> Node? { values[key] }
+    }
+
+    /// A composed node read with Yams' own scalar constructors, so each value is what `Yams.load`
+    /// would give (`010` is octal 8; a tagged scalar it cannot construct stays a string).
+    enum Value: CustomStringConvertible {
+        case string(String), int(Int), double(Double), bool(Bool), null
+        case list([Node]), map(Fields)
+        case other  // sets, ordered maps and pairs: never part of a model file
+
+        init(_ node: Node) {
+            let tag = node.tag.description
+            switch node {
+            case .scalar(let scalar):
+                let text = Value.string(scalar.string)
+                switch tag {
+                case Tag.Name.int.rawValue: self = Int.construct(from: scalar).map(Value.int) ?? text
+                case Tag.Name.float.rawValue: self = Double.construct(from: scalar).map(Value.double) ?? text
+                case Tag.Name.bool.rawValue: self = Bool.construct(from: scalar).map(Value.bool) ?? text
+                case Tag.Name.null.rawValue: self = NSNull.construct(from: scalar) != nil ? .null : text
+                default: self = text
+                }
+            case .mapping(let mapping): self = tag == Tag.Name.set.rawValue ? .other : .map(Fields(mapping))
+            case .sequence(let items):
+                self = [Tag.Name.omap.rawValue, Tag.Name.pairs.rawValue].contains(tag) ? .other : .list(Array(items))
+            }
+        }
+
+        /// As Swift prints the loaded value, for messages.
+        var description: String { describe(quoted: false) }
+
+        private func describe(quoted: Bool) -> String {
+            switch self {
+            case .string(let s): return quoted ? s.debugDescription : s
+            case .int(let i): return "\(i)"
+            case .double(let d): return "\(d)"
+            case .bool(let b): return "\(b)"
+            case .null: return "\(NSNull())"
+            case .list(let items):
+                return "[" + items.map { Value($0).describe(quoted: true) }.joined(separator: ", ") + "]"
+            case .map(let m):
+                guard !m.keys.isEmpty else { return "[:]" }
+                let pairs = m.keys.map { key in
+                    "AnyHashable(\(key.debugDescription)): " + (m[key].map { Value($0).describe(quoted: true) } ?? "")
+                }
+                return "[" + pairs.joined(separator: ", ") + "]"
+            case .other: return "(unsupported YAML type)"
+            }
+        }
     }
 
     /// Largest model file read, in bytes.
@@ -154,7 +239,8 @@ public enum ModelFile {
         case .mapping(let mapping):
             for (key, value) in mapping {
                 guard case .scalar = key else {
-                    throw DataError(file: file, problem: "line \(key.mark?.line ?? 0): a mapping key must be a plain name")
+                    throw DataError(file: file,
+                                    problem: "line \(key.mark?.line ?? 0): a mapping key must be a plain name")
                 }
                 try requireScalarKeys(value, file: file)
             }

@@ -20,6 +20,8 @@ public struct NamedArray: Sendable, Equatable {
 /// Hugging Face's safetensors layout: u64 little-endian header length N, N bytes of JSON
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {…}}`, then the raw
 /// little-endian data, offsets relative to its start. Only F32 is written or read.
+/// Raw bytes (outside Core) in three places only: floats copied as bytes, floats loaded from
+/// unaligned bytes, and the buffer handed to write(2).
 public enum Safetensors {
     /// Writes atomically: a crash leaves either the old file or the new one, never half of one.
     public static func write(_ tensors: [NamedArray], metadata: [String: String] = [:], to path: String) throws {
@@ -124,31 +126,24 @@ public enum Safetensors {
             throw fail("header length \(length) larger than the file's \(bytes.count - 8) remaining bytes (truncated?)")
         }
         let dataStart = 8 + Int(length)
-        let parsed: Any
+        let header: Header
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
+            header = try JSONDecoder().decode(Header.self, from: Data(bytes[8..<dataStart]))
+        } catch DecodingError.typeMismatch {
+            throw fail("header is JSON but not an object")
         } catch {
             throw fail("header is not valid JSON")
         }
-        guard let header = parsed as? [String: Any] else { throw fail("header is JSON but not an object") }
-
-        var metadata: [String: String] = [:]
-        if let raw = header["__metadata__"] {
-            guard let m = raw as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
-            metadata = m
-        }
+        guard let metadata = header.metadata else { throw fail("__metadata__ must map strings to strings") }
         let dataCount = bytes.count - dataStart
         var spans: [(name: String, shape: [Int], begin: Int, end: Int)] = []
-        for (name, raw) in header where name != "__metadata__" {
-            guard let entry = raw as? [String: Any],
-                  let dtype = entry["dtype"] as? String,
-                  let shape = integers(entry["shape"]),
-                  let offsets = integers(entry["data_offsets"]), offsets.count == 2
-            else { throw fail("tensor '\(name)': entry needs dtype, shape and two data_offsets") }
+        for (name, entry) in header.entries {
+            guard let entry else { throw fail("tensor '\(name)': entry needs dtype, shape and two data_offsets") }
+            let (dtype, shape) = (entry.dtype, entry.shape)
             guard dtype == "F32" else {
                 throw fail("tensor '\(name)': dtype \(dtype) unsupported, only F32 is supported")
             }
-            let (begin, end) = (offsets[0], offsets[1])
+            let (begin, end) = (entry.begin, entry.end)
             guard begin >= 0, begin <= end, end <= dataCount else {
                 throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] out of range "
                            + "of the \(dataCount) data bytes (truncated?)")
@@ -168,7 +163,7 @@ public enum Safetensors {
         }
         if cursor != dataCount { throw fail("\(dataCount - cursor) trailing bytes after the last tensor") }
 
-        let tensors = bytes.withUnsafeBytes { raw in
+        let tensors = bytes.withUnsafeBytes { raw in // raw bytes: unaligned loads, checked spans above
             spans.map { s in
                 let values = (0..<((s.end - s.begin) / 4)).map { i in
                     let word = raw.loadUnaligned(fromByteOffset: dataStart + s.begin + 4 * i, as: UInt32.self)
@@ -180,15 +175,61 @@ public enum Safetensors {
         return (tensors, metadata)
     }
 
-    /// A JSON array of integers (NSNumber on Linux), nil otherwise.
-    private static func integers(_ value: Any?) -> [Int]? {
-        guard let array = value as? [Any] else { return nil }
-        var out: [Int] = []
-        for v in array {
-            guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) else { return nil }
-            out.append(i)
+    /// The JSON header: each tensor's entry under its name (nil when it is not an object with a
+    /// string dtype, an integer shape and two integer data_offsets), and the `__metadata__` string
+    /// map (empty when absent, nil when not a map of strings).
+    struct Header: Decodable {
+        struct Entry: Decodable {
+            let dtype: String
+            let shape: [Int]
+            let begin, end: Int
+            enum Keys: String, CodingKey { case dtype, shape, offsets = "data_offsets" }
+            init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: Keys.self)
+                dtype = try c.decode(String.self, forKey: .dtype)
+                shape = try c.decode([JSONInteger].self, forKey: .shape).map(\.value)
+                let offsets = try c.decode([JSONInteger].self, forKey: .offsets).map(\.value)
+                guard offsets.count == 2 else {
+                    throw DecodingError.dataCorruptedError(forKey: .offsets, in: c, debugDescription: "two offsets")
+                }
+                (begin, end) = (offsets[0], offsets[1])
+            }
         }
-        return out
+
+        /// Tensor names are the header's keys, unknown in advance.
+        struct Name: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        var metadata: [String: String]? = [:]
+        var entries: [(name: String, entry: Entry?)] = []
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Name.self)
+            for key in c.allKeys {
+                if key.stringValue == "__metadata__" {
+                    metadata = try? c.decode([String: String].self, forKey: key)
+                } else {
+                    entries.append((key.stringValue, try? c.decode(Entry.self, forKey: key)))
+                }
+            }
+        }
+    }
+
+    /// A JSON number with an integer value, also when written as a float (`4.0`, `4e0`).
+    struct JSONInteger: Decodable {
+        let value: Int
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let i = try? c.decode(Int.self) { value = i; return }
+            guard let i = Int(exactly: try c.decode(Double.self)) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an integer")
+            }
+            value = i
+        }
     }
 
     // MARK: - Atomic write
@@ -232,7 +273,7 @@ public enum Safetensors {
     }
 }
 
-/// POSIX write(2), named apart from `Safetensors.write`.
+/// POSIX write(2), named apart from `Safetensors.write`; takes a raw buffer, as write(2) does.
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
     return Glibc.write(fd, buffer, count)

@@ -10,11 +10,15 @@ public struct ConvShape: Hashable, Sendable, CustomStringConvertible {
     /// backward-data pass never runs.
     public let needsInputGradient: Bool
 
-    public var kernelShape: ck_conv2d_shape { ck_conv2d_shape(N: n, C: c, H: h, W: w, K: k, R: r, S: s, stride: stride, pad: pad) }
+    var kernelShape: ck_conv2d_shape {
+        ck_conv2d_shape(N: n, C: c, H: h, W: w, K: k, R: r, S: s, stride: stride, pad: pad)
+    }
     public var p: Int { (h + 2 * pad - r) / stride + 1 }
     public var q: Int { (w + 2 * pad - s) / stride + 1 }
     public var workspaceSize: Int { Kernels.convWorkspace(kernelShape) }
-    public var description: String { "N\(n) C\(c) H\(h) W\(w) K\(k) \(r)x\(s) s\(stride) p\(pad)\(hasBias ? " +b" : "")" }
+    public var description: String {
+        "N\(n) C\(c) H\(h) W\(w) K\(k) \(r)x\(s) s\(stride) p\(pad)\(hasBias ? " +b" : "")"
+    }
 }
 
 /// Batch norm over x (n, c, hw); fully connected inputs have hw = 1.
@@ -23,13 +27,19 @@ public struct BatchNormShape: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "N\(n) C\(c) HW\(hw)" }
 }
 
-/// One ck_sgemm call: C (m, n) = op(A) (m, k) · op(B) (k, n), accumulating into C when `accumulate`.
+/// One ck_sgemm call: C (m, n) = op(A) (m, k) · op(B) (k, n), accumulating into C when
+/// `accumulate`.
 public struct GemmShape: Hashable, Sendable, CustomStringConvertible {
     public let transA, transB: Bool
     public let m, n, k: Int
     public let accumulate: Bool
+    public init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, accumulate: Bool) {
+        self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k; self.accumulate = accumulate
+    }
     public var workspaceSize: Int { Kernels.gemmWorkspace(m: m, n: n, k: k) }
-    public var description: String { "\(m)x\(n)x\(k) \(transA ? "T" : "N")\(transB ? "T" : "N")\(accumulate ? " +=" : "")" }
+    public var description: String {
+        "\(m)x\(n)x\(k) \(transA ? "T" : "N")\(transB ? "T" : "N")\(accumulate ? " +=" : "")"
+    }
 }
 
 /// A shape and the ops that call it ("conv2", or "linear1 backward-data" for GEMMs).
@@ -48,8 +58,8 @@ extension Network {
         distinct(ops.indices.compactMap { i in
             guard let op = ops[i] as? Conv2d else { return nil }
             let s = op.shape
-            return (ConvShape(n: batch, c: s.C, h: s.H, w: s.W, k: s.K, r: s.R, s: s.S, stride: s.stride, pad: s.pad,
-                              hasBias: op.hasBias, needsInputGradient: needsInputGradient(i)), op.name)
+            return (ConvShape(n: batch, c: s.C, h: s.H, w: s.W, k: s.K, r: s.R, s: s.S, stride: s.stride,
+                              pad: s.pad, hasBias: op.hasBias, needsInputGradient: needsInputGradient(i)), op.name)
         })
     }
 
@@ -68,10 +78,13 @@ extension Network {
         for (i, op) in ops.enumerated() {
             guard let fc = op as? Linear else { continue }
             let (nb, fin, fout) = (batch, fc.inFeatures, fc.outFeatures)
-            calls.append((GemmShape(transA: false, transB: true, m: nb, n: fout, k: fin, accumulate: false), "\(fc.name) forward"))
-            calls.append((GemmShape(transA: true, transB: false, m: fout, n: fin, k: nb, accumulate: true), "\(fc.name) backward-weights"))
+            calls.append((GemmShape(transA: false, transB: true, m: nb, n: fout, k: fin, accumulate: false),
+                          "\(fc.name) forward"))
+            calls.append((GemmShape(transA: true, transB: false, m: fout, n: fin, k: nb, accumulate: true),
+                          "\(fc.name) backward-weights"))
             if needsInputGradient(i) {
-                calls.append((GemmShape(transA: false, transB: false, m: nb, n: fin, k: fout, accumulate: true), "\(fc.name) backward-data"))
+                calls.append((GemmShape(transA: false, transB: false, m: nb, n: fin, k: fout, accumulate: true),
+                              "\(fc.name) backward-data"))
             }
         }
         return distinct(calls)
@@ -80,7 +93,12 @@ extension Network {
     private func distinct<S>(_ calls: [(S, String)]) -> [KernelUse<S>] {
         var uses: [KernelUse<S>] = [], index: [S: Int] = [:]
         for (shape, name) in calls {
-            if let j = index[shape] { uses[j].ops.append(name) } else { index[shape] = uses.count; uses.append(KernelUse(shape: shape, ops: [name])) }
+            if let j = index[shape] {
+                uses[j].ops.append(name)
+            } else {
+                index[shape] = uses.count
+                uses.append(KernelUse(shape: shape, ops: [name]))
+            }
         }
         return uses
     }
