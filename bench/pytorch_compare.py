@@ -11,6 +11,13 @@ Prints a markdown table with images/s of both and the ratio GoodInit / PyTorch (
 of T threads and as T data-parallel workers of one thread (each batch split into T chunks); the
 ratio takes the faster, as a user choosing the W×T layout for their model would. PyTorch runs in a
 subprocess per thread count so torch.set_num_threads takes effect cleanly.
+
+PyTorch's memory layout: NCHW by default; --channels-last measures the convolutional models in
+torch.channels_last (model and input converted once, before timing; PyTorch's fastest CPU setting),
+and --layouts nchw,channels_last measures both in one run, one column each. Models without
+convolutions (the MLPs) have no channels_last figure: the layout does not change them.
+
+  python3 bench/pytorch_compare.py --models plain30 --threads 1 --layouts nchw,channels_last
 """
 import argparse, json, subprocess, sys, time
 
@@ -50,12 +57,19 @@ def build(name):
         return nn.Sequential(*l, nn.Flatten(), nn.Linear(4096, 10)), (3, 32, 32)
     raise SystemExit(f"unknown model {name}")
 
-def torch_worker(model, batch, threads, steps):
+LAYOUTS = {"nchw": "NCHW", "channels_last": "channels_last"}
+
+def torch_worker(model, batch, threads, steps, layout):
     import torch
     torch.set_num_threads(threads)
     net, shape = build(model)
-    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(batch, *shape); y = torch.randint(0, 10, (batch,))
+    if layout == "channels_last":
+        if not any(isinstance(m, torch.nn.Conv2d) for m in net.modules()):
+            return {"skipped": "no convolutions"}
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     lossf = torch.nn.CrossEntropyLoss()
     def step():
         opt.zero_grad(set_to_none=False); lossf(net(x), y).backward(); opt.step()
@@ -75,10 +89,21 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--goodinit", default=".build/release/goodinit")
-    p.add_argument("--worker", nargs=3)  # internal: model threads batch
+    p.add_argument("--channels-last", action="store_true",
+                   help="PyTorch in torch.channels_last (convolutional models); same as --layouts channels_last")
+    p.add_argument("--layouts", help="PyTorch layouts to measure, comma-separated: nchw, channels_last "
+                   "(default nchw)")
+    p.add_argument("--worker", nargs=4)  # internal: model threads batch layout
     a = p.parse_args()
     if a.worker:
-        print(json.dumps(torch_worker(a.worker[0], int(a.worker[2]), int(a.worker[1]), a.steps))); return
+        m, t, b, layout = a.worker
+        print(json.dumps(torch_worker(m, int(b), int(t), a.steps, layout))); return
+    if a.channels_last and a.layouts not in (None, "channels_last"):
+        p.error("--channels-last is --layouts channels_last; pass one of them")
+    layouts = (a.layouts or ("channels_last" if a.channels_last else "nchw")).split(",")
+    unknown = [l for l in layouts if l not in LAYOUTS]
+    if unknown or len(set(layouts)) != len(layouts):
+        p.error(f"--layouts: each of {', '.join(LAYOUTS)} at most once, got {a.layouts}")
     def goodinit(m, t, w):
         # w workers of t/w threads; w > 1 splits each batch into w chunks (data parallel)
         cmd = [a.goodinit, "bench", "train", "--model", m, "--batch-size", str(a.batch), "--threads", str(t // w),
@@ -90,19 +115,28 @@ def main():
         for t in map(int, a.threads.split(",")):
             g = goodinit(m, t, 1)
             gw = goodinit(m, t, t) if t > 1 else None
-            cmd = [sys.executable, __file__, "--steps", str(a.steps), "--worker", m, str(t), str(a.batch)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            pt = json.loads(out.strip().splitlines()[-1])
-            rows.append((m, t, g, gw, pt))
-    print("| model | threads | GoodInit img/s (1 worker × T threads) | GoodInit img/s (T workers × 1 thread) "
-          "| PyTorch img/s | ratio (best GoodInit / PyTorch) | GoodInit RSS MB | PyTorch RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for m, t, g, gw, pt in rows:
+            pts = []
+            for layout in layouts:
+                cmd = [sys.executable, __file__, "--steps", str(a.steps), "--worker", m, str(t), str(a.batch), layout]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                pts.append(json.loads(out.strip().splitlines()[-1]))
+            rows.append((m, t, g, gw, pts))
+    names = [LAYOUTS[l] for l in layouts]
+    print("| model | threads | GoodInit img/s (1 worker × T threads) | GoodInit img/s (T workers × 1 thread) | "
+          + "".join(f"PyTorch {n} img/s | " for n in names)
+          + "".join(f"ratio (best GoodInit / PyTorch {n}) | " for n in names)
+          + "GoodInit RSS MB | " + "".join(f"PyTorch {n} RSS MB | " for n in names).rstrip())
+    print("|---|---|---|---|" + "---|" * (3 * len(layouts) + 1))
+    for m, t, g, gw, pts in rows:
         best = max(g["img_per_s"], gw["img_per_s"] if gw else 0)
         rss = gw["peak_rss_mb"] if gw and gw["img_per_s"] > g["img_per_s"] else g["peak_rss_mb"]
         wcol = f"{gw['img_per_s']:.1f}" if gw else "–"
-        print(f"| {m} | {t} | {g['img_per_s']:.1f} | {wcol} | {pt['img_per_s']:.1f} "
-              f"| {best / pt['img_per_s']:.2f} | {rss:.0f} | {pt['peak_rss_mb']:.0f} |")
+        def cols(f): return "".join(("– | " if "skipped" in pt else f(pt) + " | ") for pt in pts)
+        print(f"| {m} | {t} | {g['img_per_s']:.1f} | {wcol} | " + cols(lambda pt: f"{pt['img_per_s']:.1f}")
+              + cols(lambda pt: f"{best / pt['img_per_s']:.2f}") + f"{rss:.0f} | "
+              + cols(lambda pt: f"{pt['peak_rss_mb']:.0f}").rstrip())
+    if any("skipped" in pt for *_, pts in rows for pt in pts):
+        print("\n– : no convolutions, so channels_last does not apply (the NCHW figure holds for both).")
 
 if __name__ == "__main__":
     main()
