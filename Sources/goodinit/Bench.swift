@@ -81,20 +81,6 @@ struct BenchPeak: ParsableCommand {
     }
 }
 
-/// Median of `repeats` timings of body (seconds), after one warm-up run.
-func medianSeconds(repeats: Int, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
-    let t = Timing.measure(repeats: repeats, body)
-    return (t.median, t.min, t.max)
-}
-
-/// "1,2,4" → [1, 2, 4] for `bench train`'s string options (the others take a CountList).
-func parseList(_ s: String, max: Int = CountList.maxSize) throws -> [Int] {
-    do { return try CountList(parsing: s, max: max).values } catch { throw ValidationError("'\(s)' is \(error)") }
-}
-
-/// Thread and worker counts for `bench train`: at most 4 × the cores (and 1024), as `train` allows.
-func parseThreadList(_ s: String) throws -> [Int] { try parseList(s, max: CountList.maxThreads) }
-
 struct BenchGemm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
@@ -139,21 +125,18 @@ struct BenchGemm: ParsableCommand {
 }
 
 struct BenchLSUV: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
-    @Option(help: "Preset.") var model = "plain30"
-    @Option(help: "Minibatch size.") var batchSize = 128
-    @Option(help: "Timed repeats.") var repeats = 5
+    static let configuration = CommandConfiguration(
+        commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
+    @Option(help: "Preset.", transform: Parse.preset) var model = ModelPreset.plain30
+    @Option(parsing: .unconditional, help: "Minibatch size.",
+            transform: { try Parse.int($0, min: 1, max: CountList.maxSize) })
+    var batchSize = 128
+    @Option(parsing: .unconditional, help: "Timed repeats.", transform: Parse.positiveInt) var repeats = 5
     @OptionGroup var compute: ComputeFlags
     @Flag(help: "One JSON object per line.") var json = false
 
-    func validate() throws {
-        guard batchSize > 0, batchSize <= 65536 else { throw ValidationError("--batch-size must be in 1...65536") }
-        guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
-        _ = try Parse.preset(model)
-    }
-
     func run() throws {
-        let net = try Presets.network(Parse.preset(model))
+        let net = try Presets.network(model)
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)
         let x = Tensor.randomNormal(shape: [batchSize * size], seed: compute.seed)
@@ -162,94 +145,106 @@ struct BenchLSUV: ParsableCommand {
         net.initialize(.orthogonal(gain: 1), seed: compute.seed)
         let plan = Plan(net: net, batch: batchSize, chunkSize: batchSize, workers: 1, threads: threads)
         plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
-        let fwd = medianSeconds(repeats: repeats) { plan.forward(training: true) }
+        let fwd = Timing.measure(repeats: repeats) { plan.forward(training: true) }
         var tries = 0
-        let lsuv = medianSeconds(repeats: repeats) {
-            tries = LSUV.run(net, images: images, labels: labels, options: opts, seed: compute.seed, threads: threads).reduce(0) { $0 + $1.tries }
+        let lsuv = Timing.measure(repeats: repeats) {
+            let report = LSUV.run(net, images: images, labels: labels, options: opts, seed: compute.seed,
+                                  threads: threads)
+            tries = report.reduce(0) { $0 + $1.tries }
         }
-        let pre = medianSeconds(repeats: repeats) { net.initialize(.orthogonal(gain: 1), seed: compute.seed) }
+        let pre = Timing.measure(repeats: repeats) { net.initialize(.orthogonal(gain: 1), seed: compute.seed) }
         let passes = lsuv.median / fwd.median, withoutPre = (lsuv.median - pre.median) / fwd.median
+        let name = model.rawValue
         if json {
             print(String(format: "{\"kernel\":\"lsuv\",\"model\":\"%@\",\"batch\":%d,\"threads\":%d,\"forward_s\":%.6g,"
                          + "\"lsuv_s\":%.6g,\"preinit_s\":%.6g,\"tries\":%d,\"forward_passes\":%.3f,"
                          + "\"forward_passes_without_preinit\":%.3f}",
-                         model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
+                         name, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
         } else {
             print(String(format: "%@ batch %d, %d threads: forward %.4f s, LSUV %.4f s (orthogonal pre-init %.4f s, "
                          + "%d tries in all) = %.2f forward passes (%.2f without the pre-init)",
-                         model, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
+                         name, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
         }
     }
 }
 
 struct BenchTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Training throughput on synthetic data: images/s, GFLOP/s, speed-up and efficiency per thread count.")
-    @Option(help: "Presets, comma-separated.") var model = "cnn-small"
-    @Option(help: "Batch sizes.") var batchSize = "128"
-    @Option(help: "Threads per worker.") var threads = "1,2"
-    @Option(help: "Workers.") var workers = "1"
-    @Option(help: "Timed steps per point.") var steps = 5
-    @Option(help: "Samples per chunk (W workers need batch / chunk ≥ W).") var chunk = 128
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training throughput on synthetic data: images/s, GFLOP/s, speed-up and efficiency per thread count.")
+    @Option(help: "Presets, comma-separated.", transform: PresetList.parse) var model = PresetList([.cnnSmall])
+    @Option(help: "Batch sizes.", transform: CountList.sizes) var batchSize = CountList([128])
+    @Option(help: "Threads per worker.", transform: CountList.threads) var threads = CountList([1, 2])
+    @Option(help: "Workers.", transform: CountList.threads) var workers = CountList([1])
+    @Option(parsing: .unconditional, help: "Timed steps per point.", transform: Parse.positiveInt) var steps = 5
+    @Option(parsing: .unconditional, help: "Samples per chunk (W workers need batch / chunk ≥ W).",
+            transform: Parse.positiveInt)
+    var chunk = 128
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
     func validate() throws {
-        guard steps > 0, chunk > 0 else { throw ValidationError("--steps and --chunk must be positive") }
-        _ = try parseList(batchSize)
-        for list in [threads, workers] { _ = try parseThreadList(list) }
-        for name in model.split(separator: ",") { _ = try Parse.preset(String(name)) }
+        for b in batchSize.values { for w in workers.values where w > (b + chunk - 1) / chunk {
+            throw ValidationError("\(w) workers need at least \(w) chunks, but batch \(b) / chunk \(chunk) gives "
+                                  + "\((b + chunk - 1) / chunk): pass --chunk \(max(1, b / w)) or less")
+        } }
     }
 
     func run() throws {
-        let names = model.split(separator: ",").map(String.init)
-        let mw = max(13, names.map(\.count).max() ?? 0)
+        let mw = max(13, model.presets.map(\.rawValue.count).max() ?? 0)
+        func pad(_ s: String) -> String { s.padding(toLength: mw, withPad: " ", startingAt: 0) }
         if !json {
-            print("model".padding(toLength: mw, withPad: " ", startingAt: 0)
-                  + "  batch  W  T   img/s (train)          (min-max)"
+            print(pad("model") + "  batch  W  T   img/s (train)          (min-max)"
                   + "  GFLOP/s  % peak  speed-up  efficiency  img/s (inference)")
         }
         var points: [ThroughputPoint] = []
-        for name in names {
-            let net = try Presets.network(Parse.preset(name))
+        for preset in model.presets {
+            let name = preset.rawValue
+            let net = try Presets.network(preset)
             net.initialize(.heNormal(fanOut: false), seed: 1)
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)
-            for b in try parseList(batchSize) {
+            for b in batchSize.values {
                 let x = Tensor.randomNormal(shape: [b * size], seed: 3)
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
-                for w in try parseThreadList(workers) { for t in try parseThreadList(threads) {
-                    guard w <= (b + chunk - 1) / chunk else {
-                        throw ValidationError("\(w) workers need at least \(w) chunks, but batch \(b) / chunk \(chunk) gives \((b + chunk - 1) / chunk): pass --chunk \(max(1, b / w)) or less")
-                    }
+                for w in workers.values { for t in threads.values {
                     let plan = Plan(net: net, batch: b, chunkSize: chunk, workers: w, threads: t)
                     plan.setInput(images: images, labels: labels, indices: Array(0..<b)[...])
-                    let r = medianSeconds(repeats: steps) {
+                    let r = Timing.measure(repeats: steps) {
                         plan.forward(training: true); _ = plan.loss(); plan.backward(); opt.step(lr: 1e-4)
                     }
-                    let inf = medianSeconds(repeats: steps) { plan.forward(training: false) }
+                    let inf = Timing.measure(repeats: steps) { plan.forward(training: false) }
                     let ips = Double(b) / r.median
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
                     let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = peakShare(gf, threads: w * t)
-                    let p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips, minImgPerS: Double(b) / r.max,
-                                            maxImgPerS: Double(b) / r.min, gflops: gf, speedup: speedup, efficiency: eff,
-                                            inferenceImgPerS: Double(b) / inf.median, peakRSSMB: ProcessStats.peakRSSMegabytes())
+                    let p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips,
+                                            minImgPerS: Double(b) / r.max, maxImgPerS: Double(b) / r.min, gflops: gf,
+                                            speedup: speedup, efficiency: eff, inferenceImgPerS: Double(b) / inf.median,
+                                            peakRSSMB: ProcessStats.peakRSSMegabytes())
                     points.append(p)
                     if json {
-                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),\"img_per_s\":\(String(format: "%.1f", ips)),\"gflops\":\(String(format: "%.2f", gf)),\"speedup\":\(String(format: "%.3f", speedup)),\"efficiency\":\(String(format: "%.3f", eff)),\(peakJSON(share)),\"peak_rss_mb\":\(String(format: "%.1f", p.peakRSSMB)),\"inference_img_per_s\":\(String(format: "%.1f", p.inferenceImgPerS))}")
+                        let f = { (format: String, v: Double) in String(format: format, v) }
+                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),"
+                              + "\"img_per_s\":\(f("%.1f", ips)),\"gflops\":\(f("%.2f", gf)),"
+                              + "\"speedup\":\(f("%.3f", speedup)),\"efficiency\":\(f("%.3f", eff)),\(peakJSON(share)),"
+                              + "\"peak_rss_mb\":\(f("%.1f", p.peakRSSMB)),"
+                              + "\"inference_img_per_s\":\(f("%.1f", p.inferenceImgPerS))}")
                     } else {
-                        let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS) // %@ would not pad a Swift String
-                        print(name.padding(toLength: mw, withPad: " ", startingAt: 0) + String(format: " %6d %2d %2d %15.1f ", b, w, t, ips)
+                        // %@ would not pad a Swift String
+                        let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS)
+                        print(pad(name) + String(format: " %6d %2d %2d %15.1f ", b, w, t, ips)
                               + String(repeating: " ", count: max(0, 18 - spread.count)) + spread
-                              + String(format: " %8.2f %6.1f%% %9.2f %11.2f %18.1f", gf, 100 * share.fraction, speedup, eff,
-                                       p.inferenceImgPerS))
+                              + String(format: " %8.2f %6.1f%% %9.2f %11.2f %18.1f", gf, 100 * share.fraction,
+                                       speedup, eff, p.inferenceImgPerS))
                     }
                 } }
             }
         }
         if let out {
-            let command = "goodinit bench train --model \(model) --batch-size \(batchSize) --threads \(threads) --workers \(workers) --steps \(steps) --chunk \(chunk)"
+            let command = "goodinit bench train --model \(model) --batch-size \(batchSize) --threads \(threads) "
+                + "--workers \(workers) --steps \(steps) --chunk \(chunk)"
             try ThroughputReport.write(points, to: out, command: command, steps: steps)
             if !json { print("wrote \(out)/throughput.svg, efficiency.svg, throughput.md") }
         }
