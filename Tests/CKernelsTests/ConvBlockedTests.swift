@@ -56,8 +56,8 @@ import Testing
                     return y.array
                 }
                 let y = Buf(ck_blocked_size(s.N, s.K, P, Q), fill: .nan)
-                ck_conv2d_blocked_forward(y.p, toBlocked(x, s.C, s.H, s.W).p, weights(w).p, b.map { Buf($0).p }, sp,
-                                          ws.p)
+                let xb = toBlocked(x, s.C, s.H, s.W)
+                ck_conv2d_blocked_forward(y.p, xb.p, weights(w).p, b.map { Buf($0).p }, sp, ws.p)
                 return fromBlocked(y, s.K, P, Q)
             }
         }
@@ -83,8 +83,8 @@ import Testing
                     return dw.array + db.array
                 }
                 let dwb = weights(start), dw = Buf(wCount)
-                ck_conv2d_blocked_backward_weights(dwb.p, db.p, toBlocked(dy, s.K, P, Q).p, toBlocked(x, s.C, s.H, s.W).p,
-                                                   sp, ws.p)
+                let dyb = toBlocked(dy, s.K, P, Q), xb = toBlocked(x, s.C, s.H, s.W)
+                ck_conv2d_blocked_backward_weights(dwb.p, db.p, dyb.p, xb.p, sp, ws.p)
                 ck_blocked_weights_to_kcrs(dw.p, dwb.p, s.K, s.C, s.R, s.S)
                 return dw.array + db.array
             }
@@ -95,15 +95,19 @@ import Testing
     func layouts() {
         var rng = TestRNG(50)
         let (n, c, h, w) = (2, 19, 3, 5)
-        let x = rng.ints(n * c * h * w), xb = Buf(ck_blocked_size(n, c, h, w), fill: .nan), back = Buf(x.count)
+        let x = rng.ints(n * c * h * w), back = Buf(x.count)
+        let xb = Buf(ck_blocked_size(n, c, h, w), fill: .nan)
         ck_blocked_from_nchw(xb.p, Buf(x).p, n, c, h, w)
         ck_blocked_to_nchw(back.p, xb.p, n, c, h, w)
         expectBitwise(back.array, x, "activations round trip")
         #expect(xb[((1 * 2 + 1) * h * w + 4) * 16 + 2] == x[(1 * c + 18) * h * w + 4], "image 1, channel 18, pixel 4")
-        let pads = (0..<n).flatMap { i in (0..<h * w).flatMap { p in (3..<16).map { ((i * 2 + 1) * h * w + p) * 16 + $0 } } }
+        let pads = (0..<n).flatMap { i in
+            (0..<h * w).flatMap { p in (3..<16).map { ((i * 2 + 1) * h * w + p) * 16 + $0 } }
+        }
         #expect(pads.allSatisfy { xb[$0] == 0 }, "padding channels of the last block")
         let (k, r, sz) = (33, 3, 2)
-        let wt = rng.ints(k * c * r * sz), wb = Buf(ck_blocked_weights_size(k, c, r, sz), fill: .nan), wback = Buf(wt.count)
+        let wt = rng.ints(k * c * r * sz), wback = Buf(wt.count)
+        let wb = Buf(ck_blocked_weights_size(k, c, r, sz), fill: .nan)
         ck_blocked_weights_from_kcrs(wb.p, Buf(wt).p, k, c, r, sz)
         ck_blocked_weights_to_kcrs(wback.p, wb.p, k, c, r, sz)
         expectBitwise(wback.array, wt, "weights round trip")
