@@ -266,6 +266,44 @@ void ck_adam_step(float *w, float *m, float *v, const float *grad, const uint8_t
                   float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
                   ptrdiff_t n);
 
+
+// MARK: - Direct convolution on the channel-blocked layout
+// Activations (N, ⌈C/16⌉, H, W, 16): 16 channels innermost, one zmm or two ymm; the channels past
+// C padded with zeros. Weights (⌈K/16⌉, ⌈C/16⌉, R, S, 16 c, 16 k), zero-padded. Same shape struct
+// and argument order as ck_conv2d_*. 3×3, stride 1, pad 1 runs register-blocked micro-kernels
+// (AVX2 or AVX-512, chosen per calling thread like the GEMM); other shapes, and the portable
+// variant, run plain loops in the same layout. Every variant sums each value in the same order:
+// the same bits on AVX2 and AVX-512 machines and for every thread count. First layers (C = 1, 3)
+// use the padded layout; their loops skip the padding channels.
+
+enum { CK_CB = 16 };
+
+/// Floats of a blocked activation tensor, and of blocked weights.
+ptrdiff_t ck_blocked_size(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W);
+ptrdiff_t ck_blocked_weights_size(ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
+/// xb (N, ⌈C/16⌉, H, W, 16) from x (N, C, H, W), padding channels zeroed; and back.
+void ck_blocked_from_nchw(float *xb, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W);
+void ck_blocked_to_nchw(float *x, const float *xb, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W);
+/// wb (⌈K/16⌉, ⌈C/16⌉, R, S, 16, 16) from w (K, C, R, S), padding zeroed; and back.
+void ck_blocked_weights_from_kcrs(float *wb, const float *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
+void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
+
+/// Floats of workspace the blocked passes need (backward-data's transposed weights).
+ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s);
+/// Name of the calling thread's blocked-convolution micro-kernels ("avx512 …", "avx2+fma …", …).
+const char *ck_conv2d_blocked_kernel_name(void);
+
+/// yb = conv(xb, wb) + b (K; may be NULL). workspace may be NULL.
+void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b,
+                               const ck_conv2d_shape *s, float *workspace);
+/// dxb += conv_transpose(dyb, wb)
+void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
+                                     const ck_conv2d_shape *s, float *workspace);
+/// dwb += Σ_n dyb[n] ⋆ xb[n] (each image's sum added in image order); db (K) += Σ dy (may be NULL).
+/// workspace may be NULL.
+void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                        const ck_conv2d_shape *s, float *workspace);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,298 @@
+// Direct convolution on the channel-blocked layout: layout conversions, the drivers (partitions and
+// threads), and the generic loops that serve every other shape and the portable variant.
+// Sizes: N,C,H,W input; K,R,S filters; P,Q output; Cb = ⌈C/16⌉, Kb = ⌈K/16⌉ blocks.
+// xb (N, Cb, H, W, 16), yb (N, Kb, P, Q, 16), wb (Kb, Cb, R, S, 16c, 16k); padding channels zero.
+//
+// Partitions are fixed by the shape: forward over (image, output-block group, row), backward-data
+// over (image, input-block group, row), backward-weights over (output block, input block, tap row,
+// 8 channels), each unit summing the images in order. Nothing depends on the thread count.
+#include "conv_blocked.h"
+
+static inline ptrdiff_t nblk(ptrdiff_t c) { return ck_ceil_div(c, CB); }
+
+ptrdiff_t ck_blocked_size(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W) { return N * nblk(C) * CB * H * W; }
+
+ptrdiff_t ck_blocked_weights_size(ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
+    return nblk(K) * nblk(C) * R * S * CB2;
+}
+
+// MARK: - Layout conversions
+
+void ck_blocked_from_nchw(float *xb, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W) {
+    const ptrdiff_t Cb = nblk(C), HW = H * W;
+    CK_PARALLEL_FOR(nb, N * Cb, N * Cb * HW * CB >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t n = nb / Cb, c0 = nb % Cb * CB, cn = ck_min(CB, C - c0);
+        float *d = xb + nb * HW * CB;
+        const float *src = x + (n * C + c0) * HW;
+        for (ptrdiff_t i = 0; i < HW; i++)
+            for (ptrdiff_t c = 0; c < CB; c++) d[i * CB + c] = c < cn ? src[c * HW + i] : 0.0f;
+    );
+}
+
+void ck_blocked_to_nchw(float *x, const float *xb, ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W) {
+    const ptrdiff_t Cb = nblk(C), HW = H * W;
+    CK_PARALLEL_FOR(nb, N * Cb, N * Cb * HW * CB >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t n = nb / Cb, c0 = nb % Cb * CB, cn = ck_min(CB, C - c0);
+        const float *s = xb + nb * HW * CB;
+        float *d = x + (n * C + c0) * HW;
+        for (ptrdiff_t c = 0; c < cn; c++)
+            for (ptrdiff_t i = 0; i < HW; i++) d[c * HW + i] = s[i * CB + c];
+    );
+}
+
+void ck_blocked_weights_from_kcrs(float *wb, const float *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
+    const ptrdiff_t Kb = nblk(K), Cb = nblk(C), RS = R * S;
+    for (ptrdiff_t kb = 0; kb < Kb; kb++)
+        for (ptrdiff_t cb = 0; cb < Cb; cb++)
+            for (ptrdiff_t rs = 0; rs < RS; rs++) {
+                float *d = wb + ((kb * Cb + cb) * RS + rs) * CB2;
+                for (ptrdiff_t c = 0; c < CB; c++)
+                    for (ptrdiff_t k = 0; k < CB; k++) {
+                        const ptrdiff_t kk = kb * CB + k, cc = cb * CB + c;
+                        d[c * CB + k] = kk < K && cc < C ? w[(kk * C + cc) * RS + rs] : 0.0f;
+                    }
+            }
+}
+
+void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
+    const ptrdiff_t Cb = nblk(C), RS = R * S;
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t c = 0; c < C; c++)
+            for (ptrdiff_t rs = 0; rs < RS; rs++)
+                w[(k * C + c) * RS + rs] = wb[(((k / CB) * Cb + c / CB) * RS + rs) * CB2 + c % CB * CB + k % CB];
+}
+
+// wt (Cb, Kb, R, S, 16k, 16c): the weights with the roles of C and K swapped, for backward-data;
+// flip: taps reversed (r, s) → (R−1−r, S−1−s), which turns it into a forward convolution.
+static void transpose_weights(float *restrict wt, const float *restrict wb, ptrdiff_t Kb, ptrdiff_t Cb, ptrdiff_t R,
+                              ptrdiff_t S, int flip) {
+    const ptrdiff_t RS = R * S;
+    CK_PARALLEL_FOR(ck, Cb * Kb, Cb * Kb * RS * CB2 >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t cb = ck / Kb, kb = ck % Kb;
+        for (ptrdiff_t rs = 0; rs < RS; rs++) {
+            const ptrdiff_t from = flip ? RS - 1 - rs : rs;
+            const float *src = wb + ((kb * Cb + cb) * RS + from) * CB2;
+            float *d = wt + (ck * RS + rs) * CB2;
+            for (ptrdiff_t k = 0; k < CB; k++)
+                for (ptrdiff_t c = 0; c < CB; c++) d[k * CB + c] = src[c * CB + k];
+        }
+    );
+}
+
+ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s) {
+    return ck_blocked_weights_size(s->K, s->C, s->R, s->S);
+}
+
+// MARK: - Variant choice
+
+static const ck_convb_kernels *kernels_for(int isa) {
+    if (isa == CK_ISA_AVX512) return &ck_convb_kernels_avx512;
+    if (isa == CK_ISA_AVX2) return &ck_convb_kernels_avx2;
+    return NULL; // the generic loops
+}
+
+static int is_fast_shape(const ck_conv2d_shape *s) {
+    return s->R == 3 && s->S == 3 && s->stride == 1 && s->pad == 1;
+}
+
+const char *ck_conv2d_blocked_kernel_name(void) {
+    const ck_convb_kernels *k = kernels_for(ck_isa());
+    return k ? k->name : "portable loops";
+}
+
+// Worth a thread team: at least a few hundred thousand FMAs.
+static int worth_threads(const ck_conv2d_shape *s, ptrdiff_t items) {
+    const double fmas = (double)s->N * s->K * s->C * s->R * s->S * s->H * s->W;
+    return items > 1 && fmas >= 262144.0;
+}
+
+// MARK: - Generic loops (any R, S, stride, pad), in the same summation order as the micro-kernels
+
+// Output row p of image n, output block kb: y[k] = init + Σ over (cb, r, s, c).
+static void generic_forward_row(float *restrict y, const float *restrict x, const float *restrict w,
+                                const float *bias, const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q,
+                                ptrdiff_t n, ptrdiff_t kb, ptrdiff_t p, int accumulate) {
+    const ptrdiff_t Cb = nblk(s->C), H = s->H, W = s->W, R = s->R, S = s->S;
+    for (ptrdiff_t q = 0; q < Q; q++) {
+        float acc[CB];
+        for (ptrdiff_t k = 0; k < CB; k++) acc[k] = bias ? bias[k] : 0.0f;
+        for (ptrdiff_t cb = 0; cb < Cb; cb++) {
+            const ptrdiff_t cn = ck_min(CB, s->C - cb * CB);
+            for (ptrdiff_t r = 0; r < R; r++) {
+                const ptrdiff_t h = p * s->stride - s->pad + r;
+                if (h < 0 || h >= H) continue;
+                for (ptrdiff_t t = 0; t < S; t++) {
+                    const ptrdiff_t ww = q * s->stride - s->pad + t;
+                    if (ww < 0 || ww >= W) continue;
+                    const float *xp = x + (((n * Cb + cb) * H + h) * W + ww) * CB;
+                    const float *wp = w + (((kb * Cb + cb) * R + r) * S + t) * CB2;
+                    for (ptrdiff_t c = 0; c < cn; c++)
+                        for (ptrdiff_t k = 0; k < CB; k++) acc[k] += xp[c] * wp[c * CB + k];
+                }
+            }
+        }
+        float *yp = y + (((n * nblk(s->K) + kb) * P + p) * Q + q) * CB;
+        for (ptrdiff_t k = 0; k < CB; k++) yp[k] = accumulate ? yp[k] + acc[k] : acc[k];
+    }
+}
+
+// dx row h of image n, input block cb += Σ over (kb, r descending, s descending, k): the order of
+// the forward kernel run on flipped weights, so the generic and fast paths agree bit for bit.
+static void generic_backward_data_row(float *restrict dx, const float *restrict dy, const float *restrict wt,
+                                      const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q, ptrdiff_t n,
+                                      ptrdiff_t cb, ptrdiff_t h) {
+    const ptrdiff_t Cb = nblk(s->C), Kb = nblk(s->K), H = s->H, W = s->W, R = s->R, S = s->S, st = s->stride;
+    for (ptrdiff_t ww = 0; ww < W; ww++) {
+        float acc[CB] = {0};
+        for (ptrdiff_t kb = 0; kb < Kb; kb++) {
+            const ptrdiff_t kn = ck_min(CB, s->K - kb * CB);
+            for (ptrdiff_t r = R - 1; r >= 0; r--) {
+                const ptrdiff_t ph = h + s->pad - r;
+                if (ph < 0 || ph % st || ph / st >= P) continue;
+                for (ptrdiff_t t = S - 1; t >= 0; t--) {
+                    const ptrdiff_t qw = ww + s->pad - t;
+                    if (qw < 0 || qw % st || qw / st >= Q) continue;
+                    const float *dp = dy + (((n * Kb + kb) * P + ph / st) * Q + qw / st) * CB;
+                    const float *wp = wt + (((cb * Kb + kb) * R + r) * S + t) * CB2;
+                    for (ptrdiff_t k = 0; k < kn; k++)
+                        for (ptrdiff_t c = 0; c < CB; c++) acc[c] += dp[k] * wp[k * CB + c];
+                }
+            }
+        }
+        float *d = dx + (((n * Cb + cb) * H + h) * W + ww) * CB;
+        for (ptrdiff_t c = 0; c < CB; c++) d[c] += acc[c];
+    }
+}
+
+// dw (kb, cb, r, all s) += image n's Σ over its pixels (p, q) in order, one tap at a time.
+static void generic_weights_unit(float *restrict dw, const float *restrict dy, const float *restrict x,
+                                 const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q, ptrdiff_t n,
+                                 ptrdiff_t kb, ptrdiff_t cb, ptrdiff_t r) {
+    const ptrdiff_t Cb = nblk(s->C), Kb = nblk(s->K), H = s->H, W = s->W, S = s->S;
+    for (ptrdiff_t t = 0; t < S; t++) {
+        float tile[CB2] = {0}; // (16 c, 16 k)
+        for (ptrdiff_t p = 0; p < P; p++) {
+            const ptrdiff_t h = p * s->stride - s->pad + r;
+            if (h < 0 || h >= H) continue;
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                const ptrdiff_t ww = q * s->stride - s->pad + t;
+                if (ww < 0 || ww >= W) continue;
+                const float *xp = x + (((n * Cb + cb) * H + h) * W + ww) * CB;
+                const float *dp = dy + (((n * Kb + kb) * P + p) * Q + q) * CB;
+                for (ptrdiff_t c = 0; c < CB; c++)
+                    for (ptrdiff_t k = 0; k < CB; k++) tile[c * CB + k] += xp[c] * dp[k];
+            }
+        }
+        float *d = dw + (((kb * Cb + cb) * s->R + r) * S + t) * CB2;
+        for (ptrdiff_t i = 0; i < CB2; i++) d[i] += tile[i];
+    }
+}
+
+// MARK: - Forward and backward-data: rows of (image, output-block group)
+
+// Rows of `ib` output blocks from `kernel`-sized input, for the fast path: x (N, xblocks, H, W, 16)
+// into y (N, yblocks, H, W, 16) with wt (yblocks, xblocks, 3, 3, 16, 16).
+static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, const float *w, const float *b,
+                      ptrdiff_t N, ptrdiff_t xchannels, ptrdiff_t ychannels, ptrdiff_t H, ptrdiff_t W, int accumulate,
+                      const ck_conv2d_shape *s) {
+    const ptrdiff_t Xb = nblk(xchannels), Yb = nblk(ychannels), HW16 = H * W * CB;
+    const ptrdiff_t nk = W <= 7 ? kern->nk_small : kern->nk_large, groups = ck_ceil_div(Yb, nk);
+    CK_PARALLEL_FOR(it, N * groups * H, worth_threads(s, N * groups * H),
+        const ptrdiff_t n = it / (groups * H), g = it / H % groups, p = it % H;
+        ptrdiff_t j = g * nk;
+        const ptrdiff_t jend = ck_min(Yb, j + nk);
+        while (j < jend) { // a short last group in pieces of 4, 2, 1 blocks
+            const int kn = jend - j >= 4 && nk >= 4 ? 4 : jend - j >= 2 ? 2 : 1;
+            float bias[4 * CB];
+            if (b)
+                for (ptrdiff_t k = 0; k < kn * CB; k++) bias[k] = j * CB + k < ychannels ? b[j * CB + k] : 0.0f;
+            const ck_convb_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
+                                      w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
+                                      xchannels - (Xb - 1) * CB, H, W, p, kn, accumulate};
+            kern->row(&row);
+            j += kn;
+        }
+    );
+}
+
+void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, const ck_conv2d_shape *s,
+                               float *workspace) {
+    (void)workspace;
+    const ck_convb_kernels *kern = kernels_for(ck_isa());
+    if (kern && is_fast_shape(s)) {
+        fast_rows(kern, y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, s);
+        return;
+    }
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
+    CK_PARALLEL_FOR(it, s->N * Kb * P, worth_threads(s, s->N * Kb * P),
+        const ptrdiff_t n = it / (Kb * P), kb = it / P % Kb, p = it % P;
+        float bias[CB];
+        if (b)
+            for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
+        generic_forward_row(y, x, w, b ? bias : NULL, s, P, Q, n, kb, p, 0);
+    );
+}
+
+void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, const ck_conv2d_shape *s,
+                                     float *workspace) {
+    const ck_convb_kernels *kern = kernels_for(ck_isa());
+    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
+    const int fast = kern && is_fast_shape(s);
+    transpose_weights(workspace, w, Kb, Cb, s->R, s->S, fast);
+    if (fast) {
+        fast_rows(kern, dx, dy, workspace, NULL, s->N, s->K, s->C, s->H, s->W, 1, s);
+        return;
+    }
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    CK_PARALLEL_FOR(it, s->N * Cb * s->H, worth_threads(s, s->N * Cb * s->H),
+        const ptrdiff_t n = it / (Cb * s->H), cb = it / s->H % Cb, h = it % s->H;
+        generic_backward_data_row(dx, dy, workspace, s, P, Q, n, cb, h);
+    );
+}
+
+// MARK: - Backward-weights: units of disjoint weights, each summing the images in order
+
+static void weights_share(float *dw, const float *dy, const float *x, const ck_conv2d_shape *s,
+                          const ck_convb_kernels *kern, ptrdiff_t units, ptrdiff_t per_r) {
+    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    const ptrdiff_t HW16 = s->H * s->W * CB, PQ16 = P * Q * CB;
+    ptrdiff_t lo, hi;
+    ck_share(units, &lo, &hi);
+    // Images outermost: a thread's units reuse the image's blocks from cache.
+    for (ptrdiff_t n = 0; n < s->N; n++)
+        for (ptrdiff_t u = lo; u < hi; u++) {
+            const ptrdiff_t kb = u / (Cb * s->R * per_r), cb = u / (s->R * per_r) % Cb;
+            const ptrdiff_t r = u / per_r % s->R, part = u % per_r;
+            if (!kern) { generic_weights_unit(dw, dy, x, s, P, Q, n, kb, cb, r); continue; }
+            const ck_convb_wunit wu = {dw + ((kb * Cb + cb) * 9 + r * 3) * CB2, x + (n * Cb + cb) * HW16,
+                                       dy + (n * Kb + kb) * PQ16, s->H, s->W, r, part * CK_CONVB_UNIT_C};
+            kern->wunit(&wu);
+        }
+}
+
+void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
+                                        const ck_conv2d_shape *s, float *workspace) {
+    (void)workspace;
+    const ck_convb_kernels *kern = kernels_for(ck_isa());
+    if (!is_fast_shape(s)) kern = NULL;
+    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
+    // Fast units: 8 channels of one block; the channels past C (first layers) are left out.
+    const ptrdiff_t per_r = kern ? ck_ceil_div(ck_min(s->C, CB), CK_CONVB_UNIT_C) : 1;
+    const ptrdiff_t units = Kb * Cb * s->R * per_r;
+    if (ck_go_parallel(worth_threads(s, units))) {
+#pragma omp parallel
+        weights_share(dw, dy, x, s, kern, units, per_r);
+    } else {
+        weights_share(dw, dy, x, s, kern, units, per_r);
+    }
+    if (!db) return;
+    const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
+    for (ptrdiff_t kb = 0; kb < Kb; kb++) // per image a partial sum, added in image order
+        for (ptrdiff_t n = 0; n < s->N; n++) {
+            float acc[CB] = {0};
+            const float *d = dy + (n * Kb + kb) * PQ * CB;
+            for (ptrdiff_t i = 0; i < PQ; i++)
+                for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
+            for (ptrdiff_t k = 0; k < CB && kb * CB + k < s->K; k++) db[kb * CB + k] += acc[k];
+        }
+}
