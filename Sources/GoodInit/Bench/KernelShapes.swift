@@ -13,8 +13,8 @@ public struct ConvShape: Hashable, Sendable, CustomStringConvertible {
     var kernelShape: ck_conv2d_shape {
         ck_conv2d_shape(N: n, C: c, H: h, W: w, K: k, R: r, S: s, stride: stride, pad: pad)
     }
-    public var p: Int { (h + 2 * pad - r) / stride + 1 }
-    public var q: Int { (w + 2 * pad - s) / stride + 1 }
+    public var p: Int { windowOutputExtent(h, window: r, stride: stride, padding: pad) }
+    public var q: Int { windowOutputExtent(w, window: s, stride: stride, padding: pad) }
     public var workspaceSize: Int { Kernels.convWorkspace(kernelShape) }
     public var description: String {
         "N\(n) C\(c) H\(h) W\(w) K\(k) \(r)x\(s) s\(stride) p\(pad)\(hasBias ? " +b" : "")"

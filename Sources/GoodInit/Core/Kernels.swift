@@ -51,7 +51,8 @@ enum Kernels {
     static func counts(_ kernel: StaticString, _ s: ck_conv2d_shape) -> (x: Int, w: Int, y: Int) {
         checkSizes(kernel, s.N, s.C, s.H, s.W, s.K, s.pad)
         precondition(s.R > 0 && s.S > 0 && s.stride > 0, "\(kernel): kernel \(s.R)x\(s.S), stride \(s.stride)")
-        let p = (s.H + 2 * s.pad - s.R) / s.stride + 1, q = (s.W + 2 * s.pad - s.S) / s.stride + 1
+        let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
+        let q = windowOutputExtent(s.W, window: s.S, stride: s.stride, padding: s.pad)
         precondition(s.H + 2 * s.pad >= s.R && s.W + 2 * s.pad >= s.S, "\(kernel): kernel larger than the input")
         withUnsafePointer(to: s) { sp in
             precondition(ck_conv2d_out_h(sp) == p && ck_conv2d_out_w(sp) == q, "\(kernel): output size")
@@ -194,7 +195,8 @@ enum Kernels {
         precondition(s.R > 0 && s.S > 0 && s.stride > 0 && s.pad < s.R && s.pad < s.S,
                      "\(kernel): window \(s.R)x\(s.S), stride \(s.stride), padding \(s.pad)")
         precondition(s.H + 2 * s.pad >= s.R && s.W + 2 * s.pad >= s.S, "\(kernel): window larger than the input")
-        let p = (s.H + 2 * s.pad - s.R) / s.stride + 1, q = (s.W + 2 * s.pad - s.S) / s.stride + 1
+        let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
+        let q = windowOutputExtent(s.W, window: s.S, stride: s.stride, padding: s.pad)
         withUnsafePointer(to: s) { sp in
             precondition(ck_pool_out_h(sp) == p && ck_pool_out_w(sp) == q, "\(kernel): output size")
         }

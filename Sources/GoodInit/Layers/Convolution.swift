@@ -19,8 +19,8 @@ public final class Conv2d: Op {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
         shape = ck_conv2d_shape(N: 1, C: input[0], H: input[1], W: input[2], K: outChannels, R: kernel,
                                 S: kernel, stride: stride, pad: padding)
-        let p = (input[1] + 2 * padding - kernel) / stride + 1
-        let q = (input[2] + 2 * padding - kernel) / stride + 1
+        let p = windowOutputExtent(input[1], window: kernel, stride: stride, padding: padding)
+        let q = windowOutputExtent(input[2], window: kernel, stride: stride, padding: padding)
         guard p > 0, q > 0, kernel > 0, stride > 0 else {
             throw ShapeError(name, "kernel \(kernel) does not fit input \(input)")
         }

@@ -17,8 +17,8 @@ public final class Pool2d: Op {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
         shape = ck_pool_shape(N: 1, C: input[0], H: input[1], W: input[2], R: window, S: window,
                               stride: stride, pad: padding)
-        let p = (input[1] + 2 * padding - window) / stride + 1
-        let q = (input[2] + 2 * padding - window) / stride + 1
+        let p = windowOutputExtent(input[1], window: window, stride: stride, padding: padding)
+        let q = windowOutputExtent(input[2], window: window, stride: stride, padding: padding)
         guard p > 0, q > 0, padding < window else { throw ShapeError(name, "window \(window) does not fit \(input)") }
         inputShape = input; outputShape = [input[0], p, q]
         return outputShape
