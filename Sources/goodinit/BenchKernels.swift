@@ -22,7 +22,8 @@ struct BenchKernels: ParsableCommand {
     var model = PresetList([.cnnSmall])
     @Option(help: "Samples per kernel call (a chunk).") var batchSize = 128
     @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
-    @Option(help: "Kernel families: gemm, conv, bn (comma-separated; default: all).", transform: KernelFamilyList.parse)
+    @Option(help: ArgumentHelp("Kernel families: gemm, conv (im2col), conv-blocked (direct, channel-blocked), bn "
+                + "(comma-separated; default: all)."), transform: KernelFamilyList.parse)
     var kernels = KernelFamilyList(KernelFamily.allCases)
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5
     @OptionGroup var variant: ISAOption
@@ -62,6 +63,7 @@ struct BenchKernels: ParsableCommand {
         var cases: [KernelCase] = []
         if kernels.contains(.gemm) { cases += gemms.flatMap(KernelBench.cases) }
         if kernels.contains(.conv) { cases += convs.flatMap(KernelBench.cases) }
+        if kernels.contains(.convBlocked) { cases += convs.flatMap(KernelBench.blockedCases) }
         if kernels.contains(.bn) { cases += bns.flatMap(KernelBench.cases) }
         let kw = max(6, cases.map(\.kernel.count).max() ?? 0), sw = max(5, cases.map(\.shape.count).max() ?? 0)
         if !json {

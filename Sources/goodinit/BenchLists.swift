@@ -87,7 +87,7 @@ struct PresetList: ExpressibleByArgument, Sendable, CustomStringConvertible {
 
 /// `bench kernels --kernels`: which kernel families to time.
 enum KernelFamily: String, CaseIterable, Sendable {
-    case gemm, conv, bn
+    case gemm, conv, convBlocked = "conv-blocked", bn
 }
 
 /// "gemm,bn" → {gemm, bn}: every item a kernel family (spaces around items allowed).

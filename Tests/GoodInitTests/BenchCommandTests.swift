@@ -14,7 +14,7 @@ struct BenchCommandTests {
         (["kernels", "--threads", "100000"], "--threads", "comma-separated list of integers in 1..."),
         (["gemm", "--sizes", "64,12x3"], "--sizes", "'12x3': use N or MxNxK with each size in 1...65536"),
         (["gemm", "--sizes", "65537"], "--sizes", "use N or MxNxK"),
-        (["kernels", "--kernels", "gemm,fft"], "--kernels", "unknown fft (gemm, conv, bn)"),
+        (["kernels", "--kernels", "gemm,fft"], "--kernels", "unknown fft (gemm, conv, conv-blocked, bn)"),
         (["kernels", "--model", "cnn-small,cnn-large"], "--model", "'cnn-large': one of mlp-sigmoid, "),
     ])
     func badList(_ arguments: [String], _ flag: String, _ rule: String) throws {

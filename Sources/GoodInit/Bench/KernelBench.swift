@@ -82,6 +82,43 @@ public enum KernelBench {
         return cases
     }
 
+    /// The same passes by the direct convolution on the channel-blocked layout (3×3, stride 1,
+    /// pad 1: the shapes its micro-kernels cover), on inputs converted from NCHW. FLOPs and bytes
+    /// are the NCHW pass's, so the two paths compare directly.
+    public static func blockedCases(_ u: KernelUse<ConvShape>) -> [KernelCase] {
+        let s = u.shape, ks = s.kernelShape
+        guard s.r == 3, s.s == 3, s.stride == 1, s.pad == 1 else { return [] }
+        let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.r * s.s, s.n * s.k * s.p * s.q)
+        let xb = Tensor(zeros: [Kernels.blockedCount(n: s.n, c: s.c, h: s.h, w: s.w)])
+        let yb = Tensor(zeros: [Kernels.blockedCount(n: s.n, c: s.k, h: s.p, w: s.q)])
+        let wb = Tensor(zeros: [Kernels.blockedWeightsCount(k: s.k, c: s.c, r: s.r, s: s.s)])
+        Kernels.toBlocked(xb, from: random(xn, seed: 1), n: s.n, c: s.c, h: s.h, w: s.w)
+        Kernels.toBlockedWeights(wb, from: random(wn, seed: 2), k: s.k, c: s.c, r: s.r, s: s.s)
+        let dyb = Tensor(zeros: [yb.count]), dxb = Tensor(zeros: [xb.count]), dwb = Tensor(zeros: [wb.count])
+        Kernels.toBlocked(dyb, from: random(yn, seed: 3), n: s.n, c: s.k, h: s.p, w: s.q)
+        let b = s.hasBias ? random(s.k, seed: 4) : nil, db = s.hasBias ? Tensor(zeros: [s.k]) : nil
+        let ws = Tensor(zeros: [Kernels.convBlockedWorkspace(ks)])
+        let flops = 2.0 * Double(s.n * s.k) * Double(s.c * s.r * s.s) * Double(s.p * s.q), bias = s.hasBias ? s.k : 0
+        func make(_ kernel: String, bytes: Int, _ call: @escaping () -> Void) -> KernelCase {
+            KernelCase(kernel: kernel, shape: s.description, usedBy: u.ops, flops: flops, bytes: 4.0 * Double(bytes),
+                       call: call)
+        }
+        var cases = [
+            make("conv-blocked-forward", bytes: xn + wn + bias + yn) {
+                Kernels.convBlockedForward(y: yb, x: xb, w: wb, b: b, shape: ks, workspace: ws)
+            },
+            make("conv-blocked-backward-weights", bytes: yn + xn + 2 * (wn + bias)) {
+                Kernels.convBlockedBackwardWeights(dw: dwb, db: db, dy: dyb, x: xb, shape: ks, workspace: ws)
+            },
+        ]
+        if s.needsInputGradient {
+            cases.insert(make("conv-blocked-backward-data", bytes: yn + wn + 2 * xn) {
+                Kernels.convBlockedBackwardData(dx: dxb, dy: dyb, w: wb, shape: ks, workspace: ws)
+            }, at: 1)
+        }
+        return cases
+    }
+
     /// The training forward of one chunk (two statistics passes, normalize saving x̂) and backward,
     /// as the executor runs them for a single chunk.
     public static func cases(_ u: KernelUse<BatchNormShape>) -> [KernelCase] {
