@@ -57,8 +57,9 @@ AI void fwd_tile(const ck_convb_row *a, ptrdiff_t q0, const int NP, const int NK
         }
 }
 
-#define TILE_FN(NK, NP) static void tile_##NK##_##NP(const ck_convb_row *a, ptrdiff_t q0) { fwd_tile(a, q0, NP, NK); }
-#define TILE_REF(NK, NP) tile_##NK##_##NP,
+#define TILE_FN(NK, NP) \
+    static void tile_##NK##_##NP##_avx512(const ck_convb_row *a, ptrdiff_t q0) { fwd_tile(a, q0, NP, NK); }
+#define TILE_REF(NK, NP) tile_##NK##_##NP##_avx512,
 #define REP7(M, NK) M(NK, 1) M(NK, 2) M(NK, 3) M(NK, 4) M(NK, 5) M(NK, 6) M(NK, 7)
 #define REP14(M, NK) REP7(M, NK) M(NK, 8) M(NK, 9) M(NK, 10) M(NK, 11) M(NK, 12) M(NK, 13) M(NK, 14)
 #define REP28(M, NK) REP14(M, NK) M(NK, 15) M(NK, 16) M(NK, 17) M(NK, 18) M(NK, 19) M(NK, 20) M(NK, 21) \
