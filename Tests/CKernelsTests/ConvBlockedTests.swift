@@ -23,13 +23,8 @@ import Testing
     ]
 
     /// One shape's passes: NCHW / KCRS in and out, blocked inside.
-    struct Blocked {
+    struct Blocked: ConvShaped {
         var s: ck_conv2d_shape
-        var P: Int { withUnsafePointer(to: s) { ck_conv2d_out_h($0) } }
-        var Q: Int { withUnsafePointer(to: s) { ck_conv2d_out_w($0) } }
-        var xCount: Int { s.N * s.C * s.H * s.W }
-        var wCount: Int { s.K * s.C * s.R * s.S }
-        var yCount: Int { s.N * s.K * P * Q }
 
         func toBlocked(_ a: [Float], _ c: Int, _ h: Int, _ w: Int) -> Buf {
             let b = Buf(ck_blocked_size(s.N, c, h, w), fill: .nan)

@@ -15,13 +15,8 @@ import Testing
         .init(N: 23, C: 2, H: 7, W: 7, K: 9, R: 3, S: 3, stride: 1, pad: 1),
     ]
 
-    struct Run {
+    struct Run: ConvShaped {
         var s: ck_conv2d_shape
-        var P: Int { withUnsafePointer(to: s) { ck_conv2d_out_h($0) } }
-        var Q: Int { withUnsafePointer(to: s) { ck_conv2d_out_w($0) } }
-        var xCount: Int { s.N * s.C * s.H * s.W }
-        var wCount: Int { s.K * s.C * s.R * s.S }
-        var yCount: Int { s.N * s.K * P * Q }
         var ws: Buf { Buf(withUnsafePointer(to: s) { ck_conv2d_workspace_size($0) }) }
 
         func forward(_ x: Buf, _ w: Buf, _ b: Buf?, ref: Bool) -> [Float] {

@@ -116,3 +116,17 @@ func maxGradientError(x: [Float], eps: Float = 1e-3, floor: Float = 1e-2, probes
 func dot(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
 }
+
+/// A test's convolution shape with its output size (as the C kernels compute it) and the NCHW /
+/// KCRS element counts of x, w and y.
+protocol ConvShaped {
+    var s: ck_conv2d_shape { get }
+}
+
+extension ConvShaped {
+    var P: Int { withUnsafePointer(to: s) { ck_conv2d_out_h($0) } }
+    var Q: Int { withUnsafePointer(to: s) { ck_conv2d_out_w($0) } }
+    var xCount: Int { s.N * s.C * s.H * s.W }
+    var wCount: Int { s.K * s.C * s.R * s.S }
+    var yCount: Int { s.N * s.K * P * Q }
+}

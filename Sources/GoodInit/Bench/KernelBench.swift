@@ -61,25 +61,12 @@ public enum KernelBench {
         let y = Tensor(zeros: [yn]), dx = Tensor(zeros: [xn]), dw = Tensor(zeros: [wn])
         let db = s.hasBias ? Tensor(zeros: [s.k]) : nil
         let ws = Tensor(zeros: [s.workspaceSize])
-        let flops = 2.0 * Double(s.n * s.k) * Double(s.c * s.r * s.s) * Double(s.p * s.q), bias = s.hasBias ? s.k : 0
-        func make(_ kernel: String, bytes: Int, _ call: @escaping () -> Void) -> KernelCase {
-            KernelCase(kernel: kernel, shape: s.description, usedBy: u.ops, flops: flops, bytes: 4.0 * Double(bytes),
-                       call: call)
-        }
-        var cases = [
-            make("conv-forward", bytes: xn + wn + bias + yn) {
-                Kernels.convForward(y: y, x: x, w: w, b: b, shape: ks, workspace: ws)
-            },
-            make("conv-backward-weights", bytes: yn + xn + 2 * (wn + bias)) {
-                Kernels.convBackwardWeights(dw: dw, db: db, dy: dy, x: x, shape: ks, workspace: ws)
-            },
-        ]
-        if s.needsInputGradient { // a first layer's backward-data never runs in training
-            cases.insert(make("conv-backward-data", bytes: yn + wn + 2 * xn) {
-                Kernels.convBackwardData(dx: dx, dy: dy, w: w, shape: ks, workspace: ws)
-            }, at: 1)
-        }
-        return cases
+        return convPasses(u, prefix: "conv",
+                          forward: { Kernels.convForward(y: y, x: x, w: w, b: b, shape: ks, workspace: ws) },
+                          backwardData: { Kernels.convBackwardData(dx: dx, dy: dy, w: w, shape: ks, workspace: ws) },
+                          backwardWeights: {
+                              Kernels.convBackwardWeights(dw: dw, db: db, dy: dy, x: x, shape: ks, workspace: ws)
+                          })
     }
 
     /// The same passes by the direct convolution on the channel-blocked layout (3×3, stride 1,
@@ -98,24 +85,33 @@ public enum KernelBench {
         Kernels.toBlocked(dyb, from: random(yn, seed: 3), n: s.n, c: s.k, h: s.p, w: s.q)
         let b = s.hasBias ? random(s.k, seed: 4) : nil, db = s.hasBias ? Tensor(zeros: [s.k]) : nil
         let ws = Tensor(zeros: [Kernels.convBlockedWorkspace(ks)])
+        return convPasses(u, prefix: "conv-blocked",
+                          forward: { Kernels.convBlockedForward(y: yb, x: xb, w: wb, b: b, shape: ks, workspace: ws) },
+                          backwardData: {
+                              Kernels.convBlockedBackwardData(dx: dxb, dy: dyb, w: wb, shape: ks, workspace: ws)
+                          },
+                          backwardWeights: {
+                              Kernels.convBlockedBackwardWeights(dw: dwb, db: db, dy: dyb, x: xb, shape: ks,
+                                                                 workspace: ws)
+                          })
+    }
+
+    /// A convolution's three passes as cases, with the work and traffic of the NCHW pass whatever
+    /// the layout; backward-data only where something consumes the input gradient (never for a
+    /// first layer in training).
+    static func convPasses(_ u: KernelUse<ConvShape>, prefix: String, forward: @escaping () -> Void,
+                           backwardData: @escaping () -> Void,
+                           backwardWeights: @escaping () -> Void) -> [KernelCase] {
+        let s = u.shape
+        let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.r * s.s, s.n * s.k * s.p * s.q)
         let flops = 2.0 * Double(s.n * s.k) * Double(s.c * s.r * s.s) * Double(s.p * s.q), bias = s.hasBias ? s.k : 0
-        func make(_ kernel: String, bytes: Int, _ call: @escaping () -> Void) -> KernelCase {
-            KernelCase(kernel: kernel, shape: s.description, usedBy: u.ops, flops: flops, bytes: 4.0 * Double(bytes),
-                       call: call)
+        func make(_ pass: String, bytes: Int, _ call: @escaping () -> Void) -> KernelCase {
+            KernelCase(kernel: "\(prefix)-\(pass)", shape: s.description, usedBy: u.ops, flops: flops,
+                       bytes: 4.0 * Double(bytes), call: call)
         }
-        var cases = [
-            make("conv-blocked-forward", bytes: xn + wn + bias + yn) {
-                Kernels.convBlockedForward(y: yb, x: xb, w: wb, b: b, shape: ks, workspace: ws)
-            },
-            make("conv-blocked-backward-weights", bytes: yn + xn + 2 * (wn + bias)) {
-                Kernels.convBlockedBackwardWeights(dw: dwb, db: db, dy: dyb, x: xb, shape: ks, workspace: ws)
-            },
-        ]
-        if s.needsInputGradient {
-            cases.insert(make("conv-blocked-backward-data", bytes: yn + wn + 2 * xn) {
-                Kernels.convBlockedBackwardData(dx: dxb, dy: dyb, w: wb, shape: ks, workspace: ws)
-            }, at: 1)
-        }
+        var cases = [make("forward", bytes: xn + wn + bias + yn, forward),
+                     make("backward-weights", bytes: yn + xn + 2 * (wn + bias), backwardWeights)]
+        if s.needsInputGradient { cases.insert(make("backward-data", bytes: yn + wn + 2 * xn, backwardData), at: 1) }
         return cases
     }
 
