@@ -304,6 +304,49 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
 void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                         const ck_conv2d_shape *s, float *workspace);
 
+/// w (K, C, R, S) += wb unblocked: a blocked weight gradient added into the parameters' layout.
+void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R,
+                                        ptrdiff_t S);
+
+// MARK: - Batch norm, pooling and PReLU on the channel-blocked layout
+// The same contracts as the (N, C, HW) kernels above, on x (N, ⌈C/16⌉, HW, 16). Each channel's
+// values are visited in the NCHW kernel's order (n, then hw) and rounded the same way, so every
+// result is bitwise the NCHW kernel's on the converted data; the 16 lanes of a block go together.
+// Padding lanes (channels ≥ C) are left out of every sum and written as zero.
+
+void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
+                                ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
+                             const float *invstd, const float *gamma, const float *beta,
+                             ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_mean,
+                                 const float *running_var, const float *gamma, const float *beta,
+                                 float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
+                                         const float *dy, const float *xhat,
+                                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
+                                  const float *gamma, const double *sum_dy,
+                                  const double *sum_dy_xhat, ptrdiff_t count,
+                                  ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+
+/// x (N, ⌈C/16⌉, H, W, 16) → y (N, ⌈C/16⌉, P, Q, 16); argmax (same layout as y) holds h·W + w.
+void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s);
+void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, const ck_pool_shape *s);
+void ck_avgpool_forward_blocked(float *y, const float *x, const ck_pool_shape *s);
+void ck_avgpool_backward_blocked(float *dx, const float *dy, const ck_pool_shape *s);
+/// x (N, ⌈C/16⌉, HW, 16) → y (N, C) plain; argmax (N, C) holds hw.
+void ck_global_avgpool_forward_blocked(float *y, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_global_avgpool_backward_blocked(float *dx, const float *dy, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_global_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, ptrdiff_t N, ptrdiff_t C,
+                                       ptrdiff_t HW);
+void ck_global_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, ptrdiff_t N,
+                                        ptrdiff_t C, ptrdiff_t HW);
+void ck_prelu_forward_blocked(float *y, const float *x, const float *a, int shared,
+                              ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_prelu_backward_blocked(float *dx, float *da, const float *dy, const float *x, const float *a,
+                               int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,6 +62,15 @@ void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_
                 w[(k * C + c) * RS + rs] = wb[(((k / CB) * Cb + c / CB) * RS + rs) * CB2 + c % CB * CB + k % CB];
 }
 
+void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R,
+                                        ptrdiff_t S) {
+    const ptrdiff_t Cb = nblk(C), RS = R * S;
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t c = 0; c < C; c++)
+            for (ptrdiff_t rs = 0; rs < RS; rs++)
+                w[(k * C + c) * RS + rs] += wb[(((k / CB) * Cb + c / CB) * RS + rs) * CB2 + c % CB * CB + k % CB];
+}
+
 // wt (Cb, Kb, R, S, 16k, 16c): the weights with the roles of C and K swapped, for backward-data;
 // flip: taps reversed (r, s) → (R−1−r, S−1−s), which turns it into a forward convolution.
 static void transpose_weights(float *restrict wt, const float *restrict wb, ptrdiff_t Kb, ptrdiff_t Cb, ptrdiff_t R,
