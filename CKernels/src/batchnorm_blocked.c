@@ -1,0 +1,178 @@
+// Batch normalization on the channel-blocked layout: x, y, xhat, dy, dx (N, ⌈C/16⌉, HW, 16);
+// per-channel vectors (C) as in batchnorm.c, whose contracts these follow.
+// Bitwise the NCHW kernels' results: each lane (channel) keeps its own double accumulators, fed
+// in NCHW order (n, then hw), and every expression is written as in batchnorm.c so that the same
+// roundings and fused multiply-adds happen. The lanes go innermost: 16 independent channels side
+// by side in vectors, none of them reassociated.
+// Padding lanes (channels ≥ C) are summed but never stored, and written as zero in outputs.
+#include "ck_internal.h"
+#include <math.h>
+
+#define LANES CK_CB
+
+// The sums' accumulators as vectors of four lanes: plain arrays of 16 doubles are kept on the
+// stack by the compiler. Widening float → double is exact, the same value as the scalar cast.
+typedef float ck_f4 __attribute__((vector_size(16)));
+typedef double ck_d4 __attribute__((vector_size(32)));
+#define QUADS (LANES / 4)
+
+static inline ck_d4 load_wide(const float *p) {
+    ck_f4 v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, ck_d4);
+}
+
+// The block's 16 accumulators to dst[c0 + l] for its valid lanes only.
+static inline void store_lanes(double *dst, const ck_d4 *acc, ptrdiff_t c0, ptrdiff_t cn) {
+    double a[LANES];
+    memcpy(a, acc, sizeof a);
+    for (ptrdiff_t l = 0; l < cn; l++) dst[c0 + l] = a[l];
+}
+
+// Sums: one thread per channel block. Elementwise passes: one (image, block) plane per iteration.
+#define BNB_PAR(N, Cb, HW, units) ((N) * (Cb) * (HW) * LANES >= CK_PAR_MIN_ELEMS && (units) > 1)
+
+// Valid channels of block cb.
+static inline ptrdiff_t lanes_of(ptrdiff_t cb, ptrdiff_t C) { return ck_min(LANES, C - cb * LANES); }
+
+// v[l] = p[c0 + l] for the block's valid lanes, `pad` for the rest (or for all when p is NULL).
+static inline void load_lanes(float *v, const float *p, ptrdiff_t c0, ptrdiff_t cn, float pad) {
+    for (ptrdiff_t l = 0; l < LANES; l++) v[l] = p && l < cn ? p[c0 + l] : pad;
+}
+
+void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
+                                ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, LANES);
+    CK_PARALLEL_FOR(cb, Cb, BNB_PAR(N, Cb, HW, Cb),
+        const ptrdiff_t c0 = cb * LANES, cn = lanes_of(cb, C);
+        double mv[LANES];
+        for (ptrdiff_t l = 0; l < LANES; l++) mv[l] = shift && l < cn ? shift[c0 + l] : 0.0;
+        ck_d4 m[QUADS], s[QUADS], ss[QUADS];
+        memcpy(m, mv, sizeof m);
+        for (int q = 0; q < QUADS; q++) s[q] = ss[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const float *xb = x + (n * Cb + cb) * HW * LANES;
+            for (ptrdiff_t i = 0; i < HW; i++)
+                for (int q = 0; q < QUADS; q++) {
+                    const ck_d4 xd = load_wide(xb + i * LANES + 4 * q);
+                    const ck_d4 v = xd - m[q];
+                    s[q] += xd;
+                    ss[q] += v * v;
+                }
+        }
+        store_lanes(sum, s, c0, cn);
+        store_lanes(sumsq, ss, c0, cn);
+    );
+}
+
+// One (image, block) plane of HW pixels: batchnorm.c's normalize_plane with per-lane parameters.
+// Padding lanes are computed with zero parameters, then overwritten with zero.
+static inline void normalize_block(float *y, float *xhat, const float *x, const float *m,
+                                   const float *is, const float *g, const float *b, ptrdiff_t cn,
+                                   ptrdiff_t HW) {
+    for (ptrdiff_t i = 0; i < HW; i++) {
+        const float *xp = x + i * LANES;
+        float *yp = y + i * LANES, *hp = xhat ? xhat + i * LANES : NULL;
+        for (ptrdiff_t l = 0; l < LANES; l++) {
+            const float h = (xp[l] - m[l]) * is[l];
+            if (hp) hp[l] = h;
+            yp[l] = g[l] * h + b[l];
+        }
+    }
+    if (cn == LANES) return;
+    for (ptrdiff_t i = 0; i < HW; i++)
+        for (ptrdiff_t l = cn; l < LANES; l++) {
+            y[i * LANES + l] = 0.0f;
+            if (xhat) xhat[i * LANES + l] = 0.0f;
+        }
+}
+
+void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
+                             const float *invstd, const float *gamma, const float *beta,
+                             ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
+    CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb), // (image, block) planes
+        const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
+        float m[LANES], is[LANES], g[LANES], b[LANES];
+        load_lanes(m, mean, c0, cn, 0.0f);
+        load_lanes(is, invstd, c0, cn, 0.0f);
+        load_lanes(g, gamma, c0, cn, 1.0f); // NULL: γ = 1, β = 0, as the NCHW kernel
+        load_lanes(b, beta, c0, cn, 0.0f);
+        normalize_block(y + nb * plane, xhat ? xhat + nb * plane : NULL, x + nb * plane, m, is, g, b,
+                        cn, HW);
+    );
+}
+
+void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_mean,
+                                 const float *running_var, const float *gamma, const float *beta,
+                                 float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
+    CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb),
+        const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
+        float m[LANES], is[LANES], g[LANES], b[LANES];
+        load_lanes(m, running_mean, c0, cn, 0.0f);
+        for (ptrdiff_t l = 0; l < LANES; l++) // the NCHW kernel's per-plane invstd, per lane
+            is[l] = l < cn ? (float)(1.0 / sqrt((double)running_var[c0 + l] + (double)eps)) : 0.0f;
+        load_lanes(g, gamma, c0, cn, 1.0f);
+        load_lanes(b, beta, c0, cn, 0.0f);
+        normalize_block(y + nb * plane, NULL, x + nb * plane, m, is, g, b, cn, HW);
+    );
+}
+
+void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
+                                         const float *dy, const float *xhat,
+                                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, LANES);
+    CK_PARALLEL_FOR(cb, Cb, BNB_PAR(N, Cb, HW, Cb),
+        const ptrdiff_t c0 = cb * LANES, cn = lanes_of(cb, C);
+        ck_d4 s[QUADS], sx[QUADS];
+        for (int q = 0; q < QUADS; q++) s[q] = sx[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t n = 0; n < N; n++) {
+            const ptrdiff_t o = (n * Cb + cb) * HW * LANES;
+            for (ptrdiff_t i = 0; i < HW; i++)
+                for (int q = 0; q < QUADS; q++) {
+                    const ck_d4 g = load_wide(dy + o + i * LANES + 4 * q);
+                    const ck_d4 h = load_wide(xhat + o + i * LANES + 4 * q);
+                    s[q] += g;
+                    sx[q] += g * h;
+                }
+        }
+        store_lanes(sum_dy, s, c0, cn);
+        store_lanes(sum_dy_xhat, sx, c0, cn);
+        for (ptrdiff_t l = 0; l < cn; l++) {
+            if (dgamma) dgamma[c0 + l] += (float)sum_dy_xhat[c0 + l];
+            if (dbeta) dbeta[c0 + l] += (float)sum_dy[c0 + l];
+        }
+    );
+}
+
+// dx += k·(dy − mean(dy) − x̂·mean(dy·x̂)) on the first `lanes` lanes of one plane; the others untouched.
+static inline void apply_block(float *restrict d, const float *restrict g, const float *restrict h,
+                               const float *k, const float *mdy, const float *mdyh, ptrdiff_t lanes,
+                               ptrdiff_t HW) {
+    for (ptrdiff_t i = 0; i < HW; i++)
+        for (ptrdiff_t l = 0; l < lanes; l++) {
+            const ptrdiff_t j = i * LANES + l;
+            d[j] += k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
+        }
+}
+
+void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
+                                  const float *gamma, const double *sum_dy,
+                                  const double *sum_dy_xhat, ptrdiff_t count,
+                                  ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
+    CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb),
+        const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
+        float k[LANES], mdy[LANES], mdyh[LANES];
+        for (ptrdiff_t l = 0; l < LANES; l++) {
+            const ptrdiff_t c = c0 + l;
+            k[l] = l < cn ? (gamma ? gamma[c] : 1.0f) * invstd[c] : 0.0f;
+            mdy[l] = l < cn ? (float)(sum_dy[c] / (double)count) : 0.0f;
+            mdyh[l] = l < cn ? (float)(sum_dy_xhat[c] / (double)count) : 0.0f;
+        }
+        const ptrdiff_t o = nb * plane;
+        if (cn == LANES) apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, LANES, HW); // a constant: vectorized
+        else apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, cn, HW);
+    );
+}

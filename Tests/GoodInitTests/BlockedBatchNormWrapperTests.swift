@@ -1,0 +1,42 @@
+// The Swift wrappers of batch norm on the blocked layout: through the layout conversions they give
+// the NCHW wrappers' bits (the C tests compare every kernel with its NCHW twin).
+import CKernels
+@testable import GoodInit
+import Testing
+
+@Suite("Blocked batch norm wrappers") struct BlockedBatchNormWrapperTests {
+    @Test("partial sums and normalize equal the NCHW wrappers' bits on random reals, 20 channels")
+    func matchesNCHW() {
+        let (n, c, hw) = (3, 20, 25)
+        let values = (0..<n * c * hw).map { Float(($0 * 7919) % 1000) / 137 - 3 }
+        let x = Tensor(shape: [values.count], values: values)
+        let gamma = Tensor(shape: [c], values: (0..<c).map { 0.5 + Float($0) / 16 })
+        let beta = Tensor(shape: [c], values: (0..<c).map { Float($0) / 8 - 1 })
+        let xb = Tensor(zeros: [Kernels.blockedCount(n: n, c: c, h: hw, w: 1)])
+        Kernels.toBlocked(xb, from: x, n: n, c: c, h: hw, w: 1)
+
+        let sum = DoubleBuffer(count: c), sumsq = DoubleBuffer(count: c)
+        let bsum = DoubleBuffer(count: c), bsumsq = DoubleBuffer(count: c)
+        Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: nil, n: n, c: c, hw: hw)
+        Kernels.bnPartialSumsBlocked(sum: bsum, sumsq: bsumsq, x: xb, shift: nil, n: n, c: c, hw: hw)
+        #expect((0..<c).map { bsum[$0].bitPattern } == (0..<c).map { sum[$0].bitPattern })
+        #expect((0..<c).map { bsumsq[$0].bitPattern } == (0..<c).map { sumsq[$0].bitPattern })
+
+        // mean and invstd from the sums, in the wrapper test's own (any) way: both paths take them
+        let mean = Tensor(shape: [c], values: (0..<c).map { Float(sum[$0] / Double(n * hw)) })
+        let invstd = Tensor(shape: [c], values: (0..<c).map { 1 / (1 + Float($0) / 10) })
+        let y = Tensor(zeros: [n * c * hw]), xhat = Tensor(zeros: [n * c * hw])
+        Kernels.bnNormalize(y: y, xhat: xhat, x: x, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
+                            n: n, c: c, hw: hw)
+        let yb = Tensor(zeros: [xb.count]), xhatb = Tensor(zeros: [xb.count])
+        Kernels.bnNormalizeBlocked(y: yb, xhat: xhatb, x: xb, mean: mean, invstd: invstd, gamma: gamma,
+                                   beta: beta, n: n, c: c, hw: hw)
+        let y2 = Tensor(zeros: [n * c * hw]), xhat2 = Tensor(zeros: [n * c * hw])
+        Kernels.fromBlocked(y2, from: yb, n: n, c: c, h: hw, w: 1)
+        Kernels.fromBlocked(xhat2, from: xhatb, n: n, c: c, h: hw, w: 1)
+        let (a, b, h, h2) = (y.array, y2.array, xhat.array, xhat2.array)
+        #expect(a.indices.first { a[$0].bitPattern != b[$0].bitPattern } == nil, "y: first difference")
+        #expect(h.indices.first { h[$0].bitPattern != h2[$0].bitPattern } == nil, "xhat: first difference")
+        #expect(a.contains { $0 != $0.rounded() }) // real values, not only integers
+    }
+}
