@@ -1,0 +1,163 @@
+// Pooling on the channel-blocked layout: x (N, Cb, H, W, 16) → y (N, Cb, P, Q, 16), Cb = ⌈C/16⌉.
+// Each lane runs the NCHW kernel's loop for its channel (pooling.c: same window order, same
+// first-winner ties, float sums in (h, w) order), so the results are its bits; the 16 lanes of a
+// block go together. Threads own whole (image, block) planes: the backward scatter never has two
+// writers and each lane keeps the NCHW order. Padding lanes are written as zero and never summed.
+#include "ck_internal.h"
+#include <float.h>
+
+#define CB CK_CB
+#define POOL_PAR(s) ((s)->N * ck_ceil_div((s)->C, CB) * CB * (s)->H * (s)->W >= CK_PAR_MIN_ELEMS)
+
+// Valid lanes of block cb.
+static inline ptrdiff_t lanes(ptrdiff_t C, ptrdiff_t cb) { return ck_min(CB, C - cb * CB); }
+
+// The window of output (p, q), clipped to the image (pooling.c's).
+static inline void window(const ck_pool_shape *s, ptrdiff_t p, ptrdiff_t q, ptrdiff_t *h0,
+                          ptrdiff_t *h1, ptrdiff_t *w0, ptrdiff_t *w1) {
+    const ptrdiff_t hs = p * s->stride - s->pad, ws = q * s->stride - s->pad;
+    *h0 = ck_max(hs, 0); *h1 = ck_min(hs + s->R, s->H);
+    *w0 = ck_max(ws, 0); *w1 = ck_min(ws + s->S, s->W);
+}
+
+void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s) {
+    const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
+        const ptrdiff_t cn = lanes(s->C, nb % Cb);
+        const float *plane = x + nb * HW * CB;
+        for (ptrdiff_t p = 0; p < P; p++)
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                ptrdiff_t h0, h1, w0, w1;
+                window(s, p, q, &h0, &h1, &w0, &w1);
+                float best[CB];
+                int32_t at[CB];
+                for (int l = 0; l < CB; l++) { best[l] = -FLT_MAX; at[l] = (int32_t)(h0 * s->W + w0); }
+                for (ptrdiff_t h = h0; h < h1; h++)
+                    for (ptrdiff_t w = w0; w < w1; w++) {
+                        const float *v = plane + (h * s->W + w) * CB;
+                        const int32_t hw = (int32_t)(h * s->W + w);
+                        for (int l = 0; l < CB; l++) { // selects, not branches: a compare and two blends
+                            const int win = v[l] > best[l];
+                            at[l] = win ? hw : at[l];
+                            best[l] = win ? v[l] : best[l];
+                        }
+                    }
+                float *yo = y + ((nb * P + p) * Q + q) * CB;
+                int32_t *ao = argmax + ((nb * P + p) * Q + q) * CB;
+                for (int l = 0; l < CB; l++) { yo[l] = l < cn ? best[l] : 0.0f; ao[l] = l < cn ? at[l] : 0; }
+            }
+    );
+}
+
+void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, const ck_pool_shape *s) {
+    const ptrdiff_t PQ = ck_pool_out_h(s) * ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
+        const ptrdiff_t cn = lanes(s->C, nb % Cb);
+        float *plane = dx + nb * HW * CB;
+        const float *g = dy + nb * PQ * CB;
+        const int32_t *am = argmax + nb * PQ * CB;
+        for (ptrdiff_t i = 0; i < PQ; i++) // outputs in order: overlapping windows add as in NCHW
+            for (ptrdiff_t l = 0; l < cn; l++) plane[(ptrdiff_t)am[i * CB + l] * CB + l] += g[i * CB + l];
+    );
+}
+
+void ck_avgpool_forward_blocked(float *y, const float *x, const ck_pool_shape *s) {
+    const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
+        const ptrdiff_t cn = lanes(s->C, nb % Cb);
+        const float *plane = x + nb * HW * CB;
+        for (ptrdiff_t p = 0; p < P; p++)
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                ptrdiff_t h0, h1, w0, w1;
+                window(s, p, q, &h0, &h1, &w0, &w1);
+                float acc[CB];
+                for (int l = 0; l < CB; l++) acc[l] = 0.0f;
+                for (ptrdiff_t h = h0; h < h1; h++)
+                    for (ptrdiff_t w = w0; w < w1; w++) {
+                        const float *v = plane + (h * s->W + w) * CB;
+                        for (int l = 0; l < CB; l++) acc[l] += v[l];
+                    }
+                const ptrdiff_t cnt = (h1 - h0) * (w1 - w0);
+                float *yo = y + ((nb * P + p) * Q + q) * CB;
+                for (int l = 0; l < CB; l++) yo[l] = l < cn && cnt > 0 ? acc[l] / (float)cnt : 0.0f;
+            }
+    );
+}
+
+void ck_avgpool_backward_blocked(float *dx, const float *dy, const ck_pool_shape *s) {
+    const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
+        const ptrdiff_t cn = lanes(s->C, nb % Cb);
+        float *plane = dx + nb * HW * CB;
+        for (ptrdiff_t p = 0; p < P; p++)
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                ptrdiff_t h0, h1, w0, w1;
+                window(s, p, q, &h0, &h1, &w0, &w1);
+                const ptrdiff_t cnt = (h1 - h0) * (w1 - w0);
+                if (cnt <= 0) continue;
+                const float *go = dy + ((nb * P + p) * Q + q) * CB;
+                float g[CB];
+                for (int l = 0; l < CB; l++) g[l] = go[l] / (float)cnt;
+                for (ptrdiff_t h = h0; h < h1; h++)
+                    for (ptrdiff_t w = w0; w < w1; w++) {
+                        float *d = plane + (h * s->W + w) * CB;
+                        for (ptrdiff_t l = 0; l < cn; l++) d[l] += g[l];
+                    }
+            }
+    );
+}
+
+// Global pooling: blocked x (N, Cb, HW, 16), plain y and argmax (N, C).
+#define GLOBAL_PAR(N, C, HW) ((N) * ck_ceil_div(C, CB) * CB * (HW) >= CK_PAR_MIN_ELEMS)
+
+void ck_global_avgpool_forward_blocked(float *y, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, CB);
+    CK_PARALLEL_FOR(nb, N * Cb, GLOBAL_PAR(N, C, HW),
+        const ptrdiff_t n = nb / Cb, c0 = nb % Cb * CB, cn = lanes(C, nb % Cb);
+        const float *xb = x + nb * HW * CB;
+        double acc[CB]; // double like the NCHW kernel, in hw order per lane
+        for (int l = 0; l < CB; l++) acc[l] = 0.0;
+        for (ptrdiff_t i = 0; i < HW; i++)
+            for (int l = 0; l < CB; l++) acc[l] += xb[i * CB + l];
+        for (ptrdiff_t l = 0; l < cn; l++) y[n * C + c0 + l] = (float)(acc[l] / (double)HW);
+    );
+}
+
+void ck_global_avgpool_backward_blocked(float *dx, const float *dy, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, CB);
+    CK_PARALLEL_FOR(nb, N * Cb, GLOBAL_PAR(N, C, HW),
+        const ptrdiff_t n = nb / Cb, c0 = nb % Cb * CB, cn = lanes(C, nb % Cb);
+        float *d = dx + nb * HW * CB;
+        float g[CB];
+        for (ptrdiff_t l = 0; l < cn; l++) g[l] = dy[n * C + c0 + l] / (float)HW;
+        for (ptrdiff_t i = 0; i < HW; i++)
+            for (ptrdiff_t l = 0; l < cn; l++) d[i * CB + l] += g[l];
+    );
+}
+
+void ck_global_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, ptrdiff_t N, ptrdiff_t C,
+                                       ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, CB);
+    CK_PARALLEL_FOR(nb, N * Cb, GLOBAL_PAR(N, C, HW),
+        const ptrdiff_t n = nb / Cb, c0 = nb % Cb * CB, cn = lanes(C, nb % Cb);
+        const float *xb = x + nb * HW * CB;
+        float best[CB];
+        int32_t at[CB];
+        for (int l = 0; l < CB; l++) { best[l] = xb[l]; at[l] = 0; }
+        for (ptrdiff_t i = 1; i < HW; i++)
+            for (int l = 0; l < CB; l++) {
+                const int win = xb[i * CB + l] > best[l];
+                at[l] = win ? (int32_t)i : at[l];
+                best[l] = win ? xb[i * CB + l] : best[l];
+            }
+        for (ptrdiff_t l = 0; l < cn; l++) { y[n * C + c0 + l] = best[l]; argmax[n * C + c0 + l] = at[l]; }
+    );
+}
+
+void ck_global_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, ptrdiff_t N,
+                                        ptrdiff_t C, ptrdiff_t HW) {
+    const ptrdiff_t Cb = ck_ceil_div(C, CB);
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t c = 0; c < C; c++)
+            dx[((n * Cb + c / CB) * HW + argmax[n * C + c]) * CB + c % CB] += dy[n * C + c];
+}
