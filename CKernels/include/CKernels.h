@@ -6,7 +6,7 @@
 //   - outputs first, then inputs and parameters, then sizes (llm.c order); cuDNN-style names
 //     y, x, w, dy, dx, dw.
 //   - backward passes ACCUMULATE (+=) into dx / dw / db: the caller zeroes once per step.
-//   - no allocation, no global state but the OpenMP thread count and ck_gemm_team_probe's
+//   - no allocation, no global state but the OpenMP thread count and ck_team_probe's
 //     record (both per calling thread); scratch ("workspace") is passed in by the caller, sized
 //     by the matching ck_*_workspace_size().
 //   - every optimised kernel has a plain reference ck_ref_* beside it: the test oracle. The
@@ -33,9 +33,9 @@ int ck_get_max_threads(void);
 int ck_has_openmp(void);
 /// Number of OpenMP threads alive in the current team, measured from inside a parallel region.
 int ck_measure_team_size(void);
-/// The largest OpenMP team a GEMM called from this thread ran with since the previous call (1: on
-/// this thread alone; 0: no GEMM), then starts over. Per calling thread, like the thread count.
-int ck_gemm_team_probe(void);
+/// The largest OpenMP team a GEMM or blocked convolution called from this thread ran with since
+/// the previous call (1: on this thread alone; 0: none ran), then starts over. Per calling thread.
+int ck_team_probe(void);
 
 // MARK: - Instruction set, chosen at run time
 // The kernels are built for the x86-64-v3 baseline (or the compiler's default elsewhere) and carry

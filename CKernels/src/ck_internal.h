@@ -23,6 +23,9 @@ static inline ptrdiff_t ck_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 
 
 // The calling thread's share [*lo, *hi) of n iterations: contiguous, in thread order, sizes
 // differing by at most one. A fixed function of (n, team size, thread number).
+// Records the calling team's size for ck_team_probe (threads.c); call inside parallel regions.
+void ck_note_team(void);
+
 static inline void ck_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi) {
 #ifdef _OPENMP
     const ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();

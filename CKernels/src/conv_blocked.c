@@ -208,6 +208,7 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
     const ptrdiff_t nk = W <= 7 ? kern->nk_small : kern->nk_large, groups = ck_ceil_div(Yb, nk);
     CK_PARALLEL_FOR(it, N * groups * H, worth_threads(s, N * groups * H),
         const ptrdiff_t n = it / (groups * H), g = it / H % groups, p = it % H;
+        if (it == 0) ck_note_team();
         ptrdiff_t j = g * nk;
         const ptrdiff_t jend = ck_min(Yb, j + nk);
         while (j < jend) { // a short last group in pieces of 4, 2, 1 blocks
@@ -235,6 +236,7 @@ void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const f
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
     CK_PARALLEL_FOR(it, s->N * Kb * P, worth_threads(s, s->N * Kb * P),
         const ptrdiff_t n = it / (Kb * P), kb = it / P % Kb, p = it % P;
+        if (it == 0) ck_note_team();
         float bias[CB];
         if (b)
             for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
@@ -255,6 +257,7 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
     CK_PARALLEL_FOR(it, s->N * Cb * s->H, worth_threads(s, s->N * Cb * s->H),
         const ptrdiff_t n = it / (Cb * s->H), cb = it / s->H % Cb, h = it % s->H;
+        if (it == 0) ck_note_team();
         generic_backward_data_row(dx, dy, workspace, s, P, Q, n, cb, h);
     );
 }
@@ -266,6 +269,7 @@ static void weights_share(float *dw, const float *dy, const float *x, const ck_c
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
     const ptrdiff_t HW16 = s->H * s->W * CB, PQ16 = P * Q * CB;
     ptrdiff_t lo, hi;
+    ck_note_team();
     ck_share(units, &lo, &hi);
     // Images outermost: a thread's units reuse the image's blocks from cache.
     for (ptrdiff_t n = 0; n < s->N; n++)

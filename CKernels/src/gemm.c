@@ -118,28 +118,8 @@ static void pack_b_row(const gemm_step *g, ptrdiff_t p) {
     }
 }
 
-// The largest team this thread's GEMMs ran with since the probe was last read, so tests can show
-// their sizes reach the threaded code. Per thread: the caller is thread 0 of the team it forks.
-static _Thread_local int team_seen;
-
-int ck_gemm_team_probe(void) {
-    const int n = team_seen;
-    team_seen = 0;
-    return n;
-}
-
-static void note_team(void) {
-#ifdef _OPENMP
-    if (omp_get_thread_num() != 0) return;
-    const int n = omp_get_num_threads();
-#else
-    const int n = 1;
-#endif
-    if (n > team_seen) team_seen = n;
-}
-
 static void gemm_step_share(const gemm_step *g) {
-    note_team();
+    ck_note_team();
     const ck_gemm_ukernel *u = g->u;
     const ptrdiff_t mr = u->mr, nr = u->nr, KC = u->kc;
     ptrdiff_t lo, hi;

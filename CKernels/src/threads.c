@@ -37,3 +37,24 @@ int ck_measure_team_size(void) {
 #endif
     return n;
 }
+
+// The largest team this thread's GEMMs and blocked convolutions ran with since the probe was last
+// read, so tests can show their sizes reach the threaded code. Per thread: the caller is thread 0
+// of the team it forks.
+static _Thread_local int team_seen;
+
+int ck_team_probe(void) {
+    const int n = team_seen;
+    team_seen = 0;
+    return n;
+}
+
+void ck_note_team(void) {
+#ifdef _OPENMP
+    if (omp_get_thread_num() != 0) return;
+    const int n = omp_get_num_threads();
+#else
+    const int n = 1;
+#endif
+    if (n > team_seen) team_seen = n;
+}

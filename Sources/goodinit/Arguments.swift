@@ -66,3 +66,4 @@ extension ActivationKind: ExpressibleByArgument {}
 extension DataSource: ExpressibleByArgument {}
 extension Optimizer.Kind: ExpressibleByArgument {}
 extension ExperimentName: ExpressibleByArgument {}
+extension LayoutPolicy: ExpressibleByArgument {}

@@ -180,6 +180,8 @@ struct BenchTrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Samples per chunk (W workers need batch / chunk ≥ W).",
             transform: Parse.positiveInt)
     var chunk = 128
+    @Option(help: "Activation layout: auto (channel-blocked where the net allows) or plain (NCHW, im2col).")
+    var layout = LayoutPolicy.auto
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
@@ -201,6 +203,7 @@ struct BenchTrain: ParsableCommand {
         for preset in model.presets {
             let name = preset.rawValue
             let net = try Presets.network(preset)
+            net.layoutPolicy = layout
             net.initialize(.heNormal(fanOut: false), seed: 1)
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)
@@ -226,7 +229,8 @@ struct BenchTrain: ParsableCommand {
                     points.append(p)
                     if json {
                         let f = { (format: String, v: Double) in String(format: format, v) }
-                        print("{\"model\":\"\(name)\",\"batch\":\(b),\"threads\":\(t),\"workers\":\(w),"
+                        print("{\"model\":\"\(name)\",\"layout\":\"\(layout)\",\"batch\":\(b),"
+                              + "\"threads\":\(t),\"workers\":\(w),"
                               + "\"img_per_s\":\(f("%.1f", ips)),\"gflops\":\(f("%.2f", gf)),"
                               + "\"speedup\":\(f("%.3f", speedup)),\"efficiency\":\(f("%.3f", eff)),\(peakJSON(share)),"
                               + "\"peak_rss_mb\":\(f("%.1f", p.peakRSSMB)),"
@@ -244,7 +248,7 @@ struct BenchTrain: ParsableCommand {
         }
         if let out {
             let command = "goodinit bench train --model \(model) --batch-size \(batchSize) --threads \(threads) "
-                + "--workers \(workers) --steps \(steps) --chunk \(chunk)"
+                + "--workers \(workers) --steps \(steps) --chunk \(chunk) --layout \(layout)"
             try ThroughputReport.write(points, to: out, command: command, steps: steps)
             if !json { print("wrote \(out)/throughput.svg, efficiency.svg, throughput.md") }
         }

@@ -35,8 +35,12 @@ struct ComputeFlags: ParsableArguments {
             transform: { try Parse.threads($0, min: 0) })
     var threads = 0
     @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Activation layout: auto (channel-blocked direct convolution where the net allows) "
+                               + "or plain (NCHW, im2col). Convolutions sum in other orders: results agree to "
+                               + "rounding, not bits."))
+    var layout = LayoutPolicy.auto
 }
 
 extension ComputeFlags {
-    var options: ComputeOptions { ComputeOptions(workers: workers, threads: threads) }
+    var options: ComputeOptions { ComputeOptions(workers: workers, threads: threads, layout: layout) }
 }

@@ -49,13 +49,15 @@ struct TeamProbeTests {
         var logits: [UInt32] = [], grads: [UInt32] = [], state: [UInt32] = []
     }
 
-    /// Batch 32 in chunks of 8: the convs' GEMMs fork (cnn-small's conv1, 32 filters of 9 taps over
-    /// two 28×28 images side by side, is 451,584 multiply-adds; resnet-small's 3×3 16→16 convs 3.6 M),
-    /// and BN, ReLU and pooling see over 32,768 elements per chunk. Returns the bits and the largest
-    /// GEMM team on this thread (W = 1 runs on the calling thread; W = 2 on Dispatch workers, which
-    /// the probe here cannot see).
-    func step(_ preset: ModelPreset, workers: Int, threads: Int) throws -> (StepBits, team: Int) {
+    /// Batch 32 in chunks of 8: the convolutions fork, blocked or im2col (cnn-small's conv1, 32
+    /// filters of 9 taps over 8 28×28 images, is 1.8 M multiply-adds; resnet-small's 3×3 16→16 convs
+    /// 3.6 M), and BN, ReLU and pooling see over 32,768 elements per chunk. Returns the bits and the
+    /// largest GEMM or blocked-convolution team on this thread (W = 1 runs on the calling thread;
+    /// W = 2 on Dispatch workers, which the probe here cannot see).
+    func step(_ preset: ModelPreset, workers: Int, threads: Int,
+              layout: LayoutPolicy = .auto) throws -> (StepBits, team: Int) {
         let net = try Presets.network(preset)
+        net.layoutPolicy = layout
         net.initialize(.heNormal(fanOut: false), seed: 5)
         let batch = 32, size = net.inputShape.reduce(1, *)
         let plan = Plan(net: net, batch: batch, chunkSize: 8, workers: workers, threads: threads)
@@ -74,22 +76,22 @@ struct TeamProbeTests {
         return (bits, team)
     }
 
-    @Test("the GEMMs run on a team of T threads at W = 1, T = 2 and 3",
+    @Test("the convolutions run on a team of T threads at W = 1, T = 2 and 3, in both layouts",
           .enabled(if: ck_has_openmp() != 0, "built without OpenMP (GOODINIT_NO_OPENMP)"),
-          arguments: [ModelPreset.cnnSmall, .resnetSmall])
-    func teams(_ preset: ModelPreset) throws {
+          arguments: [ModelPreset.cnnSmall, .resnetSmall], LayoutPolicy.allCases)
+    func teams(_ preset: ModelPreset, _ layout: LayoutPolicy) throws {
         for t in 1...3 {
-            #expect(try step(preset, workers: 1, threads: t).team == t, "\(preset) T=\(t)")
+            #expect(try step(preset, workers: 1, threads: t, layout: layout).team == t, "\(preset) \(layout) T=\(t)")
         }
     }
 
     @Test("logits, loss, every parameter gradient and BN statistics: same bits for T = 1, 2, 3 and W = 1, 2",
-          arguments: [ModelPreset.cnnSmall, .resnetSmall])
-    func sameBits(_ preset: ModelPreset) throws {
-        let (ref, _) = try step(preset, workers: 1, threads: 1)
+          arguments: [ModelPreset.cnnSmall, .resnetSmall], LayoutPolicy.allCases)
+    func sameBits(_ preset: ModelPreset, _ layout: LayoutPolicy) throws {
+        let (ref, _) = try step(preset, workers: 1, threads: 1, layout: layout)
         #expect(ref.grads.contains { $0 != 0 } && ref.state.contains { $0 != 0 })
         for (w, t) in [(1, 2), (1, 3), (2, 1), (2, 2), (2, 3)] {
-            let (got, _) = try step(preset, workers: w, threads: t)
+            let (got, _) = try step(preset, workers: w, threads: t, layout: layout)
             #expect(got.loss == ref.loss, "\(preset) W=\(w) T=\(t): loss")
             #expect(got.logits == ref.logits, "\(preset) W=\(w) T=\(t): logits")
             #expect(got.grads == ref.grads, "\(preset) W=\(w) T=\(t): gradients")

@@ -1,10 +1,12 @@
 // Swift's side of the direct convolution on the channel-blocked layout (CKernels'
 // conv_blocked*.c): activations (N, ⌈C/16⌉, H, W, 16), weights (⌈K/16⌉, ⌈C/16⌉, R, S, 16, 16).
-// Each call checks every buffer against the blocked sizes of its shape before C runs. Not yet used
-// by the layers (issue 18): the benchmarks time it beside the im2col path.
+// Each call checks every buffer against the blocked sizes of its shape before C runs.
 import CKernels
 
 extension Kernels {
+    /// Channels per block of the blocked layout.
+    static let channelBlock = CK_CB
+
     /// Floats of blocked activations (N, C, H, W) and of blocked weights (K, C, R, S).
     static func blockedCount(n: Int, c: Int, h: Int, w: Int) -> Int {
         checkSizes("blockedCount", n, c, h, w)
@@ -48,6 +50,13 @@ extension Kernels {
         check("toBlockedWeights", "w", w.count, k * c * r * s)
         check("toBlockedWeights", "wb", wb.count, blockedWeightsCount(k: k, c: c, r: r, s: s))
         wb.withPointer { WB in w.withPointer { ck_blocked_weights_from_kcrs(WB, $0, k, c, r, s) } }
+    }
+
+    /// w (K, C, R, S) += wb unblocked.
+    static func accumulateBlockedWeights(_ w: Tensor, from wb: Tensor, k: Int, c: Int, r: Int, s: Int) {
+        check("accumulateBlockedWeights", "w", w.count, k * c * r * s)
+        check("accumulateBlockedWeights", "wb", wb.count, blockedWeightsCount(k: k, c: c, r: r, s: s))
+        w.withPointer { W in wb.withPointer { ck_blocked_weights_accumulate_kcrs(W, $0, k, c, r, s) } }
     }
 
     static func convBlockedForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor?, shape s: ck_conv2d_shape,

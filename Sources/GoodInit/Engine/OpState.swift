@@ -13,6 +13,8 @@ public enum OpState {
     case mask(ByteBuffer)
     /// Batch norm: this chunk's x̂ and partial sums, and the statistics its chunks share.
     case batchNorm(BatchNormState)
+    /// A convolution on the blocked layout: its blocked weights and input.
+    case convBlocked(ConvBlockedState)
 
     /// The case an op created in makeState; another case is a wiring bug in the plan.
     var argmax: IndexBuffer {
@@ -22,6 +24,12 @@ public enum OpState {
     var mask: ByteBuffer {
         guard case .mask(let b) = self else { preconditionFailure("op state: expected a mask, got \(self)") }
         return b
+    }
+    var convBlocked: ConvBlockedState {
+        guard case .convBlocked(let s) = self else {
+            preconditionFailure("op state: expected a blocked convolution, got \(self)")
+        }
+        return s
     }
     var batchNorm: BatchNormState {
         guard case .batchNorm(let s) = self else { preconditionFailure("op state: expected batch norm, got \(self)") }
@@ -66,4 +74,16 @@ public struct BatchNormState {
         sum = batch.sum.row(k, width: c); sumsq = batch.sumsq.row(k, width: c)
         self.batch = batch
     }
+}
+
+/// One chunk's buffers for a convolution on the blocked layout. The weights are converted from
+/// (K, C, R, S) by each chunk into its own copy (a few KB), so chunks never share a write.
+public struct ConvBlockedState {
+    /// (K/16, C/16, R, S, 16, 16) this step's weights, and the chunk's weight gradient before it is
+    /// added into the (K, C, R, S) gradient.
+    let weights, weightGrad: Tensor
+    /// Only when the op's input is plain (the network's first convolution): (n, C/16, H, W, 16)
+    /// the input converted for forward and backward, its gradient, and that gradient back in
+    /// (n, C, H, W) before it is added to dx.
+    let input, inputGrad, plainGrad: Tensor?
 }

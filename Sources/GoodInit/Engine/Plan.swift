@@ -16,6 +16,8 @@ public final class Plan {
     public let chunks: [Range<Int>]         // sample ranges
     /// The input activation of each chunk, (n, input shape…): what setInput fills.
     public let inputs: [Tensor]
+    /// The layout of each activation (the network's when the plan was made).
+    public let layouts: [ActivationLayout]
     let acts: [[Tensor]]                    // [chunk][activation]
     let grads: [[Tensor]]                   // [chunk][activation]
     let contexts: [[OpContext]]             // [chunk][op]
@@ -38,7 +40,9 @@ public final class Plan {
         workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
         // [op][chunk]: each op makes its chunks' states at once, so it can share batch-wide ones
         let sizes = chunks.map(\.count)
-        let states = net.ops.map { $0.makeState(chunks: sizes) }
+        layouts = net.layouts
+        let opLayouts = net.ops.indices.map { net.opLayout($0) }
+        let states = net.ops.indices.map { net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0]) }
         let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
         var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
@@ -46,13 +50,15 @@ public final class Plan {
             let n = range.count
             var a: [Tensor] = [], g: [Tensor] = []
             for (i, shape) in net.shapes.enumerated() {
-                if i > 0, net.ops[i - 1] is AliasOp { // same memory as the op's input
+                if i > 0, net.aliases(i - 1) { // same memory as the op's input
                     a.append(a[i - 1].reshaped([n] + shape)); g.append(g[i - 1].reshaped([n] + shape))
                 } else {
                     a.append(Tensor(zeros: [n] + shape)); g.append(Tensor(zeros: [n] + shape))
                 }
             }
-            let ws = Tensor(zeros: [net.ops.map { $0.workspaceSize(batch: n) }.max() ?? 0])
+            let ws = Tensor(zeros: [net.ops.indices.map {
+                net.ops[$0].workspaceSize(batch: n, layout: opLayouts[$0])
+            }.max() ?? 0])
             let flat = Tensor(zeros: [max(net.params.count, 1)])
             var ctx: [OpContext] = []
             for (i, op) in net.ops.enumerated() {
@@ -63,7 +69,8 @@ public final class Plan {
                                      values: entries.map { net.params.view($0, in: net.params.values) },
                                      grads: entries.map { net.params.view($0, in: flat) },
                                      workspace: ws, state: states[i][k],
-                                     needsInputGradient: !net.ops[0..<i].allSatisfy { $0 is AliasOp }))
+                                     needsInputGradient: net.needsInputGradient(i),
+                                     layout: opLayouts[i]))
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
@@ -188,7 +195,7 @@ public final class Plan {
     public func backward() {
         let k = net.classes, last = net.ops.count
         eachChunk { c in
-            for (i, g) in grads[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+            for (i, g) in grads[c].enumerated() where i == 0 || !net.aliases(i - 1) {
                 g.fill(0)
             }
             chunkGrads[c].fill(0)
@@ -220,7 +227,7 @@ public final class Plan {
     public var bytes: Int {
         var floats = 0
         for c in chunks.indices {
-            for (i, a) in acts[c].enumerated() where i == 0 || !(net.ops[i - 1] is AliasOp) {
+            for (i, a) in acts[c].enumerated() where i == 0 || !net.aliases(i - 1) {
                 floats += 2 * a.count
             }
             floats += chunkGrads[c].count + (contexts[c].first.map { $0.workspace.count } ?? 0)

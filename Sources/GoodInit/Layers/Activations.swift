@@ -35,6 +35,8 @@ public final class Activation: Op, Nonlinearity {
     }
     public func configure(input: [Int]) throws -> [Int] { inputShape = input; outputShape = input; return input }
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    /// Elementwise: any layout.
+    public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) { Kernels.unaryForward(kernel, y: c.y, x: c.x) }
     public func backward(_ c: OpContext) {
         let usesOutput = function == .tanh || function == .sigmoid
@@ -64,12 +66,22 @@ public final class PReLU: Op, Nonlinearity {
         [ParamSpec(name: "slope", shape: [shared ? 1 : channels], role: .slope(initial: initial))]
     }
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
+    public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) {
-        Kernels.preluForward(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+        if c.layout.inputBlocked {
+            Kernels.preluForwardBlocked(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+        } else {
+            Kernels.preluForward(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
+        }
     }
     public func backward(_ c: OpContext) {
-        Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
-                              n: c.n, c: channels, hw: hw)
+        if c.layout.inputBlocked {
+            Kernels.preluBackwardBlocked(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
+                                         n: c.n, c: channels, hw: hw)
+        } else {
+            Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
+                                  n: c.n, c: channels, hw: hw)
+        }
     }
 }
 

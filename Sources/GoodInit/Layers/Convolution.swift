@@ -1,4 +1,7 @@
 // 2-D convolution. x (n, C, H, W), w (K, C, R, S), b (K), y (n, K, P, Q).
+// Two paths with the same maths: im2col + GEMM on plain activations, and direct kernels on the
+// channel-blocked layout (Layout.swift) when the plan runs it. The weights stay (K, C, R, S) in the
+// parameters (initializers, LSUV, checkpoints); the blocked path converts them each step.
 import CKernels
 
 public final class Conv2d: Op {
@@ -37,7 +40,28 @@ public final class Conv2d: Op {
         return specs
     }
 
+    /// Blocked output only when it needs no padding channels: every blocked activation then holds
+    /// exactly C·H·W values per sample, like its plain twin.
+    public var blockedSupport: BlockedSupport { outChannels % Kernels.channelBlock == 0 ? .produces : .none }
+
     public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape(batch)) }
+    public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
+        layout.output == .blocked ? Kernels.convBlockedWorkspace(shape(batch)) : workspaceSize(batch: batch)
+    }
+
+    public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] {
+        guard layout.output == .blocked else { return makeState(chunks: chunks) }
+        let s = shape, w = Kernels.blockedWeightsCount(k: s.K, c: s.C, r: s.R, s: s.S)
+        return chunks.map { n in
+            let plainInput = layout.input == .plain
+            let x = Kernels.blockedCount(n: n, c: s.C, h: s.H, w: s.W)
+            return .convBlocked(ConvBlockedState(
+                weights: Tensor(zeros: [w]), weightGrad: Tensor(zeros: [w]),
+                input: plainInput ? Tensor(zeros: [x]) : nil, inputGrad: plainInput ? Tensor(zeros: [x]) : nil,
+                plainGrad: plainInput ? Tensor(zeros: [n * s.C * s.H * s.W]) : nil))
+        }
+    }
+
     public var flopsPerSample: Int {
         2 * outChannels * inputShape[0] * kernel * kernel * outputShape[1] * outputShape[2]
     }
@@ -45,15 +69,45 @@ public final class Conv2d: Op {
     private func shape(_ n: Int) -> ck_conv2d_shape { var s = shape; s.N = n; return s }
 
     public func forward(_ c: OpContext) {
-        Kernels.convForward(y: c.y, x: c.x, w: c.values[0], b: hasBias ? c.values[1] : nil, shape: shape(c.n),
-                            workspace: c.workspace)
+        guard c.layout.output == .blocked else {
+            Kernels.convForward(y: c.y, x: c.x, w: c.values[0], b: hasBias ? c.values[1] : nil, shape: shape(c.n),
+                                workspace: c.workspace)
+            return
+        }
+        let st = c.state.convBlocked, s = shape(c.n)
+        Kernels.toBlockedWeights(st.weights, from: c.values[0], k: s.K, c: s.C, r: s.R, s: s.S)
+        var x = c.x
+        if let xb = st.input {
+            Kernels.toBlocked(xb, from: c.x, n: s.N, c: s.C, h: s.H, w: s.W)
+            x = xb
+        }
+        Kernels.convBlockedForward(y: c.y, x: x, w: st.weights, b: hasBias ? c.values[1] : nil, shape: s,
+                                   workspace: c.workspace)
     }
 
     public func backward(_ c: OpContext) {
-        Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x,
-                                    shape: shape(c.n), workspace: c.workspace)
-        if c.needsInputGradient {
-            Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n), workspace: c.workspace)
+        guard c.layout.output == .blocked else {
+            Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x,
+                                        shape: shape(c.n), workspace: c.workspace)
+            if c.needsInputGradient {
+                Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n),
+                                         workspace: c.workspace)
+            }
+            return
+        }
+        let st = c.state.convBlocked, s = shape(c.n)
+        st.weightGrad.fill(0)
+        Kernels.convBlockedBackwardWeights(dw: st.weightGrad, db: hasBias ? c.grads[1] : nil, dy: c.dy,
+                                           x: st.input ?? c.x, shape: s, workspace: c.workspace)
+        Kernels.accumulateBlockedWeights(c.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
+        guard c.needsInputGradient else { return }
+        if let dxb = st.inputGrad, let plain = st.plainGrad {
+            dxb.fill(0)
+            Kernels.convBlockedBackwardData(dx: dxb, dy: c.dy, w: st.weights, shape: s, workspace: c.workspace)
+            Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
+            Kernels.accumulate(y: c.dx, x: plain)
+        } else {
+            Kernels.convBlockedBackwardData(dx: c.dx, dy: c.dy, w: st.weights, shape: s, workspace: c.workspace)
         }
     }
 }

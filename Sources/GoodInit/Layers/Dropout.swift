@@ -15,6 +15,8 @@ public final class Dropout: Op {
     public func makeState(chunks: [Int]) -> [OpState] {
         chunks.map { .mask(ByteBuffer(count: $0 * inputShape.reduce(1, *))) }
     }
+    /// Elementwise: any layout (a sample's mask follows its values' order in memory).
+    public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) {
         if !c.training || p == 0 { c.y.assign(c.x); return }
         Kernels.dropoutForward(y: c.y, mask: c.state.mask, x: c.x, p: p, seed: c.seed,

@@ -39,6 +39,8 @@ public final class BatchNorm: SyncOp {
         }
     }
     public var flopsPerSample: Int { 4 * channels * hw }
+    /// Per channel either way; the blocked kernels give the plain ones' bits.
+    public var blockedSupport: BlockedSupport { .keeps }
 
     // MARK: forward
     // Two passes over the batch: the mean, then the squares around it (no cancellation).
@@ -46,8 +48,12 @@ public final class BatchNorm: SyncOp {
 
     public func forwardPartial(_ phase: Int, _ c: OpContext) {
         let s = c.state.batchNorm
-        Kernels.bnPartialSums(sum: s.sum, sumsq: s.sumsq, x: c.x, shift: phase == 0 ? nil : s.batch.shift,
-                              n: c.n, c: channels, hw: hw)
+        let shift = phase == 0 ? nil : s.batch.shift
+        if c.layout.inputBlocked {
+            Kernels.bnPartialSumsBlocked(sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n, c: channels, hw: hw)
+        } else {
+            Kernels.bnPartialSums(sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n, c: channels, hw: hw)
+        }
     }
 
     public func forwardCombine(_ phase: Int, _ chunks: [OpContext]) {
@@ -64,8 +70,17 @@ public final class BatchNorm: SyncOp {
     public func forward(_ c: OpContext) {
         if c.training {
             let s = c.state.batchNorm
-            Kernels.bnNormalize(y: c.y, xhat: s.xhat, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
+            if c.layout.inputBlocked {
+                Kernels.bnNormalizeBlocked(y: c.y, xhat: s.xhat, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                                           gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
+            } else {
+                Kernels.bnNormalize(y: c.y, xhat: s.xhat, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                                    gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
+            }
+        } else if c.layout.inputBlocked {
+            Kernels.bnForwardInferBlocked(y: c.y, x: c.x, runningMean: runningMean, runningVar: runningVar,
+                                          gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n, c: channels,
+                                          hw: hw)
         } else {
             Kernels.bnForwardInfer(y: c.y, x: c.x, runningMean: runningMean, runningVar: runningVar,
                                    gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n, c: channels, hw: hw)
@@ -76,8 +91,13 @@ public final class BatchNorm: SyncOp {
     public func backwardPartial(_ c: OpContext) {
         let s = c.state.batchNorm
         // this chunk's share of dγ and dβ goes into this chunk's gradients
-        Kernels.bnBackwardPartialSums(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0], dbeta: c.grads[1],
-                                      dy: c.dy, xhat: s.xhat, n: c.n, c: channels, hw: hw)
+        if c.layout.inputBlocked {
+            Kernels.bnBackwardPartialSumsBlocked(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0],
+                                                 dbeta: c.grads[1], dy: c.dy, xhat: s.xhat, n: c.n, c: channels, hw: hw)
+        } else {
+            Kernels.bnBackwardPartialSums(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0], dbeta: c.grads[1],
+                                          dy: c.dy, xhat: s.xhat, n: c.n, c: channels, hw: hw)
+        }
     }
 
     public func backwardCombine(_ chunks: [OpContext]) {
@@ -88,8 +108,14 @@ public final class BatchNorm: SyncOp {
 
     public func backward(_ c: OpContext) {
         let s = c.state.batchNorm
-        Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd, gamma: c.values[0],
-                                sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
-                                n: c.n, c: channels, hw: hw)
+        if c.layout.inputBlocked {
+            Kernels.bnBackwardApplyBlocked(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd,
+                                           gamma: c.values[0], sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat,
+                                           count: s.batch.count, n: c.n, c: channels, hw: hw)
+        } else {
+            Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd, gamma: c.values[0],
+                                    sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
+                                    n: c.n, c: channels, hw: hw)
+        }
     }
 }

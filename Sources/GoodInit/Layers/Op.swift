@@ -31,9 +31,15 @@ public protocol Op: AnyObject {
     var paramSpecs: [ParamSpec] { get }
     /// Floats of workspace for `batch` samples.
     func workspaceSize(batch: Int) -> Int
+    /// The same when the op runs with `layout` (blocked buffers, conversions).
+    func workspaceSize(batch: Int, layout: OpLayout) -> Int
     /// What forward keeps for backward, one state per chunk of `chunks[k]` samples (the plan
     /// holds them; ops that share batch-wide state across chunks create it here).
     func makeState(chunks: [Int]) -> [OpState]
+    /// The same when the op runs with `layout`.
+    func makeState(chunks: [Int], layout: OpLayout) -> [OpState]
+    /// Whether the op runs on the channel-blocked layout (Layout.swift).
+    var blockedSupport: BlockedSupport { get }
     /// An earlier activation this op also reads (a residual block's input): the plan hands it to
     /// the op as `skip`, its gradient as `dskip`.
     var skipSource: Int? { get }
@@ -47,6 +53,9 @@ extension Op {
     public var paramSpecs: [ParamSpec] { [] }
     public func workspaceSize(batch: Int) -> Int { 0 }
     public func makeState(chunks: [Int]) -> [OpState] { chunks.map { _ in .none } }
+    public func workspaceSize(batch: Int, layout: OpLayout) -> Int { workspaceSize(batch: batch) }
+    public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] { makeState(chunks: chunks) }
+    public var blockedSupport: BlockedSupport { .none }
     public var skipSource: Int? { nil }
     public var flopsPerSample: Int { 0 }
     /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.

@@ -27,16 +27,23 @@ public final class Pool2d: Op {
         chunks.map { mode == .max ? .argmax(IndexBuffer(count: $0 * outputShape.reduce(1, *))) : .none }
     }
     private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
+    public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) {
-        switch mode {
-        case .max: Kernels.maxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, shape: shape(c.n))
-        case .average: Kernels.avgPoolForward(y: c.y, x: c.x, shape: shape(c.n))
+        let s = shape(c.n)
+        switch (mode, c.layout.inputBlocked) {
+        case (.max, false): Kernels.maxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
+        case (.max, true): Kernels.maxPoolForwardBlocked(y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
+        case (.average, false): Kernels.avgPoolForward(y: c.y, x: c.x, shape: s)
+        case (.average, true): Kernels.avgPoolForwardBlocked(y: c.y, x: c.x, shape: s)
         }
     }
     public func backward(_ c: OpContext) {
-        switch mode {
-        case .max: Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: shape(c.n))
-        case .average: Kernels.avgPoolBackward(dx: c.dx, dy: c.dy, shape: shape(c.n))
+        let s = shape(c.n)
+        switch (mode, c.layout.inputBlocked) {
+        case (.max, false): Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
+        case (.max, true): Kernels.maxPoolBackwardBlocked(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
+        case (.average, false): Kernels.avgPoolBackward(dx: c.dx, dy: c.dy, shape: s)
+        case (.average, true): Kernels.avgPoolBackwardBlocked(dx: c.dx, dy: c.dy, shape: s)
         }
     }
 }
@@ -57,23 +64,32 @@ public final class GlobalPool: Op {
     public func makeState(chunks: [Int]) -> [OpState] {
         chunks.map { mode == .max ? .argmax(IndexBuffer(count: $0 * channels)) : .none }
     }
+    /// Reads either layout; the (C) output is plain.
+    public var blockedSupport: BlockedSupport { .consumes }
     public func forward(_ c: OpContext) {
-        switch mode {
-        case .max:
-            Kernels.globalMaxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, n: c.n, c: channels, hw: hw)
-        case .average: Kernels.globalAvgPoolForward(y: c.y, x: c.x, n: c.n, c: channels, hw: hw)
+        let (n, ch, am) = (c.n, channels, c.state)
+        switch (mode, c.layout.inputBlocked) {
+        case (.max, false): Kernels.globalMaxPoolForward(y: c.y, argmax: am.argmax, x: c.x, n: n, c: ch, hw: hw)
+        case (.max, true): Kernels.globalMaxPoolForwardBlocked(y: c.y, argmax: am.argmax, x: c.x, n: n, c: ch, hw: hw)
+        case (.average, false): Kernels.globalAvgPoolForward(y: c.y, x: c.x, n: n, c: ch, hw: hw)
+        case (.average, true): Kernels.globalAvgPoolForwardBlocked(y: c.y, x: c.x, n: n, c: ch, hw: hw)
         }
     }
     public func backward(_ c: OpContext) {
-        switch mode {
-        case .max:
-            Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, n: c.n, c: channels, hw: hw)
-        case .average: Kernels.globalAvgPoolBackward(dx: c.dx, dy: c.dy, n: c.n, c: channels, hw: hw)
+        let (n, ch, am) = (c.n, channels, c.state)
+        switch (mode, c.layout.inputBlocked) {
+        case (.max, false):
+            Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: am.argmax, n: n, c: ch, hw: hw)
+        case (.max, true):
+            Kernels.globalMaxPoolBackwardBlocked(dx: c.dx, dy: c.dy, argmax: am.argmax, n: n, c: ch, hw: hw)
+        case (.average, false): Kernels.globalAvgPoolBackward(dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
+        case (.average, true): Kernels.globalAvgPoolBackwardBlocked(dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
         }
     }
 }
 
-/// (C, H, W) → (C·H·W). NCHW is already flat per sample: the output aliases the input.
+/// (C, H, W) → (C·H·W) in NCHW order. A plain input is already flat per sample: the output
+/// aliases it (Network.aliases). A blocked input is converted, and its gradient converted back.
 public final class Flatten: AliasOp {
     public let kind = "flatten"
     public var name = "flatten"
@@ -82,6 +98,18 @@ public final class Flatten: AliasOp {
     public func configure(input: [Int]) throws -> [Int] {
         inputShape = input; outputShape = [input.reduce(1, *)]; return outputShape
     }
-    public func forward(_ c: OpContext) {}
-    public func backward(_ c: OpContext) {}
+    public var blockedSupport: BlockedSupport { .consumes }
+    public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
+        layout.inputBlocked ? batch * outputShape[0] : 0
+    }
+    public func forward(_ c: OpContext) {
+        guard c.layout.inputBlocked else { return }
+        Kernels.fromBlocked(c.y, from: c.x, n: c.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
+    }
+    public func backward(_ c: OpContext) {
+        guard c.layout.inputBlocked else { return }
+        // dx accumulates: convert into scratch, then add
+        Kernels.toBlocked(c.workspace, from: c.dy, n: c.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
+        Kernels.accumulate(y: c.dx, x: c.workspace)
+    }
 }

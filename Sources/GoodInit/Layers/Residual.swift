@@ -12,6 +12,8 @@ public final class ResidualAdd: Op {
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
     /// The block's input, wired by the plan as `skip` / `dskip`.
     public var skipSource: Int? { source }
+    /// Elementwise: any layout, the same for both inputs (Layout.swift checks).
+    public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.skip) }
     public func backward(_ c: OpContext) {
         Kernels.accumulate(y: c.dx, x: c.dy)

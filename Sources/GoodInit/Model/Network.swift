@@ -40,6 +40,10 @@ public final class Network {
     public let params: ParameterStore
     /// Entries of each op, in its paramSpecs order.
     public let opEntries: [[ParameterStore.Entry]]
+    /// Which layouts plans made from now on use; `layouts` follows it.
+    public var layoutPolicy = LayoutPolicy.auto { didSet { layouts = activationLayouts(layoutPolicy) } }
+    /// The layout of each activation (Layout.swift).
+    public private(set) var layouts: [ActivationLayout] = []
 
     public var classes: Int { shapes.last!.reduce(1, *) }
     public var parameterCount: Int { params.entries.reduce(0) { $0 + $1.spec.count } }
@@ -126,6 +130,7 @@ public final class Network {
         }
         params = ParameterStore(entries: entries, count: offset)
         opEntries = perOp
+        layouts = activationLayouts(.auto)
     }
 
     /// Parameter value views of op i.

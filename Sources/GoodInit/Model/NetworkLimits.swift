@@ -117,7 +117,7 @@ extension Network {
         let size = Double(max(1, min(chunk, batch))), chunks = (Double(batch) / size).rounded(.up)
         var largest = ("the parameters", paramCount * 4 * Double(2 + optimizerStates))
         var activations = 0.0
-        for (i, shape) in shapes.enumerated() where i == 0 || !(ops[i - 1] is AliasOp) {
+        for (i, shape) in shapes.enumerated() where i == 0 || !aliases(i - 1) {
             let bytes = 2 * 4 * Double(shape.reduce(1) { $0 * Double($1) }) // value and gradient
             activations += bytes
             let name = i == 0 ? "the input" : "\(ops[i - 1].name)'s output"
@@ -129,7 +129,8 @@ extension Network {
         var total = paramCount * (4 * Double(2 + optimizerStates) + 1) + chunks * (size * activations + paramCount * 4)
         // Scratch is asked from the ops only once the rest fits: their formulas then stay small.
         if total < NetworkLimits.physicalMemory {
-            total += chunks * 4 * Double(ops.map { $0.workspaceSize(batch: Int(size)) }.max() ?? 0)
+            let scratch = ops.indices.map { ops[$0].workspaceSize(batch: Int(size), layout: opLayout($0)) }
+            total += chunks * 4 * Double(scratch.max() ?? 0)
         }
         return (total, "\(largest.0): \(NetworkLimits.gigabytes(largest.1))")
     }

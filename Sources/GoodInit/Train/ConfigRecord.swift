@@ -30,6 +30,8 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
     var optimizer = "sgd"
     var workers = 1
     var threads = 0
+    /// nil in checkpoints from before the blocked layout (they ran plain).
+    var layout: String? = nil
     var chunk = 128
     var seed: UInt64 = 1
     var out = "runs/latest"
@@ -55,7 +57,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         let o = s.optimizer
         lr = o.lr; schedule = o.schedule.description; momentum = o.momentum; weightDecay = o.weightDecay
         optimizer = o.kind.rawValue
-        workers = s.compute.workers; threads = s.compute.threads
+        workers = s.compute.workers; threads = s.compute.threads; layout = s.compute.layout.rawValue
         out = s.out
     }
 
@@ -87,7 +89,8 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         s.loop.injectNaNAtStep = injectNaNAtStep
         s.optimizer.kind = try parsed("optimizer", optimizer, Optimizer.Kind.init(rawValue:))
         s.optimizer.lr = lr; s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
-        s.compute = ComputeOptions(workers: workers, threads: threads)
+        s.compute = ComputeOptions(workers: workers, threads: threads,
+                                   layout: try parsed("layout", layout ?? "plain", LayoutPolicy.init(rawValue:)))
         s.out = out
         try s.validate()
         return s

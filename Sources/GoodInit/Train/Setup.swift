@@ -26,6 +26,7 @@ public final class TrainingSetup {
         splits.test.normalize(mean: mean, std: std)
         data = splits
         net = try Self.network(model, input: [splits.train.channels, splits.train.height, splits.train.width])
+        net.layoutPolicy = compute.layout
         guard net.classes == splits.train.classes else {
             let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
             if case .file(let file) = model { throw DataError(file: file, problem: problem) }

@@ -55,7 +55,11 @@ public struct LoopOptions: Sendable, Equatable {
 public struct ComputeOptions: Sendable, Equatable {
     public var workers = 1
     public var threads = 0
-    public init(workers: Int = 1, threads: Int = 0) { self.workers = workers; self.threads = threads }
+    /// Unlike W and T, the layout changes the bits (the convolutions' summation order).
+    public var layout = LayoutPolicy.auto
+    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto) {
+        self.workers = workers; self.threads = threads; self.layout = layout
+    }
 
     /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).
     public static var threadLimit: Int { min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount) }

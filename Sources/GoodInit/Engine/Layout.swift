@@ -1,0 +1,69 @@
+// Where the channel-blocked layout runs. A convolution's direct kernels want their activations as
+// (n, C/16, H, W, 16); batch norm, pooling, elementwise ops and residual adds work on that layout as
+// well, so once a convolution has produced it, it is kept until flatten or global pooling turns the
+// activation back into features. The network input stays (n, C, H, W): the first convolution
+// converts it. Tensors keep their logical shapes; the layout is a property of the plan's buffers.
+
+/// How an activation's values are laid out in its tensor.
+public enum ActivationLayout: String, Sendable, Codable {
+    /// (n, C, H, W): PyTorch's NCHW, and every 1-D (features) activation.
+    case plain
+    /// (n, C/16, H, W, 16): 16 channels innermost.
+    case blocked
+}
+
+/// Which layouts a network may use. `auto` runs the blocked layout wherever every op between two
+/// convolutions supports it; `plain` keeps NCHW and the im2col convolution everywhere.
+public enum LayoutPolicy: String, Sendable, Codable, CaseIterable {
+    case auto, plain
+}
+
+/// The layouts of one op's input and output activations.
+public struct OpLayout: Sendable, Equatable {
+    public let input, output: ActivationLayout
+    public static let plain = OpLayout(input: .plain, output: .plain)
+    public var inputBlocked: Bool { input == .blocked }
+}
+
+/// What an op can do with the blocked layout.
+public enum BlockedSupport: Sendable {
+    /// Needs a plain input (maxout, linear).
+    case none
+    /// Runs on either layout and keeps it (batch norm, pooling, activations, dropout, residual).
+    case keeps
+    /// Reads either layout and writes a blocked output (convolution).
+    case produces
+    /// Reads either layout and writes plain features (flatten, global pooling).
+    case consumes
+}
+
+extension Network {
+    /// The layout of every activation under `policy`: all plain unless the whole network can run
+    /// blocked from its first convolution on (an op that needs plain input after a convolution,
+    /// or a residual whose two inputs would differ, keeps the whole network plain).
+    func activationLayouts(_ policy: LayoutPolicy) -> [ActivationLayout] {
+        let allPlain = [ActivationLayout](repeating: .plain, count: shapes.count)
+        guard policy == .auto else { return allPlain }
+        var layouts: [ActivationLayout] = [.plain]
+        for (i, op) in ops.enumerated() {
+            let input = layouts[i]
+            let spatial = shapes[i + 1].count == 3
+            var output = ActivationLayout.plain
+            switch op.blockedSupport {
+            case .none: if input == .blocked { return allPlain }
+            case .keeps: output = spatial ? input : .plain
+            case .produces: output = spatial ? .blocked : .plain
+            case .consumes: output = .plain
+            }
+            if let s = op.skipSource, layouts[s] != input { return allPlain }
+            layouts.append(output)
+        }
+        return layouts
+    }
+
+    /// The layouts of op i's input and output.
+    public func opLayout(_ i: Int) -> OpLayout { OpLayout(input: layouts[i], output: layouts[i + 1]) }
+
+    /// True when op i's output shares its input's memory (flatten of a plain activation).
+    public func aliases(_ i: Int) -> Bool { ops[i] is AliasOp && layouts[i] == .plain }
+}
