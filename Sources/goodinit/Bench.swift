@@ -182,6 +182,7 @@ struct BenchTrain: ParsableCommand {
     var chunk = 128
     @Option(help: "Activation layout: auto (channel-blocked where the net allows) or plain (NCHW, im2col).")
     var layout = LayoutPolicy.auto
+    @Flag(help: "After each 1-worker point, where the step's time goes, op by op and by kind.") var profile = false
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
@@ -242,6 +243,9 @@ struct BenchTrain: ParsableCommand {
                               + String(repeating: " ", count: max(0, 18 - spread.count)) + spread
                               + String(format: " %8.2f %6.1f%% %9.2f %11.2f %18.1f", gf, 100 * share.fraction,
                                        speedup, eff, p.inferenceImgPerS))
+                    }
+                    if profile && w == 1 && !json {
+                        StepProfileReport.run(plan, optimizer: opt, steps: steps, threads: t)
                     }
                 } }
             }

@@ -51,7 +51,7 @@ public struct KernelUse<Shape: Hashable & Sendable>: Sendable {
 
 extension Network {
     /// Whether op i's input gradient is used: Plan skips it when only aliases come before op i.
-    func needsInputGradient(_ i: Int) -> Bool { !ops.indices[0..<i].allSatisfy { aliases($0) } }
+    public func needsInputGradient(_ i: Int) -> Bool { !ops.indices[0..<i].allSatisfy { aliases($0) } }
 
     /// Distinct convolution shapes at `batch` samples per chunk.
     public func convShapes(batch: Int) -> [KernelUse<ConvShape>] {

@@ -28,6 +28,8 @@ public final class Plan {
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
     let workerChunks: [Range<Int>]          // chunk indices of each worker
+    /// When set (and W = 1), each op's time is added to it.
+    public var profile: OpProfile?
 
     public init(net: Network, batch: Int, chunkSize: Int = 128, workers: Int = 1, threads: Int = 1) {
         precondition(batch > 0 && chunkSize > 0 && workers > 0 && threads > 0)
@@ -83,6 +85,12 @@ public final class Plan {
     }
 
     // MARK: running work on the chunks
+
+    /// Runs body, timed into `profile` when one is set and a single worker runs the chunks.
+    @inline(__always)
+    func timed(_ slot: OpProfile.Slot, _ body: () -> Void) {
+        if let profile, workers == 1 { profile.time(slot, body) } else { body() }
+    }
 
     /// Runs body(chunk) for every chunk: W workers, each with T OpenMP threads, each over a
     /// fixed contiguous share of the chunks.
@@ -153,15 +161,17 @@ public final class Plan {
             while end < range.upperBound, !(training && net.ops[end] is SyncOp) { end += 1 }
             if end > start {
                 let seg = start..<end
-                eachChunk { c in for i in seg { net.ops[i].forward(contexts[c][i]) } }
+                eachChunk { c in for i in seg { timed(.forward(i)) { net.ops[i].forward(contexts[c][i]) } } }
             }
             if end < range.upperBound, let op = net.ops[end] as? SyncOp {
                 let column = columns[end]
-                for phase in 0..<op.forwardSyncPhases {
-                    eachChunk { c in op.forwardPartial(phase, contexts[c][end]) }
-                    op.forwardCombine(phase, column)
+                timed(.forward(end)) {
+                    for phase in 0..<op.forwardSyncPhases {
+                        eachChunk { c in op.forwardPartial(phase, contexts[c][end]) }
+                        op.forwardCombine(phase, column)
+                    }
+                    eachChunk { c in op.forward(contexts[c][end]) }
                 }
-                eachChunk { c in op.forward(contexts[c][end]) }
                 end += 1
             }
             start = end
@@ -171,11 +181,11 @@ public final class Plan {
     /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
     public func loss() -> (loss: Double, correct: Int) {
         let k = net.classes
-        eachChunk { c in
+        timed(.loss) { eachChunk { c in
             let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
                                                     labels: labels[c], n: chunks[c].count, k: k)
             lossSums[c] = l; lossHits[c] = Int32(n)
-        }
+        } }
         // in chunk order: the same sum for any worker count
         let sum = chunks.indices.reduce(0.0) { $0 + lossSums[$1] }
         return (sum / Double(batch), chunks.indices.reduce(0) { $0 + Int(lossHits[$1]) })
@@ -194,33 +204,37 @@ public final class Plan {
     /// parameter gradients in net.params.grad. Call after forward(training: true) and loss().
     public func backward() {
         let k = net.classes, last = net.ops.count
-        eachChunk { c in
+        timed(.loss) { eachChunk { c in
             for (i, g) in grads[c].enumerated() where i == 0 || !net.aliases(i - 1) {
                 g.fill(0)
             }
             chunkGrads[c].fill(0)
             Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
                                         scale: 1 / Float(batch), n: chunks[c].count, k: k)
-        }
+        } }
         var end = net.ops.count
         while end > 0 {
             var start = end
             while start > 0, !(net.ops[start - 1] is SyncOp) { start -= 1 }
             if start < end {
                 let seg = start..<end
-                eachChunk { c in for i in seg.reversed() { net.ops[i].backward(contexts[c][i]) } }
+                eachChunk { c in
+                    for i in seg.reversed() { timed(.backward(i)) { net.ops[i].backward(contexts[c][i]) } }
+                }
             }
             if start > 0, let op = net.ops[start - 1] as? SyncOp {
                 let i = start - 1
-                eachChunk { c in op.backwardPartial(contexts[c][i]) }
-                op.backwardCombine(columns[i])
-                eachChunk { c in op.backward(contexts[c][i]) }
+                timed(.backward(i)) {
+                    eachChunk { c in op.backwardPartial(contexts[c][i]) }
+                    op.backwardCombine(columns[i])
+                    eachChunk { c in op.backward(contexts[c][i]) }
+                }
                 start -= 1
             }
             end = start
         }
         Kernels.setThreads(threads * workers)
-        Kernels.sum(into: net.params.grad, chunkGrads)
+        timed(.gradientSum) { Kernels.sum(into: net.params.grad, chunkGrads) }
     }
 
     /// Peak bytes this plan holds (activations, gradients, scratch, per-chunk gradients).
