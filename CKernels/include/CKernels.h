@@ -151,10 +151,11 @@ void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dga
 /// sum_dy[c] = Σ_k part_dy[k][c], sum_dy_xhat likewise, in chunk order. part_* (chunks, C).
 void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *part_dy,
                             const double *part_dy_xhat, ptrdiff_t chunks, ptrdiff_t C);
-/// dx += γ·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), with the means over `count` values.
+/// dx += γ·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), with the means over `count` values
+/// (dx = … when accumulate is 0).
 void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
                           const float *gamma, const double *sum_dy,
-                          const double *sum_dy_xhat, ptrdiff_t count,
+                          const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                           ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 
 /// References: the paper's formulas in double, whole batch (the test oracle).
@@ -167,15 +168,17 @@ void ck_ref_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
 // MARK: - Activations (elementwise over n values; PReLU/maxout over (N,C,HW))
 
 void ck_relu_forward(float *y, const float *x, ptrdiff_t n);
-void ck_relu_backward(float *dx, const float *dy, const float *x, ptrdiff_t n);
+/// Backward passes: dx += … , or dx = … when accumulate is 0 (dx need not be zeroed then).
+void ck_relu_backward(float *dx, const float *dy, const float *x, int accumulate, ptrdiff_t n);
 void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n);
-void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, ptrdiff_t n);
+void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, int accumulate,
+                            ptrdiff_t n);
 void ck_tanh_forward(float *y, const float *x, ptrdiff_t n);
 /// Uses the saved output: dx += dy·(1 − y²)
-void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n);
+void ck_tanh_backward(float *dx, const float *dy, const float *y, int accumulate, ptrdiff_t n);
 void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n);
 /// Uses the saved output: dx += dy·y·(1 − y)
-void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n);
+void ck_sigmoid_backward(float *dx, const float *dy, const float *y, int accumulate, ptrdiff_t n);
 /// y = max(0,x) + a[c]·min(0,x); shared = one slope for all channels (a has 1 element).
 void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
                       ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
@@ -296,8 +299,8 @@ const char *ck_conv2d_blocked_kernel_name(void);
 /// yb = conv(xb, wb) + b (K; may be NULL). workspace may be NULL.
 void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b,
                                const ck_conv2d_shape *s, float *workspace);
-/// dxb += conv_transpose(dyb, wb)
-void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
+/// dxb += conv_transpose(dyb, wb); dxb = … when accumulate is 0.
+void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,
                                      const ck_conv2d_shape *s, float *workspace);
 /// dwb += Σ_n dyb[n] ⋆ xb[n] (each image's sum added in image order); db (K) += Σ dy (may be NULL).
 /// workspace may be NULL.
@@ -327,7 +330,7 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
                                          ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
                                   const float *gamma, const double *sum_dy,
-                                  const double *sum_dy_xhat, ptrdiff_t count,
+                                  const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                                   ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 
 /// x (N, ⌈C/16⌉, H, W, 16) → y (N, ⌈C/16⌉, P, Q, 16); argmax (same layout as y) holds h·W + w.

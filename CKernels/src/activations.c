@@ -8,16 +8,21 @@ void ck_relu_forward(float *y, const float *x, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
 }
 
-void ck_relu_backward(float *dx, const float *dy, const float *x, ptrdiff_t n) {
-    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;);
+// The backward passes add into dx, or (accumulate = 0) store into it: the executor skips zeroing a
+// gradient only one op writes. 0 + v = v, so both give the same values.
+#define CK_OUT(d, v) do { if (accumulate) (d) += (v); else (d) = (v); } while (0)
+
+void ck_relu_backward(float *dx, const float *dy, const float *x, int accumulate, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, CK_OUT(dx[i], x[i] > 0.0f ? dy[i] : 0.0f););
 }
 
 void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i] > 0.0f ? x[i] : slope * x[i];);
 }
 
-void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, ptrdiff_t n) {
-    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += x[i] > 0.0f ? dy[i] : slope * dy[i];);
+void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, int accumulate,
+                            ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, CK_OUT(dx[i], x[i] > 0.0f ? dy[i] : slope * dy[i]););
 }
 
 // e^x for the elementwise kernels, written so that loops over it vectorize (libm's expf and
@@ -56,16 +61,16 @@ void ck_tanh_forward(float *y, const float *x, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = tanh_vec(x[i]););
 }
 
-void ck_tanh_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
-    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += dy[i] * (1.0f - y[i] * y[i]););
+void ck_tanh_backward(float *dx, const float *dy, const float *y, int accumulate, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, CK_OUT(dx[i], dy[i] * (1.0f - y[i] * y[i])););
 }
 
 void ck_sigmoid_forward(float *y, const float *x, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = 1.0f / (1.0f + exp_vec(-x[i])););
 }
 
-void ck_sigmoid_backward(float *dx, const float *dy, const float *y, ptrdiff_t n) {
-    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, dx[i] += dy[i] * y[i] * (1.0f - y[i]););
+void ck_sigmoid_backward(float *dx, const float *dy, const float *y, int accumulate, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, CK_OUT(dx[i], dy[i] * y[i] * (1.0f - y[i])););
 }
 
 void ck_prelu_forward(float *y, const float *x, const float *a, int shared,

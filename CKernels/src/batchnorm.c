@@ -115,7 +115,7 @@ void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *p
 
 void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
                           const float *gamma, const double *sum_dy, const double *sum_dy_xhat,
-                          ptrdiff_t count, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                          ptrdiff_t count, int accumulate, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW),
         const ptrdiff_t c = nc % C;
         const float k = (gamma ? gamma[c] : 1.0f) * invstd[c];
@@ -123,7 +123,10 @@ void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const f
         const float mdyh = (float)(sum_dy_xhat[c] / (double)count);
         const float *g = dy + nc * HW, *h = xhat + nc * HW;
         float *d = dx + nc * HW;
-        for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
+        if (accumulate)
+            for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
+        else
+            for (ptrdiff_t i = 0; i < HW; i++) d[i] = k * (g[i] - mdy - h[i] * mdyh);
     );
 }
 

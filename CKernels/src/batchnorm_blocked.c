@@ -149,17 +149,24 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
 // dx += k·(dy − mean(dy) − x̂·mean(dy·x̂)) on the first `lanes` lanes of one plane; the others untouched.
 static inline void apply_block(float *restrict d, const float *restrict g, const float *restrict h,
                                const float *k, const float *mdy, const float *mdyh, ptrdiff_t lanes,
-                               ptrdiff_t HW) {
-    for (ptrdiff_t i = 0; i < HW; i++)
-        for (ptrdiff_t l = 0; l < lanes; l++) {
-            const ptrdiff_t j = i * LANES + l;
-            d[j] += k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
-        }
+                               ptrdiff_t HW, int accumulate) {
+    if (accumulate)
+        for (ptrdiff_t i = 0; i < HW; i++)
+            for (ptrdiff_t l = 0; l < lanes; l++) {
+                const ptrdiff_t j = i * LANES + l;
+                d[j] += k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
+            }
+    else
+        for (ptrdiff_t i = 0; i < HW; i++)
+            for (ptrdiff_t l = 0; l < lanes; l++) {
+                const ptrdiff_t j = i * LANES + l;
+                d[j] = k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
+            }
 }
 
 void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
                                   const float *gamma, const double *sum_dy,
-                                  const double *sum_dy_xhat, ptrdiff_t count,
+                                  const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                                   ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
     CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb),
@@ -172,7 +179,7 @@ void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat,
             mdyh[l] = l < cn ? (float)(sum_dy_xhat[c] / (double)count) : 0.0f;
         }
         const ptrdiff_t o = nb * plane;
-        if (cn == LANES) apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, LANES, HW); // a constant: vectorized
-        else apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, cn, HW);
+        if (cn == LANES) apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, LANES, HW, accumulate); // vectorized
+        else apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, cn, HW, accumulate);
     );
 }

@@ -149,7 +149,7 @@ static void generic_forward_row(float *restrict y, const float *restrict x, cons
 // the forward kernel run on flipped weights, so the generic and fast paths agree bit for bit.
 static void generic_backward_data_row(float *restrict dx, const float *restrict dy, const float *restrict wt,
                                       const ck_conv2d_shape *s, ptrdiff_t P, ptrdiff_t Q, ptrdiff_t n,
-                                      ptrdiff_t cb, ptrdiff_t h) {
+                                      ptrdiff_t cb, ptrdiff_t h, int accumulate) {
     const ptrdiff_t Cb = nblk(s->C), Kb = nblk(s->K), H = s->H, W = s->W, R = s->R, S = s->S, st = s->stride;
     for (ptrdiff_t ww = 0; ww < W; ww++) {
         float acc[CB] = {0};
@@ -169,7 +169,7 @@ static void generic_backward_data_row(float *restrict dx, const float *restrict 
             }
         }
         float *d = dx + (((n * Cb + cb) * H + h) * W + ww) * CB;
-        for (ptrdiff_t c = 0; c < CB; c++) d[c] += acc[c];
+        for (ptrdiff_t c = 0; c < CB; c++) d[c] = accumulate ? d[c] + acc[c] : acc[c];
     }
 }
 
@@ -244,21 +244,21 @@ void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const f
     );
 }
 
-void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, const ck_conv2d_shape *s,
-                                     float *workspace) {
+void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,
+                                     const ck_conv2d_shape *s, float *workspace) {
     const ck_convb_kernels *kern = kernels_for(ck_isa());
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
     const int fast = kern && is_fast_shape(s);
     transpose_weights(workspace, w, Kb, Cb, s->R, s->S, fast);
     if (fast) {
-        fast_rows(kern, dx, dy, workspace, NULL, s->N, s->K, s->C, s->H, s->W, 1, s);
+        fast_rows(kern, dx, dy, workspace, NULL, s->N, s->K, s->C, s->H, s->W, accumulate, s);
         return;
     }
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
     CK_PARALLEL_FOR(it, s->N * Cb * s->H, worth_threads(s, s->N * Cb * s->H),
         const ptrdiff_t n = it / (Cb * s->H), cb = it / s->H % Cb, h = it % s->H;
         if (it == 0) ck_note_team();
-        generic_backward_data_row(dx, dy, workspace, s, P, Q, n, cb, h);
+        generic_backward_data_row(dx, dy, workspace, s, P, Q, n, cb, h, accumulate);
     );
 }
 

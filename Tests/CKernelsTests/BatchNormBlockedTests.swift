@@ -135,10 +135,14 @@ struct BNResults {
         r.add("sum dy·xhat, no gradients", sums(sumDyXhat2, "sum dy·xhat"))
 
         let dx = input(dx0, padding: 3.25), dxPlain = input(dx0, padding: 3.25)
-        apply(dx.p, dyb.p, xhatIn.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, s.n, s.c, s.hw)
-        apply(dxPlain.p, dyb.p, xhatIn.p, invstd.p, nil, sumDy.p, sumDyXhat.p, count, s.n, s.c, s.hw)
-        r.add("dx", plain(dx)); r.add("dx without gamma", plain(dxPlain))
+        apply(dx.p, dyb.p, xhatIn.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
+        apply(dxPlain.p, dyb.p, xhatIn.p, invstd.p, nil, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
+        // stored, not added: whatever dx held (NaN here) is overwritten
+        let dxStored = input([Float](repeating: .nan, count: dx0.count), padding: 3.25)
+        apply(dxStored.p, dyb.p, xhatIn.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 0, s.n, s.c, s.hw)
+        r.add("dx", plain(dx)); r.add("dx without gamma", plain(dxPlain)); r.add("dx stored", plain(dxStored))
         padding(dx, is: 3.25, "dx"); padding(dxPlain, is: 3.25, "dx without gamma")
+        padding(dxStored, is: 3.25, "dx stored")
         r.paddingErrors = errors
         return r
     }
@@ -168,7 +172,7 @@ struct BNResults {
         let (plain, blocked) = Self.withThreads(threads) {
             (Self.run(shape, blocked: false), Self.run(shape, blocked: true))
         }
-        #expect(plain.named.count == 17)
+        #expect(plain.named.count == 18)
         #expect(blocked.paddingErrors.isEmpty, "\(blocked.paddingErrors)")
         Self.expectSameBits(blocked, plain, "blocked vs NCHW")
     }

@@ -59,7 +59,7 @@ struct ChunkedBatchNorm {
         ck_bn_backward_combine(&total, &totalX, part, partX, k, c)
         for r in chunks {
             let o = r.lowerBound * plane
-            ck_bn_backward_apply(dx.p + o, dy.p + o, xhat.p + o, invstd.p, gamma.p, total, totalX, count,
+            ck_bn_backward_apply(dx.p + o, dy.p + o, xhat.p + o, invstd.p, gamma.p, total, totalX, count, 1,
                                  r.count, c, hw)
         }
         return (dx.array, dg.array, db.array)

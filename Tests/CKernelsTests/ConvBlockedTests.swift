@@ -64,7 +64,7 @@ import Testing
                     return dx.array
                 }
                 let dx = toBlocked(start, s.C, s.H, s.W)
-                ck_conv2d_blocked_backward_data(dx.p, toBlocked(dy, s.K, P, Q).p, weights(w).p, sp, ws.p)
+                ck_conv2d_blocked_backward_data(dx.p, toBlocked(dy, s.K, P, Q).p, weights(w).p, 1, sp, ws.p)
                 return fromBlocked(dx, s.C, s.H, s.W)
             }
         }

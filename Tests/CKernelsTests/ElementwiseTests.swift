@@ -4,14 +4,15 @@ import Testing
 
 @Suite("Activations, loss, dropout, optimizer") struct ElementwiseTests {
     typealias Fwd = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
-    typealias Bwd = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void
+    typealias Bwd = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int32, Int) -> Void
 
     /// name, forward, backward, and whether backward reads the output (tanh, sigmoid) or the input.
     nonisolated(unsafe) static let unary: [(String, Fwd, Bwd, Bool)] = [
-        ("relu", { ck_relu_forward($0, $1, $2) }, { ck_relu_backward($0, $1, $2, $3) }, false),
-        ("leaky", { ck_leaky_relu_forward($0, $1, 0.1, $2) }, { ck_leaky_relu_backward($0, $1, $2, 0.1, $3) }, false),
-        ("tanh", { ck_tanh_forward($0, $1, $2) }, { ck_tanh_backward($0, $1, $2, $3) }, true),
-        ("sigmoid", { ck_sigmoid_forward($0, $1, $2) }, { ck_sigmoid_backward($0, $1, $2, $3) }, true),
+        ("relu", { ck_relu_forward($0, $1, $2) }, { ck_relu_backward($0, $1, $2, $3, $4) }, false),
+        ("leaky", { ck_leaky_relu_forward($0, $1, 0.1, $2) },
+         { ck_leaky_relu_backward($0, $1, $2, 0.1, $3, $4) }, false),
+        ("tanh", { ck_tanh_forward($0, $1, $2) }, { ck_tanh_backward($0, $1, $2, $3, $4) }, true),
+        ("sigmoid", { ck_sigmoid_forward($0, $1, $2) }, { ck_sigmoid_backward($0, $1, $2, $3, $4) }, true),
     ]
 
     @Test("unary activations: gradient check (smooth ones < 1e-4 in double-checked form)", arguments: 0..<4)
@@ -22,11 +23,23 @@ import Testing
         let x = rng.uniform(64, -3, 3).map { abs($0) < 0.05 ? $0 + 0.1 : $0 }, g = rng.uniform(64)
         func f(_ x: [Float]) -> [Float] { let y = Buf(x.count); fwd(y.p, Buf(x).p, x.count); return y.array }
         let y = f(x), dx = Buf(64, fill: 0.5)
-        bwd(dx.p, Buf(g).p, Buf(usesOutput ? y : x).p, 64)
+        bwd(dx.p, Buf(g).p, Buf(usesOutput ? y : x).p, 1, 64)
         let ana = dx.array.map { $0 - 0.5 } // backward accumulates
         let smooth = usesOutput
         let err = maxGradientError(x: x, eps: smooth ? 1e-2 : 1e-3, loss: { dot(f($0), g) }, analytic: ana)
         #expect(err < (smooth ? 1e-3 : 1e-2), "\(name): relative error \(err)")
+    }
+
+    @Test("unary backward with accumulate = 0 stores exactly what accumulate = 1 adds to zeros", arguments: 0..<4)
+    func unaryStore(_ i: Int) {
+        let (name, _, bwd, _) = Self.unary[i]
+        var rng = TestRNG(UInt64(40 + i))
+        let saved = Buf(rng.uniform(50_000, -2, 2)), g = Buf(rng.uniform(50_000)) // above the threading size
+        let added = Buf(50_000), stored = Buf(50_000, fill: .nan)
+        bwd(added.p, g.p, saved.p, 1, 50_000)
+        bwd(stored.p, g.p, saved.p, 0, 50_000)
+        #expect(stored.array.map(\.bitPattern) == added.array.map(\.bitPattern), "\(name)")
+        #expect(added.array.contains { $0 != 0 })
     }
 
     @Test("""

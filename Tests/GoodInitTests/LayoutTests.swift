@@ -129,6 +129,18 @@ import Testing
         #expect(worst < 2e-2, "\(Self.smoothNets[i].0): worst relative error \(worst) at \(worstName)")
     }
 
+    @Test("gradients the plan does not zero are stored whole: NaN left in every gradient buffer changes no bit",
+          arguments: 0..<3, LayoutPolicy.allCases)
+    func storedGradients(_ i: Int, _ layout: LayoutPolicy) throws {
+        let (net, plan) = try makePlan(i, layout: layout)
+        #expect(net.ops.indices.contains { net.storesInputGradient($0) })
+        let clean = step(plan)
+        for c in plan.chunks.indices { for a in 0...net.ops.count { plan.gradient(a, chunk: c).fill(.nan) } }
+        let dirty = step(plan)
+        #expect(dirty.grads.map(\.bitPattern) == clean.grads.map(\.bitPattern), "\(Self.nets[i].0) \(layout)")
+        #expect(dirty.loss == clean.loss)
+    }
+
     @Test("blocked plans: the same bits for W = 1, 2 and T = 1, 2", arguments: 0..<3)
     func sameBits(_ i: Int) throws {
         let ref = step(try makePlan(i, layout: .auto, workers: 1, threads: 1).1)

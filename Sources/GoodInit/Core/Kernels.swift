@@ -135,16 +135,18 @@ enum Kernels {
             }
         } }
     }
-    /// `saved` is the input for relu/leaky and the output for tanh/sigmoid.
-    static func unaryBackward(_ f: Unary, dx: Tensor, dy: Tensor, saved: Tensor) {
+    /// `saved` is the input for relu/leaky and the output for tanh/sigmoid; dx += …, or dx = …
+    /// unless `accumulate`.
+    static func unaryBackward(_ f: Unary, dx: Tensor, dy: Tensor, saved: Tensor, accumulate: Bool = true) {
         check("unaryBackward", "dy", dy.count, dx.count)
         check("unaryBackward", "saved", saved.count, dx.count)
         dx.withPointer { DX in dy.withPointer { DY in saved.withPointer { S in
+            let acc: Int32 = accumulate ? 1 : 0
             switch f {
-            case .relu: ck_relu_backward(DX, DY, S, dx.count)
-            case .leaky(let a): ck_leaky_relu_backward(DX, DY, S, a, dx.count)
-            case .tanh: ck_tanh_backward(DX, DY, S, dx.count)
-            case .sigmoid: ck_sigmoid_backward(DX, DY, S, dx.count)
+            case .relu: ck_relu_backward(DX, DY, S, acc, dx.count)
+            case .leaky(let a): ck_leaky_relu_backward(DX, DY, S, a, acc, dx.count)
+            case .tanh: ck_tanh_backward(DX, DY, S, acc, dx.count)
+            case .sigmoid: ck_sigmoid_backward(DX, DY, S, acc, dx.count)
             }
         } } }
     }

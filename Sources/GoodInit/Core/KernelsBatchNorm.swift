@@ -94,16 +94,17 @@ extension Kernels {
         } } } }
     }
 
-    /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values.
+    /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values
+    /// (dx = … unless `accumulate`).
     static func bnBackwardApply(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
-                                sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
+                                sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int, accumulate: Bool = true,
                                 n: Int, c: Int, hw: Int) {
         check("dx", dx.count, n * c * hw); check("dy", dy.count, n * c * hw); check("xhat", xhat.count, n * c * hw)
         check("invstd", invstd.count, c); check("gamma", gamma.count, c)
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)
         dx.withPointer { DX in dy.withPointer { DY in xhat.withPointer { XH in invstd.withPointer { S in
             gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
-                ck_bn_backward_apply(DX, DY, XH, S, G, SD, $0, count, n, c, hw)
+                ck_bn_backward_apply(DX, DY, XH, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
             } } }
         } } } }
     }

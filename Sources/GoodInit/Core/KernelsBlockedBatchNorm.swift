@@ -75,10 +75,10 @@ extension Kernels {
     }
 
     /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values;
-    /// padding channels of dx untouched.
+    /// padding channels of dx untouched (dx = … unless `accumulate`).
     static func bnBackwardApplyBlocked(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
                                        sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
-                                       n: Int, c: Int, hw: Int) {
+                                       accumulate: Bool = true, n: Int, c: Int, hw: Int) {
         let blocked = blockedBN(n: n, c: c, hw: hw)
         checkBlocked("dx", dx.count, blocked); checkBlocked("dy", dy.count, blocked)
         checkBlocked("xhat", xhat.count, blocked)
@@ -86,7 +86,7 @@ extension Kernels {
         checkBlocked("sum dy", sumDy.count, c); checkBlocked("sum dy·xhat", sumDyXhat.count, c)
         dx.withPointer { DX in dy.withPointer { DY in xhat.withPointer { XH in invstd.withPointer { S in
             gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
-                ck_bn_backward_apply_blocked(DX, DY, XH, S, G, SD, $0, count, n, c, hw)
+                ck_bn_backward_apply_blocked(DX, DY, XH, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
             } } }
         } } } }
     }

@@ -78,15 +78,16 @@ extension Kernels {
         } } } }
     }
 
-    static func convBlockedBackwardData(dx: Tensor, dy: Tensor, w: Tensor, shape s: ck_conv2d_shape,
-                                        workspace: Tensor) {
+    /// dx += the input gradient, or dx = … unless `accumulate`.
+    static func convBlockedBackwardData(dx: Tensor, dy: Tensor, w: Tensor, accumulate: Bool = true,
+                                        shape s: ck_conv2d_shape, workspace: Tensor) {
         let n = blockedCounts("convBlockedBackwardData", s)
         check("convBlockedBackwardData", "dx", dx.count, n.x)
         check("convBlockedBackwardData", "dy", dy.count, n.y)
         check("convBlockedBackwardData", "w", w.count, n.w)
         check("convBlockedBackwardData", "workspace", workspace.count, convBlockedWorkspace(s))
         dx.withPointer { DX in dy.withPointer { DY in w.withPointer { W in workspace.withPointer { WS in
-            withUnsafePointer(to: s) { ck_conv2d_blocked_backward_data(DX, DY, W, $0, WS) }
+            withUnsafePointer(to: s) { ck_conv2d_blocked_backward_data(DX, DY, W, accumulate ? 1 : 0, $0, WS) }
         } } } }
     }
 

@@ -66,4 +66,13 @@ extension Network {
 
     /// True when op i's output shares its input's memory (flatten of a plain activation).
     public func aliases(_ i: Int) -> Bool { ops[i] is AliasOp && layouts[i] == .plain }
+
+    /// True when op i stores its input gradient instead of adding to it: it is the only writer of
+    /// that gradient (no alias shares the buffer, no residual sends its skip gradient there) and
+    /// it can. The plan then skips zeroing that buffer before backward.
+    public func storesInputGradient(_ i: Int) -> Bool {
+        guard i > 0, needsInputGradient(i), !aliases(i - 1), !aliases(i) else { return false }
+        guard !ops.contains(where: { $0.skipSource == i }) else { return false }
+        return ops[i].canStoreInputGradient(opLayout(i))
+    }
 }

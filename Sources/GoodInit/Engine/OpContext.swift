@@ -16,16 +16,20 @@ public final class OpContext {
     public let needsInputGradient: Bool
     /// The layouts of x (and dx) and of y (and dy).
     public let layout: OpLayout
+    /// True when backward must store dx rather than add to it: the plan did not zero it, since
+    /// this op is its only writer.
+    public let storesInputGradient: Bool
     public internal(set) var training = true
     public internal(set) var seed: UInt64 = 0 // per step and op (dropout)
 
     init(n: Int, sampleOffset: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, skip: Tensor, dskip: Tensor,
          values: [Tensor], grads: [Tensor], workspace: Tensor, state: OpState, needsInputGradient: Bool,
-         layout: OpLayout = .plain) {
+         layout: OpLayout = .plain, storesInputGradient: Bool = false) {
         self.n = n; self.sampleOffset = sampleOffset
         self.x = x; self.y = y; self.dx = dx; self.dy = dy; self.skip = skip; self.dskip = dskip
         self.values = values; self.grads = grads; self.workspace = workspace; self.state = state
         self.needsInputGradient = needsInputGradient
         self.layout = layout
+        self.storesInputGradient = storesInputGradient
     }
 }

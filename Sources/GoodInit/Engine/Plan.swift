@@ -28,6 +28,8 @@ public final class Plan {
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
     let workerChunks: [Range<Int>]          // chunk indices of each worker
+    /// Per activation: its gradient is stored by its one writer, so backward need not zero it.
+    let storesGradient: [Bool]
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
 
@@ -44,6 +46,8 @@ public final class Plan {
         let sizes = chunks.map(\.count)
         layouts = net.layouts
         let opLayouts = net.ops.indices.map { net.opLayout($0) }
+        let stores = net.ops.indices.map { net.storesInputGradient($0) }
+        storesGradient = stores + [false]
         let states = net.ops.indices.map { net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0]) }
         let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
@@ -72,7 +76,7 @@ public final class Plan {
                                      grads: entries.map { net.params.view($0, in: flat) },
                                      workspace: ws, state: states[i][k],
                                      needsInputGradient: net.needsInputGradient(i),
-                                     layout: opLayouts[i]))
+                                     layout: opLayouts[i], storesInputGradient: stores[i]))
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
@@ -205,7 +209,7 @@ public final class Plan {
     public func backward() {
         let k = net.classes, last = net.ops.count
         timed(.loss) { eachChunk { c in
-            for (i, g) in grads[c].enumerated() where i == 0 || !net.aliases(i - 1) {
+            for (i, g) in grads[c].enumerated() where (i == 0 || !net.aliases(i - 1)) && !storesGradient[i] {
                 g.fill(0)
             }
             chunkGrads[c].fill(0)

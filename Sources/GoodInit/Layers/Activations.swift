@@ -37,10 +37,12 @@ public final class Activation: Op, Nonlinearity {
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
     /// Elementwise: any layout.
     public var blockedSupport: BlockedSupport { .keeps }
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
     public func forward(_ c: OpContext) { Kernels.unaryForward(kernel, y: c.y, x: c.x) }
     public func backward(_ c: OpContext) {
         let usesOutput = function == .tanh || function == .sigmoid
-        Kernels.unaryBackward(kernel, dx: c.dx, dy: c.dy, saved: usesOutput ? c.y : c.x)
+        Kernels.unaryBackward(kernel, dx: c.dx, dy: c.dy, saved: usesOutput ? c.y : c.x,
+                              accumulate: !c.storesInputGradient)
     }
 }
 

@@ -44,6 +44,9 @@ public final class Conv2d: Op {
     /// exactly C·H·W values per sample, like its plain twin.
     public var blockedSupport: BlockedSupport { outChannels % Kernels.channelBlock == 0 ? .produces : .none }
 
+    /// The blocked backward-data can store dx (the im2col path adds).
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { layout.output == .blocked && layout.inputBlocked }
+
     public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape(batch)) }
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
         layout.output == .blocked ? Kernels.convBlockedWorkspace(shape(batch)) : workspaceSize(batch: batch)
@@ -107,7 +110,8 @@ public final class Conv2d: Op {
             Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
             Kernels.accumulate(y: c.dx, x: plain)
         } else {
-            Kernels.convBlockedBackwardData(dx: c.dx, dy: c.dy, w: st.weights, shape: s, workspace: c.workspace)
+            Kernels.convBlockedBackwardData(dx: c.dx, dy: c.dy, w: st.weights, accumulate: !c.storesInputGradient,
+                                            shape: s, workspace: c.workspace)
         }
     }
 }

@@ -41,6 +41,7 @@ public final class BatchNorm: SyncOp {
     public var flopsPerSample: Int { 4 * channels * hw }
     /// Per channel either way; the blocked kernels give the plain ones' bits.
     public var blockedSupport: BlockedSupport { .keeps }
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
 
     // MARK: forward
     // Two passes over the batch: the mean, then the squares around it (no cancellation).
@@ -111,11 +112,12 @@ public final class BatchNorm: SyncOp {
         if c.layout.inputBlocked {
             Kernels.bnBackwardApplyBlocked(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd,
                                            gamma: c.values[0], sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat,
-                                           count: s.batch.count, n: c.n, c: channels, hw: hw)
+                                           count: s.batch.count, accumulate: !c.storesInputGradient, n: c.n,
+                                           c: channels, hw: hw)
         } else {
             Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd, gamma: c.values[0],
                                     sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
-                                    n: c.n, c: channels, hw: hw)
+                                    accumulate: !c.storesInputGradient, n: c.n, c: channels, hw: hw)
         }
     }
 }

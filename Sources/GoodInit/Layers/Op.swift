@@ -1,6 +1,7 @@
 // The layer contract. A network is a flat list of ops; op i reads activation i and writes
 // activation i+1 (per-sample shapes; the batch dimension comes from the chunk).
-// Forward sits beside backward in every op; backward ACCUMULATES into dx and the gradients.
+// Forward sits beside backward in every op; backward ACCUMULATES into dx and the gradients (or
+// stores dx, when the op says it can and the plan asks: nothing else writes that gradient).
 
 /// What a parameter is, which decides its initializer and whether weight decay applies.
 public enum ParamRole: Sendable, Equatable {
@@ -40,6 +41,9 @@ public protocol Op: AnyObject {
     func makeState(chunks: [Int], layout: OpLayout) -> [OpState]
     /// Whether the op runs on the channel-blocked layout (Layout.swift).
     var blockedSupport: BlockedSupport { get }
+    /// Whether backward can store dx instead of adding to it (`OpContext.storesInputGradient`):
+    /// then the plan need not zero a gradient that only this op writes.
+    func canStoreInputGradient(_ layout: OpLayout) -> Bool
     /// An earlier activation this op also reads (a residual block's input): the plan hands it to
     /// the op as `skip`, its gradient as `dskip`.
     var skipSource: Int? { get }
@@ -56,6 +60,7 @@ extension Op {
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int { workspaceSize(batch: batch) }
     public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] { makeState(chunks: chunks) }
     public var blockedSupport: BlockedSupport { .none }
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { false }
     public var skipSource: Int? { nil }
     public var flopsPerSample: Int { 0 }
     /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.
