@@ -135,7 +135,8 @@ void ck_bn_combine_mean(double *shift, const double *sum, ptrdiff_t chunks, ptrd
 void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float *running_var,
                          double *var, const double *shift, const double *sumsq, float eps,
                          float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C);
-/// y = γ·(x − mean)·invstd + β ; xhat saved for backward (may be NULL)
+/// y = γ·(x − mean)·invstd + β ; xhat = (x − mean)·invstd written when not NULL (training passes
+/// NULL: backward recomputes x̂ from x with the same float expression, so it needs no buffer)
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
                      const float *invstd, const float *gamma, const float *beta,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
@@ -144,17 +145,18 @@ void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
                          const float *running_var, const float *gamma, const float *beta,
                          float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 /// This chunk's sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double);
-/// dgamma[c] += Σ dy·xhat, dbeta[c] += Σ dy (either may be NULL).
+/// dgamma[c] += Σ dy·xhat, dbeta[c] += Σ dy (either may be NULL). xhat = (x − mean)·invstd is
+/// recomputed from the forward's input x, in float, bitwise ck_bn_normalize's.
 void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
-                                 const float *dy, const float *xhat,
-                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 /// sum_dy[c] = Σ_k part_dy[k][c], sum_dy_xhat likewise, in chunk order. part_* (chunks, C).
 void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *part_dy,
                             const double *part_dy_xhat, ptrdiff_t chunks, ptrdiff_t C);
 /// dx += γ·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), with the means over `count` values
-/// (dx = … when accumulate is 0).
-void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
-                          const float *gamma, const double *sum_dy,
+/// (dx = … when accumulate is 0); xhat recomputed from x, mean, invstd as in the sums above.
+void ck_bn_backward_apply(float *dx, const float *dy, const float *x, const float *mean,
+                          const float *invstd, const float *gamma, const double *sum_dy,
                           const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                           ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 
@@ -326,10 +328,10 @@ void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_
                                  const float *running_var, const float *gamma, const float *beta,
                                  float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
-                                         const float *dy, const float *xhat,
-                                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
-                                  const float *gamma, const double *sum_dy,
+                                         const float *dy, const float *x, const float *mean,
+                                         const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *x, const float *mean,
+                                  const float *invstd, const float *gamma, const double *sum_dy,
                                   const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                                   ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 

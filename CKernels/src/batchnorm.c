@@ -1,5 +1,7 @@
 // Batch normalization (Ioffe & Szegedy 2015). x, y, xhat, dy, dx (N, C, HW); per-channel (C)
 // mean, invstd, gamma, beta, running_mean, running_var; per-chunk partial sums (chunks, C).
+// Training stores no x̂: backward recomputes it from x, mean and invstd with normalize_plane's
+// expression (ck_bn_xhat), so it has the forward's bits and no activation-sized buffer is kept.
 // Fully connected layers pass HW = 1.
 // Each channel is reduced by one thread, sequentially over n then hw, in double, and chunks are
 // combined in chunk order: the sums depend on the chunking only, not on threads or workers.
@@ -60,7 +62,7 @@ void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float 
 static inline void normalize_plane(float *y, float *xhat, const float *x, float m, float is,
                                    float g, float b, ptrdiff_t HW) {
     for (ptrdiff_t i = 0; i < HW; i++) {
-        const float h = (x[i] - m) * is;
+        const float h = ck_bn_xhat(x[i], m, is);
         if (xhat) xhat[i] = h;
         y[i] = g * h + b;
     }
@@ -89,15 +91,17 @@ void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
 }
 
 void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
-                                 const float *dy, const float *xhat,
-                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
+        const float m = mean[c], is = invstd[c];
         double s = 0.0, sx = 0.0;
         for (ptrdiff_t n = 0; n < N; n++) {
-            const float *g = dy + (n * C + c) * HW, *h = xhat + (n * C + c) * HW;
+            const float *g = dy + (n * C + c) * HW, *xc = x + (n * C + c) * HW;
             for (ptrdiff_t i = 0; i < HW; i++) {
+                const float h = ck_bn_xhat(xc[i], m, is);
                 s += (double)g[i];
-                sx += (double)g[i] * (double)h[i];
+                sx += (double)g[i] * (double)h;
             }
         }
         sum_dy[c] = s;
@@ -113,20 +117,28 @@ void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *p
     combine_rows(sum_dy_xhat, part_dy_xhat, chunks, C);
 }
 
-void ck_bn_backward_apply(float *dx, const float *dy, const float *xhat, const float *invstd,
-                          const float *gamma, const double *sum_dy, const double *sum_dy_xhat,
-                          ptrdiff_t count, int accumulate, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+void ck_bn_backward_apply(float *dx, const float *dy, const float *x, const float *mean,
+                          const float *invstd, const float *gamma, const double *sum_dy,
+                          const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
+                          ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW),
         const ptrdiff_t c = nc % C;
-        const float k = (gamma ? gamma[c] : 1.0f) * invstd[c];
+        const float m = mean[c], is = invstd[c];
+        const float k = (gamma ? gamma[c] : 1.0f) * is;
         const float mdy = (float)(sum_dy[c] / (double)count);
         const float mdyh = (float)(sum_dy_xhat[c] / (double)count);
-        const float *g = dy + nc * HW, *h = xhat + nc * HW;
+        const float *g = dy + nc * HW, *xc = x + nc * HW;
         float *d = dx + nc * HW;
         if (accumulate)
-            for (ptrdiff_t i = 0; i < HW; i++) d[i] += k * (g[i] - mdy - h[i] * mdyh);
+            for (ptrdiff_t i = 0; i < HW; i++) {
+                const float h = ck_bn_xhat(xc[i], m, is);
+                d[i] += k * (g[i] - mdy - h * mdyh);
+            }
         else
-            for (ptrdiff_t i = 0; i < HW; i++) d[i] = k * (g[i] - mdy - h[i] * mdyh);
+            for (ptrdiff_t i = 0; i < HW; i++) {
+                const float h = ck_bn_xhat(xc[i], m, is);
+                d[i] = k * (g[i] - mdy - h * mdyh);
+            }
     );
 }
 

@@ -5,6 +5,7 @@
 // roundings and fused multiply-adds happen. The lanes go innermost: 16 independent channels side
 // by side in vectors, none of them reassociated.
 // Padding lanes (channels ≥ C) are summed but never stored, and written as zero in outputs.
+// Backward recomputes x̂ from x, mean and invstd (ck_bn_xhat's expression, lane by lane).
 #include "ck_internal.h"
 #include <math.h>
 
@@ -74,7 +75,7 @@ static inline void normalize_block(float *y, float *xhat, const float *x, const 
         const float *xp = x + i * LANES;
         float *yp = y + i * LANES, *hp = xhat ? xhat + i * LANES : NULL;
         for (ptrdiff_t l = 0; l < LANES; l++) {
-            const float h = (xp[l] - m[l]) * is[l];
+            const float h = ck_bn_xhat(xp[l], m[l], is[l]);
             if (hp) hp[l] = h;
             yp[l] = g[l] * h + b[l];
         }
@@ -120,11 +121,17 @@ void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_
 }
 
 void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
-                                         const float *dy, const float *xhat,
-                                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                                         const float *dy, const float *x, const float *mean,
+                                         const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES);
     CK_PARALLEL_FOR(cb, Cb, BNB_PAR(N, Cb, HW, Cb),
         const ptrdiff_t c0 = cb * LANES, cn = lanes_of(cb, C);
+        float mv[LANES], iv[LANES];
+        load_lanes(mv, mean, c0, cn, 0.0f);
+        load_lanes(iv, invstd, c0, cn, 0.0f);
+        ck_f4 m[QUADS], is[QUADS];
+        memcpy(m, mv, sizeof m);
+        memcpy(is, iv, sizeof is);
         ck_d4 s[QUADS], sx[QUADS];
         for (int q = 0; q < QUADS; q++) s[q] = sx[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
         for (ptrdiff_t n = 0; n < N; n++) {
@@ -132,7 +139,12 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
             for (ptrdiff_t i = 0; i < HW; i++)
                 for (int q = 0; q < QUADS; q++) {
                     const ck_d4 g = load_wide(dy + o + i * LANES + 4 * q);
-                    const ck_d4 h = load_wide(xhat + o + i * LANES + 4 * q);
+                    ck_f4 xv;
+                    memcpy(&xv, x + o + i * LANES + 4 * q, sizeof xv);
+                    // ck_bn_xhat lane by lane: a float subtraction and a float product, rounded
+                    // each, then widened exactly
+                    const ck_f4 hf = (xv - m[q]) * is[q];
+                    const ck_d4 h = __builtin_convertvector(hf, ck_d4);
                     s[q] += g;
                     sx[q] += g * h;
                 }
@@ -146,32 +158,37 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
     );
 }
 
-// dx += k·(dy − mean(dy) − x̂·mean(dy·x̂)) on the first `lanes` lanes of one plane; the others untouched.
-static inline void apply_block(float *restrict d, const float *restrict g, const float *restrict h,
-                               const float *k, const float *mdy, const float *mdyh, ptrdiff_t lanes,
-                               ptrdiff_t HW, int accumulate) {
+// dx += k·(dy − mean(dy) − x̂·mean(dy·x̂)) on the first `lanes` lanes of one plane, x̂ recomputed
+// from x; the other lanes untouched.
+static inline void apply_block(float *restrict d, const float *restrict g, const float *restrict x,
+                               const float *m, const float *is, const float *k, const float *mdy,
+                               const float *mdyh, ptrdiff_t lanes, ptrdiff_t HW, int accumulate) {
     if (accumulate)
         for (ptrdiff_t i = 0; i < HW; i++)
             for (ptrdiff_t l = 0; l < lanes; l++) {
                 const ptrdiff_t j = i * LANES + l;
-                d[j] += k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
+                const float h = ck_bn_xhat(x[j], m[l], is[l]);
+                d[j] += k[l] * (g[j] - mdy[l] - h * mdyh[l]);
             }
     else
         for (ptrdiff_t i = 0; i < HW; i++)
             for (ptrdiff_t l = 0; l < lanes; l++) {
                 const ptrdiff_t j = i * LANES + l;
-                d[j] = k[l] * (g[j] - mdy[l] - h[j] * mdyh[l]);
+                const float h = ck_bn_xhat(x[j], m[l], is[l]);
+                d[j] = k[l] * (g[j] - mdy[l] - h * mdyh[l]);
             }
 }
 
-void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat, const float *invstd,
-                                  const float *gamma, const double *sum_dy,
+void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *x, const float *mean,
+                                  const float *invstd, const float *gamma, const double *sum_dy,
                                   const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
                                   ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
     CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb),
         const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
-        float k[LANES], mdy[LANES], mdyh[LANES];
+        float m[LANES], is[LANES], k[LANES], mdy[LANES], mdyh[LANES];
+        load_lanes(m, mean, c0, cn, 0.0f);
+        load_lanes(is, invstd, c0, cn, 0.0f);
         for (ptrdiff_t l = 0; l < LANES; l++) {
             const ptrdiff_t c = c0 + l;
             k[l] = l < cn ? (gamma ? gamma[c] : 1.0f) * invstd[c] : 0.0f;
@@ -179,7 +196,8 @@ void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *xhat,
             mdyh[l] = l < cn ? (float)(sum_dy_xhat[c] / (double)count) : 0.0f;
         }
         const ptrdiff_t o = nb * plane;
-        if (cn == LANES) apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, LANES, HW, accumulate); // vectorized
-        else apply_block(dx + o, dy + o, xhat + o, k, mdy, mdyh, cn, HW, accumulate);
+        if (cn == LANES) // vectorized
+            apply_block(dx + o, dy + o, x + o, m, is, k, mdy, mdyh, LANES, HW, accumulate);
+        else apply_block(dx + o, dy + o, x + o, m, is, k, mdy, mdyh, cn, HW, accumulate);
     );
 }

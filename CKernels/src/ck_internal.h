@@ -15,6 +15,10 @@ static inline ptrdiff_t ck_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b;
 static inline ptrdiff_t ck_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static inline ptrdiff_t ck_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 
+// Batch norm's x̂ = (x − mean)·invstd in float: the one expression the forward normalizes with and
+// the backward recomputes x̂ with (nothing stored between them), so both see the same bits.
+static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - mean) * invstd; }
+
 // Parallel loops. The kernels never use OpenMP's worksharing loops (`omp for`): Debian's libomp
 // is built with debug tracing, and its loop entry formats a trace string on the heap every time
 // (about 12,000 allocations per training step of cnn-small). Instead a plain `omp parallel`

@@ -123,23 +123,23 @@ struct BNResults {
         r.add("inference", plain(yInfer)); r.add("inference without gamma, beta", plain(yInferPlain))
         padding(yInfer, is: 0, "inference"); padding(yInferPlain, is: 0, "inference without gamma, beta")
 
-        // backward: x̂'s padding lanes made NaN as well, so that no padding value is ever read
-        let dyb = input(dy), xhatIn = input(plain(xhat))
+        // backward: x̂ recomputed from x (whose padding lanes hold NaN) with mean and invstd
+        let dyb = input(dy)
         let sumDy = DoubleBuf(s.laneCount, fill: -5.5), sumDyXhat = DoubleBuf(s.laneCount, fill: -5.5)
-        backwardSums(sumDy.p, sumDyXhat.p, dgamma.p, dbeta.p, dyb.p, xhatIn.p, s.n, s.c, s.hw)
+        backwardSums(sumDy.p, sumDyXhat.p, dgamma.p, dbeta.p, dyb.p, xb.p, mean.p, invstd.p, s.n, s.c, s.hw)
         r.add("sum dy", sums(sumDy, "sum dy")); r.add("sum dy·xhat", sums(sumDyXhat, "sum dy·xhat"))
         r.add("dgamma", dgamma.array); r.add("dbeta", dbeta.array)
         let sumDy2 = DoubleBuf(s.laneCount, fill: -5.5), sumDyXhat2 = DoubleBuf(s.laneCount, fill: -5.5)
-        backwardSums(sumDy2.p, sumDyXhat2.p, nil, nil, dyb.p, xhatIn.p, s.n, s.c, s.hw)
+        backwardSums(sumDy2.p, sumDyXhat2.p, nil, nil, dyb.p, xb.p, mean.p, invstd.p, s.n, s.c, s.hw)
         r.add("sum dy, no gradients", sums(sumDy2, "sum dy"))
         r.add("sum dy·xhat, no gradients", sums(sumDyXhat2, "sum dy·xhat"))
 
         let dx = input(dx0, padding: 3.25), dxPlain = input(dx0, padding: 3.25)
-        apply(dx.p, dyb.p, xhatIn.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
-        apply(dxPlain.p, dyb.p, xhatIn.p, invstd.p, nil, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
+        apply(dx.p, dyb.p, xb.p, mean.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
+        apply(dxPlain.p, dyb.p, xb.p, mean.p, invstd.p, nil, sumDy.p, sumDyXhat.p, count, 1, s.n, s.c, s.hw)
         // stored, not added: whatever dx held (NaN here) is overwritten
         let dxStored = input([Float](repeating: .nan, count: dx0.count), padding: 3.25)
-        apply(dxStored.p, dyb.p, xhatIn.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 0, s.n, s.c, s.hw)
+        apply(dxStored.p, dyb.p, xb.p, mean.p, invstd.p, gamma.p, sumDy.p, sumDyXhat.p, count, 0, s.n, s.c, s.hw)
         r.add("dx", plain(dx)); r.add("dx without gamma", plain(dxPlain)); r.add("dx stored", plain(dxStored))
         padding(dx, is: 3.25, "dx"); padding(dxPlain, is: 3.25, "dx without gamma")
         padding(dxStored, is: 3.25, "dx stored")

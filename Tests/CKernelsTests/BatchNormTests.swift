@@ -11,6 +11,8 @@ struct ChunkedBatchNorm {
     var eps: Float = 1e-5, momentum: Float = 0.1
     var count: Int { n * hw }
 
+    /// xhat: what ck_bn_normalize writes when asked for it (the executor does not ask: backward
+    /// recomputes x̂ from x); kept here as the stored x̂ of the old formulation.
     struct Forward { var y, xhat, mean, invstd, runningMean, runningVar: [Float]; var variance: [Double] }
 
     func forward(_ x: Buf, _ gamma: Buf, _ beta: Buf, runningMean: [Float]? = nil,
@@ -43,23 +45,24 @@ struct ChunkedBatchNorm {
                        runningMean: rm.array, runningVar: rv.array, variance: variance)
     }
 
-    /// dx (accumulated onto zeros), dγ and dβ (each chunk adding its share, as into its own gradients).
-    func backward(_ dy: Buf, _ f: Forward, _ gamma: Buf) -> (dx: [Float], dgamma: [Float], dbeta: [Float]) {
+    /// dx (accumulated onto zeros), dγ and dβ (each chunk adding its share, as into its own gradients);
+    /// x̂ recomputed by the kernels from the forward's input x and its mean and invstd.
+    func backward(_ dy: Buf, _ x: Buf, _ f: Forward, _ gamma: Buf) -> (dx: [Float], dgamma: [Float], dbeta: [Float]) {
         let k = chunks.count, plane = c * hw
         var part = [Double](repeating: 0, count: k * c), partX = part
         var total = [Double](repeating: 0, count: c), totalX = total
-        let dx = Buf(n * plane), dg = Buf(c), db = Buf(c), xhat = Buf(f.xhat), invstd = Buf(f.invstd)
+        let dx = Buf(n * plane), dg = Buf(c), db = Buf(c), mean = Buf(f.mean), invstd = Buf(f.invstd)
         part.withUnsafeMutableBufferPointer { p in partX.withUnsafeMutableBufferPointer { px in
             for (i, r) in chunks.enumerated() {
                 let o = r.lowerBound * plane
                 ck_bn_backward_partial_sums(p.baseAddress! + i * c, px.baseAddress! + i * c, dg.p, db.p,
-                                            dy.p + o, xhat.p + o, r.count, c, hw)
+                                            dy.p + o, x.p + o, mean.p, invstd.p, r.count, c, hw)
             }
         } }
         ck_bn_backward_combine(&total, &totalX, part, partX, k, c)
         for r in chunks {
             let o = r.lowerBound * plane
-            ck_bn_backward_apply(dx.p + o, dy.p + o, xhat.p + o, invstd.p, gamma.p, total, totalX, count, 1,
+            ck_bn_backward_apply(dx.p + o, dy.p + o, x.p + o, mean.p, invstd.p, gamma.p, total, totalX, count, 1,
                                  r.count, c, hw)
         }
         return (dx.array, dg.array, db.array)
@@ -160,7 +163,7 @@ struct ChunkedBatchNorm {
         let gamma: [Float] = [0.7, 1.3, -0.4], beta: [Float] = [0.1, 0, -0.3]
         let bn = chunked
         let f = bn.forward(Buf(x), Buf(gamma), Buf(beta))
-        let (dx, dg, db) = bn.backward(Buf(g), f, Buf(gamma))
+        let (dx, dg, db) = bn.backward(Buf(g), Buf(x), f, Buf(gamma))
         let rdx = Buf(x.count), rdg = Buf(C), rdb = Buf(C)
         ck_ref_bn_backward(rdx.p, rdg.p, rdb.p, Buf(g).p, Buf(x).p, Buf(gamma).p, eps, N, C, HW)
         expectClose(dx, rdx.array, rtol: 1e-3, atol: 1e-5, "bn dx vs reference")
@@ -178,8 +181,9 @@ struct ChunkedBatchNorm {
         var rng = TestRNG(6)
         let g = rng.ints(N * C * HW, 3), gamma: [Float] = [1, 1, 1]
         let f = chunked.forward(Buf(x), Buf(gamma), Buf([0, 0, 0]))
-        let (_, dg, db) = chunked.backward(Buf(g), f, Buf(gamma))
-        let (_, wdg, wdb) = whole.backward(Buf(g), whole.forward(Buf(x), Buf(gamma), Buf([0, 0, 0])), Buf(gamma))
+        let (_, dg, db) = chunked.backward(Buf(g), Buf(x), f, Buf(gamma))
+        let wf = whole.forward(Buf(x), Buf(gamma), Buf([0, 0, 0]))
+        let (_, wdg, wdb) = whole.backward(Buf(g), Buf(x), wf, Buf(gamma))
         expectBitwise(db, wdb, "dbeta: integer sums, any chunking") // Σ dy exact
         expectClose(dg, wdg, rtol: 1e-6, atol: 1e-6, "dgamma")
     }
@@ -193,8 +197,69 @@ struct ChunkedBatchNorm {
         let bn = ChunkedBatchNorm(n: n, c: c, hw: hw, chunks: [0..<3, 3..<8])
         expectSameForThreadCounts("bn forward + backward") {
             let f = bn.forward(x, gamma, beta)
-            let b = bn.backward(g, f, gamma)
+            let b = bn.backward(g, x, f, gamma)
             return f.y + b.dx + b.dgamma + b.dbeta + f.mean + f.invstd + f.runningMean + f.runningVar
         }
+    }
+
+    /// The backward of the old formulation, which read a stored x̂, in Swift: the kernels' float and
+    /// double operations one by one on the x̂ ck_bn_normalize wrote, dx accumulated onto zeros.
+    /// Products of two floats are exact in double, so the sums have one rounding per step either way;
+    /// `fused`: dy − mean(dy) − x̂·mean(dy·x̂) rounded once for the last two terms, as an FMA does
+    /// (the kernels are built with -ffp-contract=on: fused where the target has FMA).
+    static func storedXhatBackward(_ bn: ChunkedBatchNorm, dy: [Float], xhat: [Float], invstd: [Float],
+                                   gamma: [Float], fused: Bool) -> (dx: [Float], dgamma: [Float], dbeta: [Float]) {
+        let (c, hw) = (bn.c, bn.hw)
+        var dg = [Float](repeating: 0, count: c), db = dg, dx = [Float](repeating: 0, count: dy.count)
+        var total = [Double](repeating: 0, count: c), totalX = total
+        for r in bn.chunks { // each chunk's sums, dγ and dβ added per chunk, rows combined in chunk order
+            for ch in 0..<c {
+                var sum = 0.0, sumX = 0.0
+                for n in r { for i in 0..<hw {
+                    let j = (n * c + ch) * hw + i
+                    sum += Double(dy[j])
+                    sumX += Double(dy[j]) * Double(xhat[j])
+                } }
+                dg[ch] += Float(sumX); db[ch] += Float(sum)
+                total[ch] += sum; totalX[ch] += sumX
+            }
+        }
+        for n in 0..<bn.n { for ch in 0..<c {
+            let k = gamma[ch] * invstd[ch]
+            let mdy = Float(total[ch] / Double(bn.count)), mdyh = Float(totalX[ch] / Double(bn.count))
+            for i in 0..<hw {
+                let j = (n * c + ch) * hw + i, a = dy[j] - mdy
+                let t = fused ? a.addingProduct(-xhat[j], mdyh) : a - xhat[j] * mdyh
+                dx[j] += k * t // onto 0: one rounding, fused or not
+            }
+        } }
+        return (dx, dg, db)
+    }
+
+    @Test("backward recomputing x̂ from x, mean, invstd gives the stored-x̂ formulation's bits")
+    func recomputedXhatMatchesStored() {
+        let shapes = [chunked, ChunkedBatchNorm(n: 5, c: 4, hw: 37, chunks: [0..<2, 2..<5]),
+                      ChunkedBatchNorm(n: 3, c: 2, hw: 1, chunks: [0..<1, 1..<3])]
+        var roundingsDiffer = 0
+        for (s, bn) in shapes.enumerated() {
+            var rng = TestRNG(UInt64(40 + s))
+            let count = bn.n * bn.c * bn.hw
+            let x = rng.uniform(count, -3, 5), dy = rng.uniform(count), gamma = rng.uniform(bn.c, 0.5, 2)
+            let f = bn.forward(Buf(x), Buf(gamma), Buf(rng.uniform(bn.c)))
+            // the stored x̂ is the forward's: y = γ·x̂ + β from the same x̂ (γ = 1, β = 0 gives x̂ itself)
+            let unit = bn.forward(Buf(x), Buf([Float](repeating: 1, count: bn.c)),
+                                  Buf([Float](repeating: 0, count: bn.c)))
+            expectBitwise(unit.y, f.xhat, "shape \(s): x̂ as normalize writes it")
+            let got = bn.backward(Buf(dy), Buf(x), f, Buf(gamma))
+            let fused = Self.storedXhatBackward(bn, dy: dy, xhat: f.xhat, invstd: f.invstd, gamma: gamma, fused: true)
+            let plain = Self.storedXhatBackward(bn, dy: dy, xhat: f.xhat, invstd: f.invstd, gamma: gamma, fused: false)
+            expectBitwise(got.dgamma, fused.dgamma, "shape \(s): dgamma")
+            expectBitwise(got.dbeta, fused.dbeta, "shape \(s): dbeta")
+            let bits = got.dx.map(\.bitPattern)
+            #expect(bits == fused.dx.map(\.bitPattern) || bits == plain.dx.map(\.bitPattern),
+                    "shape \(s): dx differs from the stored-x̂ formulation")
+            if fused.dx.map(\.bitPattern) != plain.dx.map(\.bitPattern) { roundingsDiffer += 1 }
+        }
+        #expect(roundingsDiffer > 0, "the fused and unfused references never differ: the dx check proves little")
     }
 }

@@ -39,4 +39,44 @@ import Testing
         #expect(h.indices.first { h[$0].bitPattern != h2[$0].bitPattern } == nil, "xhat: first difference")
         #expect(a.contains { $0 != $0.rounded() }) // real values, not only integers
     }
+
+    @Test("backward sums and apply, x̂ recomputed from x: the NCHW wrappers' bits, 20 channels")
+    func backwardMatchesNCHW() {
+        let (n, c, hw) = (3, 20, 25)
+        let e = n * c * hw, blocked = Kernels.blockedCount(n: n, c: c, h: hw, w: 1)
+        let x = Tensor(shape: [e], values: (0..<e).map { Float(($0 * 7919) % 1000) / 137 - 3 })
+        let dy = Tensor(shape: [e], values: (0..<e).map { Float(($0 * 104_729) % 997) / 311 - 1.5 })
+        let mean = Tensor(shape: [c], values: (0..<c).map { Float($0) / 7 - 1 })
+        let invstd = Tensor(shape: [c], values: (0..<c).map { 1 / (1 + Float($0) / 10) })
+        let gamma = Tensor(shape: [c], values: (0..<c).map { 0.5 + Float($0) / 16 })
+        let xb = Tensor(zeros: [blocked]), dyb = Tensor(zeros: [blocked])
+        Kernels.toBlocked(xb, from: x, n: n, c: c, h: hw, w: 1)
+        Kernels.toBlocked(dyb, from: dy, n: n, c: c, h: hw, w: 1)
+
+        var results: [[UInt64]] = []
+        for isBlocked in [false, true] {
+            let sumDy = DoubleBuffer(count: c), sumDyXhat = DoubleBuffer(count: c)
+            let dgamma = Tensor(zeros: [c]), dbeta = Tensor(zeros: [c])
+            let dx = Tensor(zeros: [isBlocked ? blocked : e]), dxPlain = Tensor(zeros: [e])
+            if isBlocked {
+                Kernels.bnBackwardPartialSumsBlocked(sumDy: sumDy, sumDyXhat: sumDyXhat, dgamma: dgamma, dbeta: dbeta,
+                                                     dy: dyb, x: xb, mean: mean, invstd: invstd, n: n, c: c, hw: hw)
+                Kernels.bnBackwardApplyBlocked(dx: dx, dy: dyb, x: xb, mean: mean, invstd: invstd, gamma: gamma,
+                                               sumDy: sumDy, sumDyXhat: sumDyXhat, count: n * hw, accumulate: false,
+                                               n: n, c: c, hw: hw)
+                Kernels.fromBlocked(dxPlain, from: dx, n: n, c: c, h: hw, w: 1)
+            } else {
+                Kernels.bnBackwardPartialSums(sumDy: sumDy, sumDyXhat: sumDyXhat, dgamma: dgamma, dbeta: dbeta,
+                                              dy: dy, x: x, mean: mean, invstd: invstd, n: n, c: c, hw: hw)
+                Kernels.bnBackwardApply(dx: dxPlain, dy: dy, x: x, mean: mean, invstd: invstd, gamma: gamma,
+                                        sumDy: sumDy, sumDyXhat: sumDyXhat, count: n * hw, accumulate: false,
+                                        n: n, c: c, hw: hw)
+            }
+            results.append((0..<c).map { sumDy[$0].bitPattern } + (0..<c).map { sumDyXhat[$0].bitPattern }
+                           + (dgamma.array + dbeta.array + dxPlain.array).map { UInt64($0.bitPattern) })
+        }
+        #expect(results[1].count == results[0].count)
+        #expect(results[0].indices.first { results[0][$0] != results[1][$0] } == nil, "first difference")
+        #expect(Set(results[0]).count > c) // not all zero or constant
+    }
 }

@@ -44,7 +44,7 @@ extension Kernels {
         } } } }
     }
 
-    /// y = γ·(x − mean)·invstd + β, saving x̂ when given.
+    /// y = γ·(x − mean)·invstd + β, saving x̂ when given (training passes nil: backward recomputes it).
     static func bnNormalize(y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor,
                             beta: Tensor, n: Int, c: Int, hw: Int) {
         check("y", y.count, n * c * hw); check("x", x.count, n * c * hw)
@@ -74,13 +74,17 @@ extension Kernels {
     // MARK: backward
 
     /// One chunk's Σ dy and Σ dy·x̂ per channel; dγ += Σ dy·x̂ and dβ += Σ dy into this chunk's gradients.
-    static func bnBackwardPartialSums(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, dgamma: Tensor,
-                                      dbeta: Tensor, dy: Tensor, xhat: Tensor, n: Int, c: Int, hw: Int) {
-        check("dy", dy.count, n * c * hw); check("xhat", xhat.count, n * c * hw)
+    /// x̂ = (x − mean)·invstd is recomputed from the forward's input x, bitwise the forward's.
+    static func bnBackwardPartialSums(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, dgamma: Tensor, dbeta: Tensor,
+                                      dy: Tensor, x: Tensor, mean: Tensor, invstd: Tensor, n: Int, c: Int, hw: Int) {
+        check("dy", dy.count, n * c * hw); check("x", x.count, n * c * hw)
+        check("mean", mean.count, c); check("invstd", invstd.count, c)
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)
         check("dgamma", dgamma.count, c); check("dbeta", dbeta.count, c)
         sumDy.withPointer { S in sumDyXhat.withPointer { SX in dgamma.withPointer { DG in dbeta.withPointer { DB in
-            dy.withPointer { D in xhat.withPointer { ck_bn_backward_partial_sums(S, SX, DG, DB, D, $0, n, c, hw) } }
+            dy.withPointer { D in x.withPointer { X in mean.withPointer { M in
+                invstd.withPointer { ck_bn_backward_partial_sums(S, SX, DG, DB, D, X, M, $0, n, c, hw) }
+            } } }
         } } } }
     }
 
@@ -95,17 +99,17 @@ extension Kernels {
     }
 
     /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values
-    /// (dx = … unless `accumulate`).
-    static func bnBackwardApply(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
+    /// (dx = … unless `accumulate`); x̂ recomputed from x, mean and invstd.
+    static func bnBackwardApply(dx: Tensor, dy: Tensor, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor,
                                 sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int, accumulate: Bool = true,
                                 n: Int, c: Int, hw: Int) {
-        check("dx", dx.count, n * c * hw); check("dy", dy.count, n * c * hw); check("xhat", xhat.count, n * c * hw)
-        check("invstd", invstd.count, c); check("gamma", gamma.count, c)
+        check("dx", dx.count, n * c * hw); check("dy", dy.count, n * c * hw); check("x", x.count, n * c * hw)
+        check("mean", mean.count, c); check("invstd", invstd.count, c); check("gamma", gamma.count, c)
         check("sum dy", sumDy.count, c); check("sum dy·xhat", sumDyXhat.count, c)
-        dx.withPointer { DX in dy.withPointer { DY in xhat.withPointer { XH in invstd.withPointer { S in
-            gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
-                ck_bn_backward_apply(DX, DY, XH, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
-            } } }
+        dx.withPointer { DX in dy.withPointer { DY in x.withPointer { X in mean.withPointer { M in
+            invstd.withPointer { S in gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
+                ck_bn_backward_apply(DX, DY, X, M, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
+            } } } }
         } } } }
     }
 }

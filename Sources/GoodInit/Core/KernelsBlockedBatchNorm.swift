@@ -27,7 +27,7 @@ extension Kernels {
         } } }
     }
 
-    /// y = γ·(x − mean)·invstd + β, saving x̂ when given; padding channels written as zero.
+    /// y = γ·(x − mean)·invstd + β, saving x̂ when given (training: nil); padding channels written as zero.
     static func bnNormalizeBlocked(y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor, invstd: Tensor, gamma: Tensor,
                                    beta: Tensor, n: Int, c: Int, hw: Int) {
         let count = blockedBN(n: n, c: c, hw: hw)
@@ -61,33 +61,37 @@ extension Kernels {
     // MARK: backward
 
     /// One chunk's Σ dy and Σ dy·x̂ per channel; dγ += Σ dy·x̂ and dβ += Σ dy into this chunk's gradients.
+    /// x̂ = (x − mean)·invstd is recomputed from the forward's input x, bitwise the forward's.
     static func bnBackwardPartialSumsBlocked(sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, dgamma: Tensor,
-                                             dbeta: Tensor, dy: Tensor, xhat: Tensor, n: Int, c: Int, hw: Int) {
+                                             dbeta: Tensor, dy: Tensor, x: Tensor, mean: Tensor, invstd: Tensor,
+                                             n: Int, c: Int, hw: Int) {
         let count = blockedBN(n: n, c: c, hw: hw)
-        checkBlocked("dy", dy.count, count); checkBlocked("xhat", xhat.count, count)
+        checkBlocked("dy", dy.count, count); checkBlocked("x", x.count, count)
+        checkBlocked("mean", mean.count, c); checkBlocked("invstd", invstd.count, c)
         checkBlocked("sum dy", sumDy.count, c); checkBlocked("sum dy·xhat", sumDyXhat.count, c)
         checkBlocked("dgamma", dgamma.count, c); checkBlocked("dbeta", dbeta.count, c)
         sumDy.withPointer { S in sumDyXhat.withPointer { SX in dgamma.withPointer { DG in dbeta.withPointer { DB in
-            dy.withPointer { D in
-                xhat.withPointer { ck_bn_backward_partial_sums_blocked(S, SX, DG, DB, D, $0, n, c, hw) }
-            }
+            dy.withPointer { D in x.withPointer { X in mean.withPointer { M in
+                invstd.withPointer { ck_bn_backward_partial_sums_blocked(S, SX, DG, DB, D, X, M, $0, n, c, hw) }
+            } } }
         } } } }
     }
 
-    /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values;
-    /// padding channels of dx untouched (dx = … unless `accumulate`).
-    static func bnBackwardApplyBlocked(dx: Tensor, dy: Tensor, xhat: Tensor, invstd: Tensor, gamma: Tensor,
-                                       sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
+    /// dx += γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), the means over the batch's `count` values, x̂
+    /// recomputed from x; padding channels of dx untouched (dx = … unless `accumulate`).
+    static func bnBackwardApplyBlocked(dx: Tensor, dy: Tensor, x: Tensor, mean: Tensor, invstd: Tensor,
+                                       gamma: Tensor, sumDy: DoubleBuffer, sumDyXhat: DoubleBuffer, count: Int,
                                        accumulate: Bool = true, n: Int, c: Int, hw: Int) {
         let blocked = blockedBN(n: n, c: c, hw: hw)
         checkBlocked("dx", dx.count, blocked); checkBlocked("dy", dy.count, blocked)
-        checkBlocked("xhat", xhat.count, blocked)
-        checkBlocked("invstd", invstd.count, c); checkBlocked("gamma", gamma.count, c)
+        checkBlocked("x", x.count, blocked)
+        checkBlocked("mean", mean.count, c); checkBlocked("invstd", invstd.count, c)
+        checkBlocked("gamma", gamma.count, c)
         checkBlocked("sum dy", sumDy.count, c); checkBlocked("sum dy·xhat", sumDyXhat.count, c)
-        dx.withPointer { DX in dy.withPointer { DY in xhat.withPointer { XH in invstd.withPointer { S in
-            gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
-                ck_bn_backward_apply_blocked(DX, DY, XH, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
-            } } }
+        dx.withPointer { DX in dy.withPointer { DY in x.withPointer { X in mean.withPointer { M in
+            invstd.withPointer { S in gamma.withPointer { G in sumDy.withPointer { SD in sumDyXhat.withPointer {
+                ck_bn_backward_apply_blocked(DX, DY, X, M, S, G, SD, $0, count, accumulate ? 1 : 0, n, c, hw)
+            } } } }
         } } } }
     }
 }

@@ -61,16 +61,14 @@ public struct BatchNormStatistics {
     }
 }
 
-/// One chunk's share of a batch-norm op's state.
+/// One chunk's share of a batch-norm op's state. No x̂ buffer: backward recomputes x̂ from the
+/// op's input with `batch.mean` and `batch.invstd`, bitwise the forward's.
 public struct BatchNormState {
-    /// (n, C, H·W) the normalized input, for backward.
-    let xhat: Tensor
     /// (C) this chunk's rows of `batch.sum` and `batch.sumsq`.
     let sum, sumsq: DoubleBuffer
     let batch: BatchNormStatistics
 
-    init(chunk k: Int, samples n: Int, channels c: Int, hw: Int, batch: BatchNormStatistics) {
-        xhat = Tensor(zeros: [n, c, hw])
+    init(chunk k: Int, channels c: Int, batch: BatchNormStatistics) {
         sum = batch.sum.row(k, width: c); sumsq = batch.sumsq.row(k, width: c)
         self.batch = batch
     }

@@ -34,9 +34,7 @@ public final class BatchNorm: SyncOp {
     }
     public func makeState(chunks: [Int]) -> [OpState] {
         let batch = BatchNormStatistics(channels: channels, chunks: chunks.count, count: chunks.reduce(0, +) * hw)
-        return chunks.enumerated().map { k, n in
-            .batchNorm(BatchNormState(chunk: k, samples: n, channels: channels, hw: hw, batch: batch))
-        }
+        return chunks.indices.map { .batchNorm(BatchNormState(chunk: $0, channels: channels, batch: batch)) }
     }
     public var flopsPerSample: Int { 4 * channels * hw }
     /// Per channel either way; the blocked kernels give the plain ones' bits.
@@ -72,10 +70,10 @@ public final class BatchNorm: SyncOp {
         if c.training {
             let s = c.state.batchNorm
             if c.layout.inputBlocked {
-                Kernels.bnNormalizeBlocked(y: c.y, xhat: s.xhat, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                Kernels.bnNormalizeBlocked(y: c.y, xhat: nil, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
                                            gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
             } else {
-                Kernels.bnNormalize(y: c.y, xhat: s.xhat, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                Kernels.bnNormalize(y: c.y, xhat: nil, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
                                     gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
             }
         } else if c.layout.inputBlocked {
@@ -89,15 +87,20 @@ public final class BatchNorm: SyncOp {
     }
 
     // MARK: backward (training statistics only)
+    // No x̂ is kept from forward: the kernels recompute it from the input c.x (the previous op's
+    // output, untouched until this backward) with the batch mean and invstd, in the forward's
+    // float expression, so the gradients keep their bits and no activation-sized buffer is stored.
     public func backwardPartial(_ c: OpContext) {
         let s = c.state.batchNorm
         // this chunk's share of dγ and dβ goes into this chunk's gradients
         if c.layout.inputBlocked {
             Kernels.bnBackwardPartialSumsBlocked(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0],
-                                                 dbeta: c.grads[1], dy: c.dy, xhat: s.xhat, n: c.n, c: channels, hw: hw)
+                                                 dbeta: c.grads[1], dy: c.dy, x: c.x, mean: s.batch.mean,
+                                                 invstd: s.batch.invstd, n: c.n, c: channels, hw: hw)
         } else {
             Kernels.bnBackwardPartialSums(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0], dbeta: c.grads[1],
-                                          dy: c.dy, xhat: s.xhat, n: c.n, c: channels, hw: hw)
+                                          dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                                          n: c.n, c: channels, hw: hw)
         }
     }
 
@@ -110,12 +113,13 @@ public final class BatchNorm: SyncOp {
     public func backward(_ c: OpContext) {
         let s = c.state.batchNorm
         if c.layout.inputBlocked {
-            Kernels.bnBackwardApplyBlocked(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd,
+            Kernels.bnBackwardApplyBlocked(dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
                                            gamma: c.values[0], sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat,
                                            count: s.batch.count, accumulate: !c.storesInputGradient, n: c.n,
                                            c: channels, hw: hw)
         } else {
-            Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, xhat: s.xhat, invstd: s.batch.invstd, gamma: c.values[0],
+            Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
+                                    gamma: c.values[0],
                                     sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
                                     accumulate: !c.storesInputGradient, n: c.n, c: channels, hw: hw)
         }
