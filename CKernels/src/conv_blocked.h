@@ -17,7 +17,7 @@
 // Output rows p .. p + rows − 1 of one image for nk consecutive output-channel blocks (forward, and
 // backward-data with flipped, transposed weights).
 typedef struct {
-    float *y;            // (nk blocks, W, 16) at y + j·ykstride + q·16: row p, first block (row p + 1 at + W·16)
+    float *y;            // (nk blocks, W, 16) at y + j·ykstride + q·16: row p, first block (rows below W·16 apart)
     ptrdiff_t ykstride;  // floats between output blocks (H·W·16)
     const float *x;      // the image's input, block 0: (Cb, H, W, 16)
     const float *w;      // first output block's weights: (Cb, 3, 3, 16c, 16k), blocks wkstride apart

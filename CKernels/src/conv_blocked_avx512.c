@@ -1,10 +1,11 @@
 // AVX-512 micro-kernels of the blocked 3×3 convolution (conv_blocked.h has the contract).
 // Forward / backward-data: a tile of np output pixels × nk ≤ 2 output-channel blocks in np·nk ≤ 28
 // zmm accumulators (two FMA pipes × 4-cycle latency need ≥ 8); per input channel nk weight vectors and
-// one broadcast input value per pixel, folded into the FMA. With one block (nk = 1), two rows × 14
-// pixels instead, each broadcast feeding both rows. Taps off the image are skipped per
-// tile edge, never multiplied by zeros. Weight gradient: 3 taps × 8 channels = 24 accumulators;
-// per input pixel 8 broadcasts and 3 output-gradient vectors feed 24 FMAs.
+// one broadcast input value per pixel, folded into the FMA. With one block (nk = 1) that is a load per
+// FMA, so instead one broadcast feeds several output rows: a strip of ≤ 9 pixels × 3 rows rolling down
+// the band (one input block), or two rows × 14 pixels (several input blocks, which must stay outermost).
+// Taps off the image are skipped per tile edge, never multiplied by zeros. Weight gradient: 3 taps × 8
+// channels = 24 accumulators; per input pixel 8 broadcasts and 3 output-gradient vectors feed 24 FMAs.
 #include "conv_blocked.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
