@@ -222,9 +222,10 @@ static void row_avx512(const ck_convb_row *a) {
         ck_convb_row b = *a;
         b.p += k;
         b.y += k * a->W * CB;
+        const ck_convb_row *rb = k ? &b : a; // tiles reading the copy measured ~2 % slower (W = 14, nk = 2)
         for (ptrdiff_t t = 0; t < tiles; t++) {
             const ptrdiff_t q0 = t * a->W / tiles, q1 = (t + 1) * a->W / tiles;
-            table[q1 - q0](&b, q0);
+            table[q1 - q0](rb, q0);
         }
         k += two ? 2 : 1;
     }
