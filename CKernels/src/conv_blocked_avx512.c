@@ -178,6 +178,12 @@ AI void fwd_strip(const ck_convb_row *a, ptrdiff_t q0, const int NP) {
     for (ptrdiff_t h = ck_max(p - 1, 0); h < ck_min(pe + 1, H); h++) {
         const float *xr = a->x + (h * W + q0) * CB;
         const int u0 = h + 1 < pe, u1 = h >= p && h < pe, u2 = h - 1 >= p; // rows h + 1, h, h − 1 in the band
+        // The next input row's pixels: the band's first strip finds them in no cache (+3 % at batch 128).
+        if (h + 1 < H)
+#pragma clang loop unroll(full)
+            for (int i = -1; i <= NP; i++)
+                if ((i >= 0 || !left) && (i < NP || !right))
+                    _mm_prefetch((const char *)(xr + (W + i) * CB), _MM_HINT_T0);
         const int m = u0 * 4 + u1 * 2 + u2;
         if (m == 7) strip_step(a0, a1, a2, xr, a->w, cn, left, right, NP, 1, 1, 1);
         else if (m == 6) strip_step(a0, a1, a2, xr, a->w, cn, left, right, NP, 1, 1, 0);
