@@ -199,6 +199,10 @@ static void generic_weights_unit(float *restrict dw, const float *restrict dy, c
 
 // MARK: - Forward and backward-data: rows of (image, output-block group)
 
+// Rows per call with one output block: a 14-row band's input (16 rows at W = 28, 29 KB) stays in L1
+// while the kernel's strips walk down it (7 rows measured slower, 28 no faster).
+#define ROW_BAND 14
+
 // Rows of `ib` output blocks from `kernel`-sized input, for the fast path: x (N, xblocks, H, W, 16)
 // into y (N, yblocks, H, W, 16) with wt (yblocks, xblocks, 3, 3, 16, 16).
 static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, const float *w, const float *b,
@@ -206,8 +210,11 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
                       const ck_conv2d_shape *s) {
     const ptrdiff_t Xb = nblk(xchannels), Yb = nblk(ychannels), HW16 = H * W * CB;
     const ptrdiff_t nk = W <= 7 ? kern->nk_small : kern->nk_large, groups = ck_ceil_div(Yb, nk);
-    CK_PARALLEL_FOR(it, N * groups * H, worth_threads(s, N * groups * H),
-        const ptrdiff_t n = it / (groups * H), g = it / H % groups, p = it % H;
+    // One output block (K ≤ 16): bands of rows, each input row's broadcasts feeding up to three rows.
+    const ptrdiff_t pr = Yb == 1 ? ck_min(H, ROW_BAND) : 1, HP = ck_ceil_div(H, pr);
+    CK_PARALLEL_FOR(it, N * groups * HP, worth_threads(s, N * groups * HP),
+        const ptrdiff_t n = it / (groups * HP), g = it / HP % groups, p = it % HP * pr;
+        const int rows = (int)ck_min(pr, H - p);
         if (it == 0) ck_note_team();
         ptrdiff_t j = g * nk;
         const ptrdiff_t jend = ck_min(Yb, j + nk);
@@ -218,7 +225,7 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
                 for (ptrdiff_t k = 0; k < kn * CB; k++) bias[k] = j * CB + k < ychannels ? b[j * CB + k] : 0.0f;
             const ck_convb_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
                                       w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
-                                      xchannels - (Xb - 1) * CB, H, W, p, kn, accumulate};
+                                      xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate};
             kern->row(&row);
             j += kn;
         }

@@ -14,10 +14,10 @@
 #define CB CK_CB
 #define CB2 (CK_CB * CK_CB)
 
-// One output row p of one image for nk consecutive output-channel blocks (forward, and
+// Output rows p .. p + rows − 1 of one image for nk consecutive output-channel blocks (forward, and
 // backward-data with flipped, transposed weights).
 typedef struct {
-    float *y;            // (nk blocks, W, 16) at y + j·ykstride + q·16: row p, first block
+    float *y;            // (nk blocks, W, 16) at y + j·ykstride + q·16: row p, first block (rows below W·16 apart)
     ptrdiff_t ykstride;  // floats between output blocks (H·W·16)
     const float *x;      // the image's input, block 0: (Cb, H, W, 16)
     const float *w;      // first output block's weights: (Cb, 3, 3, 16c, 16k), blocks wkstride apart
@@ -26,6 +26,7 @@ typedef struct {
     ptrdiff_t Cb, cn_last; // input blocks; valid channels in the last one (the rest are zero padding)
     ptrdiff_t H, W, p;
     int nk;
+    int rows;            // > 1 only with nk = 1: one input row's broadcasts then feed several output rows
     int accumulate;      // y += sum instead of y = sum
 } ck_convb_row;
 

@@ -59,19 +59,21 @@ TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 typedef void (*tile_fn)(const ck_convb_row *, ptrdiff_t);
 static const tile_fn tiles[NPMAX + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
 
-// One output block at a time (nk_small = nk_large = 1), the row in tiles of nearly equal width.
+// One output block and one row at a time (nk_small = nk_large = 1), the row in tiles of nearly equal width.
 static void row_avx2(const ck_convb_row *a) {
     const ptrdiff_t n = ck_ceil_div(a->W, NPMAX);
-    for (ptrdiff_t j = 0; j < a->nk; j++) {
-        ck_convb_row b = *a;
-        b.y += j * a->ykstride;
-        b.w += j * a->wkstride;
-        b.bias = a->bias ? a->bias + j * CB : NULL;
-        for (ptrdiff_t t = 0; t < n; t++) {
-            const ptrdiff_t q0 = t * a->W / n, q1 = (t + 1) * a->W / n;
-            tiles[q1 - q0](&b, q0);
+    for (ptrdiff_t k = 0; k < a->rows; k++)
+        for (ptrdiff_t j = 0; j < a->nk; j++) {
+            ck_convb_row b = *a;
+            b.p += k;
+            b.y += j * a->ykstride + k * a->W * CB;
+            b.w += j * a->wkstride;
+            b.bias = a->bias ? a->bias + j * CB : NULL;
+            for (ptrdiff_t t = 0; t < n; t++) {
+                const ptrdiff_t q0 = t * a->W / n, q1 = (t + 1) * a->W / n;
+                tiles[q1 - q0](&b, q0);
+            }
         }
-    }
 }
 
 // Channels c0 + ch .. +3 of the input pixel at xp, gradient half kh at dyq − s·16 for tap s.

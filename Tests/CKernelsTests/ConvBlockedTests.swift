@@ -20,6 +20,15 @@ import Testing
         .init(N: 2, C: 18, H: 9, W: 11, K: 7, R: 1, S: 1, stride: 1, pad: 0),
         .init(N: 1, C: 2, H: 12, W: 12, K: 17, R: 5, S: 3, stride: 3, pad: 2),
         .init(N: 2, C: 17, H: 6, W: 5, K: 33, R: 3, S: 3, stride: 1, pad: 2),
+        // One output block (K ≤ 16 forward, C ≤ 16 backward-data): rows in pairs or strips; odd H (a
+        // lone last row), H = 1..3, W past one tile and not a multiple of it, two input blocks, H past
+        // one band of rows.
+        .init(N: 2, C: 16, H: 5, W: 29, K: 16, R: 3, S: 3, stride: 1, pad: 1),
+        .init(N: 1, C: 12, H: 3, W: 15, K: 16, R: 3, S: 3, stride: 1, pad: 1),
+        .init(N: 2, C: 20, H: 2, W: 17, K: 9, R: 3, S: 3, stride: 1, pad: 1),
+        .init(N: 1, C: 16, H: 1, W: 30, K: 16, R: 3, S: 3, stride: 1, pad: 1),
+        .init(N: 1, C: 16, H: 11, W: 3, K: 24, R: 3, S: 3, stride: 1, pad: 1),
+        .init(N: 1, C: 16, H: 30, W: 10, K: 16, R: 3, S: 3, stride: 1, pad: 1),
     ]
 
     /// One shape's passes: NCHW / KCRS in and out, blocked inside.
@@ -158,6 +167,7 @@ import Testing
         .init(N: 3, C: 32, H: 14, W: 14, K: 48, R: 3, S: 3, stride: 1, pad: 1),
         .init(N: 5, C: 16, H: 7, W: 7, K: 64, R: 3, S: 3, stride: 1, pad: 1),
         .init(N: 2, C: 20, H: 9, W: 9, K: 17, R: 3, S: 3, stride: 2, pad: 1),
+        .init(N: 3, C: 16, H: 30, W: 10, K: 16, R: 3, S: 3, stride: 1, pad: 1),
     ]
 
     @Test("bitwise identical for 1-4 threads, every pass, per kernel variant", arguments: kernelISAs)
