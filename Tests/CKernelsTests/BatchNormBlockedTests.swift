@@ -4,18 +4,6 @@
 import CKernels
 import Testing
 
-/// Doubles handed to C, never freed (as Buf).
-final class DoubleBuf {
-    let count: Int
-    let p: UnsafeMutablePointer<Double>
-    init(_ count: Int, fill: Double = 0) {
-        self.count = count
-        p = .allocate(capacity: max(count, 1))
-        p.initialize(repeating: fill, count: max(count, 1))
-    }
-    var array: [Double] { Array(UnsafeBufferPointer(start: p, count: count)) }
-}
-
 /// One batch-norm shape (N, C, HW) and its two layouts.
 struct BlockedBNShape: Sendable, CustomTestStringConvertible {
     let n, c, hw: Int

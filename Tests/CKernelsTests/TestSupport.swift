@@ -25,6 +25,18 @@ final class Buf {
     subscript(i: Int) -> Float { get { p[i] } set { p[i] = newValue } }
 }
 
+/// The same for doubles (batch-norm partial sums), never freed for the same reason.
+final class DoubleBuf {
+    let count: Int
+    let p: UnsafeMutablePointer<Double>
+    init(_ count: Int, fill: Double = 0) {
+        self.count = count
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: fill, count: max(count, 1))
+    }
+    var array: [Double] { Array(UnsafeBufferPointer(start: p, count: count)) }
+}
+
 /// Deterministic test data from a simple LCG (independent of the library's RNG under test).
 struct TestRNG {
     var state: UInt64

@@ -20,6 +20,9 @@ import Testing
                                   .residual([.conv(out: 16, kernel: 3, stride: 1, padding: 1, bias: false),
                                              .batchNorm, .relu, conv16]),
                                   .relu, .maxPool(window: 3, stride: 2), .globalAvgPool, .linear(out: 3)]),
+        // dropout's mask follows the values' order in memory, so this one differs from its plain twin
+        ("dropout", [1, 6, 6], [conv16, .relu, .dropout(0.3), .conv(out: 32, kernel: 3, stride: 1, padding: 1),
+                                .batchNorm, .relu, .globalAvgPool, .linear(out: 3)]),
     ]
 
     /// Smooth nets for central differences (a ReLU or max kink crossed by the step spoils them):
@@ -54,7 +57,7 @@ import Testing
     struct Step: Equatable { var loss: Double; var logits: [Float]; var grads: [Float] }
 
     func step(_ plan: Plan) -> Step {
-        plan.forward(training: true)
+        plan.forward(training: true, seed: 5)
         let loss = plan.loss().loss
         plan.backward()
         return Step(loss: loss, logits: (0..<plan.batch).flatMap { plan.logits(sample: $0) },
@@ -103,6 +106,11 @@ import Testing
         #expect(worstGrad <= 1e-4 * scale, "\(Self.nets[i].0): gradients differ by \(worstGrad) of \(scale)")
         let worstLogit = zip(b.logits, p.logits).map { abs($0 - $1) }.max() ?? 0
         #expect(worstLogit <= 1e-4, "\(Self.nets[i].0): logits differ by \(worstLogit)")
+        // inference: batch norm from its running statistics, which the step just moved
+        blocked.forward(training: false); plain.forward(training: false)
+        let inferred = (0..<blocked.batch).map { zip(blocked.logits(sample: $0), plain.logits(sample: $0)) }
+        let worstInferred = inferred.flatMap { $0.map { abs($0 - $1) } }.max() ?? 0
+        #expect(worstInferred <= 1e-4, "\(Self.nets[i].0): inference logits differ by \(worstInferred)")
     }
 
     @Test("central differences through the blocked layout (first-layer conversion, BN over chunks, residual)",
@@ -130,7 +138,7 @@ import Testing
     }
 
     @Test("gradients the plan does not zero are stored whole: NaN left in every gradient buffer changes no bit",
-          arguments: 0..<3, LayoutPolicy.allCases)
+          arguments: 0..<4, LayoutPolicy.allCases)
     func storedGradients(_ i: Int, _ layout: LayoutPolicy) throws {
         let (net, plan) = try makePlan(i, layout: layout)
         #expect(net.ops.indices.contains { net.storesInputGradient($0) })
@@ -141,7 +149,7 @@ import Testing
         #expect(dirty.loss == clean.loss)
     }
 
-    @Test("blocked plans: the same bits for W = 1, 2 and T = 1, 2", arguments: 0..<3)
+    @Test("blocked plans: the same bits for W = 1, 2 and T = 1, 2 (dropout included)", arguments: 0..<4)
     func sameBits(_ i: Int) throws {
         let ref = step(try makePlan(i, layout: .auto, workers: 1, threads: 1).1)
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
