@@ -50,9 +50,6 @@ public struct KernelUse<Shape: Hashable & Sendable>: Sendable {
 }
 
 extension Network {
-    /// Whether op i's input gradient is used: Plan skips it when only aliases come before op i.
-    public func needsInputGradient(_ i: Int) -> Bool { !ops.indices[0..<i].allSatisfy { aliases($0) } }
-
     /// Distinct convolution shapes at `batch` samples per chunk.
     public func convShapes(batch: Int) -> [KernelUse<ConvShape>] {
         distinct(ops.indices.compactMap { i in

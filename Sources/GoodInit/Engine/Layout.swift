@@ -3,6 +3,8 @@
 // well, so once a convolution has produced it, it is kept until flatten or global pooling turns the
 // activation back into features. The network input stays (n, C, H, W): the first convolution
 // converts it. Tensors keep their logical shapes; the layout is a property of the plan's buffers.
+// Also here, since they follow from the layouts: which buffers alias, which gradients are needed,
+// and which are stored by their only writer instead of zeroed and added to.
 
 /// How an activation's values are laid out in its tensor.
 public enum ActivationLayout: String, Sendable, Codable {
@@ -66,6 +68,9 @@ extension Network {
 
     /// True when op i's output shares its input's memory (flatten of a plain activation).
     public func aliases(_ i: Int) -> Bool { ops[i] is AliasOp && layouts[i] == .plain }
+
+    /// Whether op i's input gradient is used: the plan skips it when only aliases come before op i.
+    public func needsInputGradient(_ i: Int) -> Bool { !ops.indices[0..<i].allSatisfy { aliases($0) } }
 
     /// True when op i stores its input gradient instead of adding to it: it is the only writer of
     /// that gradient (no alias shares the buffer, no residual sends its skip gradient there) and
