@@ -118,22 +118,7 @@ import Testing
     func gradientCheck(_ i: Int) throws {
         let (net, plan) = try makePlan(i, layout: .auto, smooth: true)
         #expect(net.layouts.contains(.blocked))
-        func loss() -> Double { plan.forward(training: true); return plan.loss().loss }
-        _ = loss()
-        plan.backward()
-        let analytic = net.params.grad.array, values = net.params.values
-        var worst: Float = 0, worstName = ""
-        for e in net.params.entries {
-            for k in stride(from: e.offset, to: e.offset + e.spec.count, by: max(1, e.spec.count / 5)) {
-                let v = values[k]
-                values[k] = v + 1e-3; let lp = loss()
-                values[k] = v - 1e-3; let lm = loss()
-                values[k] = v
-                let num = Float((lp - lm) / 2e-3)
-                let err = abs(num - analytic[k]) / max(abs(num) + abs(analytic[k]), 1e-3)
-                if err > worst { worst = err; worstName = e.name }
-            }
-        }
+        let (worst, worstName) = worstCentralDifference(net, plan, perParameter: 5)
         #expect(worst < 2e-2, "\(Self.smoothNets[i].0): worst relative error \(worst) at \(worstName)")
     }
 

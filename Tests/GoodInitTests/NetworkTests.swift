@@ -12,6 +12,28 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
     }
 }
 
+/// Central differences (step 1e-3) against the plan's backward for about `perParameter` values of
+/// every parameter: the worst relative error and the parameter it was found in.
+func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> (error: Float, name: String) {
+    func loss() -> Double { plan.forward(training: true); return plan.loss().loss }
+    _ = loss()
+    plan.backward()
+    let analytic = net.params.grad.array, values = net.params.values
+    var worst: Float = 0, worstName = ""
+    for e in net.params.entries {
+        for k in stride(from: e.offset, to: e.offset + e.spec.count, by: max(1, e.spec.count / perParameter)) {
+            let v = values[k]
+            values[k] = v + 1e-3; let lp = loss()
+            values[k] = v - 1e-3; let lm = loss()
+            values[k] = v
+            let num = Float((lp - lm) / 2e-3)
+            let err = abs(num - analytic[k]) / max(abs(num) + abs(analytic[k]), 1e-3)
+            if err > worst { worst = err; worstName = e.name }
+        }
+    }
+    return (worst, worstName)
+}
+
 @Suite("Networks end to end") struct NetworkTests {
     static let nets: [(String, [Int], [LayerSpec])] = [
         ("mlp-tanh", [1, 4, 4], [.flatten, .linear(out: 6), .tanh, .linear(out: 5), .sigmoid, .linear(out: 3)]),
@@ -52,24 +74,7 @@ func testImages(_ count: Int, seed: UInt64) -> [Float] {
     @Test("gradient check of whole networks (BN synchronised over chunks and 2 workers)", arguments: 0..<4)
     func gradientCheck(_ i: Int) throws {
         let (net, plan) = try makePlan(i)
-        func loss() -> Double { plan.forward(training: true); return plan.loss().loss }
-        _ = loss()
-        plan.backward()
-        let analytic = net.params.grad.array
-        let values = net.params.values
-        var worst: Float = 0, worstName = ""
-        for e in net.params.entries {
-            let step = max(1, e.spec.count / 6)
-            for k in stride(from: e.offset, to: e.offset + e.spec.count, by: step) {
-                let v = values[k]
-                values[k] = v + 1e-3; let lp = loss()
-                values[k] = v - 1e-3; let lm = loss()
-                values[k] = v
-                let num = Float((lp - lm) / 2e-3)
-                let err = abs(num - analytic[k]) / max(abs(num) + abs(analytic[k]), 1e-3)
-                if err > worst { worst = err; worstName = e.name }
-            }
-        }
+        let (worst, worstName) = worstCentralDifference(net, plan, perParameter: 6)
         #expect(worst < 2e-2, "\(Self.nets[i].0): worst relative error \(worst) at \(worstName)")
     }
 
