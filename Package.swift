@@ -35,6 +35,10 @@ let package = Package(
         .library(name: "CKernels", targets: ["CKernels"]),
         .executable(name: "goodinit", targets: ["goodinit"]),
     ],
+    // MARK: - Build traits
+    // MPI: data-parallel training over `mpirun` ranks (Open MPI, pkg-config ompi-c). Off by default:
+    // `swift build -c release --traits MPI` (scripts/setup.sh --with-mpi installs Open MPI).
+    traits: [.trait(name: "MPI", description: "Training over MPI ranks (needs libopenmpi-dev)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
@@ -47,9 +51,11 @@ let package = Package(
             cSettings: [.unsafeFlags(kernelFlags)],
             linkerSettings: kernelLink),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(
             name: "GoodInit",
-            dependencies: ["CKernels", "CZlib", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["CKernels", "CZlib", .product(name: "Yams", package: "Yams"),
+                           .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .executableTarget(
             name: "goodinit",
             dependencies: ["GoodInit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

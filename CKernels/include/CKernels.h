@@ -252,8 +252,13 @@ void ck_accumulate(float *y, const float *x, ptrdiff_t n);
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
 /// db[k] += Σ_{n,hw} dy (N, K, HW), each channel summed sequentially.
 void ck_bias_backward(float *db, const float *dy, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
-/// out = Σ_{b < nbuf} bufs[b], added in index order b = 0, 1, … (data-parallel gradient sum).
+/// out = Σ_{b < nbuf} bufs[b] (the data-parallel gradient sum) in a fixed pairwise tree: the sum of
+/// bufs[lo, hi) is sum[lo, mid) + sum[mid, hi) with mid = ck_tree_mid(lo, hi), one buffer is itself.
+/// Whole subtrees can be summed apart (MPI ranks, each holding a node's chunks) and combined with
+/// one addition per level: the same bits as here. nbuf 0 gives zeros.
 void ck_sum_buffers(float *out, const float *const *bufs, ptrdiff_t nbuf, ptrdiff_t n);
+/// lo + ⌈(hi − lo) / 2⌉: where the gradient-sum tree splits bufs[lo, hi) (3 buffers: (0 + 1) + 2).
+ptrdiff_t ck_tree_mid(ptrdiff_t lo, ptrdiff_t hi);
 /// 1 if every value is finite.
 int ck_all_finite(const float *x, ptrdiff_t n);
 

@@ -1,6 +1,7 @@
 // Residual add, bias, buffer sums and finiteness checks.
 #include "ck_internal.h"
 #include <math.h>
+#include <string.h>
 
 void ck_add(float *y, const float *a, const float *b, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = a[i] + b[i];);
@@ -27,11 +28,36 @@ void ck_bias_backward(float *db, const float *dy, ptrdiff_t N, ptrdiff_t K, ptrd
     );
 }
 
+ptrdiff_t ck_tree_mid(ptrdiff_t lo, ptrdiff_t hi) { return lo + (hi - lo + 1) / 2; }
+
+// dst[0, m) = the tree sum of bufs[lo, hi) at [off, off + m); scratch: m floats per level below.
+static void tree_sum(float *restrict dst, const float *const *bufs, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t off,
+                     ptrdiff_t m, float *restrict scratch) {
+    if (hi - lo == 1) {
+        memcpy(dst, bufs[lo] + off, (size_t)m * sizeof(float));
+        return;
+    }
+    const ptrdiff_t mid = ck_tree_mid(lo, hi);
+    tree_sum(dst, bufs, lo, mid, off, m, scratch);
+    tree_sum(scratch, bufs, mid, hi, off, m, scratch + m);
+    for (ptrdiff_t i = 0; i < m; i++) dst[i] += scratch[i]; // left + right
+}
+
+// Blocks of 512 values so the partial sums stay in L1; each value's additions are the same
+// whatever the blocking or the thread count.
 void ck_sum_buffers(float *out, const float *const *bufs, ptrdiff_t nbuf, ptrdiff_t n) {
-    CK_PARALLEL_FOR(i, n, n * nbuf >= CK_PAR_MIN_ELEMS,
-        float acc = nbuf > 0 ? bufs[0][i] : 0.0f;
-        for (ptrdiff_t b = 1; b < nbuf; b++) acc += bufs[b][i];
-        out[i] = acc;
+    enum { BLOCK = 512 };
+    if (nbuf <= 0) {
+        memset(out, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    ptrdiff_t levels = 1;
+    while (((ptrdiff_t)1 << (levels - 1)) < nbuf) levels++;
+    const ptrdiff_t nblk = ck_ceil_div(n, BLOCK);
+    CK_PARALLEL_FOR(b, nblk, n * nbuf >= CK_PAR_MIN_ELEMS,
+        float scratch[levels * BLOCK];
+        const ptrdiff_t off = b * BLOCK;
+        tree_sum(out + off, bufs, 0, nbuf, off, ck_min(BLOCK, n - off), scratch);
     );
 }
 

@@ -5,7 +5,8 @@ import GoodInit
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: the FMA peak, GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
-        subcommands: [BenchPeak.self, BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self])
+        subcommands: [BenchPeak.self, BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self,
+                      BenchRanks.self])
 }
 
 extension ISA: ExpressibleByArgument {

@@ -17,6 +17,10 @@ struct GoodInitCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            if launchedRanks() > 1 && !(command is RunsOverRanks) {
+                throw ValidationError("started as one of \(launchedRanks()) ranks, but only `goodinit train` and "
+                                      + "`goodinit bench ranks` run over ranks: start this command once")
+            }
             try command.run()
         } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GoodInit
 
-struct Train: ParsableCommand {
+struct Train: ParsableCommand, RunsOverRanks {
     static let configuration = CommandConfiguration(
         abstract: "Train a model; writes metrics.jsonl, summary.json, SVG curves and checkpoints to --out.")
 
@@ -93,17 +93,22 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
-        try OutputFolder.prepare(out)
-        installStopHandlers()
-        let loop = try TrainingLoop(settings, cancellation: stopToken)
-        // unbuffered: progress lines appear as they happen, also through a pipe
-        loop.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-        let s = try loop.run(resume: resume)
-        let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
-        let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
-        print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
-                     + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+        try withRanks { ranks in
+            // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
+            if ranks.isLeader { try OutputFolder.prepare(out) }
+            installStopHandlers()
+            // every rank must train the same thing (W and T may differ: they never change the bits)
+            try ranks.checkSame(ConfigRecord.rankAgreement(settings, resume: resume), what: "configuration")
+            let loop = try TrainingLoop(settings, cancellation: stopToken, ranks: ranks)
+            // unbuffered: progress lines appear as they happen, also through a pipe
+            loop.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            let s = try loop.run(resume: resume)
+            guard ranks.isLeader else { return }
+            let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
+            let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
+            print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
+                         + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 /// Zero-filled doubles. A view (`row`) lets each chunk's worker write its own row of a shared
 /// (rows, C) table while the others write theirs.
-struct DoubleBuffer {
+public struct DoubleBuffer {
     let count: Int
     let storage: Storage<Double>
     let offset: Int

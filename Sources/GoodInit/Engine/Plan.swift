@@ -4,6 +4,9 @@
 // partial sums in chunk order, and parameter gradients are summed chunk by chunk in index
 // order. The chunking depends on the batch and chunk size only, never on W or T, so the bits of
 // every result are the same for any worker and thread count.
+// With P ranks (MPI processes), each rank's plan holds only its share of the chunks (a node of the
+// gradient-sum tree); batch norm's per-chunk sums, the per-chunk losses and the gradient travel
+// between ranks and are combined in the same order as in one process: the same bits for any P.
 import Dispatch
 import Foundation
 
@@ -13,7 +16,13 @@ public final class Plan {
     public let chunkSize: Int
     public let workers: Int
     public let threads: Int
-    public let chunks: [Range<Int>]         // sample ranges
+    /// Sample ranges of this rank's chunks (all of the batch's chunks in one process).
+    public let chunks: [Range<Int>]
+    /// Every chunk of the batch, and the indices among them of this rank's.
+    public let allChunks: [Range<Int>]
+    public let ownedChunks: Range<Int>
+    /// The ranks sharing the batch (one process: SingleRank).
+    public let ranks: RankGroup
     /// The input activation of each chunk, (n, input shape…): what setInput fills.
     public let inputs: [Tensor]
     /// The layout of each activation (the network's when the plan was made).
@@ -25,6 +34,7 @@ public final class Plan {
     let lossSums: DoubleBuffer              // [chunk] loss() scratch, written by each chunk's worker
     let lossHits: IndexBuffer               // [chunk]
     let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
+    let reduceScratch: Tensor               // TreeAllReduce's receive buffer (ranks > 1)
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
     let workerChunks: [Range<Int>]          // chunk indices of each worker
@@ -33,22 +43,31 @@ public final class Plan {
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
 
-    public init(net: Network, batch: Int, chunkSize: Int = 128, workers: Int = 1, threads: Int = 1) {
+    /// With ranks of size P > 1 the batch needs at least P chunks and P a power of two
+    /// (RankShares.check says so to the user first).
+    public init(net: Network, batch: Int, chunkSize: Int = 128, workers: Int = 1, threads: Int = 1,
+                ranks: RankGroup = SingleRank.shared) {
         precondition(batch > 0 && chunkSize > 0 && workers > 0 && threads > 0)
         let size = min(chunkSize, batch)
         self.net = net; self.batch = batch; self.chunkSize = size
-        self.threads = threads
-        chunks = stride(from: 0, to: batch, by: size).map { $0..<min($0 + size, batch) }
+        self.threads = threads; self.ranks = ranks
+        let allChunks = stride(from: 0, to: batch, by: size).map { $0..<min($0 + size, batch) }
+        let owned = ranks.size == 1 ? allChunks.indices
+            : RankShares.trainingChunks(rank: ranks.rank, ranks: ranks.size, chunks: allChunks.count)
+        self.allChunks = allChunks; ownedChunks = owned
+        chunks = Array(allChunks[owned])
         self.workers = min(workers, chunks.count)
         let w = self.workers, nc = chunks.count
         workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
         // [op][chunk]: each op makes its chunks' states at once, so it can share batch-wide ones
-        let sizes = chunks.map(\.count)
+        let sizes = allChunks.map(\.count) // batch norm's statistics count the whole batch
         layouts = net.layouts
         let opLayouts = net.ops.indices.map { net.opLayout($0) }
         let stores = net.ops.indices.map { net.storesInputGradient($0) }
         storesGradient = stores + [false]
-        let states = net.ops.indices.map { net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0]) }
+        let states = net.ops.indices.map {
+            Array(net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0])[owned])
+        }
         let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
         var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
@@ -84,7 +103,8 @@ public final class Plan {
         self.acts = acts; self.grads = grads; self.contexts = contexts
         inputs = acts.map { $0[0] }
         self.columns = (0..<net.ops.count).map { i in contexts.map { $0[i] } }
-        lossSums = DoubleBuffer(count: chunks.count); lossHits = IndexBuffer(count: chunks.count)
+        lossSums = DoubleBuffer(count: allChunks.count); lossHits = IndexBuffer(count: allChunks.count)
+        reduceScratch = Tensor(zeros: [ranks.size > 1 ? TreeAllReduce.scratchCount(max(net.params.count, 1)) : 0])
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
     }
 
@@ -172,6 +192,7 @@ public final class Plan {
                 timed(.forward(end)) {
                     for phase in 0..<op.forwardSyncPhases {
                         eachChunk { c in op.forwardPartial(phase, contexts[c][end]) }
+                        exchangeRows(op.chunkRows(column))
                         op.forwardCombine(phase, column)
                     }
                     eachChunk { c in op.forward(contexts[c][end]) }
@@ -185,19 +206,25 @@ public final class Plan {
     /// Softmax cross-entropy of the last forward: mean loss over the batch and correct count.
     public func loss() -> (loss: Double, correct: Int) {
         let k = net.classes
+        let first = ownedChunks.lowerBound
         timed(.loss) { eachChunk { c in
             let (l, n) = Kernels.softmaxXentForward(probs: probs[c], logits: acts[c][net.ops.count],
                                                     labels: labels[c], n: chunks[c].count, k: k)
-            lossSums[c] = l; lossHits[c] = Int32(n)
+            lossSums[first + c] = l; lossHits[first + c] = Int32(n)
         } }
-        // in chunk order: the same sum for any worker count
-        let sum = chunks.indices.reduce(0.0) { $0 + lossSums[$1] }
-        return (sum / Double(batch), chunks.indices.reduce(0) { $0 + Int(lossHits[$1]) })
+        if ranks.size > 1 {
+            let shares = rankChunkRanges()
+            ranks.allGather(lossSums, ranges: shares); ranks.allGather(lossHits, ranges: shares)
+        }
+        // in chunk order: the same sum for any worker or rank count
+        let sum = allChunks.indices.reduce(0.0) { $0 + lossSums[$1] }
+        return (sum / Double(batch), allChunks.indices.reduce(0) { $0 + Int(lossHits[$1]) })
     }
 
     /// Class scores of sample j of the batch (after forward).
     public func logits(sample j: Int) -> [Float] {
-        let c = j / chunkSize, k = net.classes
+        let c = j / chunkSize - ownedChunks.lowerBound, k = net.classes
+        precondition(c >= 0 && c < chunks.count, "logits: sample \(j) is in another rank's chunk")
         let t = acts[c][net.ops.count]
         return (0..<k).map { t[(j - chunks[c].lowerBound) * k + $0] }
     }
@@ -230,6 +257,7 @@ public final class Plan {
                 let i = start - 1
                 timed(.backward(i)) {
                     eachChunk { c in op.backwardPartial(contexts[c][i]) }
+                    exchangeRows(op.chunkRows(columns[i]))
                     op.backwardCombine(columns[i])
                     eachChunk { c in op.backward(contexts[c][i]) }
                 }
@@ -238,7 +266,27 @@ public final class Plan {
             end = start
         }
         Kernels.setThreads(threads * workers)
-        timed(.gradientSum) { Kernels.sum(into: net.params.grad, chunkGrads) }
+        timed(.gradientSum) {
+            Kernels.sum(into: net.params.grad, chunkGrads) // this rank's subtree of the sum
+            TreeAllReduce.allReduce(net.params.grad, scratch: reduceScratch, group: ranks)
+        }
+    }
+
+    // MARK: between ranks
+
+    /// The chunk indices each rank holds.
+    func rankChunkRanges() -> [Range<Int>] {
+        (0..<ranks.size).map { RankShares.trainingChunks(rank: $0, ranks: ranks.size, chunks: allChunks.count) }
+    }
+
+    /// Gives every rank every chunk's row of per-chunk tables ((chunks, width), this rank's rows filled).
+    func exchangeRows(_ tables: [DoubleBuffer]) {
+        guard ranks.size > 1 else { return }
+        let shares = rankChunkRanges()
+        for t in tables {
+            let width = t.count / allChunks.count
+            ranks.allGather(t, ranges: shares.map { ($0.lowerBound * width)..<($0.upperBound * width) })
+        }
     }
 
     /// Peak bytes this plan holds (activations, gradients, scratch, per-chunk gradients).

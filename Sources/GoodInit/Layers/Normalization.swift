@@ -110,6 +110,10 @@ public final class BatchNorm: SyncOp {
                                   chunks: b.chunks, c: channels)
     }
 
+    public func chunkRows(_ chunks: [OpContext]) -> [DoubleBuffer] {
+        chunks.first.map { [$0.state.batchNorm.batch.sum, $0.state.batchNorm.batch.sumsq] } ?? []
+    }
+
     public func backward(_ c: OpContext) {
         let s = c.state.batchNorm
         if c.layout.inputBlocked {

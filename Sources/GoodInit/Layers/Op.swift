@@ -78,6 +78,9 @@ public protocol SyncOp: Op {
     func forwardCombine(_ phase: Int, _ chunks: [OpContext])
     func backwardPartial(_ c: OpContext)
     func backwardCombine(_ chunks: [OpContext])
+    /// The (chunks of the batch, width) tables the partials write, one row per chunk: what ranks
+    /// exchange before a combine.
+    func chunkRows(_ chunks: [OpContext]) -> [DoubleBuffer]
 }
 
 /// Ops whose output shares the input's memory (flatten): no copy, no backward work.

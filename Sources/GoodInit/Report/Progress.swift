@@ -3,10 +3,13 @@ import Foundation
 
 final class Progress {
     let total: Int
-    let tty = isatty(STDOUT_FILENO) != 0
+    let tty: Bool
     let log: (String) -> Void
     var lastPlain = Date.distantPast
-    init(total: Int, log: @escaping (String) -> Void) { self.total = total; self.log = log }
+    /// `shown` false (the ranks other than 0): plain lines to `log` only, which drops them.
+    init(total: Int, log: @escaping (String) -> Void, shown: Bool = true) {
+        self.total = total; self.log = log; tty = shown && isatty(STDOUT_FILENO) != 0
+    }
 
     func update(step: Int, loss: Double, accuracy: Double, imagesPerSecond: Double, elapsed: Double) {
         let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0

@@ -96,3 +96,15 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         return s
     }
 }
+
+extension ConfigRecord {
+    /// What every rank of one run must agree on (JSON, sorted keys): the configuration without W and
+    /// T, which never change the bits and may differ between hosts, and the checkpoint resumed from.
+    public static func rankAgreement(_ s: TrainSettings, resume: String?) -> String {
+        var r = ConfigRecord(s)
+        r.workers = 0; r.threads = 0
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let json = (try? enc.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return String(json.dropLast()) + ",\"resume\":\"\(resume ?? "")\"}"
+    }
+}

@@ -1,5 +1,7 @@
 // The training loop: data order from the seed, data-parallel steps through a Plan, the optimizer,
 // evaluation each epoch, records to the sinks, checkpoints, resume, stop requests, NaN/Inf.
+// With P ranks every rank runs this loop on its share of each batch and holds the same weights;
+// only rank 0 logs and writes files, and a stop request on any rank stops all at the same step.
 import Foundation
 
 public final class TrainingLoop {
@@ -7,9 +9,16 @@ public final class TrainingLoop {
     public let setup: TrainingSetup
     public let optimizer: Optimizer
     public let cancellation: CancellationToken
+    /// The processes sharing each batch (one process: SingleRank).
+    public let ranks: RankGroup
     /// LSUV's per-layer report from the last run (kept here too, for runs that end in an error).
     public private(set) var lsuvReport: [LSUVLayerReport]? = nil
-    public var log: (String) -> Void = { print($0) }
+    /// Where progress goes; only rank 0's reaches it.
+    public var log: (String) -> Void {
+        get { ranks.isLeader ? logSink : { _ in } }
+        set { logSink = newValue }
+    }
+    private var logSink: (String) -> Void = { print($0) }
     /// Sinks beyond the run's own metrics.jsonl and charts (an experiment's collector, TensorBoard).
     public var sinks: [TrainingSink] = []
     /// Called after each logged step with the step number and the plan (its activations hold the
@@ -26,8 +35,9 @@ public final class TrainingLoop {
 
     /// Checks the settings against the data and the machine before any executor allocates.
     public init(_ settings: TrainSettings, setup: TrainingSetup? = nil,
-                cancellation: CancellationToken = CancellationToken()) throws {
+                cancellation: CancellationToken = CancellationToken(), ranks: RankGroup = SingleRank.shared) throws {
         try settings.validate()
+        self.ranks = ranks
         let loop = settings.loop, workers = settings.compute.workers
         // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
         // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
@@ -37,8 +47,18 @@ public final class TrainingLoop {
                                 + "chunk \(loop.chunk) gives \(chunkCount): pass --chunk "
                                 + "\(max(1, loop.batchSize / workers)) or less")
         }
+        if ranks.size > 1 {
+            try RankShares.check(ranks: ranks.size, chunks: chunkCount, batch: loop.batchSize, chunk: loop.chunk)
+            let perRank = RankShares.trainingChunks(rank: ranks.size - 1, ranks: ranks.size, chunks: chunkCount).count
+            guard workers <= perRank else {
+                throw TrainingError("\(workers) workers per rank need at least \(workers) chunks on each of the "
+                                    + "\(ranks.size) ranks, but some get \(perRank): pass --workers \(perRank) or a "
+                                    + "smaller --chunk")
+            }
+        }
         self.settings = settings
         self.setup = try setup ?? TrainingSetup(settings)
+        self.setup.evaluator.ranks = ranks
         self.cancellation = cancellation
         let (net, train) = (self.setup.net, self.setup.data.train)
         guard train.count >= loop.batchSize else {
@@ -60,24 +80,28 @@ public final class TrainingLoop {
 
     /// Trains; resumes from `resume` (a checkpoint path) when given.
     public func run(resume: String? = nil) throws -> TrainSummary {
-        try OutputFolder.prepare(settings.out)
-        for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors") {
-            log("removed \(name), left by a run that was killed while saving")
+        let leader = ranks.isLeader
+        if leader {
+            try OutputFolder.prepare(settings.out)
+            for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors") {
+                log("removed \(name), left by a run that was killed while saving")
+            }
         }
         var run = try RunState(position: start(resume: resume), loop: settings.loop, trainCount: data.train.count)
         let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
         let title = "\(net.name), \(settings.initialization.initializer)"
-        tensorBoard = writesTensorBoard ? try TensorBoardSink(folder: settings.out) : nil
-        let all: [TrainingSink] = [try MetricsFile(path: metricsPath, truncate: resume == nil),
-                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)]
+        tensorBoard = writesTensorBoard && leader ? try TensorBoardSink(folder: settings.out) : nil
+        let all: [TrainingSink] = !leader ? [] : [try MetricsFile(path: metricsPath, truncate: resume == nil),
+                                                  CurvesSink(folder: settings.out, title: title, earlier: earlier)]
             + (tensorBoard.map { [$0] } ?? []) + sinks
         let plan = Plan(net: net, batch: settings.loop.batchSize, chunkSize: settings.loop.chunk,
-                        workers: settings.compute.workers, threads: setup.threads)
-        let progress = Progress(total: run.total, log: log)
+                        workers: settings.compute.workers, threads: setup.threads, ranks: ranks)
+        let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
+        let perRank = ranks.size > 1 ? "\(ranks.size) ranks, each " : ""
         log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(data.train.count) "
-            + "samples, batch \(plan.batch), \(run.total) steps, W=\(plan.workers) workers × T=\(setup.threads) "
-            + "threads (measured OpenMP team per worker: \(teams))")
+            + "samples, batch \(plan.batch), \(run.total) steps, \(perRank)W=\(plan.workers) workers × "
+            + "T=\(setup.threads) threads (measured OpenMP team per worker: \(teams))")
         do {
             try train(&run, plan: plan, progress: progress, sinks: all)
         } catch let e as DivergenceError {
@@ -151,7 +175,8 @@ public final class TrainingLoop {
                 try step(&run, plan: plan, sinks: sinks)
                 progress.update(step: run.pos.step, loss: run.lastLoss, accuracy: run.lastAccuracy,
                                 imagesPerSecond: Double(run.imagesDone) / run.elapsed, elapsed: run.elapsed)
-                if cancellation.isStopRequested { run.stopped = true; return }
+                // one rank's request stops every rank after the same step
+                if ranks.anyRank(cancellation.isStopRequested) { run.stopped = true; return }
             }
             if run.pos.batchInEpoch >= run.perEpoch || run.pos.step >= run.total {
                 progress.finishLine()
@@ -230,6 +255,7 @@ public final class TrainingLoop {
         }
     }
 
+    /// Rank 0 writes summary.json; every rank returns the summary.
     func writeSummary(_ run: RunState) throws -> TrainSummary {
         let wall = run.elapsed
         let summary = TrainSummary(
@@ -239,14 +265,17 @@ public final class TrainingLoop {
             imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
             peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
             config: ConfigRecord(settings))
+        guard ranks.isLeader else { return summary }
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: URL(fileURLWithPath: joinPath(settings.out, "summary.json")),
                                       options: .atomic)
         return summary
     }
 
-    /// Writes a checkpoint; a second stop signal arriving meanwhile lets it finish.
+    /// Writes a checkpoint (rank 0: every rank holds the same weights); a second stop signal
+    /// arriving meanwhile lets it finish.
     func save(_ pos: TrainingPosition) throws {
+        guard ranks.isLeader else { return }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let config = String(decoding: try enc.encode(ConfigRecord(settings)), as: UTF8.self)
         try cancellation.whileSaving {

@@ -1,0 +1,51 @@
+// The gradient sum across ranks in the tree's order. Each rank holds the sum of its subtree of
+// chunks; level s pairs rank r with r ^ 2^s (sibling subtrees), and each of the two keeps half of
+// its current segment: it receives the peer's half and adds (left + right; IEEE addition commutes,
+// so either side gets the tree's bits). After log2 P levels rank r holds one segment of the whole
+// tree's sum; an all-gather (bytes only) gives everyone all of it. Bytes sent per rank and step:
+// 2 · (1 − 1/P) · 4 · n, the same as a ring all-reduce, in 2·log2 P messages (recursive halving).
+import CKernels
+
+public enum TreeAllReduce {
+    /// A segment cut in two at a multiple of 16 values (whole cache lines).
+    static func halves(_ s: Range<Int>) -> (Range<Int>, Range<Int>) {
+        let mid = s.lowerBound + min(s.count, (s.count / 2 + 15) & ~15)
+        return (s.lowerBound..<mid, mid..<s.upperBound)
+    }
+
+    /// The segment rank r holds after the reduce-scatter levels.
+    static func segment(rank r: Int, ranks p: Int, count n: Int) -> Range<Int> {
+        var seg = 0..<n, bit = 1
+        while bit < p {
+            let (lower, upper) = halves(seg)
+            seg = r & bit == 0 ? lower : upper
+            bit <<= 1
+        }
+        return seg
+    }
+
+    /// Floats of scratch `allReduce` needs for n values.
+    public static func scratchCount(_ n: Int) -> Int { halves(0..<n).0.count } // the larger half
+
+    /// buf: on entry this rank's subtree sum, on return the whole tree's sum (on every rank).
+    public static func allReduce(_ buf: Tensor, scratch: Tensor, group: RankGroup) {
+        let p = group.size, r = group.rank, n = buf.count
+        guard p > 1 else { return }
+        precondition(p & (p - 1) == 0, "TreeAllReduce: \(p) ranks is not a power of two")
+        precondition(scratch.count >= scratchCount(n), "TreeAllReduce: scratch of \(scratch.count) for \(n) values")
+        let f = MemoryLayout<Float>.stride
+        var seg = 0..<n, bit = 1
+        buf.withPointer { b in scratch.withPointer { s in
+            while bit < p {
+                let (lower, upper) = halves(seg)
+                let (keep, give) = r & bit == 0 ? (lower, upper) : (upper, lower)
+                group.exchange(send: b + give.lowerBound, count: give.count * f, receive: s,
+                               receiveCount: keep.count * f, peer: r ^ bit)
+                ck_add(b + keep.lowerBound, b + keep.lowerBound, s, keep.count)
+                seg = keep; bit <<= 1
+            }
+        } }
+        let segments = (0..<p).map { segment(rank: $0, ranks: p, count: n) }
+        group.allGather(buf, ranges: segments)
+    }
+}
