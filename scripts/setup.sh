@@ -2,8 +2,18 @@
 # Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
 # zlib headers, Fashion-MNIST; and Python's safetensors/numpy and tensorboard for the interop tests.
 # Idempotent: does nothing that is already done.
+#   scripts/setup.sh [--with-mpi]
+# --with-mpi: also Open MPI (mpirun, headers) and the MPI build, .build/mpi/release/goodinit
+# (its own scratch path, so the default build is not rebuilt without the trait).
 set -euo pipefail
+mpi=0
+case "${1:-}" in
+    "") ;;
+    --with-mpi) mpi=1 ;;
+    *) echo "usage: scripts/setup.sh [--with-mpi]" >&2; exit 64 ;;
+esac
 pkgs=(libomp-dev zlib1g-dev dataset-fashion-mnist)
+if [ $mpi = 1 ]; then pkgs+=(openmpi-bin libopenmpi-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,3 +31,9 @@ if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
         || echo "note: pip could not install tensorboard (the event-file reader test will be skipped)"
 fi
 echo "setup: libomp-dev, zlib1g-dev, dataset-fashion-mnist installed"
+if [ $mpi = 1 ]; then
+    echo "setup: openmpi-bin, libopenmpi-dev installed"
+    cd "$(dirname "$0")/.."
+    swift build -c release --traits MPI --scratch-path .build/mpi
+    echo "setup: MPI build at .build/mpi/release/goodinit (mpirun -np P .build/mpi/release/goodinit train ...)"
+fi

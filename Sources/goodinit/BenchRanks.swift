@@ -80,6 +80,8 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let tree = Timing.measure(repeats: reduces) {
                     TreeAllReduce.allReduce(buf, scratch: scratch, group: group)
                 }
+                // the update every rank repeats whatever P (SGD with momentum over all parameters)
+                let update = Timing.measure(repeats: reduces) { opt.step(lr: 1e-4) }
                 var mpi: Timing? = nil
                 #if MPI
                 if let m = group as? MPIRanks {
@@ -95,9 +97,9 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                     print(String(format: "{\"model\":\"%@\",\"ranks\":%d,\"batch\":%d,\"chunk\":%d,\"threads\":%d,"
                                  + "\"img_per_s\":%.1f,\"step_s\":%.6g,\"tree_allreduce_s\":%.6g,"
                                  + "\"mpi_allreduce_s\":%@,\"params\":%d,\"sent_bytes_per_step\":%d,"
-                                 + "\"flops_per_sample\":%d}",
+                                 + "\"update_s\":%.6g,\"batchnorms\":%d,\"flops_per_sample\":%d}",
                                  name, p, batchSize, chunk, threads, ips, t.median, tree.median, mpiS, n, sent,
-                                 net.flopsPerSample))
+                                 update.median, net.ops.filter { $0 is BatchNorm }.count, net.flopsPerSample))
                 } else {
                     let mpiText = mpi.map { String(format: "%16.3f", $0.median * 1e3) } ?? String(repeating: " ", count: 13) + "n/a"
                     print(name.padding(toLength: 13, withPad: " ", startingAt: 0)

@@ -115,7 +115,7 @@ struct Train: ParsableCommand, RunsOverRanks {
 /// The process's stop token: the signal handlers below ask, the training loop listens.
 let stopToken = CancellationToken()
 
-/// SIGINT/SIGTERM ask the stop token: the loop saves at the next step boundary and exits 0. A second
+/// SIGINT/SIGTERM/SIGUSR1 ask the stop token: the loop saves at the next step boundary and exits 0. A second
 /// signal exits at once (130), except while a checkpoint is being written (the write finishes,
 /// then the run stops as asked) and except within half a second of the first: `timeout -s INT`
 /// and a terminal's Ctrl-C can deliver one request twice (to the process and to its group).
@@ -123,9 +123,11 @@ func installStopHandlers() {
     _ = stopToken // created here, not lazily inside a handler (swift_once is not async-signal-safe)
     // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
     var set = sigset_t()
-    sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
+    sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM); sigaddset(&set, SIGUSR1)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    for sig in [SIGINT, SIGTERM] {
+    // SIGUSR1 too: mpirun forwards it to every rank as is, where its SIGINT/SIGTERM become a SIGTERM
+    // followed by SIGKILL a second later, too soon for a slow step and a checkpoint
+    for sig in [SIGINT, SIGTERM, SIGUSR1] {
         signal(sig) { _ in
             let now = monotonicNanoseconds()
             if !stopToken.isStopRequested {

@@ -63,6 +63,16 @@ import Testing
         let (s, resumed) = try train(config(part, steps: 10), resume: part + "/checkpoint.safetensors")
         #expect(s.steps == 10)
         #expect(full.map(\.bitPattern) == resumed.map(\.bitPattern))
+        // the epoch stopped at step 5 of 8 reports its whole average after the resume, not its last 3 steps
+        func firstEpoch(_ out: String) throws -> [String] {
+            let lines = String(decoding: FileManager.default.contents(atPath: out + "/metrics.jsonl") ?? Data(),
+                               as: UTF8.self).split(separator: "\n")
+            return lines.filter { $0.contains("\"type\":\"epoch\"") && $0.contains("\"step\":8,") }
+                .map { String($0).replacing(/"seconds":[-0-9.e+]+,?/, with: "") }
+        }
+        let wholeEpoch = try firstEpoch(whole)
+        #expect(wholeEpoch.count == 1 && wholeEpoch.first?.contains("train_loss") == true)
+        #expect(try firstEpoch(part) == wholeEpoch)
     }
 
     @Test("writes metrics.jsonl, summary.json, SVG curves")

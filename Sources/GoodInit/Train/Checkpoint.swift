@@ -8,6 +8,9 @@ public struct TrainingPosition: Sendable, Equatable {
     public var step: Int
     public var epoch: Int
     public var batchInEpoch: Int
+    /// The unfinished epoch's running sums (Σ loss·batch, correct, samples), so that an epoch
+    /// resumed in its middle still reports its whole average; zeros at an epoch's start.
+    public var epochLossSum = 0.0, epochCorrect = 0, epochSeen = 0
     public init(step: Int, epoch: Int, batchInEpoch: Int) {
         self.step = step
         self.epoch = epoch
@@ -36,7 +39,10 @@ public enum Checkpoint {
         }
         var meta = ["format": "goodinit-checkpoint-1", "model": net.name,
                     "step": "\(position.step)", "epoch": "\(position.epoch)",
-                    "batch_in_epoch": "\(position.batchInEpoch)", "config": config]
+                    "batch_in_epoch": "\(position.batchInEpoch)", "config": config,
+                    // Swift prints a Double with the digits that read back to the same bits
+                    "epoch_loss_sum": "\(position.epochLossSum)", "epoch_correct": "\(position.epochCorrect)",
+                    "epoch_seen": "\(position.epochSeen)"]
         if let optimizer { meta["optimizer"] = optimizer.kind.rawValue; meta["optimizer_steps"] = "\(optimizer.steps)" }
         try Safetensors.write(tensors, metadata: meta, to: path)
     }

@@ -82,6 +82,14 @@ public struct CheckpointMetadata: Sendable {
         model = meta["model"] ?? ""
         position = TrainingPosition(step: try count("step"), epoch: try count("epoch"),
                                     batchInEpoch: try count("batch_in_epoch"))
+        // older checkpoints lack the epoch's running sums: the resumed epoch then averages its rest
+        if meta["epoch_seen"] != nil {
+            position.epochCorrect = try count("epoch_correct"); position.epochSeen = try count("epoch_seen")
+            guard let text = meta["epoch_loss_sum"], let sum = Double(text), sum.isFinite else {
+                throw fail("metadata 'epoch_loss_sum' must be a finite number, got '\(meta["epoch_loss_sum"] ?? "")'")
+            }
+            position.epochLossSum = sum
+        }
         if let kind = meta["optimizer"] {
             guard let k = Optimizer.Kind(rawValue: kind) else { throw fail("metadata 'optimizer' is '\(kind)'") }
             optimizer = k

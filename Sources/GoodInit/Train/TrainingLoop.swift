@@ -124,6 +124,7 @@ public final class TrainingLoop {
 
         init(position: TrainingPosition, loop: LoopOptions, trainCount: Int) {
             pos = position
+            epochLoss = position.epochLossSum; epochCorrect = position.epochCorrect; epochSeen = position.epochSeen
             perEpoch = trainCount / loop.batchSize
             // saturating: --epochs may be as large as Int allows
             let (product, overflow) = perEpoch.multipliedReportingOverflow(by: loop.epochs)
@@ -224,7 +225,7 @@ public final class TrainingLoop {
         let epochNumber = run.pos.epoch + 1
         if run.pos.batchInEpoch >= run.perEpoch { run.pos.epoch += 1; run.pos.batchInEpoch = 0 }
         // Saved before the evaluation: whatever happens there, the epoch's work is kept.
-        try save(run.pos)
+        try save(run)
         let seen = Double(max(1, run.epochSeen))
         var r = EpochRecord(epoch: epochNumber, step: run.pos.step, trainLoss: run.epochLoss / seen,
                             trainAccuracy: Double(run.epochCorrect) / seen, seconds: run.elapsed)
@@ -245,11 +246,11 @@ public final class TrainingLoop {
             log(resume == nil ? "nothing to train: --steps 0"
                               : "nothing to train: the checkpoint is at step \(run.pos.step) of \(run.total)")
             // a zero-step run still leaves its initialized weights for eval
-            if resume == nil { try save(run.pos) }
+            if resume == nil { try save(run) }
         }
         if run.stopped {
             progress.finishLine()
-            try save(run.pos)
+            try save(run)
             log("stopped by signal at step \(run.pos.step); checkpoint: \(checkpointPath) "
                 + "(resume with --resume \(checkpointPath))")
         }
@@ -274,8 +275,12 @@ public final class TrainingLoop {
 
     /// Writes a checkpoint (rank 0: every rank holds the same weights); a second stop signal
     /// arriving meanwhile lets it finish.
-    func save(_ pos: TrainingPosition) throws {
+    func save(_ run: RunState) throws {
         guard ranks.isLeader else { return }
+        var pos = run.pos
+        if pos.batchInEpoch > 0 { // in an epoch's middle: its sums so far
+            pos.epochLossSum = run.epochLoss; pos.epochCorrect = run.epochCorrect; pos.epochSeen = run.epochSeen
+        }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let config = String(decoding: try enc.encode(ConfigRecord(settings)), as: UTF8.self)
         try cancellation.whileSaving {
