@@ -224,6 +224,24 @@ final class RankSlots<T>: @unchecked Sendable {
         #expect(meta.position.step == 1)
     }
 
+    @Test("a rank that read another data set: every rank's training loop refuses to start")
+    func otherData() {
+        let out = folder(), errors = RankSlots<String>(2)
+        var other = settings(out)
+        other.data.trainLimit = 224
+        let theirs = other, mine = settings(out)
+        ThreadRanks.run(2) { group in
+            do {
+                _ = try TrainingLoop(group.rank == 1 ? theirs : mine, ranks: group)
+                errors.set(group.rank, "no error")
+            } catch {
+                errors.set(group.rank, "\(error)")
+            }
+        }
+        #expect(errors.all.count == 2)
+        for e in errors.all { #expect(e.contains("rank 1 of 2 was started with another data set"), "\(e)") }
+    }
+
     @Test("a rank with another configuration: every rank throws, naming the rank and the setting")
     func mismatch() {
         let errors = RankSlots<String>(3)

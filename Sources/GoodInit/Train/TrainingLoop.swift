@@ -59,6 +59,10 @@ public final class TrainingLoop {
         self.settings = settings
         self.setup = try setup ?? TrainingSetup(settings)
         self.setup.evaluator.ranks = ranks
+        // the same flags can still read other files on another host
+        if ranks.size > 1 {
+            try ranks.checkSame(self.setup.data.fingerprint, what: "data set")
+        }
         self.cancellation = cancellation
         let (net, train) = (self.setup.net, self.setup.data.train)
         guard train.count >= loop.batchSize else {
