@@ -177,11 +177,13 @@ if ! no_ranks_left; then
     why+=" ranks left behind: $(rank_pid 0) $(rank_pid 1)"
     for r in $(rank_pid 0) $(rank_pid 1); do kill -KILL "$r" 2>/dev/null || true; done
 fi
-if [ -z "$why" ]; then pass "rank 1 killed: job ended, exit $rc"; else fail "rank 1 killed" "$why (output: $work/death.txt)"; fi
+if [ -z "$why" ]; then pass "rank 1 killed: job ended, exit $rc"
+else fail "rank 1 killed" "$why (output: $work/death.txt)"; fi
 rm -rf "$out"
 
 # 5. Commands that do not run over ranks refuse a multi-rank launch
-for cmd in "eval --checkpoint $work/ref/checkpoint.safetensors --threads 1" "init-stats --model cnn-small --threads 1"; do
+for cmd in "eval --checkpoint $work/ref/checkpoint.safetensors --threads 1" \
+           "init-stats --model cnn-small --threads 1"; do
     t0=$SECONDS; name="mpirun -np 2 goodinit ${cmd%% *}"
     rc=0; read -ra args <<< "$cmd"
     timeout 60 "${mpi[@]}" -np 2 "$bin" "${args[@]}" > "$work/log" 2>&1 </dev/null || rc=$?

@@ -62,7 +62,8 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let size = net.inputShape.reduce(1, *)
                 let images = Tensor.randomNormal(shape: [batchSize * size], seed: 3).array
                 let labels = (0..<batchSize).map { Int32($0 % net.classes) }
-                let plan = Plan(net: net, batch: batchSize, chunkSize: chunk, workers: 1, threads: threads, ranks: ranks)
+                let plan = Plan(net: net, batch: batchSize, chunkSize: chunk, workers: 1, threads: threads,
+                                ranks: ranks)
                 plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
                 let step = {
                     plan.forward(training: true); _ = plan.loss(); plan.backward(); opt.step(lr: 1e-4)
@@ -75,7 +76,8 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let t = Timing.measure(repeats: steps, step)
                 // the all-reduce alone, on a gradient-sized buffer
                 let n = net.params.count
-                let buf = Tensor.randomNormal(shape: [n], seed: 5), scratch = Tensor(zeros: [TreeAllReduce.scratchCount(n)])
+                let buf = Tensor.randomNormal(shape: [n], seed: 5)
+                let scratch = Tensor(zeros: [TreeAllReduce.scratchCount(n)])
                 _ = group.anyRank(false)
                 let tree = Timing.measure(repeats: reduces) {
                     TreeAllReduce.allReduce(buf, scratch: scratch, group: group)
@@ -101,7 +103,8 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                                  name, p, batchSize, chunk, threads, ips, t.median, tree.median, mpiS, n, sent,
                                  update.median, net.ops.filter { $0 is BatchNorm }.count, net.flopsPerSample))
                 } else {
-                    let mpiText = mpi.map { String(format: "%16.3f", $0.median * 1e3) } ?? String(repeating: " ", count: 13) + "n/a"
+                    let mpiText = mpi.map { String(format: "%16.3f", $0.median * 1e3) }
+                        ?? String(repeating: " ", count: 13) + "n/a"
                     print(name.padding(toLength: 13, withPad: " ", startingAt: 0)
                           + String(format: " %2d %6d %5d %2d %9.1f %9.2f %19.3f", p, batchSize, chunk, threads, ips,
                                    t.median * 1e3, tree.median * 1e3)

@@ -135,13 +135,17 @@ func installStopHandlers() {
                 stopToken.requestStop()
                 return
             }
-            if stopToken.isSavingCheckpoint || now - firstStopSignalAt < 500_000_000 { return }
+            if !secondStopSignalExits || stopToken.isSavingCheckpoint || now - firstStopSignalAt < 500_000_000 {
+                return
+            }
             _exit(130)
         }
     }
 }
 
 nonisolated(unsafe) private var firstStopSignalAt: Int64 = 0
+/// False on MPI ranks other than 0 (withRanks): their second signal waits for rank 0's checkpoint.
+nonisolated(unsafe) var secondStopSignalExits = true
 
 /// clock_gettime is async-signal-safe, so the handler may call it.
 private func monotonicNanoseconds() -> Int64 {

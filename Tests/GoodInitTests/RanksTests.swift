@@ -79,7 +79,7 @@ final class RankSlots<T>: @unchecked Sendable {
 
     @Test("TreeAllReduce gives every rank the one-process sum, bit for bit", arguments: [2, 4, 8])
     func allReduce(ranks p: Int) {
-        for n in [5, 37, 1001] {
+        for n in [5, 33, 37, 1001] { // 33: the upper half is the larger (16 | 17)
             let chunks = p + 3
             var bufs: [[Float]] = []
             for c in 0..<chunks {
@@ -222,6 +222,29 @@ final class RankSlots<T>: @unchecked Sendable {
         let path = out + "/checkpoint.safetensors"
         let meta = try CheckpointMetadata(try Safetensors.read(path).1, file: path)
         #expect(meta.position.step == 1)
+    }
+
+    @Test("a divergence over 2 ranks: every rank stops at the step and place one process names")
+    func divergence() throws {
+        func run(_ p: Int) -> [String] {
+            var c = settings(folder()); c.loop.injectNaNAtStep = 2
+            let errors = RankSlots<String>(p), s = c
+            let body: @Sendable (RankGroup) -> Void = { group in
+                do {
+                    let loop = try TrainingLoop(s, ranks: group)
+                    loop.log = { _ in }
+                    _ = try loop.run()
+                    errors.set(group.rank, "no error")
+                } catch {
+                    errors.set(group.rank, "\(error is ErrorOnEveryRank) \(error)")
+                }
+            }
+            if p == 1 { body(SingleRank.shared) } else { ThreadRanks.run(p, body) }
+            return errors.all
+        }
+        let one = run(1)
+        #expect(one.count == 1 && one[0].hasPrefix("true non-finite value at step 3"), "\(one)")
+        #expect(run(2) == [one[0], one[0]])
     }
 
     @Test("a rank that read another data set: every rank's training loop refuses to start")

@@ -22,6 +22,15 @@ public protocol RankGroup: AnyObject {
     func finish()
 }
 
+/// An error every rank throws at the same point of the run (a configuration mismatch, a divergence
+/// seen by all): the ranks can end together and normally, where an error on one rank must abort.
+public protocol ErrorOnEveryRank: Error {}
+
+/// Ranks that were started differently (checkSame).
+public struct RankMismatch: ErrorOnEveryRank, CustomStringConvertible {
+    public let description: String
+}
+
 /// One process: nothing to exchange.
 public final class SingleRank: RankGroup, @unchecked Sendable {
     public static let shared = SingleRank()
@@ -58,26 +67,27 @@ extension RankGroup {
         allGather(p, counts: ranges.map { $0.count * stride }, offsets: ranges.map { $0.lowerBound * stride })
     }
 
-    /// True on every rank when `flag` is true on any (a stop request seen by one rank stops all).
-    public func anyRank(_ flag: Bool) -> Bool {
-        guard size > 1 else { return flag }
-        var flags = [UInt8](repeating: 0, count: size)
-        flags[rank] = flag ? 1 : 0
-        flags.withUnsafeMutableBytes { allGather($0.baseAddress!, counts: .init(repeating: 1, count: size),
-                                                 offsets: Array(0..<size)) }
-        return flags.contains(1)
+    /// Every rank's `value`, in rank order.
+    public func allValues(_ value: Int64) -> [Int64] {
+        guard size > 1 else { return [value] }
+        var values = [Int64](repeating: 0, count: size)
+        values[rank] = value
+        let word = MemoryLayout<Int64>.stride
+        values.withUnsafeMutableBytes {
+            allGather($0.baseAddress!, counts: .init(repeating: word, count: size),
+                      offsets: (0..<size).map { $0 * word })
+        }
+        return values
     }
+
+    /// True on every rank when `flag` is true on any (a stop request seen by one rank stops all).
+    public func anyRank(_ flag: Bool) -> Bool { allValues(flag ? 1 : 0).contains(1) }
 
     /// Every rank's text, in rank order (lengths first, then the bytes).
     public func allTexts(_ text: String) -> [String] {
         guard size > 1 else { return [text] }
-        var lengths = [Int64](repeating: 0, count: size)
-        lengths[rank] = Int64(text.utf8.count)
-        let word = MemoryLayout<Int64>.stride
-        lengths.withUnsafeMutableBytes {
-            allGather($0.baseAddress!, counts: .init(repeating: word, count: size), offsets: (0..<size).map { $0 * word })
-        }
-        let counts = lengths.map(Int.init), offsets = counts.indices.map { counts[..<$0].reduce(0, +) }
+        let counts = allValues(Int64(text.utf8.count)).map(Int.init)
+        let offsets = counts.indices.map { counts[..<$0].reduce(0, +) }
         var bytes = [UInt8](repeating: 0, count: max(1, counts.reduce(0, +)))
         bytes.replaceSubrange(offsets[rank]..<(offsets[rank] + counts[rank]), with: Array(text.utf8))
         bytes.withUnsafeMutableBytes { allGather($0.baseAddress!, counts: counts, offsets: offsets) }
@@ -89,8 +99,8 @@ extension RankGroup {
     public func checkSame(_ text: String, what: String) throws {
         let all = allTexts(text)
         guard let r = all.indices.first(where: { all[$0] != all[0] }) else { return }
-        throw TrainingError("rank \(r) of \(size) was started with another \(what) than rank 0 (\(firstDifference(all[0], all[r]))): "
-                            + "every rank must get the same arguments")
+        throw RankMismatch(description: "rank \(r) of \(size) was started with another \(what) than rank 0 "
+                           + "(\(firstDifference(all[0], all[r]))): every rank must get the same arguments")
     }
 }
 

@@ -25,7 +25,10 @@ public enum TreeAllReduce {
     }
 
     /// Floats of scratch `allReduce` needs for n values.
-    public static func scratchCount(_ n: Int) -> Int { halves(0..<n).0.count } // the larger half
+    public static func scratchCount(_ n: Int) -> Int {
+        let (lower, upper) = halves(0..<n) // either may be the larger (33 values: 16 and 17)
+        return max(lower.count, upper.count)
+    }
 
     /// buf: on entry this rank's subtree sum, on return the whole tree's sum (on every rank).
     public static func allReduce(_ buf: Tensor, scratch: Tensor, group: RankGroup) {

@@ -92,6 +92,9 @@ public final class TrainingLoop {
             }
         }
         var run = try RunState(position: start(resume: resume), loop: settings.loop, trainCount: data.train.count)
+        // another host's copy of the --resume file, or an initialization that differs, would make the
+        // ranks train apart without any error: they compare what they start from
+        if ranks.size > 1 { try ranks.checkSame(startingPoint(run.pos), what: "starting point (weights, step)") }
         let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
         let title = "\(net.name), \(settings.initialization.initializer)"
         tensorBoard = writesTensorBoard && leader ? try TensorBoardSink(folder: settings.out) : nil
@@ -292,13 +295,29 @@ public final class TrainingLoop {
         }
     }
 
-    /// Names the first op whose output, or parameter whose gradient, is not finite.
+    /// The position and CRC-32C checksums of the weights, running statistics and optimizer state.
+    func startingPoint(_ pos: TrainingPosition) -> String {
+        func crc(_ t: Tensor) -> UInt32 {
+            t.withPointer { CRC32C.checksum(UnsafeRawBufferPointer(start: $0, count: t.count * 4)) }
+        }
+        let states = net.stateTensors.map { crc($0.1) }, opt = [optimizer.state1, optimizer.state2].map(crc)
+        return "{\"step\":\(pos.step),\"epoch\":\(pos.epoch),\"batch\":\(pos.batchInEpoch),"
+            + "\"weights\":\(crc(net.params.values)),\"statistics\":\"\(states)\",\"optimizer\":\"\(opt)\"}"
+    }
+
+    /// Names the first op whose output (first chunk of the batch, then first op), or parameter whose
+    /// gradient, is not finite. The ranks each look at their chunks and agree on the first.
     func locateNonFinite(_ plan: Plan) -> String {
-        for c in plan.chunks.indices {
-            for (i, op) in net.ops.enumerated() where !plan.activation(i + 1, chunk: c).allFinite {
-                return "the output of layer \(op.name)"
+        let ops = net.ops.count
+        var first = Int64.max
+        search: for c in plan.chunks.indices {
+            for i in 0..<ops where !plan.activation(i + 1, chunk: c).allFinite {
+                first = Int64((plan.ownedChunks.lowerBound + c) * ops + i)
+                break search
             }
         }
+        first = ranks.allValues(first).min() ?? first
+        if first != .max { return "the output of layer \(net.ops[Int(first % Int64(ops))].name)" }
         let p = net.params
         for e in p.entries where !p.view(e, in: p.grad).allFinite { return "the gradient of \(e.name)" }
         for e in p.entries where !p.view(e, in: p.values).allFinite { return "the weights of \(e.name)" }
