@@ -161,6 +161,28 @@ elif ! grep -q 'another configuration than rank 0 (lr: ' "$work/mismatch.txt"; t
 else pass "config mismatch: exit $rc, names lr"; fi
 rm -rf "$out"
 
+# 3b. A divergence (a NaN injected before the 4th step) over 2 ranks: exit 1, reported once (by rank 0), and the
+# same diverged record as one process
+t0=$SECONDS; why=""
+for p in 1 2; do
+    launch=("$bin"); [ $p -gt 1 ] && launch=("${mpi[@]}" -np $p "$bin")
+    rc=0; timeout 60 "${launch[@]}" "${cfg[@]}" --steps 12 --inject-nan-at-step 3 --out "$out" \
+        > "$work/nan$p.txt" 2>&1 </dev/null || rc=$?
+    [ $rc = 1 ] || why+=" P=$p exit $rc"
+    mv "$out/metrics.jsonl" "$work/nan$p.jsonl" 2>/dev/null || why+=" P=$p no metrics.jsonl"
+    rm -rf "$out"
+done
+reports=$(grep -c 'non-finite value at step 4' "$work/nan2.txt" || true)
+[ "$reports" = 1 ] || why+=" reported $reports times by 2 ranks"
+python3 - "$work/nan1.jsonl" "$work/nan2.jsonl" <<'PY' || why+=" metrics differ"
+import json, sys
+rows = [[{k: v for k, v in json.loads(l).items() if k not in ("images_per_second", "seconds")}
+         for l in open(f) if l.strip()] for f in sys.argv[1:]]
+sys.exit(0 if rows[0] == rows[1] and rows[0] and rows[0][-1]["type"] == "diverged" else 1)
+PY
+if [ -z "$why" ]; then pass "divergence over 2 ranks: exit 1, reported once, the one-process record"
+else fail "divergence over 2 ranks" "$why (output: $work/nan2.txt)"; fi
+
 # 4. A rank killed mid-run: Open MPI ends the job (no rank left waiting in an exchange)
 t0=$SECONDS
 timeout 60 "${mpi[@]}" -np 2 "$bin" "${cfg[@]}" --steps 2000 --epochs 200 --out "$out" \

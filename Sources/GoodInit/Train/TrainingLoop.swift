@@ -112,6 +112,7 @@ public final class TrainingLoop {
         do {
             try train(&run, plan: plan, progress: progress, sinks: all)
         } catch let e as DivergenceError {
+            progress.finishLine()
             for s in all { try? s.finish() }
             throw e
         }
