@@ -52,8 +52,11 @@ func withRanks(_ body: (RankGroup) throws -> Void) throws {
     } catch {
         guard ranks.size > 1 else { throw error }
         if error is ErrorOnEveryRank {
+            if ranks.isLeader {
+                FileHandle.standardError.write(Data("Error: \(GoodInitCommand.message(for: error))\n".utf8))
+            }
+            _ = ranks.anyRank(false) // rank 0's message is out before any rank ends and mpirun reports it
             ranks.finish()
-            if ranks.isLeader { throw error }
             exit(1)
         }
         let text = "goodinit: rank \(ranks.rank) of \(ranks.size): error: \(GoodInitCommand.message(for: error))\n"
