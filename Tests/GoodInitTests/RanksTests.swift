@@ -16,6 +16,11 @@ final class RankSlots<T>: @unchecked Sendable {
 }
 
 @Suite("Ranks: P processes, one process's bits") struct RanksTests {
+    /// body on one process (P = 1) or on P thread-ranks.
+    func onRanks(_ p: Int, _ body: @escaping @Sendable (RankGroup) -> Void) {
+        if p == 1 { body(SingleRank.shared) } else { ThreadRanks.run(p, body) }
+    }
+
     /// The tree sum of bufs[lo, hi) at one index, written out recursively.
     func referenceTree(_ bufs: [[Float]], _ lo: Int, _ hi: Int, _ i: Int) -> Float {
         if hi - lo == 1 { return bufs[lo][i] }
@@ -127,7 +132,7 @@ final class RankSlots<T>: @unchecked Sendable {
                 Issue.record("rank \(group.rank): \(error)")
             }
         }
-        if p == 1 { body(SingleRank.shared) } else { ThreadRanks.run(p, body) }
+        onRanks(p, body)
         return out.all
     }
 
@@ -174,7 +179,7 @@ final class RankSlots<T>: @unchecked Sendable {
                 Issue.record("rank \(group.rank): \(error)")
             }
         }
-        if p == 1 { body(SingleRank.shared) } else { ThreadRanks.run(p, body) }
+        onRanks(p, body)
         return out.all
     }
 
@@ -239,7 +244,7 @@ final class RankSlots<T>: @unchecked Sendable {
                     errors.set(group.rank, "\(error is ErrorOnEveryRank) \(error)")
                 }
             }
-            if p == 1 { body(SingleRank.shared) } else { ThreadRanks.run(p, body) }
+            onRanks(p, body)
             return errors.all
         }
         let one = run(1)
