@@ -6,8 +6,8 @@
 //   - outputs first, then inputs and parameters, then sizes (llm.c order); cuDNN-style names
 //     y, x, w, dy, dx, dw.
 //   - backward passes ACCUMULATE (+=) into dx / dw / db: the caller zeroes once per step.
-//   - no allocation, no global state but the OpenMP thread count and ck_team_probe's
-//     record (both per calling thread); scratch ("workspace") is passed in by the caller, sized
+//   - no allocation, no global state but the OpenMP thread count, the floating-point mode and
+//     ck_team_probe's record (all per calling thread); scratch ("workspace") is passed in by the caller, sized
 //     by the matching ck_*_workspace_size().
 //   - every optimised kernel has a plain reference ck_ref_* beside it: the test oracle. The
 //     references accumulate in double.
@@ -29,6 +29,11 @@ extern "C" {
 void ck_set_num_threads(int n);
 /// The thread count kernels called from this thread will use (1 without OpenMP).
 int ck_get_max_threads(void);
+/// Flush subnormal floats to zero (x86 FTZ + DAZ) in kernels called from *this* thread; their
+/// OpenMP teams follow the caller. Returns 0 when the CPU has no such mode (then nothing changed).
+int ck_set_flush_subnormals(int on);
+/// Whether kernels called from this thread flush subnormals to zero.
+int ck_get_flush_subnormals(void);
 /// 1 when built with OpenMP, else 0.
 int ck_has_openmp(void);
 /// Number of OpenMP threads alive in the current team, measured from inside a parallel region.

@@ -7,6 +7,29 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+// The floating-point mode word (x86: MXCSR, which holds flush-to-zero and denormals-are-zero)
+// of the calling thread. Every parallel region hands the caller's word to its team, so a kernel's
+// bits never depend on which pool thread ran which share, nor on what mode that thread was left in.
+// libomp copies it too, but only while KMP_INHERIT_FP_CONTROL is on, a setting users can change.
+static inline unsigned ck_fp_mode(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return _mm_getcsr();
+#else
+    return 0;
+#endif
+}
+
+static inline void ck_fp_adopt(unsigned mode) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (_mm_getcsr() != mode) _mm_setcsr(mode);
+#else
+    (void)mode;
+#endif
+}
 
 // Below this many elements an elementwise kernel stays on one thread: a fork/join costs more.
 #define CK_PAR_MIN_ELEMS ((ptrdiff_t)1 << 15)
@@ -68,9 +91,11 @@ static inline void ck_team_barrier(void) {
     do {                                                                          \
         const ptrdiff_t ck_n_ = (n);                                              \
         if (ck_go_parallel(cond)) {                                               \
+            const unsigned ck_mode_ = ck_fp_mode();                               \
             _Pragma("omp parallel")                                               \
             {                                                                     \
                 ptrdiff_t ck_lo_, ck_hi_;                                         \
+                ck_fp_adopt(ck_mode_);                                            \
                 ck_share(ck_n_, &ck_lo_, &ck_hi_);                                \
                 inner                                                             \
                 for (ptrdiff_t i = ck_lo_; i < ck_hi_; i++) { __VA_ARGS__ }       \

@@ -300,8 +300,12 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
     const ptrdiff_t per_r = kern ? ck_ceil_div(ck_min(s->C, CB), CK_CONVB_UNIT_C) : 1;
     const ptrdiff_t units = Kb * Cb * s->R * per_r;
     if (ck_go_parallel(worth_threads(s, units))) {
+        const unsigned mode = ck_fp_mode();
 #pragma omp parallel
-        weights_share(dw, dy, x, s, kern, units, per_r);
+        {
+            ck_fp_adopt(mode);
+            weights_share(dw, dy, x, s, kern, units, per_r);
+        }
     } else {
         weights_share(dw, dy, x, s, kern, units, per_r);
     }

@@ -191,8 +191,12 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
                                  mpanels, npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels),
                                  nb_panels, alpha, pc == 0 ? beta : 1.0f};
             if (parallel) {
+                const unsigned mode = ck_fp_mode();
 #pragma omp parallel
-                gemm_step_share(&g);
+                {
+                    ck_fp_adopt(mode);
+                    gemm_step_share(&g);
+                }
             } else {
                 gemm_step_share(&g);
             }

@@ -1,5 +1,5 @@
-// The only global state of the kernels: OpenMP's per-thread thread-count setting (and gemm.c's
-// per-thread team probe).
+// The only global state of the kernels: OpenMP's per-thread thread-count setting, the calling
+// thread's floating-point mode (and gemm.c's per-thread team probe).
 #include "ck_internal.h"
 
 void ck_set_num_threads(int n) {
@@ -17,6 +17,22 @@ int ck_get_max_threads(void) {
     return 1;
 #endif
 }
+
+// x86: MXCSR's FTZ (bit 15: subnormal results become 0) and DAZ (bit 6: subnormal inputs read as
+// 0). Elsewhere there is no such mode and the request is reported as refused.
+#define CK_FLUSH_BITS 0x8040u
+
+int ck_set_flush_subnormals(int on) {
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned m = ck_fp_mode();
+    ck_fp_adopt(on ? (m | CK_FLUSH_BITS) : (m & ~CK_FLUSH_BITS));
+    return 1;
+#else
+    return on ? 0 : 1;
+#endif
+}
+
+int ck_get_flush_subnormals(void) { return (ck_fp_mode() & CK_FLUSH_BITS) == CK_FLUSH_BITS; }
 
 int ck_has_openmp(void) {
 #ifdef _OPENMP

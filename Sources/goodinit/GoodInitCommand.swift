@@ -43,8 +43,13 @@ struct ComputeFlags: ParsableArguments {
                                + "or plain (NCHW, im2col). Convolutions sum in other orders: results agree to "
                                + "rounding, not bits."))
     var layout = LayoutPolicy.auto
+    @Flag(help: ArgumentHelp("Flush subnormal floats to zero (x86 FTZ + DAZ): full speed when a signal decays "
+                             + "into subnormals, but other bits than an IEEE run from then on."))
+    var flushSubnormals = false
 }
 
 extension ComputeFlags {
-    var options: ComputeOptions { ComputeOptions(workers: workers, threads: threads, layout: layout) }
+    var options: ComputeOptions {
+        ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals)
+    }
 }

@@ -23,6 +23,19 @@ enum Kernels {
     static var maxThreads: Int { Int(ck_get_max_threads()) }
     static var hasOpenMP: Bool { ck_has_openmp() != 0 }
     static func measuredTeamSize() -> Int { Int(ck_measure_team_size()) }
+    /// Whether kernels called from this thread (and their OpenMP teams) flush subnormals to zero.
+    static var flushesSubnormals: Bool { ck_get_flush_subnormals() != 0 }
+    /// Runs body with this thread's subnormal mode set to `flushed`, then puts the old mode back
+    /// (Dispatch reuses its threads, so a mode must not outlive the work that asked for it).
+    /// Throws when the CPU has no flush-to-zero mode and `flushed` is asked for.
+    static func withSubnormals<T>(flushed: Bool, _ body: () throws -> T) throws -> T {
+        let old = flushesSubnormals
+        guard ck_set_flush_subnormals(flushed ? 1 : 0) != 0 else {
+            throw TrainingError("--flush-subnormals: this CPU has no flush-to-zero mode")
+        }
+        defer { _ = ck_set_flush_subnormals(old ? 1 : 0) }
+        return try body()
+    }
     /// The GEMM micro-kernel kernels called from this thread use (see `ISA`).
     static var gemmKernelName: String { String(cString: ck_gemm_kernel_name()) }
 

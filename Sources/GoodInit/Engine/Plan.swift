@@ -129,13 +129,15 @@ public final class Plan {
 
     /// Runs body(w) on W concurrent Dispatch workers, each set to T OpenMP threads.
     /// The body only touches worker- or chunk-owned buffers (or index-w slots): safe to share.
+    /// Workers run in the caller's subnormal mode, so W never changes the bits.
     func onEachWorker(_ body: (Int) -> Void) {
-        let threads = threads
+        let threads = threads, flush = Kernels.flushesSubnormals
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 Kernels.setThreads(threads)
-                body(w)
+                // the caller's thread was able to set this mode, so this one is too
+                try? Kernels.withSubnormals(flushed: flush) { body(w) }
             }
         }
     }

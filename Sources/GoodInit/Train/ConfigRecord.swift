@@ -32,6 +32,8 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
     var threads = 0
     /// nil in checkpoints from before the blocked layout (they ran plain).
     var layout: String? = nil
+    /// nil in checkpoints from before the option (they never flushed).
+    var flushSubnormals: Bool? = nil
     var chunk = 128
     var seed: UInt64 = 1
     var out = "runs/latest"
@@ -58,6 +60,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         lr = o.lr; schedule = o.schedule.description; momentum = o.momentum; weightDecay = o.weightDecay
         optimizer = o.kind.rawValue
         workers = s.compute.workers; threads = s.compute.threads; layout = s.compute.layout.rawValue
+        flushSubnormals = s.compute.flushSubnormals
         out = s.out
     }
 
@@ -90,7 +93,8 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         s.optimizer.kind = try parsed("optimizer", optimizer, Optimizer.Kind.init(rawValue:))
         s.optimizer.lr = lr; s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
         s.compute = ComputeOptions(workers: workers, threads: threads,
-                                   layout: try parsed("layout", layout ?? "plain", LayoutPolicy.init(rawValue:)))
+                                   layout: try parsed("layout", layout ?? "plain", LayoutPolicy.init(rawValue:)),
+                                   flushSubnormals: flushSubnormals ?? false)
         s.out = out
         try s.validate()
         return s

@@ -57,8 +57,12 @@ public struct ComputeOptions: Sendable, Equatable {
     public var threads = 0
     /// Unlike W and T, the layout changes the bits (the convolutions' summation order).
     public var layout = LayoutPolicy.auto
-    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto) {
-        self.workers = workers; self.threads = threads; self.layout = layout
+    /// Subnormal floats become zero (x86 FTZ + DAZ). Off by default, as in PyTorch: a run whose
+    /// signal decays into subnormals (deep nets from N(0, 0.01²)) then keeps full speed, at the
+    /// price of bits that differ from an IEEE run once a subnormal appears.
+    public var flushSubnormals = false
+    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto, flushSubnormals: Bool = false) {
+        self.workers = workers; self.threads = threads; self.layout = layout; self.flushSubnormals = flushSubnormals
     }
 
     /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).

@@ -84,6 +84,11 @@ public final class TrainingLoop {
 
     /// Trains; resumes from `resume` (a checkpoint path) when given.
     public func run(resume: String? = nil) throws -> TrainSummary {
+        // initialization, training and evaluation all in the run's subnormal mode
+        try Kernels.withSubnormals(flushed: settings.compute.flushSubnormals) { try runInMode(resume: resume) }
+    }
+
+    private func runInMode(resume: String?) throws -> TrainSummary {
         let leader = ranks.isLeader
         if leader {
             try OutputFolder.prepare(settings.out)
