@@ -12,8 +12,12 @@ convs with bias at 16/32/64 channels, ReLU, 2×2 max pools, global average pool,
 Fashion-MNIST normalized with the training set's per-channel mean and population std; weights
 He-normal (fan_in, gain √2, the last linear too), Xavier-uniform (gain 1) or N(0, std²), biases 0;
 SGD momentum 0.9, weight decay 5e-4 on weights only, batch 128 in a fresh random order each epoch
-(the last partial batch dropped); lr 0.001 for 500 steps (--quick: lr 0.01, 80 steps, plain30 with
-He and Xavier only). The loss of the step's batch is logged every 5 steps and at the last; a run's
+(the last partial batch dropped); lr 0.005 reached by a linear warm-up over the first 200 steps
+(lr × (step + 1) / 200), 500 steps, plus plain30 He at lr 0.01 without warm-up (--quick: lr 0.01
+without warm-up, 80 steps, plain30 with He and Xavier only). Each variant's lr and warm-up are read
+from GoodInit's results when given. GoodInit's `… chunk 128` variant has no twin: PyTorch sums a
+batch's gradient in its own order, which is neither of GoodInit's. Subnormals are flushed to zero
+on the main thread, as the preset's runs flush them (torch.set_flush_denormal; for speed only). The loss of the step's batch is logged every 5 steps and at the last; a run's
 final loss is the mean of its last 3 logged losses; a run whose loss or gradients go NaN/Inf stops
 there and counts as not converged.
 
@@ -37,9 +41,12 @@ INITS = ("he-normal", "xavier-uniform", "normal:STD")
 
 
 def preset(quick):
-    """He30.swift's defaults: (lr, steps, models, inits)."""
-    if quick: return 0.01, 80, ["plain30"], ["he-normal", "xavier-uniform"]
-    return 0.001, 500, ["plain30", "plain22"], ["he-normal", "xavier-uniform", "normal:0.01"]
+    """He30.swift's defaults: (lr, warm-up steps, steps, models, inits)."""
+    if quick: return 0.01, 0, 80, ["plain30"], ["he-normal", "xavier-uniform"]
+    return 0.005, 200, 500, ["plain30", "plain22"], ["he-normal", "xavier-uniform", "normal:0.01"]
+
+
+PAPER_LR = 0.01   # He30.swift: the full preset's plain30 He variant '… lr 0.01 no warm-up'
 
 
 def load_fashion(folder):
@@ -69,7 +76,7 @@ def train(variant, seed, steps, X, Y, channels_last):
     """One run: {name, seed, steps, losses [[step, loss]], finalLoss (None if diverged), diverged, seconds}."""
     import torch, torch.nn.functional as F
     from pytorch_compare import build
-    model, init, lr = variant["model"], variant["init"], variant["lr"]
+    model, init, lr, warmup = variant["model"], variant["init"], variant["lr"], variant["warmup"]
     torch.manual_seed(seed)
     net, _ = build(model)
     initialize(net, init)
@@ -78,6 +85,8 @@ def train(variant, seed, steps, X, Y, channels_last):
     biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
     opt = torch.optim.SGD([{"params": weights, "weight_decay": WEIGHT_DECAY},
                            {"params": biases, "weight_decay": 0.0}], lr=lr, momentum=MOMENTUM)
+    # GoodInit's Schedule.warmup: lr × (step + 1) / warmup for step = 0, 1, …, warmup − 1, then lr
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: (k + 1) / warmup if k < warmup else 1.0)
     order = torch.Generator().manual_seed(10_000 + seed)
     per_epoch, losses, diverged, step, start = len(Y) // BATCH, [], None, 0, time.perf_counter()
     while step < steps and diverged is None:
@@ -91,7 +100,7 @@ def train(variant, seed, steps, X, Y, channels_last):
             opt.zero_grad(); loss.backward()
             if not torch.stack([torch.isfinite(p.grad).all() for p in net.parameters()]).all():
                 diverged = f"step {step + 1}, a gradient"; break
-            opt.step()
+            opt.step(); sched.step()
             step += 1
             if step % LOG_EVERY == 0 or step == steps: losses.append([step, loss.item()])
     tail = [l for _, l in losses[-FINAL_OF:]]
@@ -135,16 +144,32 @@ def median_text(runs):
     return f"{m:.4f} [{v[0]:.4f}, {v[-1]:.4f}]{nan}"
 
 
-def variants_from(names, base_lr, models, inits):
-    """Variant names as He30.swift writes them: 'MODEL INIT' or 'MODEL INIT lr X'."""
-    out = []
-    for name in names:
-        parts = name.split()
-        if len(parts) not in (2, 4) or (len(parts) == 4 and parts[2] != "lr"):
-            sys.exit(f"variant '{name}': expected 'MODEL INIT' or 'MODEL INIT lr X'")
-        if (models and parts[0] not in models) or (inits and parts[1] not in inits): continue
-        out.append({"name": name, "model": parts[0], "init": parts[1],
-                    "lr": float(parts[3]) if len(parts) == 4 else base_lr})
+def variants_from_results(goodinit, base_lr, quick):
+    """GoodInit's variants with the lr, warm-up and chunk each run recorded. Runs from before the
+    warm-up preset recorded none: their lr is in the name ('MODEL INIT lr X') or was 0.001, without
+    warm-up. Returns (variants, names left out)."""
+    out, skipped = [], []
+    for name in dict.fromkeys(r["name"] for r in goodinit["runs"]):
+        run = next(r for r in goodinit["runs"] if r["name"] == name)
+        values, parts = run.get("values", {}), name.split()
+        named_lr = float(parts[3]) if len(parts) >= 4 and parts[2] == "lr" else None
+        if "lr" in values:
+            lr, warmup = values["lr"], int(values.get("warmupSteps", 0))
+        else:
+            lr, warmup = named_lr or (base_lr if quick else 0.001), 0
+        if values.get("chunk", 64) != 64:
+            skipped.append(name); continue
+        out.append({"name": name, "model": parts[0], "init": parts[1], "lr": lr, "warmup": warmup})
+    return out, skipped
+
+
+def preset_variants(base_lr, base_warmup, quick, models, inits):
+    out = [{"name": f"{m} {i}", "model": m, "init": i, "lr": base_lr, "warmup": base_warmup}
+           for m in models for i in inits]
+    if not quick and "plain30" in models and "he-normal" in inits:
+        out.insert(inits.index("he-normal") + 1, {"name": f"plain30 he-normal lr {PAPER_LR} no warm-up",
+                                                  "model": "plain30", "init": "he-normal", "lr": PAPER_LR,
+                                                  "warmup": 0})
     return out
 
 
@@ -194,7 +219,7 @@ def main():
     p.add_argument("--seeds", type=int, help="seeds per variant (default: the results' count, else 5; --quick 2)")
     p.add_argument("--seed", type=int, help="first seed (default: the results', else 1)")
     p.add_argument("--steps", type=int, help="steps per run (default: the results', else the preset's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--lr", type=float, help="learning rate of every variant (default: each variant's own)")
     p.add_argument("--models", help="comma-separated: plain30, plain22 (default: the preset's)")
     p.add_argument("--inits", help="comma-separated: he-normal, xavier-uniform, normal:STD (default: the preset's)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: cores)")
@@ -213,20 +238,22 @@ def main():
         if options.get("data", "fashion-mnist") != "fashion-mnist":
             sys.exit(f"{path}: trained on {options['data']}; this twin uses Fashion-MNIST")
     quick = a.quick if a.quick is not None else options.get("quick", False)
-    base_lr, preset_steps, preset_models, preset_inits = preset(quick)
+    base_lr, base_warmup, preset_steps, preset_models, preset_inits = preset(quick)
     def pick(given, saved, default): return given if given is not None else saved if saved is not None else default
-    base_lr = pick(a.lr, None, base_lr)
     steps = pick(a.steps, options.get("steps"), preset_steps)
     seeds, first = pick(a.seeds, options.get("seeds"), 2 if quick else 5), pick(a.seed, options.get("seed"), 1)
     models = a.models.split(",") if a.models else None
     inits = a.inits.split(",") if a.inits else None
     for m in models or []:
         if m not in ("plain30", "plain22"): sys.exit(f"--models: {m} is not plain30 or plain22")
+    skipped = []
     if goodinit:
-        names = list(dict.fromkeys(r["name"] for r in goodinit["runs"]))
+        variants, skipped = variants_from_results(goodinit, base_lr, quick)
     else:
-        names = [f"{m} {i}" for m in models or preset_models for i in inits or preset_inits]
-    variants = variants_from(names, base_lr, models, inits)
+        variants = preset_variants(base_lr, base_warmup, quick, models or preset_models, inits or preset_inits)
+    variants = [v for v in variants if (not models or v["model"] in models) and (not inits or v["init"] in inits)]
+    if a.lr is not None:
+        for v in variants: v["lr"] = a.lr
     if not variants: sys.exit("no variant left to run (check --models and --inits)")
     for v in variants:
         std = v["init"].split(":", 1)[1] if v["init"].startswith("normal:") else None
@@ -235,6 +262,7 @@ def main():
 
     import torch
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     x, y = load_fashion(a.data_dir)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
@@ -243,13 +271,15 @@ def main():
     print(f"PyTorch {torch.__version__}, {a.threads} threads: {len(variants)} variants × {seeds} seeds, "
           f"{steps} steps, batch {BATCH}, seeds {first}…{first + seeds - 1}"
           + (f"; GoodInit: {a.goodinit_results}" if goodinit else ""), file=sys.stderr, flush=True)
+    if skipped:
+        print(f"no PyTorch twin (PyTorch has no chunk size): {', '.join(skipped)}", file=sys.stderr, flush=True)
     runs = []
     for seed in range(first, first + seeds):   # seed-major, as GoodInit: a stopped run leaves whole seeds
         for v in variants:
             r = train(v, seed, steps, X, Y, a.channels_last)
             runs.append(r)
             status = f"diverged at {r['diverged']}" if r["diverged"] else f"final loss {r['finalLoss']:.4f}"
-            print(f"  seed {seed} {v['name']} (lr {v['lr']}): {status} ({r['seconds']:.1f} s)",
+            print(f"  seed {seed} {v['name']} (lr {v['lr']}, warm-up {v['warmup']}): {status} ({r['seconds']:.1f} s)",
                   file=sys.stderr, flush=True)
             if a.json:
                 with open(a.json, "w") as f:

@@ -40,4 +40,34 @@ import Testing
         _ = try Experiments.render(folder: o.out)
         #expect(try String(contentsOfFile: o.out + "/report.md", encoding: .utf8) == report)
     }
+
+    @Test("he30's full preset: chunk 128 and no-warm-up variants, and the chunk check judged on seed counts")
+    func he30Chunks() {
+        var o = ExperimentOptions()
+        let v = He30.variants(o)
+        let base = v.filter { $0.name == "plain30 he-normal" }
+        #expect(base.count == 1 && base.first?.chunk == 64 && base.first?.warmup == He30.fullWarmup)
+        #expect(v.contains { $0.name == "plain30 he-normal chunk 128" && $0.chunk == 128 && $0.lr == He30.fullLR })
+        #expect(v.contains { $0.name.hasSuffix("no warm-up") && $0.warmup == 0 && $0.lr == He30.paperLR })
+        #expect(Set(v.map(\.name)).count == v.count && v.count == 8)
+        // five seeds per variant: He converges in 5 at chunk 64 but only 2 at chunk 128 → the chunk check fails
+        o.seeds = 5
+        var runs: [RunResult] = []
+        for variant in v {
+            for seed in 1...5 {
+                let he = variant.initializer == He30.he && variant.lr == He30.fullLR
+                let ok = he && (variant.chunk == 64 || seed <= 2)
+                var r = run(variant.name, seed: UInt64(seed), loss: ok ? 1.0 : log(10), losses: [2.3, ok ? 1.0 : 2.3])
+                r.values["lr"] = variant.lr; r.values["warmupSteps"] = Double(variant.warmup)
+                r.values["chunk"] = Double(variant.chunk)
+                runs.append(r)
+            }
+        }
+        let medians = Variant.group(runs).map(\.median)
+        let content = He30.report(o, medians)
+        let chunk = content.checks.first { $0.0.contains("summation order") }
+        #expect(chunk?.1 == false && chunk?.0.contains("(2)") == true)
+        #expect(content.checks.first { $0.0.contains("at least 4/5 seeds (5)") }?.1 == true)
+        #expect(content.intro.contains("lr \(He30.fullLR), linear warm-up over the first \(He30.fullWarmup) steps"))
+    }
 }
