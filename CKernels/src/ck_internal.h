@@ -15,9 +15,14 @@
 // of the calling thread. Every parallel region hands the caller's word to its team, so a kernel's
 // bits never depend on which pool thread ran which share, nor on what mode that thread was left in.
 // libomp copies it too, but only while KMP_INHERIT_FP_CONTROL is on, a setting users can change.
+// AArch64: FPCR, whose FZ bit (24) flushes both inputs and results.
 static inline unsigned ck_fp_mode(void) {
 #if defined(__x86_64__) || defined(__i386__)
     return _mm_getcsr();
+#elif defined(__aarch64__)
+    uint64_t v;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(v));
+    return (unsigned)v;
 #else
     return 0;
 #endif
@@ -25,7 +30,13 @@ static inline unsigned ck_fp_mode(void) {
 
 static inline void ck_fp_adopt(unsigned mode) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (_mm_getcsr() != mode) _mm_setcsr(mode);
+    // MXCSR's low 6 bits are sticky exception flags, not mode: no reload when only they differ
+    if ((_mm_getcsr() ^ mode) & ~0x3Fu) _mm_setcsr(mode);
+#elif defined(__aarch64__)
+    if (ck_fp_mode() != mode) {
+        const uint64_t v = mode;
+        __asm__ volatile("msr fpcr, %0" : : "r"(v));
+    }
 #else
     (void)mode;
 #endif

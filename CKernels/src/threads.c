@@ -19,11 +19,16 @@ int ck_get_max_threads(void) {
 }
 
 // x86: MXCSR's FTZ (bit 15: subnormal results become 0) and DAZ (bit 6: subnormal inputs read as
-// 0). Elsewhere there is no such mode and the request is reported as refused.
+// 0). AArch64: FPCR's FZ (bit 24), both at once. Elsewhere there is no such mode and the request
+// is reported as refused.
+#if defined(__aarch64__)
+#define CK_FLUSH_BITS (1u << 24)
+#else
 #define CK_FLUSH_BITS 0x8040u
+#endif
 
 int ck_set_flush_subnormals(int on) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
     const unsigned m = ck_fp_mode();
     ck_fp_adopt(on ? (m | CK_FLUSH_BITS) : (m & ~CK_FLUSH_BITS));
     return 1;

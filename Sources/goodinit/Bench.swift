@@ -136,7 +136,9 @@ struct BenchLSUV: ParsableCommand {
     @OptionGroup var compute: ComputeFlags
     @Flag(help: "One JSON object per line.") var json = false
 
-    func run() throws {
+    func run() throws { try compute.inMode(measure) }
+
+    func measure() throws {
         let net = try Presets.network(model)
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)

@@ -18,7 +18,9 @@ struct Eval: ParsableCommand {
         let setup = try TrainingSetup(model: trained.model, data: options, seed: trained.loop.seed,
                                       compute: compute.options)
         try Checkpoint.load(checkpoint, into: setup.net, optimizer: nil)
-        let (acc, loss) = setup.evaluate(setup.data.test)
+        // a run that flushed is scored the way it scored itself
+        let flush = compute.flushSubnormals || trained.compute.flushSubnormals
+        let (acc, loss) = try FloatMode.run(flushingSubnormals: flush) { setup.evaluate(setup.data.test) }
         print(String(format: "%@ on %@ test (%d samples): accuracy %.4f, loss %.4f", setup.net.name,
                      options.source.rawValue, setup.data.test.count, acc, loss))
     }

@@ -39,7 +39,7 @@ struct Experiment: ParsableCommand {
         } else {
             var o = ExperimentOptions()
             o.quick = quick; o.steps = steps; o.seed = compute.seed; o.seeds = seeds ?? (quick ? 2 : 5)
-            o.threads = compute.threads; o.workers = compute.workers
+            o.threads = compute.threads; o.workers = compute.workers; o.flushSubnormals = compute.flushSubnormals
             o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name.rawValue)"
             try OutputFolder.prepare(o.out)
             r = try Experiments.run(name, o, log: log)

@@ -52,4 +52,7 @@ extension ComputeFlags {
     var options: ComputeOptions {
         ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals)
     }
+
+    /// Runs a command's work in the subnormal mode the flags ask for.
+    func inMode<T>(_ body: () throws -> T) throws -> T { try FloatMode.run(flushingSubnormals: flushSubnormals, body) }
 }

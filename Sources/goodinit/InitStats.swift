@@ -18,7 +18,9 @@ struct InitStats: ParsableCommand {
     @Option(help: "Folder with the data set's files.") var dataDir: String?
     @OptionGroup var compute: ComputeFlags
 
-    func run() throws {
+    func run() throws { try compute.inMode(stats) }
+
+    func stats() throws {
         let setup = try TrainingSetup(model: .preset(model, activation: activation),
                                       data: DataOptions(source: data, dir: dataDir), seed: compute.seed,
                                       compute: ComputeOptions(workers: 1, threads: compute.threads))

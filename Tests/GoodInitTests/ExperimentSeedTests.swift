@@ -50,6 +50,9 @@ import Testing
         #expect(v.contains { $0.name == "plain30 he-normal chunk 128" && $0.chunk == 128 && $0.lr == He30.fullLR })
         #expect(v.contains { $0.name.hasSuffix("no warm-up") && $0.warmup == 0 && $0.lr == He30.paperLR })
         #expect(Set(v.map(\.name)).count == v.count && v.count == 8)
+        var two = o
+        two.workers = 2   // two workers need two chunks: no one-chunk variant rather than a mislabelled one
+        #expect(He30.variants(two).count == 7 && !He30.variants(two).contains { $0.chunk != 64 })
         // five seeds per variant: He converges in 5 at chunk 64 but only 2 at chunk 128 → the chunk check fails
         o.seeds = 5
         var runs: [RunResult] = []

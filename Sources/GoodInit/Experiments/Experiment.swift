@@ -32,6 +32,8 @@ public struct ExperimentOptions: Sendable, Codable {
     public var out = "runs/experiment"
     public var workers = 1
     public var threads = 0
+    /// --flush-subnormals for every run (he30 always flushes); nil in results from before the option.
+    public var flushSubnormals: Bool? = nil
     public init() {}
 }
 
@@ -117,7 +119,7 @@ public enum Experiments {
         s.initialization = InitOptions(initializer)
         s.data = DataOptions(source: o.data, dir: o.dataDir)
         s.loop.seed = o.seed; s.loop.logEvery = 5
-        s.compute = ComputeOptions(workers: o.workers, threads: o.threads)
+        s.compute = ComputeOptions(workers: o.workers, threads: o.threads, flushSubnormals: o.flushSubnormals ?? false)
         s.out = joinPath(o.out, folderName(run))
         return s
     }

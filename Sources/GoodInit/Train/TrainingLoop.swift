@@ -172,6 +172,11 @@ public final class TrainingLoop {
                 throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, "
                                     + "but an epoch has \(perEpoch) batches here (another --train-limit or data set?)")
             }
+            if meta.config.compute.flushSubnormals != settings.compute.flushSubnormals {
+                let (was, now) = settings.compute.flushSubnormals ? ("IEEE", "flushed") : ("flushed", "IEEE")
+                log("note: \(resume) trained with subnormals \(was); from here they are \(now) "
+                    + "(--flush-subnormals), so the bits differ from an uninterrupted run")
+            }
         }.position
         log("resumed from \(resume) at step \(pos.step) (epoch \(pos.epoch + 1), batch \(pos.batchInEpoch))")
         return pos
