@@ -223,6 +223,7 @@ def main():
     p.add_argument("--lr", type=float, help="learning rate of every variant (default: each variant's own)")
     p.add_argument("--models", help="comma-separated: plain30, plain22 (default: the preset's)")
     p.add_argument("--inits", help="comma-separated: he-normal, xavier-uniform, normal:STD (default: the preset's)")
+    p.add_argument("--variants", help="comma-separated variant names to run, e.g. 'plain30 he-normal' (default: all)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: cores)")
     p.add_argument("--channels-last", action="store_true", help="run PyTorch in torch.channels_last (faster)")
     p.add_argument("--data-dir", default=FASHION)
@@ -253,6 +254,11 @@ def main():
     else:
         variants = preset_variants(base_lr, base_warmup, quick, models or preset_models, inits or preset_inits)
     variants = [v for v in variants if (not models or v["model"] in models) and (not inits or v["init"] in inits)]
+    if a.variants:
+        wanted = [n.strip() for n in a.variants.split(",")]
+        unknown = [n for n in wanted if n not in [v["name"] for v in variants]]
+        if unknown: sys.exit(f"--variants: no variant named {', '.join(unknown)}")
+        variants = [v for v in variants if v["name"] in wanted]
     if a.lr is not None:
         for v in variants: v["lr"] = a.lr
     if not variants: sys.exit("no variant left to run (check --models and --inits)")
