@@ -34,27 +34,8 @@ import Testing
     }
 
     /// An MLP whose signal falls into subnormals within a few layers (N(0, 1e-6²) weights).
-    static let fadingModel = """
-    name: fading
-    input: [1, 28, 28]
-    layers:
-      - flatten
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 32}
-      - relu
-      - linear: {out: 10}
-    """
+    static let fadingModel = "name: fading\ninput: [1, 28, 28]\nlayers:\n  - flatten\n"
+        + String(repeating: "  - linear: {out: 32}\n  - relu\n", count: 7) + "  - linear: {out: 10}\n"
 
     func weights(flush: Bool, workers: Int, threads: Int) throws -> [UInt32] {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("goodinit-ftz-\(UUID())").path
