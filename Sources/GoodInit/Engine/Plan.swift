@@ -136,8 +136,10 @@ public final class Plan {
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 Kernels.setThreads(threads)
-                // the caller's thread was able to set this mode, so this one is too
-                try? Kernels.withSubnormals(flushed: flush) { body(w) }
+                // the caller's thread could set this mode, so this one can: a failure is a bug, not a skip
+                do { try Kernels.withSubnormals(flushed: flush) { body(w) } } catch {
+                    preconditionFailure("worker \(w) cannot take its caller's float mode: \(error)")
+                }
             }
         }
     }
