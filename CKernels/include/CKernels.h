@@ -266,6 +266,12 @@ void ck_sum_buffers(float *out, const float *const *bufs, ptrdiff_t nbuf, ptrdif
 ptrdiff_t ck_tree_mid(ptrdiff_t lo, ptrdiff_t hi);
 /// 1 if every value is finite.
 int ck_all_finite(const float *x, ptrdiff_t n);
+/// Σ x² in double (gradient-norm clipping): fixed blocks summed in order, the same bits for every
+/// thread count. The reference sums in one pass; with integer-valued x both are exact.
+double ck_sum_squares(const float *x, ptrdiff_t n);
+double ck_ref_sum_squares(const float *x, ptrdiff_t n);
+/// x *= s
+void ck_scale(float *x, float s, ptrdiff_t n);
 
 // MARK: - SGD with momentum and weight decay (PyTorch's formulation)
 

@@ -77,3 +77,31 @@ int ck_all_finite(const float *x, ptrdiff_t n) {
         if (!ok[b]) return 0;
     return 1;
 }
+
+// Fixed blocks of 16,384 values, each summed in double in index order, the blocks' sums added in
+// block order: the same bits for every thread count.
+double ck_sum_squares(const float *x, ptrdiff_t n) {
+    enum { BLOCK = 1 << 14 };
+    const ptrdiff_t nblk = ck_ceil_div(n, BLOCK);
+    double part[nblk > 0 ? nblk : 1];
+    CK_PARALLEL_FOR(b, nblk, n >= CK_PAR_MIN_ELEMS,
+        const float *xb = x + b * BLOCK;
+        const ptrdiff_t m = ck_min(BLOCK, n - b * BLOCK);
+        double acc = 0.0;
+        for (ptrdiff_t i = 0; i < m; i++) acc += (double)xb[i] * xb[i];
+        part[b] = acc;
+    );
+    double total = 0.0;
+    for (ptrdiff_t b = 0; b < nblk; b++) total += part[b];
+    return total;
+}
+
+double ck_ref_sum_squares(const float *x, ptrdiff_t n) {
+    double total = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) total += (double)x[i] * x[i];
+    return total;
+}
+
+void ck_scale(float *x, float s, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, x[i] *= s;);
+}

@@ -50,6 +50,10 @@ struct Train: ParsableCommand, RunsOverRanks {
     @Option(parsing: .unconditional, help: "Weight decay (not on biases, BN, PReLU slopes).",
             transform: { try Parse.double($0, "must be 0 or a positive number") { $0 >= 0 } })
     var weightDecay = 5e-4
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Scale the gradient down to this L2 norm when longer (as PyTorch's "
+                + "clip_grad_norm_, before weight decay)."), transform: Parse.positiveDouble)
+    var clipGradNorm: Double?
     @Option(help: "Optimizer.") var optimizer = Optimizer.Kind.sgd
     @Option(parsing: .unconditional,
             help: ArgumentHelp("Samples per chunk: the unit of data-parallel work and of gradient reduction "
@@ -78,6 +82,7 @@ struct Train: ParsableCommand, RunsOverRanks {
         s.loop.seed = compute.seed; s.loop.logEvery = logEvery; s.loop.injectNaNAtStep = injectNanAtStep
         s.optimizer.kind = optimizer; s.optimizer.lr = lr; s.optimizer.schedule = schedule
         s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
+        s.optimizer.clipGradNorm = clipGradNorm
         s.compute = compute.options
         s.out = out
         return s

@@ -200,4 +200,24 @@ import Testing
         let bad = Buf([1, .nan, 2])
         #expect(ck_all_finite(bad.p, 3) == 0)
     }
+
+    @Test("sum of squares: exact on integers, the same bits for 1–3 threads, close to the reference; scale")
+    func sumOfSquares() {
+        let n = 100_003 // several 16,384-value blocks and a ragged tail, past the parallel threshold
+        var rng = TestRNG(7)
+        let ints = Buf((0..<n).map { Float($0 % 201 - 100) }), reals = Buf(rng.uniform(n, -2, 2))
+        #expect(ck_sum_squares(ints.p, n) == ck_ref_sum_squares(ints.p, n))
+        var bits: [UInt64] = []
+        for t in 1...3 {
+            ck_set_num_threads(Int32(t))
+            bits.append(ck_sum_squares(reals.p, n).bitPattern)
+        }
+        ck_set_num_threads(1)
+        #expect(Set(bits).count == 1, "bits differ between thread counts")
+        let ref = ck_ref_sum_squares(reals.p, n)
+        #expect(abs(Double(bitPattern: bits[0]) - ref) <= 1e-12 * ref)
+        #expect(ck_sum_squares(ints.p, 0) == 0)
+        let x = Buf([1, -2, 3.5]); ck_scale(x.p, 0.5, 3)
+        #expect(x.array == [0.5, -1, 1.75])
+    }
 }

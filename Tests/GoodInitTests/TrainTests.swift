@@ -75,6 +75,36 @@ import Testing
         #expect(try firstEpoch(part) == wholeEpoch)
     }
 
+    @Test("gradient-norm clipping: the recorded norm is the step's; clipped steps move lr·c, loose ones nothing new")
+    func clipGradNorm() throws {
+        func oneStep(clip: Double?, steps: Int = 1) throws -> (norm: Double, weights: [Float]) {
+            let out = folder()
+            var c = config(out, steps: steps)
+            c.optimizer.momentum = 0; c.optimizer.weightDecay = 0; c.optimizer.clipGradNorm = clip
+            let t = try TrainingLoop(c)
+            t.log = { _ in }
+            _ = try t.run()
+            let rows = steps > 0 ? RecordLog(try MetricsFile.read(out + "/metrics.jsonl")).steps : []
+            return (rows.first?.gradNorm ?? .nan, t.net.params.values.array)
+        }
+        func distance(_ a: [Float], _ b: [Float]) -> Double {
+            zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+        }
+        let w0 = try oneStep(clip: nil, steps: 0).weights, free = try oneStep(clip: nil)
+        let lr = config(folder()).optimizer.lr
+        #expect(free.norm > 0 && free.norm.isFinite)
+        #expect(abs(distance(free.weights, w0) - lr * free.norm) <= 1e-3 * lr * free.norm)
+        let c = free.norm / 4, tight = try oneStep(clip: c)
+        #expect(tight.norm.bitPattern == free.norm.bitPattern, "the record keeps the norm before clipping")
+        #expect(abs(distance(tight.weights, w0) - lr * c) <= 1e-3 * lr * c)
+        let loose = try oneStep(clip: free.norm * 2)
+        #expect(loose.weights.map(\.bitPattern) == free.weights.map(\.bitPattern))
+        var bad = config(folder()); bad.optimizer.clipGradNorm = 0
+        #expect(throws: (any Error).self) { try bad.validate() }
+        var kept = config(folder()); kept.optimizer.clipGradNorm = 2.5
+        #expect(try ConfigRecord(kept).settings().optimizer.clipGradNorm == 2.5)
+    }
+
     @Test("writes metrics.jsonl, summary.json, SVG curves")
     func outputs() throws {
         let out = folder()

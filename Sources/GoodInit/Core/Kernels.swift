@@ -350,6 +350,9 @@ enum Kernels {
         ptrs.reserveCapacity(buffers.count)
         go(0, &ptrs)
     }
+    /// Σ x² in double, the same bits for every thread count (gradient-norm clipping).
+    static func sumOfSquares(_ x: Tensor) -> Double { x.withPointer { ck_sum_squares($0, x.count) } }
+    static func scale(_ x: Tensor, by s: Float) { x.withPointer { ck_scale($0, s, x.count) } }
     static func sgdStep(w: Tensor, velocity: Tensor, grad: Tensor, decayMask: ByteBuffer, lr: Float, momentum: Float,
                         weightDecay: Float) {
         check("sgdStep", "velocity", velocity.count, w.count)

@@ -11,7 +11,7 @@ public final class TensorBoardSink: TrainingSink {
         switch r {
         case .step(let s):
             try writer.scalars([("train/loss", s.loss), ("train/accuracy", s.accuracy), ("lr", s.lr),
-                                ("images_per_second", s.imagesPerSecond)], step: s.step)
+                                ("images_per_second", s.imagesPerSecond), ("grad_norm", s.gradNorm)], step: s.step)
         case .epoch(let e):
             var values = [("epoch/train_loss", e.trainLoss), ("epoch/train_accuracy", e.trainAccuracy)]
             if let a = e.testAccuracy { values.append(("epoch/test_accuracy", a)) }

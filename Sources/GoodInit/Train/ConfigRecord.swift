@@ -27,6 +27,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
     var schedule = "constant"
     var momentum = 0.9
     var weightDecay = 5e-4
+    var clipGradNorm: Double? = nil
     var optimizer = "sgd"
     var workers = 1
     var threads = 0
@@ -58,6 +59,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         logEvery = l.logEvery; evalEachEpoch = l.evalEachEpoch; injectNaNAtStep = l.injectNaNAtStep
         let o = s.optimizer
         lr = o.lr; schedule = o.schedule.description; momentum = o.momentum; weightDecay = o.weightDecay
+        clipGradNorm = o.clipGradNorm
         optimizer = o.kind.rawValue
         workers = s.compute.workers; threads = s.compute.threads; layout = s.compute.layout.rawValue
         flushSubnormals = s.compute.flushSubnormals
@@ -92,6 +94,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         s.loop.injectNaNAtStep = injectNaNAtStep
         s.optimizer.kind = try parsed("optimizer", optimizer, Optimizer.Kind.init(rawValue:))
         s.optimizer.lr = lr; s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
+        s.optimizer.clipGradNorm = clipGradNorm
         s.compute = ComputeOptions(workers: workers, threads: threads,
                                    layout: try parsed("layout", layout ?? "plain", LayoutPolicy.init(rawValue:)),
                                    flushSubnormals: flushSubnormals ?? false)

@@ -12,9 +12,12 @@ public struct StepRecord: Sendable, Equatable {
     public var accuracy: Double     // the minibatch's accuracy
     public var lr: Double
     public var imagesPerSecond: Double
-    public init(step: Int, epoch: Int, loss: Double, accuracy: Double, lr: Double, imagesPerSecond: Double) {
+    /// The L2 norm of the step's gradient before any clipping (NaN in records from before it).
+    public var gradNorm: Double
+    public init(step: Int, epoch: Int, loss: Double, accuracy: Double, lr: Double, imagesPerSecond: Double,
+                gradNorm: Double = .nan) {
         self.step = step; self.epoch = epoch; self.loss = loss; self.accuracy = accuracy; self.lr = lr
-        self.imagesPerSecond = imagesPerSecond
+        self.imagesPerSecond = imagesPerSecond; self.gradNorm = gradNorm
     }
 }
 
@@ -73,7 +76,7 @@ extension TrainingRecord: Codable {
     enum Key: String, CodingKey {
         case type, step, epoch, loss, accuracy, lr, location
         case imagesPerSecond = "images_per_second", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
-        case seconds, testAccuracy = "test_accuracy", testLoss = "test_loss"
+        case seconds, testAccuracy = "test_accuracy", testLoss = "test_loss", gradNorm = "grad_norm"
     }
 
     /// JSON has no NaN: a non-finite figure is written as null and reads back as NaN.
@@ -85,6 +88,7 @@ extension TrainingRecord: Codable {
             try c.encode("step", forKey: .type); try c.encode(s.step, forKey: .step)
             try c.encode(s.epoch, forKey: .epoch); try number(s.loss, .loss); try number(s.accuracy, .accuracy)
             try number(s.lr, .lr); try number(s.imagesPerSecond, .imagesPerSecond)
+            if !s.gradNorm.isNaN { try number(s.gradNorm, .gradNorm) }
         case .epoch(let e):
             try c.encode("epoch", forKey: .type); try c.encode(e.epoch, forKey: .epoch)
             try c.encode(e.step, forKey: .step); try number(e.trainLoss, .trainLoss)
@@ -105,7 +109,7 @@ extension TrainingRecord: Codable {
         case "step":
             self = .step(StepRecord(step: step, epoch: try c.decode(Int.self, forKey: .epoch), loss: try number(.loss),
                                     accuracy: try number(.accuracy), lr: try number(.lr),
-                                    imagesPerSecond: try number(.imagesPerSecond)))
+                                    imagesPerSecond: try number(.imagesPerSecond), gradNorm: try number(.gradNorm)))
         case "epoch":
             var e = EpochRecord(epoch: try c.decode(Int.self, forKey: .epoch), step: step,
                                 trainLoss: try number(.trainLoss), trainAccuracy: try number(.trainAccuracy),

@@ -35,6 +35,9 @@ public struct OptimizerOptions: Sendable, Equatable {
     public var schedule: Schedule = .constant
     public var momentum = 0.9
     public var weightDecay = 5e-4
+    /// Scale the gradient down to this L2 norm when it is longer (PyTorch's clip_grad_norm_,
+    /// before weight decay); nil: never.
+    public var clipGradNorm: Double? = nil
     public init() {}
 }
 
@@ -124,6 +127,9 @@ extension TrainSettings {
         try need(m.isFinite && m >= 0 && m < 1, "momentum", "must be in [0, 1)", m)
         try need(optimizer.weightDecay.isFinite && optimizer.weightDecay >= 0, "weight-decay",
                  "must be 0 or a positive number", optimizer.weightDecay)
+        if let c = optimizer.clipGradNorm {
+            try need(c.isFinite && c > 0, "clip-grad-norm", "must be a positive number", c)
+        }
         let limit = ComputeOptions.threadLimit
         try need(compute.workers >= 1 && compute.workers <= limit, "workers",
                  "must be in 1...\(limit) (4 × the cores, at most 1024)", compute.workers)

@@ -222,6 +222,11 @@ public final class TrainingLoop {
             for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
             throw e
         }
+        // one norm of the summed gradient, the same on every rank and for every W and T
+        let gradNorm = Kernels.sumOfSquares(net.params.grad).squareRoot()
+        if let c = settings.optimizer.clipGradNorm, gradNorm > c {
+            Kernels.scale(net.params.grad, by: Float(c / (gradNorm + 1e-6)))
+        }
         let lr = settings.optimizer.schedule.rate(base: settings.optimizer.lr, step: run.pos.step,
                                                    totalSteps: run.total, stepsPerEpoch: run.perEpoch)
         optimizer.step(lr: Float(lr))
@@ -233,7 +238,7 @@ public final class TrainingLoop {
             onLoggedStep?(run.pos.step, plan)
             try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan)
             let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
-                               lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed)
+                               lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed, gradNorm: gradNorm)
             for s in sinks { try s.record(.step(r)) }
         }
     }
