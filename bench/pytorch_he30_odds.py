@@ -12,10 +12,11 @@ convs with bias at 16/32/64 channels, ReLU, 2×2 max pools, global average pool,
 Fashion-MNIST normalized with the training set's per-channel mean and population std; weights
 He-normal (fan_in, gain √2, the last linear too), Xavier-uniform (gain 1) or N(0, std²), biases 0;
 SGD momentum 0.9, weight decay 5e-4 on weights only, batch 128 in a fresh random order each epoch
-(the last partial batch dropped); lr 0.005 reached by a linear warm-up over the first 200 steps
-(lr × (step + 1) / 200), 500 steps, plus plain30 He at lr 0.01 without warm-up (--quick: lr 0.01
-without warm-up, 80 steps, plain30 with He and Xavier only). Each variant's lr and warm-up are read
-from GoodInit's results when given. GoodInit's `… chunk 128` variant has no twin: PyTorch sums a
+(the last partial batch dropped); the paper's lr 0.01 without warm-up, the gradient clipped at L2
+norm 1 (torch.nn.utils.clip_grad_norm_, before the optimizer adds weight decay), 500 steps, plus
+plain30 He without clipping (--quick: lr 0.01 unclipped, 80 steps, plain30 with He and Xavier only).
+Each variant's lr, warm-up (lr × (step + 1) / warm-up over the first steps, as GoodInit's
+Schedule.warmup) and clipping are read from GoodInit's results when given. GoodInit's `… chunk 128` variant has no twin: PyTorch sums a
 batch's gradient in its own order, which is neither of GoodInit's. Subnormals are flushed to zero
 on the main thread, as the preset's runs flush them (torch.set_flush_denormal; for speed only).
 The loss of the step's batch is logged every 5 steps and at the last; a run's
@@ -42,12 +43,9 @@ INITS = ("he-normal", "xavier-uniform", "normal:STD")
 
 
 def preset(quick):
-    """He30.swift's defaults: (lr, warm-up steps, steps, models, inits)."""
-    if quick: return 0.01, 0, 80, ["plain30"], ["he-normal", "xavier-uniform"]
-    return 0.005, 200, 500, ["plain30", "plain22"], ["he-normal", "xavier-uniform", "normal:0.01"]
-
-
-PAPER_LR = 0.01   # He30.swift: the full preset's plain30 He variant '… lr 0.01 no warm-up'
+    """He30.swift's defaults: (lr, clip norm, steps, models, inits)."""
+    if quick: return 0.01, None, 80, ["plain30"], ["he-normal", "xavier-uniform"]
+    return 0.01, 1.0, 500, ["plain30", "plain22"], ["he-normal", "xavier-uniform", "normal:0.01"]
 
 
 def load_fashion(folder):
@@ -78,6 +76,7 @@ def train(variant, seed, steps, X, Y, channels_last):
     import torch, torch.nn.functional as F
     from pytorch_compare import build
     model, init, lr, warmup = variant["model"], variant["init"], variant["lr"], variant["warmup"]
+    clip = variant.get("clip")   # GoodInit's --clip-grad-norm: the same call, before weight decay
     torch.manual_seed(seed)
     net, _ = build(model)
     initialize(net, init)
@@ -101,6 +100,7 @@ def train(variant, seed, steps, X, Y, channels_last):
             opt.zero_grad(); loss.backward()
             if not torch.stack([torch.isfinite(p.grad).all() for p in net.parameters()]).all():
                 diverged = f"step {step + 1}, a gradient"; break
+            if clip is not None: torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
             opt.step(); sched.step()
             step += 1
             if step % LOG_EVERY == 0 or step == steps: losses.append([step, loss.item()])
@@ -146,7 +146,7 @@ def median_text(runs):
 
 
 def variants_from_results(goodinit, base_lr, quick):
-    """GoodInit's variants with the lr, warm-up and chunk each run recorded. Runs from before the
+    """GoodInit's variants with the lr, warm-up, clipping and chunk each run recorded. Runs from before the
     warm-up preset recorded none: their lr is in the name ('MODEL INIT lr X') or was 0.001, without
     warm-up. Returns (variants, names left out)."""
     out, skipped = [], []
@@ -156,21 +156,21 @@ def variants_from_results(goodinit, base_lr, quick):
         named_lr = float(parts[3]) if len(parts) >= 4 and parts[2] == "lr" else None
         if "lr" in values:
             lr, warmup = values["lr"], int(values.get("warmupSteps", 0))
+            clip = values.get("clipGradNorm")
         else:
-            lr, warmup = named_lr or (base_lr if quick else 0.001), 0
+            lr, warmup, clip = named_lr or (base_lr if quick else 0.001), 0, None
         if values.get("chunk", 64) != 64:
             skipped.append(name); continue
-        out.append({"name": name, "model": parts[0], "init": parts[1], "lr": lr, "warmup": warmup})
+        out.append({"name": name, "model": parts[0], "init": parts[1], "lr": lr, "warmup": warmup, "clip": clip})
     return out, skipped
 
 
-def preset_variants(base_lr, base_warmup, quick, models, inits):
-    out = [{"name": f"{m} {i}", "model": m, "init": i, "lr": base_lr, "warmup": base_warmup}
+def preset_variants(base_lr, base_clip, quick, models, inits):
+    out = [{"name": f"{m} {i}", "model": m, "init": i, "lr": base_lr, "warmup": 0, "clip": base_clip}
            for m in models for i in inits]
     if not quick and "plain30" in models and "he-normal" in inits:
-        out.insert(inits.index("he-normal") + 1, {"name": f"plain30 he-normal lr {PAPER_LR} no warm-up",
-                                                  "model": "plain30", "init": "he-normal", "lr": PAPER_LR,
-                                                  "warmup": 0})
+        out.insert(inits.index("he-normal") + 1, {"name": "plain30 he-normal no clipping", "model": "plain30",
+                                                  "init": "he-normal", "lr": base_lr, "warmup": 0, "clip": None})
     return out
 
 
@@ -240,7 +240,7 @@ def main():
         if options.get("data", "fashion-mnist") != "fashion-mnist":
             sys.exit(f"{path}: trained on {options['data']}; this twin uses Fashion-MNIST")
     quick = a.quick if a.quick is not None else options.get("quick", False)
-    base_lr, base_warmup, preset_steps, preset_models, preset_inits = preset(quick)
+    base_lr, base_clip, preset_steps, preset_models, preset_inits = preset(quick)
     def pick(given, saved, default): return given if given is not None else saved if saved is not None else default
     steps = pick(a.steps, options.get("steps"), preset_steps)
     seeds, first = pick(a.seeds, options.get("seeds"), 2 if quick else 5), pick(a.seed, options.get("seed"), 1)
@@ -252,7 +252,7 @@ def main():
     if goodinit:
         variants, skipped = variants_from_results(goodinit, base_lr, quick)
     else:
-        variants = preset_variants(base_lr, base_warmup, quick, models or preset_models, inits or preset_inits)
+        variants = preset_variants(base_lr, base_clip, quick, models or preset_models, inits or preset_inits)
     variants = [v for v in variants if (not models or v["model"] in models) and (not inits or v["init"] in inits)]
     if a.variants:
         wanted = [n.strip() for n in a.variants.split(",")]
@@ -286,8 +286,8 @@ def main():
             r = train(v, seed, steps, X, Y, a.channels_last)
             runs.append(r)
             status = f"diverged at {r['diverged']}" if r["diverged"] else f"final loss {r['finalLoss']:.4f}"
-            print(f"  seed {seed} {v['name']} (lr {v['lr']}, warm-up {v['warmup']}): {status} ({r['seconds']:.1f} s)",
-                  file=sys.stderr, flush=True)
+            print(f"  seed {seed} {v['name']} (lr {v['lr']}, warm-up {v['warmup']}, clip {v.get('clip')}): "
+                  f"{status} ({r['seconds']:.1f} s)", file=sys.stderr, flush=True)
             if a.json:
                 with open(a.json, "w") as f:
                     json.dump({"experiment": "he30", "framework": "pytorch", "options": setup, "runs": runs}, f,

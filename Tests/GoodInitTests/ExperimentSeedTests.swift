@@ -41,14 +41,19 @@ import Testing
         #expect(try String(contentsOfFile: o.out + "/report.md", encoding: .utf8) == report)
     }
 
-    @Test("he30's full preset: chunk 128 and no-warm-up variants, and the chunk check judged on seed counts")
+    @Test("he30's full preset: chunk 128 and no-clipping variants, and the chunk check judged on seed counts")
     func he30Chunks() {
         var o = ExperimentOptions()
         let v = He30.variants(o)
         let base = v.filter { $0.name == "plain30 he-normal" }
-        #expect(base.count == 1 && base.first?.chunk == 64 && base.first?.warmup == He30.fullWarmup)
-        #expect(v.contains { $0.name == "plain30 he-normal chunk 128" && $0.chunk == 128 && $0.lr == He30.fullLR })
-        #expect(v.contains { $0.name.hasSuffix("no warm-up") && $0.warmup == 0 && $0.lr == He30.paperLR })
+        #expect(base.count == 1 && base.first?.chunk == 64 && base.first?.clip == He30.fullClip)
+        #expect(v.contains { $0.name == "plain30 he-normal chunk 128" && $0.chunk == 128 && $0.clip == He30.fullClip })
+        #expect(v.contains { $0.name.hasSuffix("no clipping") && $0.clip == nil && $0.lr == He30.paperLR })
+        #expect(v.allSatisfy { $0.lr == He30.paperLR && $0.warmup == 0 })
+        #expect(v.allSatisfy { ($0.clip == nil) == $0.name.hasSuffix("no clipping") })
+        var quick = o
+        quick.quick = true
+        #expect(He30.variants(quick).allSatisfy { $0.clip == nil })
         #expect(Set(v.map(\.name)).count == v.count && v.count == 8)
         var two = o
         two.workers = 2   // two workers need two chunks: no one-chunk variant rather than a mislabelled one
@@ -58,11 +63,13 @@ import Testing
         var runs: [RunResult] = []
         for variant in v {
             for seed in 1...5 {
-                let he = variant.initializer == He30.he && variant.lr == He30.fullLR
+                let he = variant.initializer == He30.he && variant.clip != nil
                 let ok = he && (variant.chunk == 64 || seed <= 2)
                 var r = run(variant.name, seed: UInt64(seed), loss: ok ? 1.0 : log(10), losses: [2.3, ok ? 1.0 : 2.3])
                 r.values["lr"] = variant.lr; r.values["warmupSteps"] = Double(variant.warmup)
                 r.values["chunk"] = Double(variant.chunk)
+                if let c = variant.clip { r.values["clipGradNorm"] = c }
+                r.values["maxGradNorm"] = variant.clip == nil ? 250 : 0.5
                 runs.append(r)
             }
         }
@@ -71,6 +78,7 @@ import Testing
         let chunk = content.checks.first { $0.0.contains("summation order") }
         #expect(chunk?.1 == false && chunk?.0.contains("(2)") == true)
         #expect(content.checks.first { $0.0.contains("at least 4/5 seeds (5)") }?.1 == true)
-        #expect(content.intro.contains("lr \(He30.fullLR), linear warm-up over the first \(He30.fullWarmup) steps"))
+        #expect(content.intro.contains("lr \(He30.paperLR), no warm-up, gradient clipped at L2 norm \(He30.fullClip)"))
+        #expect(content.markdown.contains("| plain30 he-normal no clipping | 250 |"))
     }
 }

@@ -158,6 +158,7 @@ public enum Experiments {
             r.diverged = "step \(e.step), \(e.location)"
             log("  \(name): diverged (\(e))")
         }
+        if let g = records.steps.map(\.gradNorm).filter(\.isFinite).max() { r.values["maxGradNorm"] = g }
         r.lsuvTries = loop.lsuvReport?.map(\.tries)
         r.lsuvSeconds = loop.lsuvReport?.reduce(0) { $0 + $1.seconds }
         if r.diverged == nil {

@@ -7,42 +7,43 @@ enum He30: PaperExperiment {
     static let he = Initializer.heNormal(fanOut: false), xavier = Initializer.xavierUniform
     static let paperLR = 0.01
 
-    /// One variant: a depth, an init, and the optimizer's lr, warm-up and chunk size.
+    /// One variant: a depth, an init, and the optimizer's lr, warm-up, gradient clipping and chunk size.
     struct Spec {
-        var model: ModelPreset, initializer: Initializer, lr: Double, warmup: Int, chunk = 64
+        var model: ModelPreset, initializer: Initializer, lr: Double, warmup = 0, clip: Double?, chunk = 64
         var name: String
     }
 
-    // The full preset's setting, from a sweep of plain30 He over seeds (2026-11-30). The paper's
-    // lr 0.01 from step 0 sends most runs out of ln 10 and back into a constant prediction (1/5
-    // converged; the variant `… no warm-up`), and so does lr 0.01 after a warm-up; lr 0.001 leaves
-    // ln 10 late or not within 500 steps (3/5), lr 0.003 without warm-up collapses in one of three.
-    // A linear warm-up over 200 steps to lr 0.005 converged in 4 of seeds 1–5 (the fifth left ln 10
-    // at step ~950), but with one 128-sample chunk in 2 of 5: at 500 steps the odds are still near
-    // 60 %, not settled. The quick preset keeps lr 0.01 without warm-up for 80 steps and judges the
+    // The full preset's setting, from sweeps of plain30 He over seeds (2026-11-30). At the paper's
+    // lr 0.01 from step 0 most runs leave ln 10 and fall back into a constant prediction (1/5
+    // converged): the gradient's norm climbs from ~0.3 to 10²–10³ within a few dozen steps, one
+    // huge step, and the net never leaves ln 10 again. Smaller lrs and a warm-up only postpone the
+    // spike (lr 0.005 after a 200-step warm-up: 4/5 with two 64-sample chunks, 2/5 with one 128-sample
+    // chunk). Clipping the gradient at L2 norm 1 (PyTorch's clip_grad_norm_; not in the paper) caps
+    // that step, and the paper's lr 0.01 then trains. The variant `… no clipping` keeps the paper's
+    // exact setting beside it. The quick preset keeps lr 0.01 unclipped for 80 steps and judges the
     // lowest loss: He leaves ln 10, Xavier never does, in ~1.5 minutes.
-    static let fullLR = 0.005, fullWarmup = 200
-    static func lr(_ o: ExperimentOptions) -> Double { o.quick ? paperLR : fullLR }
-    static func warmup(_ o: ExperimentOptions) -> Int { o.quick ? 0 : fullWarmup }
+    static let fullClip = 1.0
+    static func lr(_ o: ExperimentOptions) -> Double { paperLR }
+    static func clip(_ o: ExperimentOptions) -> Double? { o.quick ? nil : fullClip }
     static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 80 : 500) }
 
     /// The variants: every depth × init at the setting; the full preset adds plain30 He with one
     /// 128-sample chunk (the summation order is a variable no seed controls; only with one worker,
-    /// as W workers need W chunks) and at the paper's lr without warm-up.
+    /// as W workers need W chunks) and without clipping (the paper's setting).
     static func variants(_ o: ExperimentOptions) -> [Spec] {
         let inits = [he, xavier] + (o.quick ? [] : [.normal(0.01)])
         let depths: [ModelPreset] = o.quick ? [.plain30] : [.plain30, .plain22]
         var v = depths.flatMap { m in
-            inits.map { Spec(model: m, initializer: $0, lr: lr(o), warmup: warmup(o), name: "\(m.rawValue) \($0)") }
+            inits.map { Spec(model: m, initializer: $0, lr: lr(o), clip: clip(o), name: "\(m.rawValue) \($0)") }
         }
         if !o.quick {
             let base = "\(ModelPreset.plain30.rawValue) \(he)"
             if o.workers == 1 {
-                v.insert(Spec(model: .plain30, initializer: he, lr: lr(o), warmup: warmup(o), chunk: 128,
+                v.insert(Spec(model: .plain30, initializer: he, lr: lr(o), clip: clip(o), chunk: 128,
                               name: base + " chunk 128"), at: 1)
             }
-            v.insert(Spec(model: .plain30, initializer: he, lr: paperLR, warmup: 0,
-                             name: base + " lr \(paperLR) no warm-up"), at: inits.count + 1)
+            v.insert(Spec(model: .plain30, initializer: he, lr: lr(o), clip: nil, name: base + " no clipping"),
+                     at: inits.count + 1)
         }
         return v
     }
@@ -57,6 +58,7 @@ enum He30: PaperExperiment {
             // changes the bits; one 128-sample chunk sums the batch's gradient in another order
             s.loop.batchSize = 128; s.loop.chunk = v.chunk
             s.optimizer.lr = v.lr; s.optimizer.momentum = 0.9; s.optimizer.weightDecay = 5e-4
+            s.optimizer.clipGradNorm = v.clip
             s.optimizer.schedule = v.warmup > 0 ? .warmup(steps: v.warmup, then: .constant) : .constant
             // N(0, 0.01²) drives plain30's signal into subnormal floats, which cost 3–7× the time
             // in microcode assists; flushed to zero, every variant runs at the same speed
@@ -64,8 +66,9 @@ enum He30: PaperExperiment {
             s.data.testLimit = o.quick ? 1000 : nil
             var (r, loop) = try Experiments.train(v.name, s, data: data, log: log)
             r.values["lr"] = v.lr; r.values["warmupSteps"] = Double(v.warmup)
+            if let c = v.clip { r.values["clipGradNorm"] = c }
             r.values["chunk"] = Double(loop.settings.loop.chunk)   // what ran: W workers may have split it
-            if v.model == .plain30 && v.chunk == 64 && v.lr == lr(o) {
+            if v.model == .plain30 && v.chunk == 64 && v.clip == clip(o) {
                 r.series["initVariance"] = try initVariances(s, data: data)
             }
             results.append(r)
@@ -139,43 +142,69 @@ enum He30: PaperExperiment {
                                      series: varianceSeries)
         let intro = intro(o, setting: result(.plain30, he), chunkVariant: named(base + " chunk 128") != nil)
         return ReportContent(checks: checks, intro: intro,
-                             plots: [("variance.svg", varSVG)], markdown: signalSection)
+                             plots: [("variance.svg", varSVG)], markdown: gradNormSection(results) + signalSection)
     }
 
-    /// The set-up as the runs recorded it (lr, warm-up), so `--render` describes what ran.
+    /// The set-up as the runs recorded it (lr, warm-up, clipping), so `--render` describes what ran.
     static func intro(_ o: ExperimentOptions, setting r: RunResult?, chunkVariant: Bool) -> String {
         let steps = steps(o)
         // runs from before the warm-up preset recorded neither; the quick preset's have not changed
         let runLR = r?.values["lr"] ?? (o.quick ? paperLR : nil)
         let runWarmup = r?.values["warmupSteps"].map { Int($0) } ?? (o.quick ? 0 : nil)
+        let runClip = r?.values["clipGradNorm"]
         let lrText = runLR.map { "lr \($0)" } ?? "lr (not recorded by this older run)"
         let warmupText = runWarmup.map { $0 > 0 ? ", linear warm-up over the first \($0) steps" : ", no warm-up" } ?? ""
+        let clipText = runClip.map { ", gradient clipped at L2 norm \($0)" } ?? ""
         let quickNote = o.quick ? " (quick preset: plain30 only, 1,000 test images)" : ""
-        let why = o.quick
-            ? "The quick preset uses the paper's lr 0.01 without warm-up and judges the lowest logged loss: within "
-                + "\(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run often collapses back "
-                + "to ln 10 soon after (see the full preset)."
-            : "Why this setting: in a sweep of plain30 He over seeds 1–5 (2026-11-30, two 64-sample chunks), "
-                + "the paper's lr 0.01 from the first step converged in 1 of 5 (runs leave ln 10 and fall "
-                + "back to a constant prediction; PyTorch takes the same steps from the same weights, "
-                + "`bench/pytorch_trajectory.py`), lr 0.001 without warm-up in 3 of 5, lr 0.01 after a 200-step "
-                + "warm-up in 0 of 1 tried, lr 0.003 without warm-up in 2 of 3, and lr 0.005 after a 200-step "
-                + "warm-up in 4 of 5, the most of the settings tried. A run that has not converged by the last "
-                + "step mostly still sits at ln 10 and may leave it later, so the fractions depend on where the "
-                + "step budget cuts."
+        let why: String
+        if o.quick {
+            why = "The quick preset uses the paper's lr 0.01 without warm-up or clipping and judges the lowest logged "
+                + "loss: within \(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run often "
+                + "collapses back to ln 10 soon after (see the full preset)."
+        } else if runClip != nil {
+            why = "Why this setting: at the paper's lr 0.01 unclipped, plain30 He converged in 1 of seeds 1–5 "
+                + "(2026-11-30): runs leave ln 10, the gradient's norm climbs from about 0.2 to 10–100 within a few "
+                + "dozen steps, one huge step lands the net on a constant prediction, and it never leaves ln 10 "
+                + "again. A smaller lr with a warm-up only postpones that step (lr 0.005 after a 200-step warm-up: "
+                + "4 of 5 seeds with two 64-sample chunks, 2 of 5 with one 128-sample chunk). Clipping the "
+                + "gradient's L2 norm at \(runClip ?? fullClip) (PyTorch's `clip_grad_norm_`, before weight decay; "
+                + "not in the paper) bounds every step. It is no light touch: once He's net leaves ln 10 its "
+                + "gradient norm stays at 10–100, so nearly every later step is clipped and SGD moves by lr × "
+                + "\(runClip ?? fullClip) (times momentum's sum) whatever the gradient's size. The variant "
+                + "`… no clipping` is the paper's setting, run beside it; the largest norms are below."
                 + (!chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order in "
                     + "which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk.")
-                + (r?.values["lr"] == nil ? "" : " Subnormal floats are flushed to zero (`--flush-subnormals`): "
-                    + "N(0, 0.01²) drives plain30's signal into them, and they would make those runs 3–7× slower "
-                    + "without changing where they end.")
+                + " Subnormal floats are flushed to zero (`--flush-subnormals`): N(0, 0.01²) drives plain30's "
+                + "signal into them, and they would make those runs 3–7× slower without changing where they end."
+        } else {
+            why = "Why this setting: in a sweep of plain30 He over seeds 1–5 (2026-11-30, two 64-sample chunks), "
+                + "the paper's lr 0.01 from the first step converged in 1 of 5, lr 0.001 without warm-up in 3 of 5, "
+                + "lr 0.003 without warm-up in 2 of 3, and lr 0.005 after a 200-step warm-up in 4 of 5, the most "
+                + "of the settings tried without clipping. A run that has not converged by the last step mostly "
+                + "still sits at ln 10 and may leave it later, so the fractions depend on where the step budget cuts."
+                + (!chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order in "
+                    + "which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk.")
+                + (r?.values["lr"] == nil ? "" : " Subnormal floats are flushed to zero (`--flush-subnormals`).")
+        }
         return """
         He et al. 2015 ("Delving Deep into Rectifiers", Fig. 3): a 30-layer plain ReLU network (no batch norm) trains \
         from He initialization and stalls completely from Xavier initialization; at 22 layers both train, He earlier. \
         Here: `plain30`/`plain22` (3×3 convs at 16/32/64 channels on 28×28 Fashion-MNIST), \
-        SGD \(lrText)\(warmupText), momentum 0.9, weight decay 5e-4, batch 128 (two 64-sample chunks), \
+        SGD \(lrText)\(warmupText)\(clipText), momentum 0.9, weight decay 5e-4, batch 128 (two 64-sample chunks), \
         \(steps) steps\(quickNote), first seed \
         \(o.seed). \(why)
         """
+    }
+
+    /// Each variant's largest logged gradient norm (before clipping), the median over its seeds.
+    static func gradNormSection(_ results: [RunResult]) -> String {
+        let rows = results.compactMap { r in
+            r.values["maxGradNorm"].map { "| \(r.name) | \(String(format: "%.3g", $0)) |" }
+        }
+        if rows.isEmpty { return "" }
+        return "## Largest gradient norm\n\nThe largest L2 norm of the gradient at a logged step (every 5th), before "
+            + "clipping; over several seeds, the median of the seeds' largest.\n\n"
+            + "| variant | largest norm |\n|---|---|\n" + rows.joined(separator: "\n") + "\n\n"
     }
 
     static let signalSection = "## Signal at initialization\n\nLayer output variance on one minibatch, by layer "
