@@ -58,7 +58,7 @@ extension LayerSpec {
 
     /// Refuses values no layer can run with (zero sizes, zero strides, NaN slopes), before an op
     /// is made from them. `at` names the layer in the message.
-    func checkValues(at at: String) throws {
+    func checkValues(at: String) throws {
         func size(_ v: Int, _ what: String, min: Int = 1) throws {
             guard v >= min, v <= NetworkLimits.size else {
                 throw ShapeError(at, "\(what) must be in \(min)...\(NetworkLimits.size), got \(v)")
