@@ -12,12 +12,15 @@ import Testing
 
     @Test("a variant's median run: medians of the figures, the pointwise median loss and its range")
     func median() {
+        var diverged = run("a", seed: 2, loss: .nan, losses: [7, 8])
+        diverged.testAccuracy = nil   // a diverged seed is never evaluated
         let runs = [run("a", seed: 3, loss: 3, losses: [9, 3]), run("a", seed: 1, loss: 1, losses: [5, 1, 0.5]),
-                    run("a", seed: 2, loss: .nan, losses: [7, 8])]
+                    diverged]
         let v = Variant.group(runs + [run("b", seed: 1, loss: 1.5, losses: [2])])
         #expect(v.map(\.name) == ["a", "b"] && v[0].runs.map(\.seed) == [1, 2, 3])
         let m = v[0].median
         #expect(m.finalLoss == 3)                        // NaN counts as the worst: median of 1, 3, ∞
+        #expect(m.testAccuracy.map { abs($0 - 0.8) < 1e-12 } == true) // the evaluated seeds' median, as the seed table
         #expect(m.losses == [[1, 7], [2, 3]])            // the steps every seed logged
         #expect(m.series["lossMin"] == [[1, 5], [2, 1]] && m.series["lossMax"] == [[1, 9], [2, 8]])
         #expect(m.values["seeds"] == 3 && m.values["seedsConverged"] == 1)

@@ -31,8 +31,9 @@ struct Variant {
         guard runs.count > 1 else { return m }
         m.seed = 0
         m.finalLoss = Self.median(runs.map(\.finalLoss).map { $0.isFinite ? $0 : .infinity })
-        m.testAccuracy = runs.contains { $0.testAccuracy == nil } ? nil : Self.median(runs.compactMap(\.testAccuracy))
-        m.testLoss = runs.contains { $0.testLoss == nil } ? nil : Self.median(runs.compactMap(\.testLoss))
+        // as the seed table: the median of the seeds that reached an evaluation (a diverged seed has none)
+        m.testAccuracy = runs.allSatisfy { $0.testAccuracy == nil } ? nil : Self.median(runs.compactMap(\.testAccuracy))
+        m.testLoss = runs.allSatisfy { $0.testLoss == nil } ? nil : Self.median(runs.compactMap(\.testLoss))
         m.seconds = Self.median(runs.map(\.seconds))
         m.diverged = runs.allSatisfy { $0.diverged != nil } ? runs[0].diverged : nil
         let common = runs.map { $0.losses.count }.min() ?? 0
