@@ -222,9 +222,12 @@ public final class TrainingLoop {
             for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
             throw e
         }
-        // one norm of the summed gradient, the same on every rank and for every W and T
-        let gradNorm = Kernels.sumOfSquares(net.params.grad).squareRoot()
-        if let c = settings.optimizer.clipGradNorm, gradNorm > c {
+        // one norm of the summed gradient, the same on every rank and for every W and T; only
+        // where a clip or a logged step needs it
+        let logs = (run.pos.step + 1) % loop.logEvery == 0 || run.pos.step + 1 == run.total
+        let clip = settings.optimizer.clipGradNorm
+        let gradNorm = clip != nil || logs ? Kernels.sumOfSquares(net.params.grad).squareRoot() : .nan
+        if let c = clip, gradNorm > c {
             Kernels.scale(net.params.grad, by: Float(c / (gradNorm + 1e-6)))
         }
         let lr = settings.optimizer.schedule.rate(base: settings.optimizer.lr, step: run.pos.step,
@@ -234,7 +237,7 @@ public final class TrainingLoop {
         run.pos.step += 1; run.pos.batchInEpoch += 1
         run.imagesDone += b; run.lastLoss = loss; run.lastAccuracy = Double(correct) / Double(b)
         run.epochLoss += loss * Double(b); run.epochCorrect += correct; run.epochSeen += b
-        if run.pos.step % loop.logEvery == 0 || run.pos.step == run.total {
+        if logs {
             onLoggedStep?(run.pos.step, plan)
             try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan)
             let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
