@@ -15,13 +15,14 @@ enum He30: PaperExperiment {
 
     // The full preset's setting, from sweeps of plain30 He over seeds (2026-11-30). At the paper's
     // lr 0.01 from step 0 most runs leave ln 10 and fall back into a constant prediction (1/5
-    // converged): the gradient's norm climbs from ~0.3 to 10²–10³ within a few dozen steps, one
-    // huge step, and the net never leaves ln 10 again. Smaller lrs and a warm-up only postpone the
-    // spike (lr 0.005 after a 200-step warm-up: 4/5 with two 64-sample chunks, 2/5 with one 128-sample
-    // chunk). Clipping the gradient at L2 norm 1 (PyTorch's clip_grad_norm_; not in the paper) caps
-    // that step, and the paper's lr 0.01 then trains. The variant `… no clipping` keeps the paper's
-    // exact setting beside it. The quick preset keeps lr 0.01 unclipped for 80 steps and judges the
-    // lowest loss: He leaves ln 10, Xavier never does, in ~1.5 minutes.
+    // converged): as a run leaves ln 10 the gradient's norm climbs from ~0.2 to units or tens, one
+    // large step lands it on a constant prediction, and it never leaves ln 10 again. Smaller lrs
+    // and a warm-up only postpone that step (lr 0.005 after a 200-step warm-up: 4/5 with two
+    // 64-sample chunks, 2/5 with one 128-sample chunk). Clipping the gradient at L2 norm 1
+    // (PyTorch's clip_grad_norm_; not in the paper) caps it, and the paper's lr 0.01 then trains.
+    // The variant `… no clipping` keeps the paper's exact setting beside it. The quick preset keeps
+    // lr 0.01 unclipped for 80 steps and judges the lowest loss: He leaves ln 10, Xavier never
+    // does, in ~1.5 minutes.
     static let fullClip = 1.0
     static func lr(_ o: ExperimentOptions) -> Double { paperLR }
     static func clip(_ o: ExperimentOptions) -> Double? { o.quick ? nil : fullClip }
@@ -156,25 +157,25 @@ enum He30: PaperExperiment {
         let warmupText = runWarmup.map { $0 > 0 ? ", linear warm-up over the first \($0) steps" : ", no warm-up" } ?? ""
         let clipText = runClip.map { ", gradient clipped at L2 norm \($0)" } ?? ""
         let quickNote = o.quick ? " (quick preset: plain30 only, 1,000 test images)" : ""
+        let chunkText = !chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order "
+            + "in which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk."
         let why: String
         if o.quick {
             why = "The quick preset uses the paper's lr 0.01 without warm-up or clipping and judges the lowest logged "
                 + "loss: within \(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run often "
                 + "collapses back to ln 10 soon after (see the full preset)."
-        } else if runClip != nil {
+        } else if let clip = runClip {
             why = "Why this setting: at the paper's lr 0.01 unclipped, plain30 He converged in 1 of seeds 1–5 "
                 + "(2026-11-30): as a run leaves ln 10 its gradient's norm climbs from about 0.2 to units or tens "
                 + "(lr 0.005 after a warm-up, seed 1: 0.2–0.6 to step 95, 27 at 115, 138 at 130, loss 7.0), "
                 + "one large step lands the net on a constant prediction, and it never leaves ln 10 again. "
                 + "A smaller lr with a warm-up only postpones that step (lr 0.005 after a 200-step warm-up: "
                 + "4 of 5 seeds with two 64-sample chunks, 2 of 5 with one 128-sample chunk). Clipping the "
-                + "gradient's L2 norm at \(runClip ?? fullClip) (PyTorch's `clip_grad_norm_`, before weight decay; "
+                + "gradient's L2 norm at \(clip) (PyTorch's `clip_grad_norm_`, before weight decay; "
                 + "not in the paper) bounds every step. It is no light touch: once He's net leaves ln 10 its "
                 + "gradient norm stays at 10–100, so nearly every later step is clipped and SGD moves by lr × "
-                + "\(runClip ?? fullClip) (times momentum's sum) whatever the gradient's size. The variant "
-                + "`… no clipping` is the paper's setting, run beside it; the largest norms are below."
-                + (!chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order in "
-                    + "which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk.")
+                + "\(clip) (times momentum's sum) whatever the gradient's size. The variant "
+                + "`… no clipping` is the paper's setting, run beside it; the largest norms are below." + chunkText
                 + " Subnormal floats are flushed to zero (`--flush-subnormals`): N(0, 0.01²) drives plain30's "
                 + "signal into them, and they would make those runs 3–7× slower without changing where they end."
         } else {
@@ -183,8 +184,7 @@ enum He30: PaperExperiment {
                 + "lr 0.003 without warm-up in 2 of 3, and lr 0.005 after a 200-step warm-up in 4 of 5, the most "
                 + "of the settings tried without clipping. A run that has not converged by the last step mostly "
                 + "still sits at ln 10 and may leave it later, so the fractions depend on where the step budget cuts."
-                + (!chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order in "
-                    + "which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk.")
+                + chunkText
                 + (r?.values["lr"] == nil ? "" : " Subnormal floats are flushed to zero (`--flush-subnormals`).")
         }
         return """
