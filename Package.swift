@@ -55,6 +55,8 @@ let package = Package(
         .target(
             name: "GoodInit",
             dependencies: ["CKernels", "CZlib", .product(name: "Yams", package: "Yams"),
+                           // the settings' flag groups live beside the settings they fill
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .executableTarget(
             name: "goodinit",

@@ -128,12 +128,12 @@ struct BenchGemm: ParsableCommand {
 struct BenchLSUV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
-    @Option(help: "Preset.", transform: Parse.preset) var model = ModelPreset.plain30
+    @Option(help: .withDefault("Preset.", ModelPreset.plain30.rawValue), transform: Parse.named) var model = ModelPreset.plain30
     @Option(parsing: .unconditional, help: "Minibatch size.",
             transform: { try Parse.int($0, min: 1, max: CountList.maxSize) })
     var batchSize = 128
     @Option(parsing: .unconditional, help: "Timed repeats.", transform: Parse.positiveInt) var repeats = 5
-    @OptionGroup var compute: ComputeFlags
+    @OptionGroup var compute: ComputeOptions.Flags
     @Flag(help: "One JSON object per line.") var json = false
 
     func run() throws { try compute.inMode(measure) }
@@ -146,7 +146,7 @@ struct BenchLSUV: ParsableCommand {
         let images = x.array, labels = [Int32](repeating: 0, count: batchSize)
         var opts = LSUVOptions(); opts.batchSize = batchSize
         net.initialize(.orthogonal(gain: 1), seed: compute.seed)
-        let plan = Plan(net: net, batch: batchSize, chunkSize: batchSize, workers: 1, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: batchSize), workers: 1, threads: threads)
         plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
         let fwd = Timing.measure(repeats: repeats) { plan.forward(training: true) }
         var tries = 0
@@ -216,7 +216,7 @@ struct BenchTrain: ParsableCommand {
                 let images = x.array, labels = (0..<b).map { Int32($0 % net.classes) }
                 var base: Double? = nil
                 for w in workers.values { for t in threads.values {
-                    let plan = Plan(net: net, batch: b, chunkSize: chunk, workers: w, threads: t)
+                    let plan = Plan(net: net, chunking: Chunking(batch: b, chunk: chunk), workers: w, threads: t)
                     plan.setInput(images: images, labels: labels, indices: Array(0..<b)[...])
                     let r = Timing.measure(repeats: steps) {
                         plan.forward(training: true); _ = plan.loss(); plan.backward(); opt.step(lr: 1e-4)

@@ -62,7 +62,7 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let size = net.inputShape.reduce(1, *)
                 let images = Tensor.randomNormal(shape: [batchSize * size], seed: 3).array
                 let labels = (0..<batchSize).map { Int32($0 % net.classes) }
-                let plan = Plan(net: net, batch: batchSize, chunkSize: chunk, workers: 1, threads: threads,
+                let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: chunk), workers: 1, threads: threads,
                                 ranks: ranks)
                 plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
                 let step = {

@@ -7,7 +7,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Checkpoint written by `goodinit train`.") var checkpoint: String
     @Option(help: "Data set (default: the one the checkpoint was trained on).") var data: DataSource?
     @Option(help: "Folder with the data set's files.") var dataDir: String?
-    @OptionGroup var compute: ComputeFlags
+    @OptionGroup var compute: ComputeOptions.Flags
 
     func run() throws {
         // the metadata is a checked record: a configuration out of range is refused, naming the file

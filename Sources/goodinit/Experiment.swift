@@ -25,7 +25,7 @@ struct Experiment: ParsableCommand {
                                + "results.json and run folders, without training.", valueName: "folder"))
     var render: String?
     @Flag(help: "Exit non-zero when a claim of the paper is not shown by the run.") var strict = false
-    @OptionGroup var compute: ComputeFlags
+    @OptionGroup var compute: ComputeOptions.Flags
 
     func run() throws {
         let log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }

@@ -22,37 +22,36 @@ struct GoodInitCommand: ParsableCommand {
                                       + "`goodinit bench ranks` run over ranks: start this command once")
             }
             try command.run()
+        } catch let e as SettingError {
+            FileHandle.standardError.write(Data("Error: \(describe(e))\n".utf8))
+            Foundation.exit(EXIT_FAILURE)
         } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
             FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
     }
-}
 
-/// Options every compute command shares: the thread budget and the seed.
-struct ComputeFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Data-parallel Dispatch workers (W), at most 4 × the cores.",
-            transform: { try Parse.threads($0, min: 1) })
-    var workers = 1
-    @Option(parsing: .unconditional, help: "OpenMP threads per worker (T); 0 = cores / W; at most 4 × the cores.",
-            transform: { try Parse.threads($0, min: 0) })
-    var threads = 0
-    @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.") var seed: UInt64 = 1
-    @Option(help: ArgumentHelp("Activation layout: auto (channel-blocked direct convolution where the net allows) "
-                               + "or plain (NCHW, im2col). Convolutions sum in other orders: results agree to "
-                               + "rounding, not bits."))
-    var layout = LayoutPolicy.auto
-    @Flag(help: ArgumentHelp("Flush subnormal floats to zero (x86 FTZ + DAZ): full speed when a signal decays "
-                             + "into subnormals, but other bits than an IEEE run from then on."))
-    var flushSubnormals = false
-}
-
-extension ComputeFlags {
-    var options: ComputeOptions {
-        ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals)
+    /// An error's one-line text, a setting named by its flag.
+    static func describe(_ error: Error) -> String {
+        guard let e = error as? SettingError else { return message(for: error) }
+        return flag(for: e.setting).map { "\($0) \(e.problem)" } ?? e.description
     }
 
-    /// Runs a command's work in the subnormal mode the flags ask for.
-    func inMode<T>(_ body: () throws -> T) throws -> T { try FloatMode.run(flushingSubnormals: flushSubnormals, body) }
+    /// The flag of a stored setting's path ("optimizer.lr" → "--lr"): its last name in kebab case,
+    /// LSUV's and RBM's with their prefix, and the few flags named otherwise; nil for what no flag sets.
+    static func flag(for setting: String) -> String? {
+        let renamed = ["optimizer.kind": "optimizer", "loop.maxSteps": "steps", "loop.injectNaNAtStep":
+                       "inject-nan-at-step", "data.source": "data", "data.dir": "data-dir",
+                       "initialization.initializer": "init", "initialization.lsuv.tolVar": "lsuv-tol",
+                       "initialization.lsuv.batchSize": "lsuv-batch", "initialization.rbm.learningRate": "rbm-lr"]
+        if let name = renamed[setting] { return "--" + name }
+        let parts = setting.split(separator: ".").map(String.init)
+        guard let last = parts.last, parts.count > 1 || setting == "out" else { return nil }
+        let kebab = last.reduce(into: "") { s, ch in
+            if ch.isUppercase { s += "-" + ch.lowercased() } else { s.append(ch) }
+        }
+        let prefix = parts.count > 2 ? parts[parts.count - 2] + "-" : ""
+        return "--" + prefix + kebab
+    }
 }

@@ -3,7 +3,7 @@ import GoodInit
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the model presets with parameter and FLOP counts.")
-    @Option(help: "Show one model layer by layer.", transform: Parse.preset) var show: ModelPreset?
+    @Option(help: "Show one model layer by layer.", transform: Parse.named) var show: ModelPreset?
     @Option(help: "Activation for presets that take one.") var activation = ActivationKind.relu
 
     func run() throws {

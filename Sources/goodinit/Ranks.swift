@@ -53,13 +53,13 @@ func withRanks(_ body: (RankGroup) throws -> Void) throws {
         guard ranks.size > 1 else { throw error }
         if error is ErrorOnEveryRank {
             if ranks.isLeader {
-                FileHandle.standardError.write(Data("Error: \(GoodInitCommand.message(for: error))\n".utf8))
+                FileHandle.standardError.write(Data("Error: \(GoodInitCommand.describe(error))\n".utf8))
             }
             _ = ranks.anyRank(false) // rank 0's message is out before any rank ends and mpirun reports it
             ranks.finish()
             exit(1)
         }
-        let text = "goodinit: rank \(ranks.rank) of \(ranks.size): error: \(GoodInitCommand.message(for: error))\n"
+        let text = "goodinit: rank \(ranks.rank) of \(ranks.size): error: \(GoodInitCommand.describe(error))\n"
         FileHandle.standardError.write(Data(text.utf8))
         ranks.abort(1)
     }

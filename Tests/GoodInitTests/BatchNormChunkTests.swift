@@ -22,7 +22,7 @@ import Testing
             if e.spec.role == .bnBeta { for k in 0..<t.count { t[k] = 0.1 * Float(k) - 0.2 } }
             if e.spec.role == .bias { for k in 0..<t.count { t[k] = 2 * Float(k) } } // means far from 0
         }
-        let plan = Plan(net: net, batch: Self.batch, chunkSize: 8, workers: workers, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: Self.batch, chunk: 8), workers: workers, threads: threads)
         let size = 3 * Self.pixels
         plan.setInput(images: testImages(Self.batch * size, seed: 6),
                       labels: (0..<Self.batch).map { Int32($0 * 37 % net.classes) },

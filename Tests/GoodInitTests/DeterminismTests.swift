@@ -60,7 +60,7 @@ struct TeamProbeTests {
         net.layoutPolicy = layout
         net.initialize(.heNormal(fanOut: false), seed: 5)
         let batch = 32, size = net.inputShape.reduce(1, *)
-        let plan = Plan(net: net, batch: batch, chunkSize: 8, workers: workers, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 8), workers: workers, threads: threads)
         plan.setInput(images: testImages(batch * size, seed: 3), labels: (0..<batch).map { Int32($0 * 7 % 10) },
                       indices: Array(0..<batch)[...])
         _ = TeamProbe.take()

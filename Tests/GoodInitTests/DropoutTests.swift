@@ -14,7 +14,7 @@ import Testing
             .conv(out: 4, kernel: 3, stride: 1, padding: 1), .tanh, .dropout(Self.p), .flatten, .linear(out: 5),
         ])
         net.initialize(.xavierNormal, seed: 2)
-        let plan = Plan(net: net, batch: Self.batch, chunkSize: chunk, workers: workers, threads: 1)
+        let plan = Plan(net: net, chunking: Chunking(batch: Self.batch, chunk: chunk), workers: workers, threads: 1)
         plan.setInput(images: testImages(Self.batch * 72, seed: 4), labels: (0..<Self.batch).map { Int32($0 % 5) },
                       indices: Array(0..<Self.batch)[...])
         return (net, plan)

@@ -129,11 +129,30 @@ struct ExecutableFlagTests {
         #expect(!stdout.contains("Error"), "\(arguments): \(stdout)")
     }
 
-    @Test("--help still prints the help on stdout and exits 0")
+    @Test("--help still prints the help on stdout and exits 0, with every setting's default")
     func help() throws {
         let (status, stdout, stderr) = try GoodInitBinary.capture(["train", "--help"])
         #expect(status == 0 && stderr.isEmpty, "\(stderr)")
         #expect(stdout.contains("USAGE: goodinit train") && stdout.contains("--threads"), "\(stdout)")
+        let flat = stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for shown in ["Preset (see `goodinit models`). (default: cnn-small)", "(default: lsuv)", "(default: 0.05)",
+                      "Epochs. (default: 2)", "Minibatch size. (default: 128)", "(default: 0.9)", "(default: 0.0005)",
+                      "W chunks to share). (default: 128)"] {
+            #expect(flat.contains(shown), "help lacks \(shown)")
+        }
+    }
+
+    @Test("contradictory flags: exit 64 and one line naming both", arguments: [
+        (["train", "--model", "plain30", "--model-file", "m.yaml"], ["--model", "--model-file"]),
+        (["train", "--activation", "tanh"], ["--activation", "--model cnn-small"]),
+        (["train", "--model", "vggish", "--activation", "tanh"], ["--activation", "--model vggish"]),
+        (["train", "--model-file", "m.yaml", "--activation", "tanh"], ["--activation", "--model-file"]),
+    ])
+    func contradictions(_ arguments: [String], _ names: [String]) throws {
+        let (status, stdout, stderr) = try GoodInitBinary.capture(arguments)
+        #expect(status == 64, "\(arguments): exit \(status)")
+        #expect(names.allSatisfy { isOneErrorLine(stderr, naming: $0) }, "\(arguments): \(stderr)")
+        #expect(stdout.isEmpty, "\(arguments): \(stdout)")
     }
 
     @Test("a bad --out is one line before data loads, exit code 1")

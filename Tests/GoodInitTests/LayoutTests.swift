@@ -48,7 +48,7 @@ import Testing
             for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 }
         }
         let batch = 6, size = input.reduce(1, *)
-        let plan = Plan(net: net, batch: batch, chunkSize: 2, workers: workers, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 2), workers: workers, threads: threads)
         plan.setInput(images: testImages(batch * size, seed: 11), labels: (0..<batch).map { Int32($0 % 3) },
                       indices: Array(0..<batch)[...])
         return (net, plan)

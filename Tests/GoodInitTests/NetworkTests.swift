@@ -64,7 +64,7 @@ func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> 
             }
             if e.spec.role == .bnGamma { for k in 0..<t.count { t[k] = 1 + 0.2 * Float(k % 2) } }
         }
-        let plan = Plan(net: net, batch: batch, chunkSize: chunk, workers: workers, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: chunk), workers: workers, threads: threads)
         let size = input.reduce(1, *)
         plan.setInput(images: testImages(batch * size, seed: 7), labels: (0..<batch).map { Int32($0 % 3) },
                       indices: Array(0..<batch)[...])
@@ -83,7 +83,7 @@ func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> 
         let net = try Network(name: "drop", input: [5],
                               layers: [.linear(out: 8), .tanh, .dropout(0.5), .linear(out: 3)])
         net.initialize(.xavierNormal, seed: 3)
-        let plan = Plan(net: net, batch: 4, chunkSize: 2, workers: 2)
+        let plan = Plan(net: net, chunking: Chunking(batch: 4, chunk: 2), workers: 2)
         plan.setInput(images: testImages(4 * 5, seed: 9), labels: [0, 1, 2, 0], indices: Array(0..<4)[...])
         func loss() -> Double { plan.forward(training: true, seed: 42); return plan.loss().loss }
         _ = loss()
@@ -115,7 +115,7 @@ func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> 
         let net = try Network(name: "bn", input: [c, 2, 2], layers: [.batchNorm, .flatten])
         let gamma: [Float] = [0.5, 2, -1], beta: [Float] = [0.1, -0.2, 0.3]
         net.values(of: 0)[0].assign(gamma); net.values(of: 0)[1].assign(beta)
-        let plan = Plan(net: net, batch: n, chunkSize: 2, workers: 2)
+        let plan = Plan(net: net, chunking: Chunking(batch: n, chunk: 2), workers: 2)
         var x = testImages(n * c * hw, seed: 5).map { 3 * $0 + 1 }
         plan.setInput(images: x, labels: (0..<n).map { Int32($0 % 3) }, indices: Array(0..<n)[...])
         plan.forward(training: true)
@@ -193,7 +193,7 @@ func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> 
     func teams() throws {
         let net = try Presets.network(.mlpSigmoid)
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
-            let plan = Plan(net: net, batch: 64, chunkSize: 16, workers: w, threads: t)
+            let plan = Plan(net: net, chunking: Chunking(batch: 64, chunk: 16), workers: w, threads: t)
             let sizes = plan.measuredTeamSizes()
             #expect(sizes.count == w)
             #expect(sizes.allSatisfy { $0 == (OpenMP.isAvailable ? t : 1) }, "W=\(w) T=\(t): \(sizes)")

@@ -72,14 +72,16 @@ final class RankSlots<T>: @unchecked Sendable {
 
     @Test("rank counts the tree cannot split are refused, with what to pass instead")
     func refused() {
-        #expect(throws: TrainingError.self) { try RankShares.check(ranks: 3, chunks: 8, batch: 128, chunk: 16) }
+        #expect(throws: SettingError.self) { try Chunking(batch: 128, chunk: 16).check(workers: 1, ranks: 3) }
         do {
-            try RankShares.check(ranks: 4, chunks: 2, batch: 128, chunk: 64)
+            try Chunking(batch: 128, chunk: 64).check(workers: 1, ranks: 4)
             Issue.record("4 ranks over 2 chunks accepted")
+        } catch let e as SettingError {
+            #expect(e.setting == "loop.chunk" && e.problem.contains("use chunk 32"), "\(e)")
         } catch {
-            #expect("\(error)".contains("--chunk 32"))
+            Issue.record("\(error)")
         }
-        #expect(throws: Never.self) { try RankShares.check(ranks: 4, chunks: 4, batch: 128, chunk: 32) }
+        #expect(throws: Never.self) { try Chunking(batch: 128, chunk: 32).check(workers: 1, ranks: 4) }
     }
 
     @Test("TreeAllReduce gives every rank the one-process sum, bit for bit", arguments: [2, 4, 8])
@@ -120,7 +122,7 @@ final class RankSlots<T>: @unchecked Sendable {
                 let net = try Network(name: "ranks", input: [2, 6, 6], layers: layers)
                 net.layoutPolicy = layout
                 net.initialize(.heNormal(fanOut: false), seed: 5)
-                let plan = Plan(net: net, batch: batch, chunkSize: 3, workers: 1, threads: 1, ranks: group)
+                let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 3), workers: 1, threads: 1, ranks: group)
                 plan.setInput(images: images, labels: labels, indices: Array(0..<batch)[...])
                 plan.forward(training: true, seed: 9)
                 let (loss, correct) = plan.loss()
@@ -274,9 +276,11 @@ final class RankSlots<T>: @unchecked Sendable {
     func mismatch() {
         let errors = RankSlots<String>(3)
         ThreadRanks.run(3) { group in
-            let text = group.rank == 2 ? "{\"chunk\":64,\"lr\":0.1}" : "{\"chunk\":64,\"lr\":0.05}"
+            var s = TrainSettings()
+            s.optimizer.lr = group.rank == 2 ? 0.1 : 0.05
+            s.compute.workers = group.rank + 1 // W and T may differ: the agreement leaves them out
             do {
-                try group.checkSame(text, what: "configuration")
+                try group.checkSame(s.rankAgreement(resume: nil), what: "configuration")
                 errors.set(group.rank, "no error")
             } catch {
                 errors.set(group.rank, "\(error)")
@@ -284,7 +288,7 @@ final class RankSlots<T>: @unchecked Sendable {
         }
         #expect(errors.all.count == 3)
         for e in errors.all {
-            #expect(e.contains("rank 2 of 3") && e.contains("lr: 0.05 on rank 0, 0.1 there"), "\(e)")
+            #expect(e.contains("rank 2 of 3") && e.contains("settings.optimizer.lr: 0.05 on rank 0, 0.1 there"), "\(e)")
         }
     }
 }

@@ -102,7 +102,7 @@ import Testing
         var bad = config(folder()); bad.optimizer.clipGradNorm = 0
         #expect(throws: (any Error).self) { try bad.validate() }
         var kept = config(folder()); kept.optimizer.clipGradNorm = 2.5
-        #expect(try ConfigRecord(kept).settings().optimizer.clipGradNorm == 2.5)
+        #expect(try TrainSettings.stored(Data(kept.stored().utf8)).optimizer.clipGradNorm == 2.5)
     }
 
     @Test("writes metrics.jsonl, summary.json, SVG curves")

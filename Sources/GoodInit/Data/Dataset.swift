@@ -242,15 +242,17 @@ public enum DataSets {
 }
 
 extension DataSplits {
-    /// Sample counts and sums of the (normalized) images and labels, in a fixed order: what ranks
-    /// compare to find one that read other files.
-    var fingerprint: String {
-        func sums(_ d: Dataset) -> String {
+    /// Sample counts and sums of one split's (normalized) images and labels, in a fixed order.
+    struct Fingerprint: Codable, Equatable {
+        var samples: Int, imageSum: Double, labelSum: Int
+        init(_ d: Dataset) {
             var x = 0.0, y = 0
             for v in d.images { x += Double(v) }
             for l in d.labels { y += Int(l) }
-            return "\(d.count) samples, image sum \(x), label sum \(y)"
+            samples = d.count; imageSum = x; labelSum = y
         }
-        return "{\"train\":\"\(sums(train))\",\"test\":\"\(sums(test))\"}"
     }
+
+    /// What ranks compare to find one that read other files.
+    var fingerprint: [String: Fingerprint] { ["train": Fingerprint(train), "test": Fingerprint(test)] }
 }

@@ -94,38 +94,15 @@ extension RankGroup {
         return (0..<size).map { String(decoding: bytes[offsets[$0]..<(offsets[$0] + counts[$0])], as: UTF8.self) }
     }
 
-    /// Throws on every rank (none waits for another) when any rank's `text` differs from rank 0's,
-    /// naming the first rank that differs and where.
-    public func checkSame(_ text: String, what: String) throws {
-        let all = allTexts(text)
-        guard let r = all.indices.first(where: { all[$0] != all[0] }) else { return }
+    /// Throws on every rank (none waits for another) when any rank's `value` differs from rank 0's,
+    /// naming the first rank that differs and the first field in which it does.
+    public func checkSame(_ value: some Encodable, what: String) throws {
+        let mine = try JSONValue(value)
+        let all = try allTexts(mine.description).map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        guard let r = all.indices.first(where: { all[$0] != all[0] }),
+              let d = all[0].firstDifference(all[r]) else { return }
+        let field = d.path.isEmpty ? "" : "\(d.path): "
         throw RankMismatch(description: "rank \(r) of \(size) was started with another \(what) than rank 0 "
-                           + "(\(firstDifference(all[0], all[r]))): every rank must get the same arguments")
+                           + "(\(field)\(d.mine) on rank 0, \(d.theirs) there): every rank must get the same arguments")
     }
-}
-
-/// Where two JSON texts first differ: the nearest key before it and both values around it.
-func firstDifference(_ a: String, _ b: String) -> String {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    var i = 0
-    while i < min(x.count, y.count) && x[i] == y[i] { i += 1 }
-    // back to the quote that opens the key this value belongs to: `"key":`
-    var k = i, key = ""
-    while k > 0 {
-        k -= 1
-        if x[k] == UInt8(ascii: ":"), k > 0, x[k - 1] == UInt8(ascii: "\"") {
-            var s = k - 2
-            while s >= 0 && x[s] != UInt8(ascii: "\"") { s -= 1 }
-            key = String(decoding: x[(s + 1)..<(k - 1)], as: UTF8.self)
-            break
-        }
-    }
-    func around(_ v: [UInt8]) -> String {
-        var e = i
-        while e < v.count && v[e] != UInt8(ascii: ",") && v[e] != UInt8(ascii: "}") { e += 1 }
-        var s = i
-        while s > 0 && v[s - 1] != UInt8(ascii: ":") && v[s - 1] != UInt8(ascii: ",") { s -= 1 }
-        return String(decoding: v[s..<e], as: UTF8.self)
-    }
-    return key.isEmpty ? "at byte \(i)" : "\(key): \(around(x)) on rank 0, \(around(y)) there"
 }

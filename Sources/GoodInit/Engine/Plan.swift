@@ -43,21 +43,23 @@ public final class Plan {
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
 
-    /// With ranks of size P > 1 the batch needs at least P chunks and P a power of two
-    /// (RankShares.check says so to the user first).
-    public init(net: Network, batch: Int, chunkSize: Int = 128, workers: Int = 1, threads: Int = 1,
+    /// W workers need a chunk each on every rank, and P ranks a power of two: callers check the
+    /// chunking first (Chunking.check), which says so to the user.
+    public init(net: Network, chunking: Chunking, workers: Int = 1, threads: Int = 1,
                 ranks: RankGroup = SingleRank.shared) {
-        precondition(batch > 0 && chunkSize > 0 && workers > 0 && threads > 0)
-        let size = min(chunkSize, batch)
-        self.net = net; self.batch = batch; self.chunkSize = size
+        precondition(threads > 0)
+        precondition((try? chunking.check(workers: workers, ranks: ranks.size)) != nil,
+                     "Plan: \(workers) workers on \(ranks.size) ranks cannot share \(chunking.count) chunks")
+        let batch = chunking.batch
+        self.net = net; self.batch = batch; self.chunkSize = min(chunking.chunk, batch)
         self.threads = threads; self.ranks = ranks
-        let allChunks = stride(from: 0, to: batch, by: size).map { $0..<min($0 + size, batch) }
+        let allChunks = chunking.ranges
         let owned = ranks.size == 1 ? allChunks.indices
             : RankShares.trainingChunks(rank: ranks.rank, ranks: ranks.size, chunks: allChunks.count)
         self.allChunks = allChunks; ownedChunks = owned
         chunks = Array(allChunks[owned])
-        self.workers = min(workers, chunks.count)
-        let w = self.workers, nc = chunks.count
+        self.workers = workers
+        let w = workers, nc = chunks.count
         workerChunks = (0..<w).map { (($0 * nc) / w)..<((($0 + 1) * nc) / w) }
         // [op][chunk]: each op makes its chunks' states at once, so it can share batch-wide ones
         let sizes = allChunks.map(\.count) // batch norm's statistics count the whole batch

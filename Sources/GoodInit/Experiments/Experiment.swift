@@ -133,7 +133,7 @@ public enum Experiments {
                       onLoggedStep: ((Int, Plan) -> Void)? = nil) throws -> (RunResult, TrainingLoop) {
         var s = settings
         let w = s.compute.workers
-        if w > 1, chunks(batch: s.loop.batchSize, chunk: s.loop.chunk) < w {
+        if w > 1, s.loop.chunking.count < w {
             s.loop.chunk = max(1, s.loop.batchSize / w) // every worker gets a chunk (these bits then depend on W)
             log("  \(name): chunk \(s.loop.chunk) so that \(w) workers share batch \(s.loop.batchSize)")
         }

@@ -5,7 +5,7 @@
 // normalized per channel), later ones Bernoulli. The classifier layer is left to fine-tuning.
 import Foundation
 
-public struct RBMOptions: Sendable {
+public struct RBMOptions: Sendable, Equatable, DefaultedSettings {
     public var epochs = 1
     public var learningRate: Float = 0.01
     public var batchSize = 64
@@ -29,7 +29,7 @@ public enum RBM {
         let size = net.inputShape.reduce(1, *), b = options.batchSize
         let count = min(options.samples, images.count / size) / b * b
         guard count > 0 else { throw InitError("rbm needs at least one batch of \(b) samples") }
-        let plan = Plan(net: net, batch: b, chunkSize: b, workers: 1, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: b, chunk: b), workers: 1, threads: threads)
         Kernels.setThreads(threads)
         var reports: [RBMLayerReport] = []
         for (layer, (i, lin)) in linears.dropLast().enumerated() {

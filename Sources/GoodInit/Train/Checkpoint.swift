@@ -57,8 +57,8 @@ public enum Checkpoint {
         let record = try CheckpointMetadata(meta, file: path)
         try check(record)
         if let optimizer, record.optimizer != optimizer.kind {
-            throw DataError(file: path, problem: "holds \(record.optimizer?.rawValue ?? "no") optimizer state, "
-                            + "this run uses --optimizer \(optimizer.kind.rawValue)")
+            throw SettingError("optimizer.kind", "\(optimizer.kind.rawValue) is not the optimizer whose state \(path) "
+                               + "holds (\(record.optimizer?.rawValue ?? "none"))")
         }
         var byName: [String: NamedArray] = [:]
         for t in tensors { byName[t.name] = t }

@@ -2,7 +2,7 @@
 // schedules. Weight decay skips biases, BN parameters and PReLU slopes (the store's mask).
 import Foundation
 
-public indirect enum Schedule: Sendable, Equatable, Codable {
+public indirect enum Schedule: Sendable, Equatable, TextCodable {
     case constant
     /// lr × gamma^(⌊epoch / every⌋) — He et al.'s ÷10 steps.
     case step(every: Int, gamma: Double)

@@ -14,7 +14,8 @@ public struct TrainSummary: Codable, Sendable {
     public var peakRSSMegabytes: Double
     public var lsuv: [LSUVLayerReport]?
     public var stoppedBySignal: Bool
-    public var config: ConfigRecord
+    /// The run's settings, in their stored form.
+    public var config: TrainSettings
 
     enum CodingKeys: String, CodingKey {
         case model, initializer, steps, epochs, finalTrainLoss, testAccuracy, testLoss, imagesPerSecond, wallSeconds
@@ -47,7 +48,8 @@ extension TrainSummary {
         peakRSSMegabytes = try c.decode(Double.self, forKey: .peakRSSMegabytes)
         lsuv = try c.decodeIfPresent([LSUVLayerReport].self, forKey: .lsuv)
         stoppedBySignal = try c.decode(Bool.self, forKey: .stoppedBySignal)
-        config = try c.decode(ConfigRecord.self, forKey: .config)
+        // summaries of GoodInit's first format hold a flat record: read either
+        config = try TrainSettings.stored(JSONEncoder().encode(c.decode(JSONValue.self, forKey: .config)))
     }
 }
 

@@ -11,7 +11,7 @@ public enum OutputFolder {
     /// Creates `path` (and its parents) and checks that a file can be written in it, so that a bad
     /// `--out` is refused in one line before any data loads.
     public static func prepare(_ path: String) throws {
-        func fail(_ problem: String) -> TrainingError { TrainingError("--out \(path): \(problem)") }
+        func fail(_ problem: String) -> SettingError { SettingError("out", "\(path): \(problem)") }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
             throw fail("is a file, not a folder")
@@ -98,14 +98,12 @@ public struct CheckpointMetadata: Sendable {
             optimizer = nil; optimizerSteps = 0
         }
         guard let text = meta["config"] else { throw fail("metadata has no 'config'") }
-        var record: ConfigRecord
         do {
-            record = try JSONDecoder().decode(ConfigRecord.self, from: Data(text.utf8))
+            config = try TrainSettings.stored(Data(text.utf8))
+        } catch let e as SettingError {
+            throw fail("stored configuration: \(e)")
         } catch {
             throw fail("metadata 'config' is not a GoodInit training configuration")
         }
-        // the thread budget is this machine's choice (eval and resume set their own), not the file's
-        record.workers = 1; record.threads = 0
-        do { config = try record.settings() } catch { throw fail("stored configuration: \(error)") }
     }
 }

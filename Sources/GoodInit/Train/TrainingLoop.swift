@@ -38,24 +38,8 @@ public final class TrainingLoop {
                 cancellation: CancellationToken = CancellationToken(), ranks: RankGroup = SingleRank.shared) throws {
         try settings.validate()
         self.ranks = ranks
-        let loop = settings.loop, workers = settings.compute.workers
-        // Workers share chunks; the chunking never depends on W (same bits for any W), so a batch
-        // with fewer chunks than workers would leave workers idle. Say so rather than run slower.
-        let chunkCount = chunks(batch: loop.batchSize, chunk: loop.chunk)
-        guard workers <= chunkCount else {
-            throw TrainingError("\(workers) workers need at least \(workers) chunks, but batch \(loop.batchSize) / "
-                                + "chunk \(loop.chunk) gives \(chunkCount): pass --chunk "
-                                + "\(max(1, loop.batchSize / workers)) or less")
-        }
-        if ranks.size > 1 {
-            try RankShares.check(ranks: ranks.size, chunks: chunkCount, batch: loop.batchSize, chunk: loop.chunk)
-            let perRank = RankShares.trainingChunks(rank: ranks.size - 1, ranks: ranks.size, chunks: chunkCount).count
-            guard workers <= perRank else {
-                throw TrainingError("\(workers) workers per rank need at least \(workers) chunks on each of the "
-                                    + "\(ranks.size) ranks, but some get \(perRank): pass --workers \(perRank) or a "
-                                    + "smaller --chunk")
-            }
-        }
+        let loop = settings.loop
+        try loop.chunking.check(workers: settings.compute.workers, ranks: ranks.size)
         self.settings = settings
         self.setup = try setup ?? TrainingSetup(settings)
         self.setup.evaluator.ranks = ranks
@@ -66,7 +50,7 @@ public final class TrainingLoop {
         self.cancellation = cancellation
         let (net, train) = (self.setup.net, self.setup.data.train)
         guard train.count >= loop.batchSize else {
-            throw TrainingError("--batch-size \(loop.batchSize) is more than the \(train.count) training samples")
+            throw SettingError("loop.batchSize", "\(loop.batchSize) is more than the \(train.count) training samples")
         }
         let kind = settings.optimizer.kind
         // Before any plan allocates: the training batch, then LSUV's or evaluation's.
@@ -106,7 +90,7 @@ public final class TrainingLoop {
         let all: [TrainingSink] = !leader ? [] : [try MetricsFile(path: metricsPath, truncate: resume == nil),
                                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)]
             + (tensorBoard.map { [$0] } ?? []) + sinks
-        let plan = Plan(net: net, batch: settings.loop.batchSize, chunkSize: settings.loop.chunk,
+        let plan = Plan(net: net, chunking: settings.loop.chunking,
                         workers: settings.compute.workers, threads: setup.threads, ranks: ranks)
         let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
@@ -165,12 +149,12 @@ public final class TrainingLoop {
             // Another batch size would change the data order and what a step means.
             let trained = meta.config.loop.batchSize
             guard trained == b else {
-                throw TrainingError("--resume \(resume): trained with --batch-size \(trained), not \(b); "
-                                    + "resume with --batch-size \(trained)")
+                throw SettingError("loop.batchSize", "\(b) is not the batch size \(resume) was trained with: "
+                                   + "resume with \(trained)")
             }
             guard meta.position.batchInEpoch <= perEpoch else {
-                throw TrainingError("--resume \(resume): at batch \(meta.position.batchInEpoch) of an epoch, "
-                                    + "but an epoch has \(perEpoch) batches here (another --train-limit or data set?)")
+                throw DataError(file: resume, problem: "at batch \(meta.position.batchInEpoch) of an epoch, but "
+                                + "an epoch has \(perEpoch) batches here (another training-sample limit or data set?)")
             }
             if meta.config.compute.flushSubnormals != settings.compute.flushSubnormals {
                 let (was, now) = settings.compute.flushSubnormals ? ("IEEE", "flushed") : ("flushed", "IEEE")
@@ -291,7 +275,7 @@ public final class TrainingLoop {
             testAccuracy: run.lastEval?.accuracy, testLoss: run.lastEval?.loss,
             imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
             peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
-            config: ConfigRecord(settings))
+            config: settings)
         guard ranks.isLeader else { return summary }
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: URL(fileURLWithPath: joinPath(settings.out, "summary.json")),
@@ -307,21 +291,27 @@ public final class TrainingLoop {
         if pos.batchInEpoch > 0 { // in an epoch's middle: its sums so far
             pos.epochLossSum = run.epochLoss; pos.epochCorrect = run.epochCorrect; pos.epochSeen = run.epochSeen
         }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        let config = String(decoding: try enc.encode(ConfigRecord(settings)), as: UTF8.self)
+        let config = try settings.stored()
         try cancellation.whileSaving {
             try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: checkpointPath)
         }
     }
 
-    /// The position and CRC-32C checksums of the weights, running statistics and optimizer state.
-    func startingPoint(_ pos: TrainingPosition) -> String {
+    /// What ranks compare before the first step: the position and CRC-32C checksums of the weights,
+    /// running statistics and optimizer state.
+    struct StartingPoint: Codable, Equatable {
+        var step, epoch, batch: Int
+        var weights: UInt32
+        var statistics, optimizer: [UInt32]
+    }
+
+    func startingPoint(_ pos: TrainingPosition) -> StartingPoint {
         func crc(_ t: Tensor) -> UInt32 {
             t.withPointer { CRC32C.checksum(UnsafeRawBufferPointer(start: $0, count: t.count * 4)) }
         }
-        let states = net.stateTensors.map { crc($0.1) }, opt = [optimizer.state1, optimizer.state2].map(crc)
-        return "{\"step\":\(pos.step),\"epoch\":\(pos.epoch),\"batch\":\(pos.batchInEpoch),"
-            + "\"weights\":\(crc(net.params.values)),\"statistics\":\"\(states)\",\"optimizer\":\"\(opt)\"}"
+        return StartingPoint(step: pos.step, epoch: pos.epoch, batch: pos.batchInEpoch, weights: crc(net.params.values),
+                             statistics: net.stateTensors.map { crc($0.1) },
+                             optimizer: [optimizer.state1, optimizer.state2].map(crc))
     }
 
     /// Names the first op whose output (first chunk of the batch, then first op), or parameter whose

@@ -1,0 +1,70 @@
+// W Dispatch workers × T OpenMP threads, the layout and the float mode, and the flags every compute
+// command shares (with the seed).
+import ArgumentParser
+import Foundation
+
+public struct ComputeOptions: Sendable, Equatable, DefaultedSettings {
+    public var workers = 1
+    /// T per worker; 0 means cores / W.
+    public var threads = 0
+    /// Unlike W and T, the layout changes the bits (the convolutions' summation order).
+    public var layout = LayoutPolicy.auto
+    /// Subnormal floats become zero (x86 FTZ + DAZ). Off by default, as in PyTorch: a run whose
+    /// signal decays into subnormals (deep nets from N(0, 0.01²)) then keeps full speed, at the
+    /// price of bits that differ from an IEEE run once a subnormal appears.
+    public var flushSubnormals = false
+    public init() {}
+    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto, flushSubnormals: Bool = false) {
+        self.workers = workers; self.threads = threads; self.layout = layout; self.flushSubnormals = flushSubnormals
+    }
+
+    /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).
+    public static var threadLimit: Int { min(1024, 4 * ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// T for each worker: the given count, or the cores shared among the workers.
+    public var threadsPerWorker: Int {
+        threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
+    }
+
+    func validate() throws {
+        let limit = Self.threadLimit
+        try SettingError.check(workers >= 1 && workers <= limit, "compute.workers",
+                               "must be in 1...\(limit) (4 × the cores, at most 1024)", workers)
+        try SettingError.check(threads >= 0 && threads <= limit, "compute.threads",
+                               "must be 0 (auto) or at most \(limit) (4 × the cores, at most 1024)", threads)
+    }
+}
+
+extension ComputeOptions {
+    /// Options every compute command shares: the thread budget, the layout, the float mode, the seed.
+    public struct Flags: ParsableArguments, Sendable {
+        @Option(parsing: .unconditional,
+                help: .withDefault("Data-parallel Dispatch workers (W), at most 4 × the cores.", ComputeOptions().workers),
+                transform: { try Parse.threads($0, min: 1) })
+        public var workers = ComputeOptions().workers
+        @Option(parsing: .unconditional,
+                help: .withDefault("OpenMP threads per worker (T); 0 = cores / W; at most 4 × the cores.",
+                                   ComputeOptions().threads),
+                transform: { try Parse.threads($0, min: 0) })
+        public var threads = ComputeOptions().threads
+        @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.")
+        public var seed = LoopOptions().seed
+        @Option(help: ArgumentHelp("Activation layout: auto (channel-blocked direct convolution where the net allows) "
+                                   + "or plain (NCHW, im2col). Convolutions sum in other orders: results agree to "
+                                   + "rounding, not bits."))
+        public var layout = ComputeOptions().layout
+        @Flag(help: ArgumentHelp("Flush subnormal floats to zero (x86 FTZ + DAZ): full speed when a signal decays "
+                                 + "into subnormals, but other bits than an IEEE run from then on."))
+        public var flushSubnormals = ComputeOptions().flushSubnormals
+        public init() {}
+
+        public var options: ComputeOptions {
+            ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals)
+        }
+
+        /// Runs a command's work in the subnormal mode the flags ask for.
+        public func inMode<T>(_ body: () throws -> T) throws -> T {
+            try FloatMode.run(flushingSubnormals: flushSubnormals, body)
+        }
+    }
+}
