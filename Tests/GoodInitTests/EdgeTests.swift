@@ -48,6 +48,46 @@ func scratchFolder(_ tag: String) -> String {
         #expect(message.contains("net.yaml") && message.contains(key), "\(message)")
     }
 
+    @Test("every layer kind refuses an option it does not take, naming the file, the layer, the key and what it takes",
+          arguments: ModelFile.layerOptions.keys.sorted())
+    func unknownOption(_ kind: String) {
+        let text = Self.head + "  - relu\n  - \(kind): {nonsense: 1}\n" + Self.tail
+        let message = refusal(kind) { _ = try ModelFile.parse(text, file: "net.yaml") }
+        let options = ModelFile.layerOptions[kind] ?? []
+        let accepted = options.isEmpty ? "\(kind) takes no options" : "allowed: " + options.joined(separator: ", ")
+        #expect(message == "net.yaml: layers[1].\(kind).nonsense: unknown key (\(accepted))", "\(message)")
+    }
+
+    @Test("every layer kind the option table lists is one the parser builds, with its options or none",
+          arguments: ModelFile.layerOptions.keys.sorted())
+    func everyKindParses(_ kind: String) throws {
+        let options = ModelFile.layerOptions[kind] ?? []
+        for item in options.contains("out") ? ["\(kind): {out: 4}"] : [kind, "\(kind): {}"] {
+            let m = try ModelFile.parse(Self.head + "  - \(item)\n" + Self.tail, file: "net.yaml")
+            #expect(m.layers.count == 3, "\(item)")
+        }
+    }
+
+    @Test("a model file's network that does not fit is refused naming the file, when built and when sized for training")
+    func shapeErrorsNameTheFile() throws {
+        let folder = scratchFolder("shape")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/net.yaml"
+        func error(_ layers: String, batch: Int) throws -> ShapeError {
+            try (Self.head + layers).write(toFile: path, atomically: true, encoding: .utf8)
+            var c = TrainSettings()
+            c.model = .file(path); c.data = DataOptions(source: .synthetic); c.loop.batchSize = batch
+            return try #require(throws: ShapeError.self) { _ = try TrainingLoop(c) }
+        }
+        let window = try error("  - maxpool: {window: 30}\n" + Self.tail, batch: 32)
+        #expect(window.file == path && "\(window)".hasPrefix(path + ": ")
+                && "\(window)".contains("larger than the input"), "\(window)")
+        // 65,536 channels of 28×28 at batch 1,024: about 420 GB of activations
+        let memory = try error("  - conv: {out: 65536}\n  - gap\n  - linear: {out: 10}\n", batch: 1024)
+        #expect(memory.file == path && "\(memory)".hasPrefix(path + ": ")
+                && "\(memory)".contains("this machine has"), "\(memory)")
+    }
+
     @Test("a window larger than its input is refused naming the layer, also when integer division would round it in",
           arguments: ["  - maxpool: {window: 30}\n", "  - maxpool: {window: 29, stride: 29}\n",
                       "  - conv: {out: 4, kernel: 31, padding: 0}\n"])

@@ -1,16 +1,5 @@
 import Foundation
 
-/// Why a data or checkpoint file could not be used: the file, and what is wrong with it.
-public struct DataError: Error, CustomStringConvertible {
-    public let file: String
-    public let problem: String
-    public init(file: String, problem: String) {
-        self.file = file
-        self.problem = problem
-    }
-    public var description: String { "\(file): \(problem)" }
-}
-
 /// Labelled images held in memory: `images` is count × C×H×W (NCHW), scaled to [0,1] on load.
 public struct Dataset: Sendable {
     public var name: String

@@ -128,11 +128,6 @@ public enum Initializer: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct InitError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
-
 extension Network {
     /// Initializes every parameter from `seed`: weights with `initializer`, the rest by role.
     /// Same seed ⇒ same bits. LSUV's pre-init happens here (orthogonal); its scaling is `lsuv(...)`.

@@ -86,11 +86,6 @@ public protocol SyncOp: Op {
 /// Ops whose output shares the input's memory (flatten): no copy, no backward work.
 public protocol AliasOp: Op {}
 
-public struct ShapeError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ op: String, _ problem: String) { description = "\(op): \(problem)" }
-}
-
 /// Ops that carry an activation function, so initializers can take the right gain.
 public protocol Nonlinearity {
     /// PyTorch's calculate_gain for this nonlinearity.

@@ -79,9 +79,12 @@ public enum ModelFile {
             guard case .bool(let b) = Value(node) else { throw fail("\(at).\(key)", "expected true or false") }
             return b
         }
-        func check(_ args: Fields, _ allowed: [String], _ at: String) throws {
+        func check(_ args: Fields, _ kind: String, _ at: String) throws {
+            guard let allowed = layerOptions[kind] else { throw fail(at, "unknown layer '\(kind)'") }
             for k in args.keys where !allowed.contains(k) {
-                throw fail("\(at).\(k)", "unknown key (allowed: \(allowed.joined(separator: ", ")))")
+                let accepted = allowed.isEmpty ? "\(kind) takes no options"
+                    : "allowed: \(allowed.joined(separator: ", "))"
+                throw fail("\(at).\(kind).\(k)", "unknown key (\(accepted))")
             }
         }
         func spec(_ item: Node, _ at: String) throws -> LayerSpec {
@@ -104,42 +107,48 @@ public enum ModelFile {
             case .map(let m): args = m
             default: throw fail(here, "expected a mapping of options")
             }
+            try check(args, kind, at)  // before the switch, so no layer kind can skip it
             switch kind {
             case "conv":
-                try check(args, ["out", "kernel", "stride", "padding", "bias"], here)
                 let k = try int(args, "kernel", here, 3)
                 return .conv(out: try int(args, "out", here, nil), kernel: k, stride: try int(args, "stride", here, 1),
                              padding: try int(args, "padding", here, k / 2, min: 0),
                              bias: try bool(args, "bias", here, true))
             case "linear":
-                try check(args, ["out", "bias"], here)
                 return .linear(out: try int(args, "out", here, nil), bias: try bool(args, "bias", here, true))
-            case "batchnorm", "bn": try check(args, [], here); return .batchNorm
+            case "batchnorm", "bn": return .batchNorm
             case "relu": return .relu
-            case "leaky_relu", "leakyrelu":
-                try check(args, ["slope"], here); return .leakyRelu(try num(args, "slope", here, 0.01))
+            case "leaky_relu", "leakyrelu": return .leakyRelu(try num(args, "slope", here, 0.01))
             case "tanh": return .tanh
             case "sigmoid": return .sigmoid
-            case "prelu":
-                try check(args, ["shared"], here); return .prelu(shared: try bool(args, "shared", here, false))
-            case "maxout": try check(args, ["pieces"], here); return .maxout(pieces: try int(args, "pieces", here, 2))
+            case "prelu": return .prelu(shared: try bool(args, "shared", here, false))
+            case "maxout": return .maxout(pieces: try int(args, "pieces", here, 2))
             case "maxpool", "avgpool":
-                try check(args, ["window", "stride"], here)
                 let w = try int(args, "window", here, 2), s = try int(args, "stride", here, w)
                 return kind == "maxpool" ? .maxPool(window: w, stride: s) : .avgPool(window: w, stride: s)
             case "global_avgpool", "gap": return .globalAvgPool
             case "global_maxpool", "gmp": return .globalMaxPool
             case "dropout":
-                try check(args, ["p"], here)
                 let p = try num(args, "p", here, 0.5, valid: { $0 >= 0 && $0 < 1 }, range: "a number in [0, 1)")
                 return .dropout(p)
             case "flatten": return .flatten
-            default: throw fail(at, "unknown layer '\(kind)'")
+            default: throw fail(at, "unknown layer '\(kind)'")  // check refused it already
             }
         }
         let specs = try layers.enumerated().map { try spec($0.element, "layers[\($0.offset)]") }
         return (name, input, specs)
     }
+
+    /// Every layer kind a model file may name (residual aside: it takes a list of layers), with the
+    /// options it takes; any other key is refused, so a misspelt option never passes unseen. The
+    /// parser's switch builds the same kinds (a test parses each one).
+    static let layerOptions: [String: [String]] = [
+        "conv": ["out", "kernel", "stride", "padding", "bias"], "linear": ["out", "bias"],
+        "batchnorm": [], "bn": [], "relu": [], "leaky_relu": ["slope"], "leakyrelu": ["slope"],
+        "tanh": [], "sigmoid": [], "prelu": ["shared"], "maxout": ["pieces"],
+        "maxpool": ["window", "stride"], "avgpool": ["window", "stride"],
+        "global_avgpool": [], "gap": [], "global_maxpool": [], "gmp": [], "dropout": ["p"], "flatten": [],
+    ]
 
     /// A mapping's keys in document order with their values; of repeated keys the last counts,
     /// as in Yams' dictionaries.

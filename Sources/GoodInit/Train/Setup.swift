@@ -49,8 +49,9 @@ public final class TrainingSetup {
             guard m.input == input else {
                 throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)")
             }
-            do { return try Network(name: m.name, input: m.input, layers: m.layers) } catch let e as ShapeError {
-                throw DataError(file: file, problem: e.description)
+            do { return try Network(name: m.name, input: m.input, layers: m.layers) } catch var e as ShapeError {
+                e.file = file
+                throw e
             }
         }
     }

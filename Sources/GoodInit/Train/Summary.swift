@@ -52,21 +52,3 @@ extension TrainSummary {
         config = try TrainSettings.stored(JSONEncoder().encode(c.decode(JSONValue.self, forKey: .config)))
     }
 }
-
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
-}
-
-/// Training stopped because a loss or gradient became NaN/Inf: a property of the run (too high a
-/// learning rate, a bad init), not of the input, so experiments record it instead of aborting.
-/// Every rank sees it at the same step: they hold the same weights and agree on its location.
-public struct DivergenceError: ErrorOnEveryRank, CustomStringConvertible {
-    public let step: Int          // 1-based step whose forward or backward went non-finite
-    public let location: String   // the first layer whose output or gradient is NaN/Inf
-    public let checkpoint: String?
-    public var description: String {
-        "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is "
-            + (checkpoint ?? "none (no epoch finished yet)")
-    }
-}

@@ -58,9 +58,9 @@ public final class TrainingLoop {
             try net.checkMemory(batch: loop.batchSize, chunk: loop.chunk, optimizerStates: kind == .adam ? 2 : 1)
             let lsuvBatch = max(100, min(settings.initialization.lsuv.batchSize, train.count))
             try net.checkMemory(batch: lsuvBatch, chunk: Int.max, optimizerStates: 0)
-        } catch let e as ShapeError {
-            guard case .file(let file) = settings.model else { throw e }
-            throw DataError(file: file, problem: e.description)
+        } catch var e as ShapeError {
+            if case .file(let file) = settings.model { e.file = file }
+            throw e
         }
         optimizer = Optimizer(kind, store: net.params, momentum: Float(settings.optimizer.momentum),
                               weightDecay: Float(settings.optimizer.weightDecay))
