@@ -34,10 +34,6 @@ func peakShare(_ gflops: Double, threads: Int, isa: ISA = .current) -> (peak: Do
     return (peak, gflops / peak)
 }
 
-/// `"peak_gflops":…,"peak_fraction":…` for a --json line.
-func peakJSON(_ share: (peak: Double, fraction: Double)) -> String {
-    String(format: "\"peak_gflops\":%.2f,\"peak_fraction\":%.4f", share.peak, share.fraction)
-}
 
 struct BenchPeak: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,9 +66,12 @@ struct BenchPeak: ParsableCommand {
                 if t == 1 { one = g }
                 let scale = one.map { g / $0 } ?? .nan
                 if json {
-                    print(String(format: "{\"kernel\":\"fma-peak\",\"isa\":\"%@\",\"gemm_kernel\":\"%@\","
-                                 + "\"threads\":%d,\"gflops\":%.2f,\"vs_one_thread\":%.3f}",
-                                 isa.description, isa.gemmKernelName, t, g, scale))
+                    struct Line: Encodable {
+                        let kernel = "fma-peak", isa: String, gemmKernel: String, threads: Int
+                        let gflops: Double?, vsOneThread: Double?
+                    }
+                    try printJSONLine(Line(isa: isa.description, gemmKernel: isa.gemmKernelName, threads: t,
+                                           gflops: rounded(g, 2), vsOneThread: rounded(scale, 3)))
                 } else {
                     print(isa.description.padding(toLength: 9, withPad: " ", startingAt: 0)
                           + String(format: " %7d %8.1f %11.1f %12.2f", t, g, g / Double(t), scale))
@@ -112,9 +111,14 @@ struct BenchGemm: ParsableCommand {
                     let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
                     let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
                     if json {
-                        print("{\"kernel\":\"sgemm\",\"isa\":\"\(isa)\",\"m\":\(m),\"n\":\(n),\"k\":\(k),"
-                              + "\"threads\":\(t),"
-                              + "\"gflops\":\(String(format: "%.2f", g)),\(peakJSON(share))}")
+                        struct Line: Encodable {
+                            let kernel = "sgemm", isa: String, m, n, k, threads: Int
+                            let gflops, peakGflops, peakFraction: Double?
+                        }
+                        let peak = peakFields(share)
+                        try printJSONLine(Line(isa: isa.description, m: m, n: n, k: k, threads: t,
+                                               gflops: rounded(g, 2), peakGflops: peak.gflops,
+                                               peakFraction: peak.fraction))
                     } else {
                         print(String(format: "%6d %6d %6d  %7d  %8.1f (%.1f-%.1f)  %5.1f %% of %.1f", m, n, k, t, g,
                                      flops / r.max / 1e9, flops / r.min / 1e9, 100 * share.fraction, share.peak))
@@ -128,7 +132,8 @@ struct BenchGemm: ParsableCommand {
 struct BenchLSUV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
-    @Option(help: .withDefault("Preset.", ModelPreset.plain30.rawValue), transform: Parse.named) var model = ModelPreset.plain30
+    @Option(help: .withDefault("Preset.", ModelPreset.plain30.rawValue), transform: Parse.named)
+    var model = ModelPreset.plain30
     @Option(parsing: .unconditional, help: "Minibatch size.",
             transform: { try Parse.int($0, min: 1, max: CountList.maxSize) })
     var batchSize = 128
@@ -146,7 +151,7 @@ struct BenchLSUV: ParsableCommand {
         let images = x.array, labels = [Int32](repeating: 0, count: batchSize)
         var opts = LSUVOptions(); opts.batchSize = batchSize
         net.initialize(.orthogonal(gain: 1), seed: compute.seed)
-        let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: batchSize), workers: 1, threads: threads)
+        let plan = Plan(net: net, chunking: .whole(batchSize), workers: 1, threads: threads)
         plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
         let fwd = Timing.measure(repeats: repeats) { plan.forward(training: true) }
         var tries = 0
@@ -159,10 +164,14 @@ struct BenchLSUV: ParsableCommand {
         let passes = lsuv.median / fwd.median, withoutPre = (lsuv.median - pre.median) / fwd.median
         let name = model.rawValue
         if json {
-            print(String(format: "{\"kernel\":\"lsuv\",\"model\":\"%@\",\"batch\":%d,\"threads\":%d,\"forward_s\":%.6g,"
-                         + "\"lsuv_s\":%.6g,\"preinit_s\":%.6g,\"tries\":%d,\"forward_passes\":%.3f,"
-                         + "\"forward_passes_without_preinit\":%.3f}",
-                         name, batchSize, threads, fwd.median, lsuv.median, pre.median, tries, passes, withoutPre))
+            struct Line: Encodable {
+                let kernel = "lsuv", model: String, batch, threads: Int
+                let forwardS, lsuvS, preinitS: Double?, tries: Int, forwardPasses, forwardPassesWithoutPreinit: Double?
+            }
+            try printJSONLine(Line(model: name, batch: batchSize, threads: threads, forwardS: significant(fwd.median),
+                                   lsuvS: significant(lsuv.median), preinitS: significant(pre.median), tries: tries,
+                                   forwardPasses: rounded(passes, 3),
+                                   forwardPassesWithoutPreinit: rounded(withoutPre, 3)))
         } else {
             print(String(format: "%@ batch %d, %d threads: forward %.4f s, LSUV %.4f s (orthogonal pre-init %.4f s, "
                          + "%d tries in all) = %.2f forward passes (%.2f without the pre-init)",
@@ -190,10 +199,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
 
     func validate() throws {
-        for b in batchSize.values { for w in workers.values where w > (b + chunk - 1) / chunk {
-            throw ValidationError("\(w) workers need at least \(w) chunks, but batch \(b) / chunk \(chunk) gives "
-                                  + "\((b + chunk - 1) / chunk): pass --chunk \(max(1, b / w)) or less")
-        } }
+        for b in batchSize.values {
+            for w in workers.values { try checkChunking(Chunking(batch: b, chunk: chunk), workers: w) }
+        }
     }
 
     func run() throws {
@@ -232,13 +240,18 @@ struct BenchTrain: ParsableCommand {
                                             peakRSSMB: ProcessStats.peakRSSMegabytes())
                     points.append(p)
                     if json {
-                        let f = { (format: String, v: Double) in String(format: format, v) }
-                        print("{\"model\":\"\(name)\",\"layout\":\"\(layout)\",\"batch\":\(b),"
-                              + "\"threads\":\(t),\"workers\":\(w),"
-                              + "\"img_per_s\":\(f("%.1f", ips)),\"gflops\":\(f("%.2f", gf)),"
-                              + "\"speedup\":\(f("%.3f", speedup)),\"efficiency\":\(f("%.3f", eff)),\(peakJSON(share)),"
-                              + "\"peak_rss_mb\":\(f("%.1f", p.peakRSSMB)),"
-                              + "\"inference_img_per_s\":\(f("%.1f", p.inferenceImgPerS))}")
+                        struct Line: Encodable {
+                            let model, layout: String, batch, threads, workers: Int
+                            let imgPerS, gflops, speedup, efficiency, peakGflops, peakFraction, peakRssMb: Double?
+                            let inferenceImgPerS: Double?
+                        }
+                        let peak = peakFields(share)
+                        try printJSONLine(Line(model: name, layout: layout.rawValue, batch: b, threads: t, workers: w,
+                                               imgPerS: rounded(ips, 1), gflops: rounded(gf, 2),
+                                               speedup: rounded(speedup, 3), efficiency: rounded(eff, 3),
+                                               peakGflops: peak.gflops, peakFraction: peak.fraction,
+                                               peakRssMb: rounded(p.peakRSSMB, 1),
+                                               inferenceImgPerS: rounded(p.inferenceImgPerS, 1)))
                     } else {
                         // %@ would not pad a Swift String
                         let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS)

@@ -79,10 +79,15 @@ struct BenchKernels: ParsableCommand {
                 let r = c.measure(threads: t, repeats: c.repeats(atLeast: repeats, flopBudget: 2e9))
                 let g = c.flops / r.median / 1e9, share = peakShare(g, threads: t)
                 if json {
-                    let gbps = String(format: "%.3f", c.bytes / r.median / 1e9)
-                    print("{\"kernel\":\"\(c.kernel)\",\"isa\":\"\(ISA.current)\",\"shape\":\"\(c.shape)\","
-                          + "\"threads\":\(t),\"gflops\":\(String(format: "%.3f", g)),\"gbps\":\(gbps),"
-                          + "\"seconds\":\(String(format: "%.6g", r.median)),\(peakJSON(share))}")
+                    struct Line: Encodable {
+                        let kernel, isa, shape: String, threads: Int
+                        let gflops, gbps, seconds, peakGflops, peakFraction: Double?
+                    }
+                    let peak = peakFields(share)
+                    try printJSONLine(Line(kernel: c.kernel, isa: ISA.current.description, shape: c.shape, threads: t,
+                                           gflops: rounded(g, 3), gbps: rounded(c.bytes / r.median / 1e9, 3),
+                                           seconds: significant(r.median), peakGflops: peak.gflops,
+                                           peakFraction: peak.fraction))
                 } else {
                     print(c.kernel.padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
                           + c.shape.padding(toLength: sw, withPad: " ", startingAt: 0)

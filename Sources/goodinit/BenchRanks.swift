@@ -48,8 +48,7 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
 
     func run() throws {
         try withRanks { group in
-            let chunks = (batchSize + chunk - 1) / chunk
-            try RankShares.check(ranks: group.size, chunks: chunks, batch: batchSize, chunk: chunk)
+            try Chunking(batch: batchSize, chunk: chunk).check(workers: 1, ranks: group.size)
             let ranks = CountingRanks(group), p = group.size
             if group.isLeader && !json {
                 print("model          P  batch chunk  T     img/s   step ms  tree all-reduce ms  MPI_Allreduce ms"
@@ -62,7 +61,8 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let size = net.inputShape.reduce(1, *)
                 let images = Tensor.randomNormal(shape: [batchSize * size], seed: 3).array
                 let labels = (0..<batchSize).map { Int32($0 % net.classes) }
-                let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: chunk), workers: 1, threads: threads,
+                let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: chunk), workers: 1,
+                                threads: threads,
                                 ranks: ranks)
                 plan.setInput(images: images, labels: labels, indices: Array(0..<batchSize)[...])
                 let step = {
@@ -95,13 +95,18 @@ struct BenchRanks: ParsableCommand, RunsOverRanks {
                 let ips = Double(batchSize) / t.median, mb = Double(n * 4) / 1e6, sentMB = Double(sent) / 1e6
                 let name = preset.rawValue
                 if json {
-                    let mpiS = mpi.map { String(format: "%.6g", $0.median) } ?? "null"
-                    print(String(format: "{\"model\":\"%@\",\"ranks\":%d,\"batch\":%d,\"chunk\":%d,\"threads\":%d,"
-                                 + "\"img_per_s\":%.1f,\"step_s\":%.6g,\"tree_allreduce_s\":%.6g,"
-                                 + "\"mpi_allreduce_s\":%@,\"params\":%d,\"sent_bytes_per_step\":%d,"
-                                 + "\"update_s\":%.6g,\"batchnorms\":%d,\"flops_per_sample\":%d}",
-                                 name, p, batchSize, chunk, threads, ips, t.median, tree.median, mpiS, n, sent,
-                                 update.median, net.ops.filter { $0 is BatchNorm }.count, net.flopsPerSample))
+                    struct Line: Encodable {
+                        let model: String, ranks, batch, chunk, threads: Int
+                        let imgPerS, stepS, treeAllreduceS, mpiAllreduceS: Double?
+                        let params, sentBytesPerStep: Int, updateS: Double?, batchnorms, flopsPerSample: Int
+                    }
+                    try printJSONLine(Line(model: name, ranks: p, batch: batchSize, chunk: chunk, threads: threads,
+                                           imgPerS: rounded(ips, 1), stepS: significant(t.median),
+                                           treeAllreduceS: significant(tree.median),
+                                           mpiAllreduceS: mpi.flatMap { significant($0.median) }, params: n,
+                                           sentBytesPerStep: sent, updateS: significant(update.median),
+                                           batchnorms: net.ops.filter { $0 is BatchNorm }.count,
+                                           flopsPerSample: net.flopsPerSample))
                 } else {
                     let mpiText = mpi.map { String(format: "%16.3f", $0.median * 1e3) }
                         ?? String(repeating: " ", count: 13) + "n/a"

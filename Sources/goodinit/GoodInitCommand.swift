@@ -55,3 +55,8 @@ struct GoodInitCommand: ParsableCommand {
         return "--" + prefix + kebab
     }
 }
+
+/// The chunking rule as a usage error (exit 64), naming --chunk.
+func checkChunking(_ chunking: Chunking, workers: Int) throws {
+    do { try chunking.check(workers: workers) } catch { throw ValidationError(GoodInitCommand.describe(error)) }
+}

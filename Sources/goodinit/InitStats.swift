@@ -7,9 +7,11 @@ struct InitStats: ParsableCommand {
         commandName: "init-stats",
         abstract: "Per-layer output mean/variance (forward) and gradient variance (backward) at initialization, "
             + "on one minibatch.")
-    @Option(help: .withDefault("Preset.", ModelPreset.plain30.rawValue), transform: Parse.named) var model = ModelPreset.plain30
+    @Option(help: .withDefault("Preset.", ModelPreset.plain30.rawValue), transform: Parse.named)
+    var model = ModelPreset.plain30
     @Option(help: "Activation for presets that take one.") var activation = ActivationKind.relu
-    @Option(name: .customLong("init"), help: .withDefault("Initializer (as for train).", "he-normal"), transform: Parse.text)
+    @Option(name: .customLong("init"), help: .withDefault("Initializer (as for train).", "he-normal"),
+            transform: Parse.text)
     var initializer = Initializer.heNormal(fanOut: false)
     @Option(parsing: .unconditional, help: "Minibatch size (at most the training samples).",
             transform: Parse.positiveInt)
@@ -32,7 +34,7 @@ struct InitStats: ParsableCommand {
         init_.lsuv.batchSize = batchSize
         _ = try setup.initialize(init_, seed: compute.seed)
         let net = setup.net
-        let plan = Plan(net: net, chunking: Chunking(batch: batchSize, chunk: batchSize), workers: 1, threads: setup.threads)
+        let plan = Plan(net: net, chunking: .whole(batchSize), workers: 1, threads: setup.threads)
         plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<batchSize)[...])
         plan.forward(training: true)
         let (loss, _) = plan.loss()

@@ -27,9 +27,7 @@ struct Train: ParsableCommand, RunsOverRanks {
             throw ValidationError("--train-limit \(limit) is less than --batch-size \(loop.batchSize): "
                                   + "not one step fits")
         }
-        do { try settings.loop.chunking.check(workers: compute.workers) } catch let e as SettingError {
-            throw ValidationError(GoodInitCommand.message(for: e))
-        }
+        try checkChunking(settings.loop.chunking, workers: compute.workers)
     }
 
     func run() throws {

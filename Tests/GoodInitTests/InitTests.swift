@@ -91,7 +91,7 @@ import Testing
         let report = LSUV.run(net, images: images, labels: labels, options: opts, seed: 1, threads: 1)
         #expect(report.count == 22)
         // check independently: one fresh forward on the same batch
-        let plan = Plan(net: net, chunking: Chunking(batch: 32, chunk: 32))
+        let plan = Plan(net: net, chunking: .whole(32))
         plan.setInput(images: images, labels: labels, indices: Array(0..<32)[...])
         plan.forward(training: true)
         for (i, op) in net.ops.enumerated() where op.isWeighted {

@@ -122,7 +122,8 @@ final class RankSlots<T>: @unchecked Sendable {
                 let net = try Network(name: "ranks", input: [2, 6, 6], layers: layers)
                 net.layoutPolicy = layout
                 net.initialize(.heNormal(fanOut: false), seed: 5)
-                let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 3), workers: 1, threads: 1, ranks: group)
+                let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 3), workers: 1, threads: 1,
+                                ranks: group)
                 plan.setInput(images: images, labels: labels, indices: Array(0..<batch)[...])
                 plan.forward(training: true, seed: 9)
                 let (loss, correct) = plan.loss()

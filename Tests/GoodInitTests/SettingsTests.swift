@@ -86,7 +86,7 @@ import Testing
         let c = Chunking(batch: 10, chunk: 4)
         #expect(c.count == 3 && c.ranges == [0..<4, 4..<8, 8..<10])
         #expect(Chunking(batch: 8, chunk: 100).ranges == [0..<8])
-        #expect(Chunking(batch: .max, chunk: .max).count == 1)
+        #expect(Chunking.whole(.max).count == 1)
         #expect(Chunking(batch: .max, chunk: 2).count == Int.max / 2 + 1)
     }
 
@@ -94,7 +94,7 @@ import Testing
     func workersNeedChunks() throws {
         #expect(throws: Never.self) { try Chunking(batch: 64, chunk: 32).check(workers: 2) }
         do {
-            try Chunking(batch: 64, chunk: 64).check(workers: 2)
+            try Chunking.whole(64).check(workers: 2)
             Issue.record("2 workers on one chunk accepted")
         } catch let e as SettingError {
             #expect(e.setting == "loop.chunk" && e.problem.hasPrefix("64 ") && e.problem.contains("use chunk 32"))

@@ -1,5 +1,5 @@
 // The library's errors, one type per kind of failure: each names what is wrong in its description,
-// which is what the CLI prints. ErrorOnEveryRank and RankMismatch live with RankGroup.
+// which is what the CLI prints (a SettingError with the flag for its setting).
 
 /// Thrown when a data, model, checkpoint, metrics or results file cannot be read or used: the file and why.
 public struct DataError: Error, CustomStringConvertible {
@@ -48,4 +48,23 @@ public struct DivergenceError: ErrorOnEveryRank, CustomStringConvertible {
         "non-finite value at step \(step): \(location) is NaN/Inf; the last good checkpoint is "
             + (checkpoint ?? "none (no epoch finished yet)")
     }
+}
+
+/// A setting whose value is out of range, or that contradicts the data, the machine or a checkpoint.
+public struct SettingError: Error, CustomStringConvertible {
+    /// The setting's path in the stored settings, as `optimizer.lr` or `loop.batchSize`.
+    public let setting: String
+    /// What is wrong, as it follows the setting's name or its flag: "0.5 is not …", "must be …, got 0".
+    public let problem: String
+    public init(_ setting: String, _ problem: String) { self.setting = setting; self.problem = problem }
+    public var description: String { "\(setting) \(problem)" }
+}
+
+/// An error every rank throws at the same point of the run (a configuration mismatch, a divergence
+/// seen by all): the ranks can end together and normally, where an error on one rank must abort.
+public protocol ErrorOnEveryRank: Error {}
+
+/// Ranks that were started differently (checkSame).
+public struct RankMismatch: ErrorOnEveryRank, CustomStringConvertible {
+    public let description: String
 }

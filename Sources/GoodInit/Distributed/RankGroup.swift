@@ -22,15 +22,6 @@ public protocol RankGroup: AnyObject {
     func finish()
 }
 
-/// An error every rank throws at the same point of the run (a configuration mismatch, a divergence
-/// seen by all): the ranks can end together and normally, where an error on one rank must abort.
-public protocol ErrorOnEveryRank: Error {}
-
-/// Ranks that were started differently (checkSame).
-public struct RankMismatch: ErrorOnEveryRank, CustomStringConvertible {
-    public let description: String
-}
-
 /// One process: nothing to exchange.
 public final class SingleRank: RankGroup, @unchecked Sendable {
     public static let shared = SingleRank()

@@ -83,7 +83,7 @@ enum He30: PaperExperiment {
         let setup = try TrainingSetup(s, preloaded: data)
         _ = try setup.initialize(s.initialization, seed: s.loop.seed)
         let b = 64, d = setup.data.train
-        let plan = Plan(net: setup.net, chunking: Chunking(batch: b, chunk: b), workers: 1, threads: setup.threads)
+        let plan = Plan(net: setup.net, chunking: .whole(b), workers: 1, threads: setup.threads)
         plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<b)[...])
         plan.forward(training: true)
         var points: [[Double]] = [], k = 0

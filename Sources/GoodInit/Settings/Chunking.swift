@@ -11,6 +11,9 @@ public struct Chunking: Sendable, Equatable {
         self.batch = batch; self.chunk = chunk
     }
 
+    /// The batch as one chunk (inference, LSUV, statistics: no gradient sum to order).
+    public static func whole(_ batch: Int) -> Chunking { Chunking(batch: batch, chunk: batch) }
+
     /// ⌈batch / chunk⌉, without the overflow of (batch + chunk − 1) / chunk for sizes near Int.max.
     public var count: Int { batch / chunk + (batch % chunk == 0 ? 0 : 1) }
     /// The samples of each chunk.

@@ -39,7 +39,8 @@ extension ComputeOptions {
     /// Options every compute command shares: the thread budget, the layout, the float mode, the seed.
     public struct Flags: ParsableArguments, Sendable {
         @Option(parsing: .unconditional,
-                help: .withDefault("Data-parallel Dispatch workers (W), at most 4 × the cores.", ComputeOptions().workers),
+                help: .withDefault("Data-parallel Dispatch workers (W), at most 4 × the cores.",
+                                   ComputeOptions().workers),
                 transform: { try Parse.threads($0, min: 1) })
         public var workers = ComputeOptions().workers
         @Option(parsing: .unconditional,

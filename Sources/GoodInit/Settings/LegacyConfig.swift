@@ -53,28 +53,40 @@ struct LegacyConfig: Decodable {
             guard let v = make(text) else { throw SettingError(key, "'\(text)' is not a known value") }
             return v
         }
+        // every text parsed into a local first, then assigned
+        let source: ModelSource
+        if let modelFile {
+            source = .file(modelFile)
+        } else {
+            let preset = try parsed("model", model, ModelPreset.init(rawValue:))
+            source = .preset(preset, activation: try parsed("activation", activation, ActivationKind.init(rawValue:)))
+        }
+        let initializer: Initializer, schedule: Schedule
+        do { initializer = try Initializer(parsing: self.initializer) } catch {
+            throw SettingError("initializer", "\(error)")
+        }
+        do { schedule = try Schedule(parsing: self.schedule) } catch { throw SettingError("schedule", "\(error)") }
+        let dataSource = try parsed("data", data, DataSource.init(rawValue:))
+        let kind = try parsed("optimizer", optimizer, Optimizer.Kind.init(rawValue:))
+        let layout = try parsed("layout", self.layout ?? "plain", LayoutPolicy.init(rawValue:))
         var s = TrainSettings()
-        s.model = try modelFile.map { .file($0) }
-            ?? .preset(parsed("model", model, ModelPreset.init(rawValue:)),
-                       activation: parsed("activation", activation, ActivationKind.init(rawValue:)))
-        do {
-            s.initialization.initializer = try Initializer(parsing: initializer)
-            s.optimizer.schedule = try Schedule(parsing: schedule)
-        } catch { throw SettingError("initializer/schedule", "\(error)") }
+        s.model = source
+        s.initialization.initializer = initializer
+        s.optimizer.schedule = schedule
         s.initialization.lsuv.tolVar = lsuvTolVar; s.initialization.lsuv.maxTries = lsuvMaxTries
         s.initialization.lsuv.batchSize = lsuvBatch; s.initialization.lsuv.zeroMean = lsuvZeroMean
         s.initialization.rbm.epochs = rbmEpochs; s.initialization.rbm.learningRate = Float(rbmLearningRate)
         s.initialization.rbm.samples = rbmSamples
-        s.data = DataOptions(source: try parsed("data", data, DataSource.init(rawValue:)), dir: dataDir)
+        s.data = DataOptions(source: dataSource, dir: dataDir)
         s.data.augment = augment; s.data.trainLimit = trainLimit; s.data.testLimit = testLimit
         s.loop.epochs = epochs; s.loop.maxSteps = maxSteps; s.loop.batchSize = batchSize; s.loop.chunk = chunk
         s.loop.seed = seed; s.loop.logEvery = logEvery; s.loop.evalEachEpoch = evalEachEpoch
         s.loop.injectNaNAtStep = injectNaNAtStep
-        s.optimizer.kind = try parsed("optimizer", optimizer, Optimizer.Kind.init(rawValue:))
+        s.optimizer.kind = kind
         s.optimizer.lr = lr; s.optimizer.momentum = momentum; s.optimizer.weightDecay = weightDecay
         s.optimizer.clipGradNorm = clipGradNorm
         s.compute = ComputeOptions(workers: workers, threads: threads,
-                                   layout: try parsed("layout", layout ?? "plain", LayoutPolicy.init(rawValue:)),
+                                   layout: layout,
                                    flushSubnormals: flushSubnormals ?? false)
         s.out = out
         return s

@@ -22,7 +22,7 @@ public final class Evaluator {
         let share = RankShares.contiguous(rank: ranks.rank, ranks: ranks.size, count: batches)
         for i in share {
             let start = i * batch, b = min(batch, set.count - start)
-            let plan = plans[b] ?? Plan(net: net, chunking: Chunking(batch: b, chunk: b), workers: 1, threads: threads * workers)
+            let plan = plans[b] ?? Plan(net: net, chunking: .whole(b), workers: 1, threads: threads * workers)
             plans[b] = plan
             plan.setInput(images: set.images, labels: set.labels, indices: Array(start..<(start + b))[...])
             plan.forward(training: false)

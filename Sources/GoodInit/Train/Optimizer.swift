@@ -21,7 +21,10 @@ public indirect enum Schedule: Sendable, Equatable, TextCodable {
             guard let steps = Int(n), steps > 0, !after.hasPrefix("warmup") else {
                 throw InitError("schedule '\(text)': use warmup:STEPS[,SCHEDULE] with STEPS > 0 and one warm-up")
             }
-            self = .warmup(steps: steps, then: try Schedule(parsing: after))
+            // parsed before the case is built: a throw while the indirect case's box is half made
+            // crashed the debug build (swift_deallocUninitializedObject)
+            let then = try Schedule(parsing: after)
+            self = .warmup(steps: steps, then: then)
             return
         }
         let p = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
