@@ -103,7 +103,7 @@ public final class Conv2d: Op {
             }
             return
         }
-        // blocked: the weight gradient goes through a blocked buffer, a plain dx through two
+        // blocked: dw goes through blocked weights; a plain input's dx through a blocked buffer, then a plain one
         let st = c.state.convBlocked
         st.weightGrad.fill(0)
         Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: c.dy, x: st.input ?? c.x,
