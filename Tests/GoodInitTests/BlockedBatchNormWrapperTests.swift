@@ -18,7 +18,7 @@ import Testing
         let sum = DoubleBuffer(count: c), sumsq = DoubleBuffer(count: c)
         let bsum = DoubleBuffer(count: c), bsumsq = DoubleBuffer(count: c)
         Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: nil, n: n, c: c, hw: hw)
-        Kernels.bnPartialSumsBlocked(sum: bsum, sumsq: bsumsq, x: xb, shift: nil, n: n, c: c, hw: hw)
+        Kernels.bnPartialSums(layout: .blocked, sum: bsum, sumsq: bsumsq, x: xb, shift: nil, n: n, c: c, hw: hw)
         #expect((0..<c).map { bsum[$0].bitPattern } == (0..<c).map { sum[$0].bitPattern })
         #expect((0..<c).map { bsumsq[$0].bitPattern } == (0..<c).map { sumsq[$0].bitPattern })
 
@@ -29,8 +29,8 @@ import Testing
         Kernels.bnNormalize(y: y, xhat: xhat, x: x, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                             n: n, c: c, hw: hw)
         let yb = Tensor(zeros: [xb.count]), xhatb = Tensor(zeros: [xb.count])
-        Kernels.bnNormalizeBlocked(y: yb, xhat: xhatb, x: xb, mean: mean, invstd: invstd, gamma: gamma,
-                                   beta: beta, n: n, c: c, hw: hw)
+        Kernels.bnNormalize(layout: .blocked, y: yb, xhat: xhatb, x: xb, mean: mean, invstd: invstd, gamma: gamma,
+                            beta: beta, n: n, c: c, hw: hw)
         let y2 = Tensor(zeros: [n * c * hw]), xhat2 = Tensor(zeros: [n * c * hw])
         Kernels.fromBlocked(y2, from: yb, n: n, c: c, h: hw, w: 1)
         Kernels.fromBlocked(xhat2, from: xhatb, n: n, c: c, h: hw, w: 1)
@@ -59,11 +59,12 @@ import Testing
             let dgamma = Tensor(zeros: [c]), dbeta = Tensor(zeros: [c])
             let dx = Tensor(zeros: [isBlocked ? blocked : e]), dxPlain = Tensor(zeros: [e])
             if isBlocked {
-                Kernels.bnBackwardPartialSumsBlocked(sumDy: sumDy, sumDyXhat: sumDyXhat, dgamma: dgamma, dbeta: dbeta,
-                                                     dy: dyb, x: xb, mean: mean, invstd: invstd, n: n, c: c, hw: hw)
-                Kernels.bnBackwardApplyBlocked(dx: dx, dy: dyb, x: xb, mean: mean, invstd: invstd, gamma: gamma,
-                                               sumDy: sumDy, sumDyXhat: sumDyXhat, count: n * hw, accumulate: false,
-                                               n: n, c: c, hw: hw)
+                Kernels.bnBackwardPartialSums(layout: .blocked, sumDy: sumDy, sumDyXhat: sumDyXhat, dgamma: dgamma,
+                                              dbeta: dbeta, dy: dyb, x: xb, mean: mean, invstd: invstd, n: n, c: c,
+                                              hw: hw)
+                Kernels.bnBackwardApply(layout: .blocked, dx: dx, dy: dyb, x: xb, mean: mean, invstd: invstd,
+                                        gamma: gamma, sumDy: sumDy, sumDyXhat: sumDyXhat, count: n * hw,
+                                        accumulate: false, n: n, c: c, hw: hw)
                 Kernels.fromBlocked(dxPlain, from: dx, n: n, c: c, h: hw, w: 1)
             } else {
                 Kernels.bnBackwardPartialSums(sumDy: sumDy, sumDyXhat: sumDyXhat, dgamma: dgamma, dbeta: dbeta,

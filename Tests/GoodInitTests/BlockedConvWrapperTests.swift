@@ -18,7 +18,8 @@ import Testing
         let s = Self.s
         let (xn, wn, yn) = (2 * 3 * 7 * 6, 20 * 3 * 9, 2 * 20 * 7 * 6)
         let x = Self.ints(xn, 1), w = Self.ints(wn, 2), dy = Self.ints(yn, 3), b = Self.ints(20, 4)
-        let ws = Tensor(zeros: [Kernels.convWorkspace(s)]), bws = Tensor(zeros: [Kernels.convBlockedWorkspace(s)])
+        let ws = Tensor(zeros: [Kernels.convWorkspace(s)])
+        let bws = Tensor(zeros: [Kernels.convWorkspace(s, layout: .blocked)])
         let y = Tensor(zeros: [yn]), dx = Tensor(zeros: [xn]), dw = Tensor(zeros: [wn]), db = Tensor(zeros: [20])
         Kernels.convForward(y: y, x: x, w: w, b: b, shape: s, workspace: ws)
         Kernels.convBackwardData(dx: dx, dy: dy, w: w, shape: s, workspace: ws)
@@ -31,9 +32,9 @@ import Testing
         Kernels.toBlocked(dyb, from: dy, n: 2, c: 20, h: 7, w: 6)
         Kernels.toBlockedWeights(wb, from: w, k: 20, c: 3, r: 3, s: 3)
         let dxb = Tensor(zeros: [xb.count]), dwb = Tensor(zeros: [wb.count]), bdb = Tensor(zeros: [20])
-        Kernels.convBlockedForward(y: yb, x: xb, w: wb, b: b, shape: s, workspace: bws)
-        Kernels.convBlockedBackwardData(dx: dxb, dy: dyb, w: wb, shape: s, workspace: bws)
-        Kernels.convBlockedBackwardWeights(dw: dwb, db: bdb, dy: dyb, x: xb, shape: s, workspace: bws)
+        Kernels.convForward(layout: .blocked, y: yb, x: xb, w: wb, b: b, shape: s, workspace: bws)
+        Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: dyb, w: wb, shape: s, workspace: bws)
+        Kernels.convBackwardWeights(layout: .blocked, dw: dwb, db: bdb, dy: dyb, x: xb, shape: s, workspace: bws)
 
         let y2 = Tensor(zeros: [yn]), dx2 = Tensor(zeros: [xn])
         Kernels.fromBlocked(y2, from: yb, n: 2, c: 20, h: 7, w: 6)
@@ -56,8 +57,8 @@ import Testing
             let x = Tensor(zeros: [2 * 3 * 7 * 6]) // 3 channels, where the blocked layout holds 16
             let y = Tensor(zeros: [Kernels.blockedCount(n: 2, c: 20, h: 7, w: 6)])
             let w = Tensor(zeros: [Kernels.blockedWeightsCount(k: 20, c: 3, r: 3, s: 3)])
-            Kernels.convBlockedForward(y: y, x: x, w: w, b: nil, shape: s,
-                                       workspace: Tensor(zeros: [Kernels.convBlockedWorkspace(s)]))
+            Kernels.convForward(layout: .blocked, y: y, x: x, w: w, b: nil, shape: s,
+                                workspace: Tensor(zeros: [Kernels.convWorkspace(s, layout: .blocked)]))
         }
         #expect(stderr(result).contains("convBlockedForward: x holds"), "\(stderr(result))")
     }

@@ -26,8 +26,8 @@ import Testing
         let amb = IndexBuffer(count: yb.count)
         Kernels.toBlocked(xb, from: x, n: 2, c: 20, h: 9, w: 7)
         Kernels.toBlocked(dyb, from: dy, n: 2, c: 20, h: 5, w: 4)
-        Kernels.maxPoolForwardBlocked(y: yb, argmax: amb, x: xb, shape: s)
-        Kernels.maxPoolBackwardBlocked(dx: dxb, dy: dyb, argmax: amb, shape: s)
+        Kernels.maxPoolForward(layout: .blocked, y: yb, argmax: amb, x: xb, shape: s)
+        Kernels.maxPoolBackward(layout: .blocked, dx: dxb, dy: dyb, argmax: amb, shape: s)
 
         let y2 = Tensor(zeros: [yn]), dx2 = Tensor(zeros: [xn])
         Kernels.fromBlocked(y2, from: yb, n: 2, c: 20, h: 5, w: 4)
@@ -49,7 +49,7 @@ import Testing
             let s = BlockedPoolingWrapperTests.s
             let x = Tensor(zeros: [2 * 20 * 9 * 7]) // 20 channels, where the blocked layout holds 32
             let y = Tensor(zeros: [Kernels.blockedCount(n: 2, c: 20, h: 5, w: 4)])
-            Kernels.avgPoolForwardBlocked(y: y, x: x, shape: s)
+            Kernels.avgPoolForward(layout: .blocked, y: y, x: x, shape: s)
         }
         #expect(stderr(result).contains("avgPoolForwardBlocked: x holds"), "\(stderr(result))")
     }

@@ -84,15 +84,18 @@ public enum KernelBench {
         let dyb = Tensor(zeros: [yb.count]), dxb = Tensor(zeros: [xb.count]), dwb = Tensor(zeros: [wb.count])
         Kernels.toBlocked(dyb, from: random(yn, seed: 3), n: s.n, c: s.k, h: s.p, w: s.q)
         let b = s.hasBias ? random(s.k, seed: 4) : nil, db = s.hasBias ? Tensor(zeros: [s.k]) : nil
-        let ws = Tensor(zeros: [Kernels.convBlockedWorkspace(ks)])
+        let ws = Tensor(zeros: [Kernels.convWorkspace(ks, layout: .blocked)])
         return convPasses(u, prefix: "conv-blocked",
-                          forward: { Kernels.convBlockedForward(y: yb, x: xb, w: wb, b: b, shape: ks, workspace: ws) },
+                          forward: {
+                              Kernels.convForward(layout: .blocked, y: yb, x: xb, w: wb, b: b, shape: ks, workspace: ws)
+                          },
                           backwardData: {
-                              Kernels.convBlockedBackwardData(dx: dxb, dy: dyb, w: wb, shape: ks, workspace: ws)
+                              Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: dyb, w: wb, shape: ks,
+                                                       workspace: ws)
                           },
                           backwardWeights: {
-                              Kernels.convBlockedBackwardWeights(dw: dwb, db: db, dy: dyb, x: xb, shape: ks,
-                                                                 workspace: ws)
+                              Kernels.convBackwardWeights(layout: .blocked, dw: dwb, db: db, dy: dyb, x: xb, shape: ks,
+                                                          workspace: ws)
                           })
     }
 

@@ -11,7 +11,7 @@ public struct ConvShape: Hashable, Sendable, CustomStringConvertible {
     public let needsInputGradient: Bool
 
     var kernelShape: ck_conv2d_shape {
-        ck_conv2d_shape(N: n, C: c, H: h, W: w, K: k, R: r, S: s, stride: stride, pad: pad)
+        Kernels.convShape(n: n, c: c, h: h, w: w, k: k, r: r, s: s, stride: stride, pad: pad)
     }
     public var p: Int { windowOutputExtent(h, window: r, stride: stride, padding: pad) }
     public var q: Int { windowOutputExtent(w, window: s, stride: stride, padding: pad) }

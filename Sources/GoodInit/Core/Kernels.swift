@@ -1,8 +1,11 @@
-// The thin layer between Tensors and CKernels: the one place (with Tensor.swift) that hands raw
-// pointers to C. Internal to the library: every wrapper traps (naming the kernel and the buffer)
+// The thin layer between Tensors and CKernels: with the other Kernels*.swift files, the one place
+// that calls C. Internal to the library: every wrapper traps (naming the kernel and the buffer)
 // before C runs when a buffer is smaller than the sizes given, so no Swift caller can make C read
 // or write past a buffer's end. Index buffers a backward pass reads (argmax) must come from the
-// matching forward call, which only the library's ops make.
+// matching forward call, which only the library's ops make. A kernel with a channel-blocked twin
+// has one wrapper that takes the layout (Engine/Layout.swift) and calls the twin it names.
+// Here: threads, GEMM, activations, dropout, loss, elementwise; convolution, pooling, batch norm
+// and the layout conversions have a file each.
 import CKernels
 
 enum Kernels {
@@ -52,137 +55,75 @@ enum Kernels {
         check("gemm", "b", b.count, k * n)
         check("gemm", "c", c.count, m * n)
         check("gemm", "workspace", workspace.count, ck_sgemm_workspace_size(m, n, k))
-        a.withPointer { A in b.withPointer { B in c.withPointer { C in workspace.withPointer { W in
+        withPointers(a, b, c, workspace) { A, B, C, W in
             ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, A, transA ? m : k, B,
                      transB ? k : n, beta, C, n, W)
-        } } } }
+        }
     }
 
-    // MARK: convolution
-    /// Element counts of x (N,C,H,W), w (K,C,R,S) and y (N,K,P,Q), after checking that the shape
-    /// is one C can run: sizes non-negative, kernel and stride positive, output at least 1×1.
-    static func counts(_ kernel: StaticString, _ s: ck_conv2d_shape) -> (x: Int, w: Int, y: Int) {
-        checkSizes(kernel, s.N, s.C, s.H, s.W, s.K, s.pad)
-        precondition(s.R > 0 && s.S > 0 && s.stride > 0, "\(kernel): kernel \(s.R)x\(s.S), stride \(s.stride)")
-        let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
-        let q = windowOutputExtent(s.W, window: s.S, stride: s.stride, padding: s.pad)
-        precondition(s.H + 2 * s.pad >= s.R && s.W + 2 * s.pad >= s.S, "\(kernel): kernel larger than the input")
-        withUnsafePointer(to: s) { sp in
-            precondition(ck_conv2d_out_h(sp) == p && ck_conv2d_out_w(sp) == q, "\(kernel): output size")
-        }
-        return (s.N * s.C * s.H * s.W, s.K * s.C * s.R * s.S, s.N * s.K * p * q)
-    }
-    static func convWorkspace(_ s: ck_conv2d_shape) -> Int {
-        _ = counts("convWorkspace", s)
-        return withUnsafePointer(to: s) { ck_conv2d_workspace_size($0) }
-    }
-    static func convForward(y: Tensor, x: Tensor, w: Tensor, b: Tensor?, shape s: ck_conv2d_shape,
-                            workspace: Tensor) {
-        let n = counts("convForward", s)
-        check("convForward", "y", y.count, n.y)
-        check("convForward", "x", x.count, n.x)
-        check("convForward", "w", w.count, n.w)
-        if let b { check("convForward", "b", b.count, s.K) }
-        check("convForward", "workspace", workspace.count, convWorkspace(s))
-        y.withPointer { Y in x.withPointer { X in w.withPointer { W in workspace.withPointer { WS in
-            withUnsafePointer(to: s) { sp in
-                if let b {
-                    b.withPointer { ck_conv2d_forward(Y, X, W, $0, sp, WS) }
-                } else {
-                    ck_conv2d_forward(Y, X, W, nil, sp, WS)
-                }
-            }
-        } } } }
-    }
-    static func convBackwardData(dx: Tensor, dy: Tensor, w: Tensor, shape s: ck_conv2d_shape, workspace: Tensor) {
-        let n = counts("convBackwardData", s)
-        check("convBackwardData", "dx", dx.count, n.x)
-        check("convBackwardData", "dy", dy.count, n.y)
-        check("convBackwardData", "w", w.count, n.w)
-        check("convBackwardData", "workspace", workspace.count, convWorkspace(s))
-        dx.withPointer { DX in dy.withPointer { DY in w.withPointer { W in workspace.withPointer { WS in
-            withUnsafePointer(to: s) { ck_conv2d_backward_data(DX, DY, W, $0, WS) }
-        } } } }
-    }
-    static func convBackwardWeights(dw: Tensor, db: Tensor?, dy: Tensor, x: Tensor, shape s: ck_conv2d_shape,
-                                    workspace: Tensor) {
-        let n = counts("convBackwardWeights", s)
-        check("convBackwardWeights", "dw", dw.count, n.w)
-        if let db { check("convBackwardWeights", "db", db.count, s.K) }
-        check("convBackwardWeights", "dy", dy.count, n.y)
-        check("convBackwardWeights", "x", x.count, n.x)
-        check("convBackwardWeights", "workspace", workspace.count, convWorkspace(s))
-        dw.withPointer { DW in dy.withPointer { DY in x.withPointer { X in workspace.withPointer { WS in
-            withUnsafePointer(to: s) { sp in
-                if let db {
-                    db.withPointer { ck_conv2d_backward_weights(DW, $0, DY, X, sp, WS) }
-                } else {
-                    ck_conv2d_backward_weights(DW, nil, DY, X, sp, WS)
-                }
-            }
-        } } } }
-    }
-    static func addBias(y: Tensor, b: Tensor, n: Int, k: Int, hw: Int) {
-        checkSizes("addBias", n, k, hw)
-        check("addBias", "y", y.count, n * k * hw)
-        check("addBias", "b", b.count, k)
-        y.withPointer { Y in b.withPointer { ck_add_bias(Y, $0, n, k, hw) } }
-    }
-    static func biasBackward(db: Tensor, dy: Tensor, n: Int, k: Int, hw: Int) {
-        checkSizes("biasBackward", n, k, hw)
-        check("biasBackward", "db", db.count, k)
-        check("biasBackward", "dy", dy.count, n * k * hw)
-        db.withPointer { D in dy.withPointer { ck_bias_backward(D, $0, n, k, hw) } }
-    }
 
     // MARK: activations
     enum Unary { case relu, leaky(Float), tanh, sigmoid }
     static func unaryForward(_ f: Unary, y: Tensor, x: Tensor) {
         check("unaryForward", "y", y.count, x.count)
-        y.withPointer { Y in x.withPointer { X in
+        withPointers(y, x) { Y, X in
             switch f {
             case .relu: ck_relu_forward(Y, X, x.count)
             case .leaky(let a): ck_leaky_relu_forward(Y, X, a, x.count)
             case .tanh: ck_tanh_forward(Y, X, x.count)
             case .sigmoid: ck_sigmoid_forward(Y, X, x.count)
             }
-        } }
+        }
     }
     /// `saved` is the input for relu/leaky and the output for tanh/sigmoid; dx += …, or dx = …
     /// unless `accumulate`.
     static func unaryBackward(_ f: Unary, dx: Tensor, dy: Tensor, saved: Tensor, accumulate: Bool = true) {
         check("unaryBackward", "dy", dy.count, dx.count)
         check("unaryBackward", "saved", saved.count, dx.count)
-        dx.withPointer { DX in dy.withPointer { DY in saved.withPointer { S in
-            let acc: Int32 = accumulate ? 1 : 0
+        let acc: Int32 = accumulate ? 1 : 0
+        withPointers(dx, dy, saved) { DX, DY, S in
             switch f {
             case .relu: ck_relu_backward(DX, DY, S, acc, dx.count)
             case .leaky(let a): ck_leaky_relu_backward(DX, DY, S, a, acc, dx.count)
             case .tanh: ck_tanh_backward(DX, DY, S, acc, dx.count)
             case .sigmoid: ck_sigmoid_backward(DX, DY, S, acc, dx.count)
             }
-        } } }
-    }
-    static func preluForward(y: Tensor, x: Tensor, a: Tensor, shared: Bool, n: Int, c: Int, hw: Int) {
-        checkSizes("preluForward", n, c, hw)
-        check("preluForward", "y", y.count, n * c * hw)
-        check("preluForward", "x", x.count, n * c * hw)
-        check("preluForward", "a", a.count, shared ? 1 : c)
-        y.withPointer { Y in x.withPointer { X in a.withPointer {
-            ck_prelu_forward(Y, X, $0, shared ? 1 : 0, n, c, hw)
-        } } }
-    }
-    static func preluBackward(dx: Tensor, da: Tensor, dy: Tensor, x: Tensor, a: Tensor, shared: Bool,
-                              n: Int, c: Int, hw: Int) {
-        checkSizes("preluBackward", n, c, hw)
-        for (name, t) in [("dx", dx), ("dy", dy), ("x", x)] as [(StaticString, Tensor)] {
-            check("preluBackward", name, t.count, n * c * hw)
         }
-        check("preluBackward", "da", da.count, shared ? 1 : c)
-        check("preluBackward", "a", a.count, shared ? 1 : c)
-        dx.withPointer { DX in da.withPointer { DA in dy.withPointer { DY in x.withPointer { X in a.withPointer {
-            ck_prelu_backward(DX, DA, DY, X, $0, shared ? 1 : 0, n, c, hw)
-        } } } } }
+    }
+    /// x and y (n, c, hw) in `layout`, slopes a (c), or (1) when `shared`.
+    static func preluForward(layout: ActivationLayout = .plain, y: Tensor, x: Tensor, a: Tensor, shared: Bool,
+                             n: Int, c: Int, hw: Int) {
+        let kernel: StaticString = layout == .plain ? "preluForward" : "preluForwardBlocked"
+        checkSizes(kernel, n, c, hw)
+        let count = activationCount(layout, n: n, c: c, h: hw, w: 1)
+        check(kernel, "y", y.count, count)
+        check(kernel, "x", x.count, count)
+        check(kernel, "a", a.count, shared ? 1 : c)
+        let sh: Int32 = shared ? 1 : 0
+        withPointers(y, x, a) { Y, X, A in
+            switch layout {
+            case .plain: ck_prelu_forward(Y, X, A, sh, n, c, hw)
+            case .blocked: ck_prelu_forward_blocked(Y, X, A, sh, n, c, hw)
+            }
+        }
+    }
+    static func preluBackward(layout: ActivationLayout = .plain, dx: Tensor, da: Tensor, dy: Tensor, x: Tensor,
+                              a: Tensor, shared: Bool, n: Int, c: Int, hw: Int) {
+        let kernel: StaticString = layout == .plain ? "preluBackward" : "preluBackwardBlocked"
+        checkSizes(kernel, n, c, hw)
+        let count = activationCount(layout, n: n, c: c, h: hw, w: 1)
+        check(kernel, "dx", dx.count, count)
+        check(kernel, "dy", dy.count, count)
+        check(kernel, "x", x.count, count)
+        check(kernel, "da", da.count, shared ? 1 : c)
+        check(kernel, "a", a.count, shared ? 1 : c)
+        let sh: Int32 = shared ? 1 : 0
+        withPointers(dx, da, dy, x, a) { DX, DA, DY, X, A in
+            switch layout {
+            case .plain: ck_prelu_backward(DX, DA, DY, X, A, sh, n, c, hw)
+            case .blocked: ck_prelu_backward_blocked(DX, DA, DY, X, A, sh, n, c, hw)
+            }
+        }
     }
     /// x (n, c·k, hw) → y and argmax (n, c, hw).
     static func maxoutForward(y: Tensor, argmax: IndexBuffer, x: Tensor, k: Int, n: Int, c: Int, hw: Int) {
@@ -190,108 +131,26 @@ enum Kernels {
         check("maxoutForward", "y", y.count, n * c * hw)
         check("maxoutForward", "argmax", argmax.count, n * c * hw)
         check("maxoutForward", "x", x.count, n * c * k * hw)
-        y.withPointer { Y in argmax.withPointer { A in x.withPointer { ck_maxout_forward(Y, A, $0, k, n, c, hw) } } }
+        withPointers(y, argmax, x) { Y, A, X in ck_maxout_forward(Y, A, X, k, n, c, hw) }
     }
     static func maxoutBackward(dx: Tensor, dy: Tensor, argmax: IndexBuffer, k: Int, n: Int, c: Int, hw: Int) {
         checkSizes("maxoutBackward", k, n, c, hw)
         check("maxoutBackward", "dx", dx.count, n * c * k * hw)
         check("maxoutBackward", "dy", dy.count, n * c * hw)
         check("maxoutBackward", "argmax", argmax.count, n * c * hw)
-        dx.withPointer { DX in dy.withPointer { DY in argmax.withPointer {
-            ck_maxout_backward(DX, DY, $0, k, n, c, hw)
-        } } }
-    }
-
-    // MARK: pooling
-    /// Element counts of x (N,C,H,W) and y (N,C,P,Q), after checking that C can run the shape:
-    /// sizes non-negative, window and stride positive, every window overlapping the input.
-    static func counts(_ kernel: StaticString, _ s: ck_pool_shape) -> (x: Int, y: Int) {
-        checkSizes(kernel, s.N, s.C, s.H, s.W, s.pad)
-        precondition(s.R > 0 && s.S > 0 && s.stride > 0 && s.pad < s.R && s.pad < s.S,
-                     "\(kernel): window \(s.R)x\(s.S), stride \(s.stride), padding \(s.pad)")
-        precondition(s.H + 2 * s.pad >= s.R && s.W + 2 * s.pad >= s.S, "\(kernel): window larger than the input")
-        let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
-        let q = windowOutputExtent(s.W, window: s.S, stride: s.stride, padding: s.pad)
-        withUnsafePointer(to: s) { sp in
-            precondition(ck_pool_out_h(sp) == p && ck_pool_out_w(sp) == q, "\(kernel): output size")
-        }
-        return (s.N * s.C * s.H * s.W, s.N * s.C * p * q)
-    }
-    static func maxPoolForward(y: Tensor, argmax: IndexBuffer, x: Tensor, shape s: ck_pool_shape) {
-        let n = counts("maxPoolForward", s)
-        check("maxPoolForward", "y", y.count, n.y)
-        check("maxPoolForward", "argmax", argmax.count, n.y)
-        check("maxPoolForward", "x", x.count, n.x)
-        y.withPointer { Y in argmax.withPointer { A in x.withPointer { X in
-            withUnsafePointer(to: s) { ck_maxpool_forward(Y, A, X, $0) }
-        } } }
-    }
-    static func maxPoolBackward(dx: Tensor, dy: Tensor, argmax: IndexBuffer, shape s: ck_pool_shape) {
-        let n = counts("maxPoolBackward", s)
-        check("maxPoolBackward", "dx", dx.count, n.x)
-        check("maxPoolBackward", "dy", dy.count, n.y)
-        check("maxPoolBackward", "argmax", argmax.count, n.y)
-        dx.withPointer { DX in dy.withPointer { DY in argmax.withPointer { A in
-            withUnsafePointer(to: s) { ck_maxpool_backward(DX, DY, A, $0) }
-        } } }
-    }
-    static func avgPoolForward(y: Tensor, x: Tensor, shape s: ck_pool_shape) {
-        let n = counts("avgPoolForward", s)
-        check("avgPoolForward", "y", y.count, n.y)
-        check("avgPoolForward", "x", x.count, n.x)
-        y.withPointer { Y in x.withPointer { X in withUnsafePointer(to: s) { ck_avgpool_forward(Y, X, $0) } } }
-    }
-    static func avgPoolBackward(dx: Tensor, dy: Tensor, shape s: ck_pool_shape) {
-        let n = counts("avgPoolBackward", s)
-        check("avgPoolBackward", "dx", dx.count, n.x)
-        check("avgPoolBackward", "dy", dy.count, n.y)
-        dx.withPointer { DX in dy.withPointer { DY in withUnsafePointer(to: s) { ck_avgpool_backward(DX, DY, $0) } } }
-    }
-    static func globalAvgPoolForward(y: Tensor, x: Tensor, n: Int, c: Int, hw: Int) {
-        checkSizes("globalAvgPoolForward", n, c, hw)
-        check("globalAvgPoolForward", "y", y.count, n * c)
-        check("globalAvgPoolForward", "x", x.count, n * c * hw)
-        y.withPointer { Y in x.withPointer { ck_global_avgpool_forward(Y, $0, n, c, hw) } }
-    }
-    static func globalAvgPoolBackward(dx: Tensor, dy: Tensor, n: Int, c: Int, hw: Int) {
-        checkSizes("globalAvgPoolBackward", n, c, hw)
-        check("globalAvgPoolBackward", "dx", dx.count, n * c * hw)
-        check("globalAvgPoolBackward", "dy", dy.count, n * c)
-        dx.withPointer { DX in dy.withPointer { ck_global_avgpool_backward(DX, $0, n, c, hw) } }
-    }
-    static func globalMaxPoolForward(y: Tensor, argmax: IndexBuffer, x: Tensor, n: Int, c: Int, hw: Int) {
-        checkSizes("globalMaxPoolForward", n, c, hw)
-        check("globalMaxPoolForward", "y", y.count, n * c)
-        check("globalMaxPoolForward", "argmax", argmax.count, n * c)
-        check("globalMaxPoolForward", "x", x.count, n * c * hw)
-        y.withPointer { Y in argmax.withPointer { A in x.withPointer {
-            ck_global_maxpool_forward(Y, A, $0, n, c, hw)
-        } } }
-    }
-    static func globalMaxPoolBackward(dx: Tensor, dy: Tensor, argmax: IndexBuffer, n: Int, c: Int, hw: Int) {
-        checkSizes("globalMaxPoolBackward", n, c, hw)
-        check("globalMaxPoolBackward", "dx", dx.count, n * c * hw)
-        check("globalMaxPoolBackward", "dy", dy.count, n * c)
-        check("globalMaxPoolBackward", "argmax", argmax.count, n * c)
-        dx.withPointer { DX in dy.withPointer { DY in argmax.withPointer {
-            ck_global_maxpool_backward(DX, DY, $0, n, c, hw)
-        } } }
+        withPointers(dx, dy, argmax) { DX, DY, A in ck_maxout_backward(DX, DY, A, k, n, c, hw) }
     }
 
     // MARK: dropout, random fills
     static func dropoutForward(y: Tensor, mask: ByteBuffer, x: Tensor, p: Float, seed: UInt64, offset: UInt64) {
         check("dropoutForward", "y", y.count, x.count)
         check("dropoutForward", "mask", mask.count, x.count)
-        y.withPointer { Y in mask.withPointer { M in x.withPointer {
-            ck_dropout_forward(Y, M, $0, p, seed, offset, x.count)
-        } } }
+        withPointers(y, mask, x) { Y, M, X in ck_dropout_forward(Y, M, X, p, seed, offset, x.count) }
     }
     static func dropoutBackward(dx: Tensor, dy: Tensor, mask: ByteBuffer, p: Float) {
         check("dropoutBackward", "dy", dy.count, dx.count)
         check("dropoutBackward", "mask", mask.count, dx.count)
-        dx.withPointer { DX in dy.withPointer { DY in mask.withPointer {
-            ck_dropout_backward(DX, DY, $0, p, dx.count)
-        } } }
+        withPointers(dx, dy, mask) { DX, DY, M in ck_dropout_backward(DX, DY, M, p, dx.count) }
     }
     static func fillNormal(_ t: Tensor, seed: UInt64) { t.withPointer { ck_fill_normal($0, seed, 0, t.count) } }
     static func fillUniform(_ t: Tensor, lo: Float, hi: Float, seed: UInt64) {
@@ -315,41 +174,43 @@ enum Kernels {
         check("softmaxXentForward", "probs", probs.count, n * k)
         check("softmaxXentForward", "logits", logits.count, n * k)
         var correct = 0
-        let loss = probs.withPointer { P in logits.withPointer { L in labels.withPointer {
-            ck_softmax_xent_forward(P, &correct, L, $0, n, k)
-        } } }
+        let loss = withPointers(probs, logits, labels) { P, L, Y in
+            ck_softmax_xent_forward(P, &correct, L, Y, n, k)
+        }
         return (loss, correct)
     }
     static func softmaxXentBackward(dlogits: Tensor, probs: Tensor, labels: IndexBuffer, scale: Float, n: Int, k: Int) {
         checkLabels("softmaxXentBackward", labels, n: n, k: k)
         check("softmaxXentBackward", "dlogits", dlogits.count, n * k)
         check("softmaxXentBackward", "probs", probs.count, n * k)
-        dlogits.withPointer { D in probs.withPointer { P in labels.withPointer {
-            ck_softmax_xent_backward(D, P, $0, scale, n, k)
-        } } }
+        withPointers(dlogits, probs, labels) { D, P, Y in ck_softmax_xent_backward(D, P, Y, scale, n, k) }
     }
 
     // MARK: elementwise, reductions, optimizers
+    /// y = a + b; y may be a or b.
     static func add(y: Tensor, a: Tensor, b: Tensor) {
         check("add", "a", a.count, y.count)
         check("add", "b", b.count, y.count)
-        y.withPointer { Y in a.withPointer { A in b.withPointer { ck_add(Y, A, $0, y.count) } } }
+        withPointers(y, a, b) { Y, A, B in ck_add(Y, A, B, y.count) }
     }
     static func accumulate(y: Tensor, x: Tensor) {
         check("accumulate", "x", x.count, y.count)
-        y.withPointer { Y in x.withPointer { ck_accumulate(Y, $0, y.count) } }
+        withPointers(y, x) { Y, X in ck_accumulate(Y, X, y.count) }
     }
     /// out = Σ buffers in index order.
     static func sum(into out: Tensor, _ buffers: [Tensor]) {
         for b in buffers { check("sum", "buffers[i]", b.count, out.count) }
-        func go(_ i: Int, _ ptrs: inout [UnsafePointer<Float>?]) {
-            if i == buffers.count { out.withPointer { ck_sum_buffers($0, ptrs, buffers.count, out.count) }; return }
-            buffers[i].withPointer { p in ptrs.append(UnsafePointer(p)); go(i + 1, &ptrs) }
+        withExtendedLifetime(buffers) {
+            let ptrs: [UnsafePointer<Float>?] = buffers.map { UnsafePointer($0.basePointer) }
+            out.withPointer { ck_sum_buffers($0, ptrs, buffers.count, out.count) }
         }
-        var ptrs: [UnsafePointer<Float>?] = []
-        ptrs.reserveCapacity(buffers.count)
-        go(0, &ptrs)
     }
+    /// Where `sum` splits buffers [lo, hi) into two subtrees: [lo, mid) and [mid, hi).
+    static func treeMid(_ lo: Int, _ hi: Int) -> Int {
+        precondition(lo >= 0 && lo <= hi, "treeMid: range \(lo)..<\(hi)")
+        return ck_tree_mid(lo, hi)
+    }
+    static func allFinite(_ x: Tensor) -> Bool { x.withPointer { ck_all_finite($0, x.count) != 0 } }
     /// Σ x² in double, the same bits for every thread count (gradient-norm clipping).
     static func sumOfSquares(_ x: Tensor) -> Double { x.withPointer { ck_sum_squares($0, x.count) } }
     static func scale(_ x: Tensor, by s: Float) { x.withPointer { ck_scale($0, s, x.count) } }
@@ -358,9 +219,9 @@ enum Kernels {
         check("sgdStep", "velocity", velocity.count, w.count)
         check("sgdStep", "grad", grad.count, w.count)
         check("sgdStep", "decayMask", decayMask.count, w.count)
-        w.withPointer { W in velocity.withPointer { V in grad.withPointer { G in decayMask.withPointer { M in
+        withPointers(w, velocity, grad, decayMask) { W, V, G, M in
             ck_sgd_step(W, V, G, M, lr, momentum, weightDecay, w.count)
-        } } } }
+        }
     }
     static func adamStep(w: Tensor, m: Tensor, v: Tensor, grad: Tensor, decayMask: ByteBuffer, lr: Float,
                          beta1: Float, beta2: Float, eps: Float, weightDecay: Float, t: Int) {
@@ -368,9 +229,8 @@ enum Kernels {
             check("adamStep", name, x.count, w.count)
         }
         check("adamStep", "decayMask", decayMask.count, w.count)
-        w.withPointer { W in m.withPointer { M in v.withPointer { V in grad.withPointer { G in
-        decayMask.withPointer { D in
+        withPointers(w, m, v, grad, decayMask) { W, M, V, G, D in
             ck_adam_step(W, M, V, G, D, lr, beta1, beta2, eps, weightDecay, Int64(t), w.count)
-        } } } } }
+        }
     }
 }

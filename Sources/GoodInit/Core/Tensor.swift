@@ -1,7 +1,6 @@
-// Tensor: aligned float32 storage with a shape. The home of raw memory in the library, with
-// Kernels.swift, the thin layer that hands these pointers to CKernels; elsewhere only the byte
-// readers of file formats (Gzip, Safetensors) touch raw bytes, each saying where.
-import CKernels
+// Tensor: aligned float32 storage with a shape. The home of raw memory in the library, with the
+// Kernels*.swift wrappers, the thin layer that hands these pointers to CKernels; elsewhere only the
+// byte readers of file formats (Gzip, Safetensors) touch raw bytes, each saying where.
 
 /// Owns one 64-byte aligned allocation. Never resized; freed with the last Tensor that views it.
 /// @unchecked: its fields are constants; the elements are shared memory, and the executor never
@@ -61,7 +60,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
         return Tensor(storage: storage, offset: offset, shape: shape)
     }
 
-    /// Pointer access for Kernels.swift; the storage lives for the whole call.
+    /// Pointer access for the Kernels wrappers; the storage lives for the whole call.
     func withPointer<R>(_ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         try withExtendedLifetime(storage) { try body(storage.base + offset) }
     }
@@ -116,7 +115,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
         return (mean, sq[0] / Double(count))
     }
 
-    public var allFinite: Bool { withPointer { ck_all_finite($0, count) != 0 } }
+    public var allFinite: Bool { Kernels.allFinite(self) }
 }
 
 /// An integer buffer (argmax indices and labels as Int32, masks as UInt8), zero-filled, with

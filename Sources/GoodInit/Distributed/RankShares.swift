@@ -1,7 +1,6 @@
 // Which chunks each rank trains and which evaluation batches it scores. Training shares are nodes of
-// the gradient-sum tree (ck_sum_buffers): rank r of P holds node r at depth log2 P, so its local sum
+// the gradient-sum tree (Kernels.sum): rank r of P holds node r at depth log2 P, so its local sum
 // is a subtree of the one-process sum and the ranks finish it with one addition per level.
-import CKernels
 
 public enum RankShares {
     /// Refuses a rank count the tree cannot split evenly, or one with more ranks than chunks.
@@ -21,7 +20,7 @@ public enum RankShares {
         precondition(p > 0 && p & (p - 1) == 0 && r >= 0 && r < p && n >= p)
         var lo = 0, hi = n, bit = p >> 1
         while bit > 0 {
-            let mid = ck_tree_mid(lo, hi)
+            let mid = Kernels.treeMid(lo, hi)
             if r & bit == 0 { hi = mid } else { lo = mid }
             bit >>= 1
         }

@@ -4,7 +4,6 @@
 // so either side gets the tree's bits). After log2 P levels rank r holds one segment of the whole
 // tree's sum; an all-gather (bytes only) gives everyone all of it. Bytes sent per rank and step:
 // 2 · (1 − 1/P) · 4 · n, the same as a ring all-reduce, in 2·log2 P messages (recursive halving).
-import CKernels
 
 public enum TreeAllReduce {
     /// A segment cut in two at a multiple of 16 values (whole cache lines).
@@ -36,19 +35,26 @@ public enum TreeAllReduce {
         guard p > 1 else { return }
         precondition(p & (p - 1) == 0, "TreeAllReduce: \(p) ranks is not a power of two")
         precondition(scratch.count >= scratchCount(n), "TreeAllReduce: scratch of \(scratch.count) for \(n) values")
-        let f = MemoryLayout<Float>.stride
         var seg = 0..<n, bit = 1
-        buf.withPointer { b in scratch.withPointer { s in
-            while bit < p {
-                let (lower, upper) = halves(seg)
-                let (keep, give) = r & bit == 0 ? (lower, upper) : (upper, lower)
-                group.exchange(send: b + give.lowerBound, count: give.count * f, receive: s,
-                               receiveCount: keep.count * f, peer: r ^ bit)
-                ck_add(b + keep.lowerBound, b + keep.lowerBound, s, keep.count)
-                seg = keep; bit <<= 1
-            }
-        } }
+        while bit < p {
+            let (lower, upper) = halves(seg)
+            let (keep, give) = r & bit == 0 ? (lower, upper) : (upper, lower)
+            let kept = buf.view(from: keep.lowerBound, shape: [keep.count])
+            let received = scratch.view(from: 0, shape: [keep.count])
+            exchange(group, send: buf.view(from: give.lowerBound, shape: [give.count]), receive: received,
+                     peer: r ^ bit)
+            Kernels.add(y: kept, a: kept, b: received)
+            seg = keep; bit <<= 1
+        }
         let segments = (0..<p).map { segment(rank: $0, ranks: p, count: n) }
         group.allGather(buf, ranges: segments)
+    }
+
+    /// Sends `send` to `peer` and receives its values into `receive`, whole tensors each way.
+    private static func exchange(_ group: RankGroup, send: Tensor, receive: Tensor, peer: Int) {
+        let f = MemoryLayout<Float>.stride
+        Kernels.withPointers(send, receive) { s, r in
+            group.exchange(send: s, count: send.count * f, receive: r, receiveCount: receive.count * f, peer: peer)
+        }
     }
 }

@@ -70,20 +70,12 @@ public final class PReLU: Op, Nonlinearity {
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
     public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) {
-        if c.layout.inputBlocked {
-            Kernels.preluForwardBlocked(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
-        } else {
-            Kernels.preluForward(y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n, c: channels, hw: hw)
-        }
+        Kernels.preluForward(layout: c.layout.input, y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n,
+                             c: channels, hw: hw)
     }
     public func backward(_ c: OpContext) {
-        if c.layout.inputBlocked {
-            Kernels.preluBackwardBlocked(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
-                                         n: c.n, c: channels, hw: hw)
-        } else {
-            Kernels.preluBackward(dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0], shared: shared,
-                                  n: c.n, c: channels, hw: hw)
-        }
+        Kernels.preluBackward(layout: c.layout.input, dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0],
+                              shared: shared, n: c.n, c: channels, hw: hw)
     }
 }
 

@@ -1,7 +1,8 @@
 // 2-D convolution. x (n, C, H, W), w (K, C, R, S), b (K), y (n, K, P, Q).
 // Two paths with the same maths: im2col + GEMM on plain activations, and direct kernels on the
-// channel-blocked layout (Layout.swift) when the plan runs it. The weights stay (K, C, R, S) in the
-// parameters (initializers, LSUV, checkpoints); the blocked path converts them each step.
+// channel-blocked layout (Layout.swift) when the plan runs it; the output's layout picks the path.
+// The weights stay (K, C, R, S) in the parameters (initializers, LSUV, checkpoints); the blocked
+// path converts them each step, and a plain input with them.
 import CKernels
 
 public final class Conv2d: Op {
@@ -10,18 +11,21 @@ public final class Conv2d: Op {
     public let outChannels, kernel, stride, padding: Int
     public let hasBias: Bool
     public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    var shape = ck_conv2d_shape()
+    /// One sample's shape (N = 1); the input's C, H and W are 0 until `configure`.
+    var shape: ck_conv2d_shape
 
     public init(_ outChannels: Int, kernel: Int = 3, stride: Int = 1, padding: Int? = nil,
                 bias: Bool = true) {
         self.outChannels = outChannels; self.kernel = kernel; self.stride = stride
         self.padding = padding ?? kernel / 2; hasBias = bias
+        shape = Kernels.convShape(n: 1, c: 0, h: 0, w: 0, k: outChannels, r: kernel, s: kernel, stride: stride,
+                                  pad: self.padding)
     }
 
     public func configure(input: [Int]) throws -> [Int] {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
-        shape = ck_conv2d_shape(N: 1, C: input[0], H: input[1], W: input[2], K: outChannels, R: kernel,
-                                S: kernel, stride: stride, pad: padding)
+        shape = Kernels.convShape(n: 1, c: input[0], h: input[1], w: input[2], k: outChannels, r: kernel,
+                                  s: kernel, stride: stride, pad: padding)
         let p = windowOutputExtent(input[1], window: kernel, stride: stride, padding: padding)
         let q = windowOutputExtent(input[2], window: kernel, stride: stride, padding: padding)
         guard p > 0, q > 0, kernel > 0, stride > 0 else {
@@ -47,9 +51,9 @@ public final class Conv2d: Op {
     /// The blocked backward-data can store dx (the im2col path adds).
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { layout.output == .blocked && layout.inputBlocked }
 
-    public func workspaceSize(batch: Int) -> Int { Kernels.convWorkspace(shape(batch)) }
+    public func workspaceSize(batch: Int) -> Int { workspaceSize(batch: batch, layout: .plain) }
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
-        layout.output == .blocked ? Kernels.convBlockedWorkspace(shape(batch)) : workspaceSize(batch: batch)
+        Kernels.convWorkspace(shape(batch), layout: layout.output)
     }
 
     public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] {
@@ -72,46 +76,49 @@ public final class Conv2d: Op {
     private func shape(_ n: Int) -> ck_conv2d_shape { var s = shape; s.N = n; return s }
 
     public func forward(_ c: OpContext) {
-        guard c.layout.output == .blocked else {
-            Kernels.convForward(y: c.y, x: c.x, w: c.values[0], b: hasBias ? c.values[1] : nil, shape: shape(c.n),
-                                workspace: c.workspace)
-            return
+        let s = shape(c.n), layout = c.layout.output
+        var x = c.x, w = c.values[0]
+        if layout == .blocked {
+            let st = c.state.convBlocked
+            Kernels.toBlockedWeights(st.weights, from: w, k: s.K, c: s.C, r: s.R, s: s.S)
+            w = st.weights
+            if let xb = st.input {
+                Kernels.toBlocked(xb, from: x, n: s.N, c: s.C, h: s.H, w: s.W)
+                x = xb
+            }
         }
-        let st = c.state.convBlocked, s = shape(c.n)
-        Kernels.toBlockedWeights(st.weights, from: c.values[0], k: s.K, c: s.C, r: s.R, s: s.S)
-        var x = c.x
-        if let xb = st.input {
-            Kernels.toBlocked(xb, from: c.x, n: s.N, c: s.C, h: s.H, w: s.W)
-            x = xb
-        }
-        Kernels.convBlockedForward(y: c.y, x: x, w: st.weights, b: hasBias ? c.values[1] : nil, shape: s,
-                                   workspace: c.workspace)
+        Kernels.convForward(layout: layout, y: c.y, x: x, w: w, b: hasBias ? c.values[1] : nil, shape: s,
+                            workspace: c.workspace)
     }
 
     public func backward(_ c: OpContext) {
-        guard c.layout.output == .blocked else {
-            Kernels.convBackwardWeights(dw: c.grads[0], db: hasBias ? c.grads[1] : nil, dy: c.dy, x: c.x,
-                                        shape: shape(c.n), workspace: c.workspace)
+        let s = shape(c.n), layout = c.layout.output
+        let db = hasBias ? c.grads[1] : nil
+        guard layout == .blocked else {
+            Kernels.convBackwardWeights(layout: .plain, dw: c.grads[0], db: db, dy: c.dy, x: c.x, shape: s,
+                                        workspace: c.workspace)
             if c.needsInputGradient {
-                Kernels.convBackwardData(dx: c.dx, dy: c.dy, w: c.values[0], shape: shape(c.n),
+                Kernels.convBackwardData(layout: .plain, dx: c.dx, dy: c.dy, w: c.values[0], shape: s,
                                          workspace: c.workspace)
             }
             return
         }
-        let st = c.state.convBlocked, s = shape(c.n)
+        // blocked: dw goes through blocked weights; a plain input's dx through a blocked buffer, then a plain one
+        let st = c.state.convBlocked
         st.weightGrad.fill(0)
-        Kernels.convBlockedBackwardWeights(dw: st.weightGrad, db: hasBias ? c.grads[1] : nil, dy: c.dy,
-                                           x: st.input ?? c.x, shape: s, workspace: c.workspace)
+        Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: c.dy, x: st.input ?? c.x,
+                                    shape: s, workspace: c.workspace)
         Kernels.accumulateBlockedWeights(c.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
         guard c.needsInputGradient else { return }
         if let dxb = st.inputGrad, let plain = st.plainGrad {
             dxb.fill(0)
-            Kernels.convBlockedBackwardData(dx: dxb, dy: c.dy, w: st.weights, shape: s, workspace: c.workspace)
+            Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: c.dy, w: st.weights, shape: s,
+                                     workspace: c.workspace)
             Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
             Kernels.accumulate(y: c.dx, x: plain)
         } else {
-            Kernels.convBlockedBackwardData(dx: c.dx, dy: c.dy, w: st.weights, accumulate: !c.storesInputGradient,
-                                            shape: s, workspace: c.workspace)
+            Kernels.convBackwardData(layout: .blocked, dx: c.dx, dy: c.dy, w: st.weights,
+                                     accumulate: !c.storesInputGradient, shape: s, workspace: c.workspace)
         }
     }
 }

@@ -48,11 +48,8 @@ public final class BatchNorm: SyncOp {
     public func forwardPartial(_ phase: Int, _ c: OpContext) {
         let s = c.state.batchNorm
         let shift = phase == 0 ? nil : s.batch.shift
-        if c.layout.inputBlocked {
-            Kernels.bnPartialSumsBlocked(sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n, c: channels, hw: hw)
-        } else {
-            Kernels.bnPartialSums(sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n, c: channels, hw: hw)
-        }
+        Kernels.bnPartialSums(layout: c.layout.input, sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n,
+                              c: channels, hw: hw)
     }
 
     public func forwardCombine(_ phase: Int, _ chunks: [OpContext]) {
@@ -69,20 +66,13 @@ public final class BatchNorm: SyncOp {
     public func forward(_ c: OpContext) {
         if c.training {
             let s = c.state.batchNorm
-            if c.layout.inputBlocked {
-                Kernels.bnNormalizeBlocked(y: c.y, xhat: nil, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                           gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
-            } else {
-                Kernels.bnNormalize(y: c.y, xhat: nil, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                    gamma: c.values[0], beta: c.values[1], n: c.n, c: channels, hw: hw)
-            }
-        } else if c.layout.inputBlocked {
-            Kernels.bnForwardInferBlocked(y: c.y, x: c.x, runningMean: runningMean, runningVar: runningVar,
-                                          gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n, c: channels,
-                                          hw: hw)
+            Kernels.bnNormalize(layout: c.layout.input, y: c.y, xhat: nil, x: c.x, mean: s.batch.mean,
+                                invstd: s.batch.invstd, gamma: c.values[0], beta: c.values[1], n: c.n, c: channels,
+                                hw: hw)
         } else {
-            Kernels.bnForwardInfer(y: c.y, x: c.x, runningMean: runningMean, runningVar: runningVar,
-                                   gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n, c: channels, hw: hw)
+            Kernels.bnForwardInfer(layout: c.layout.input, y: c.y, x: c.x, runningMean: runningMean,
+                                   runningVar: runningVar, gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n,
+                                   c: channels, hw: hw)
         }
     }
 
@@ -93,15 +83,9 @@ public final class BatchNorm: SyncOp {
     public func backwardPartial(_ c: OpContext) {
         let s = c.state.batchNorm
         // this chunk's share of dγ and dβ goes into this chunk's gradients
-        if c.layout.inputBlocked {
-            Kernels.bnBackwardPartialSumsBlocked(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0],
-                                                 dbeta: c.grads[1], dy: c.dy, x: c.x, mean: s.batch.mean,
-                                                 invstd: s.batch.invstd, n: c.n, c: channels, hw: hw)
-        } else {
-            Kernels.bnBackwardPartialSums(sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0], dbeta: c.grads[1],
-                                          dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                          n: c.n, c: channels, hw: hw)
-        }
+        Kernels.bnBackwardPartialSums(layout: c.layout.input, sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0],
+                                      dbeta: c.grads[1], dy: c.dy, x: c.x, mean: s.batch.mean,
+                                      invstd: s.batch.invstd, n: c.n, c: channels, hw: hw)
     }
 
     public func backwardCombine(_ chunks: [OpContext]) {
@@ -116,16 +100,9 @@ public final class BatchNorm: SyncOp {
 
     public func backward(_ c: OpContext) {
         let s = c.state.batchNorm
-        if c.layout.inputBlocked {
-            Kernels.bnBackwardApplyBlocked(dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                           gamma: c.values[0], sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat,
-                                           count: s.batch.count, accumulate: !c.storesInputGradient, n: c.n,
-                                           c: channels, hw: hw)
-        } else {
-            Kernels.bnBackwardApply(dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean, invstd: s.batch.invstd,
-                                    gamma: c.values[0],
-                                    sumDy: s.batch.sumDy, sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
-                                    accumulate: !c.storesInputGradient, n: c.n, c: channels, hw: hw)
-        }
+        Kernels.bnBackwardApply(layout: c.layout.input, dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean,
+                                invstd: s.batch.invstd, gamma: c.values[0], sumDy: s.batch.sumDy,
+                                sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
+                                accumulate: !c.storesInputGradient, n: c.n, c: channels, hw: hw)
     }
 }

@@ -8,15 +8,17 @@ public final class Pool2d: Op {
     public var name = "pool"
     public var kind: String { mode == .max ? "maxpool" : "avgpool" }
     public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    var shape = ck_pool_shape()
+    /// One sample's shape (N = 1); the input's C, H and W are 0 until `configure`.
+    var shape: ck_pool_shape
 
     public init(_ mode: Mode, window: Int = 2, stride: Int? = nil, padding: Int = 0) {
         self.mode = mode; self.window = window; self.stride = stride ?? window; self.padding = padding
+        shape = Kernels.poolShape(n: 1, c: 0, h: 0, w: 0, r: window, s: window, stride: self.stride, pad: padding)
     }
     public func configure(input: [Int]) throws -> [Int] {
         guard input.count == 3 else { throw ShapeError(name, "needs a (C, H, W) input, got \(input)") }
-        shape = ck_pool_shape(N: 1, C: input[0], H: input[1], W: input[2], R: window, S: window,
-                              stride: stride, pad: padding)
+        shape = Kernels.poolShape(n: 1, c: input[0], h: input[1], w: input[2], r: window, s: window,
+                                  stride: stride, pad: padding)
         let p = windowOutputExtent(input[1], window: window, stride: stride, padding: padding)
         let q = windowOutputExtent(input[2], window: window, stride: stride, padding: padding)
         guard p > 0, q > 0, padding < window else { throw ShapeError(name, "window \(window) does not fit \(input)") }
@@ -29,21 +31,17 @@ public final class Pool2d: Op {
     private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
     public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ c: OpContext) {
-        let s = shape(c.n)
-        switch (mode, c.layout.inputBlocked) {
-        case (.max, false): Kernels.maxPoolForward(y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
-        case (.max, true): Kernels.maxPoolForwardBlocked(y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
-        case (.average, false): Kernels.avgPoolForward(y: c.y, x: c.x, shape: s)
-        case (.average, true): Kernels.avgPoolForwardBlocked(y: c.y, x: c.x, shape: s)
+        let (s, layout) = (shape(c.n), c.layout.input)
+        switch mode {
+        case .max: Kernels.maxPoolForward(layout: layout, y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
+        case .average: Kernels.avgPoolForward(layout: layout, y: c.y, x: c.x, shape: s)
         }
     }
     public func backward(_ c: OpContext) {
-        let s = shape(c.n)
-        switch (mode, c.layout.inputBlocked) {
-        case (.max, false): Kernels.maxPoolBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
-        case (.max, true): Kernels.maxPoolBackwardBlocked(dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
-        case (.average, false): Kernels.avgPoolBackward(dx: c.dx, dy: c.dy, shape: s)
-        case (.average, true): Kernels.avgPoolBackwardBlocked(dx: c.dx, dy: c.dy, shape: s)
+        let (s, layout) = (shape(c.n), c.layout.input)
+        switch mode {
+        case .max: Kernels.maxPoolBackward(layout: layout, dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
+        case .average: Kernels.avgPoolBackward(layout: layout, dx: c.dx, dy: c.dy, shape: s)
         }
     }
 }
@@ -67,23 +65,20 @@ public final class GlobalPool: Op {
     /// Reads either layout; the (C) output is plain.
     public var blockedSupport: BlockedSupport { .consumes }
     public func forward(_ c: OpContext) {
-        let (n, ch, am) = (c.n, channels, c.state)
-        switch (mode, c.layout.inputBlocked) {
-        case (.max, false): Kernels.globalMaxPoolForward(y: c.y, argmax: am.argmax, x: c.x, n: n, c: ch, hw: hw)
-        case (.max, true): Kernels.globalMaxPoolForwardBlocked(y: c.y, argmax: am.argmax, x: c.x, n: n, c: ch, hw: hw)
-        case (.average, false): Kernels.globalAvgPoolForward(y: c.y, x: c.x, n: n, c: ch, hw: hw)
-        case (.average, true): Kernels.globalAvgPoolForwardBlocked(y: c.y, x: c.x, n: n, c: ch, hw: hw)
+        let (n, ch, layout) = (c.n, channels, c.layout.input)
+        switch mode {
+        case .max:
+            Kernels.globalMaxPoolForward(layout: layout, y: c.y, argmax: c.state.argmax, x: c.x, n: n, c: ch, hw: hw)
+        case .average: Kernels.globalAvgPoolForward(layout: layout, y: c.y, x: c.x, n: n, c: ch, hw: hw)
         }
     }
     public func backward(_ c: OpContext) {
-        let (n, ch, am) = (c.n, channels, c.state)
-        switch (mode, c.layout.inputBlocked) {
-        case (.max, false):
-            Kernels.globalMaxPoolBackward(dx: c.dx, dy: c.dy, argmax: am.argmax, n: n, c: ch, hw: hw)
-        case (.max, true):
-            Kernels.globalMaxPoolBackwardBlocked(dx: c.dx, dy: c.dy, argmax: am.argmax, n: n, c: ch, hw: hw)
-        case (.average, false): Kernels.globalAvgPoolBackward(dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
-        case (.average, true): Kernels.globalAvgPoolBackwardBlocked(dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
+        let (n, ch, layout) = (c.n, channels, c.layout.input)
+        switch mode {
+        case .max:
+            Kernels.globalMaxPoolBackward(layout: layout, dx: c.dx, dy: c.dy, argmax: c.state.argmax, n: n, c: ch,
+                                          hw: hw)
+        case .average: Kernels.globalAvgPoolBackward(layout: layout, dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
         }
     }
 }
