@@ -34,7 +34,7 @@ enum Kernels {
     static func withSubnormals<T>(flushed: Bool, _ body: () throws -> T) throws -> T {
         let old = flushesSubnormals
         guard ck_set_flush_subnormals(flushed ? 1 : 0) != 0 else {
-            throw TrainingError("--flush-subnormals: this CPU has no flush-to-zero mode")
+            throw SettingError("compute.flushSubnormals", "cannot be had: this CPU has no flush-to-zero mode")
         }
         defer { _ = ck_set_flush_subnormals(old ? 1 : 0) }
         return try body()

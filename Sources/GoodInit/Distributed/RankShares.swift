@@ -3,18 +3,6 @@
 // is a subtree of the one-process sum and the ranks finish it with one addition per level.
 
 public enum RankShares {
-    /// Refuses a rank count the tree cannot split evenly, or one with more ranks than chunks.
-    public static func check(ranks: Int, chunks: Int, batch: Int, chunk: Int) throws {
-        guard ranks > 0 && ranks & (ranks - 1) == 0 else {
-            throw TrainingError("\(ranks) ranks: the gradient-sum tree splits the batch's chunks in halves, so the "
-                                + "rank count must be a power of two (1, 2, 4, 8, …)")
-        }
-        guard chunks >= ranks else {
-            throw TrainingError("\(ranks) ranks need at least \(ranks) chunks, but batch \(batch) / chunk \(chunk) "
-                                + "gives \(chunks): pass --chunk \(max(1, batch / ranks)) or less")
-        }
-    }
-
     /// The chunk indices rank r of P trains (P a power of two, at most the chunk count).
     public static func trainingChunks(rank r: Int, ranks p: Int, chunks n: Int) -> Range<Int> {
         precondition(p > 0 && p & (p - 1) == 0 && r >= 0 && r < p && n >= p)
