@@ -14,17 +14,20 @@ import Testing
     func median() {
         var diverged = run("a", seed: 2, loss: .nan, losses: [7, 8])
         diverged.testAccuracy = nil   // a diverged seed is never evaluated
-        let runs = [run("a", seed: 3, loss: 3, losses: [9, 3]), run("a", seed: 1, loss: 1, losses: [5, 1, 0.5]),
+        var runs = [run("a", seed: 3, loss: 3, losses: [9, 3]), run("a", seed: 1, loss: 1, losses: [5, 1, 0.5]),
                     diverged]
-        let v = Variant.group(runs + [run("b", seed: 1, loss: 1.5, losses: [2])])
+        for (i, norm) in [4.0, 1, 2].enumerated() { runs[i].maxGradNorm = norm; runs[i].chunk = 64 }
+        runs[2].lr = 0.5   // the seed-1 run, the median's template, has none: not medianed, as before
+        let v = SeedRuns.group(runs + [run("b", seed: 1, loss: 1.5, losses: [2])])
         #expect(v.map(\.name) == ["a", "b"] && v[0].runs.map(\.seed) == [1, 2, 3])
         let m = v[0].median
         #expect(m.finalLoss == 3)                        // NaN counts as the worst: median of 1, 3, ∞
         #expect(m.testAccuracy.map { abs($0 - 0.8) < 1e-12 } == true) // the evaluated seeds' median, as the seed table
         #expect(m.losses == [[1, 7], [2, 3]])            // the steps every seed logged
-        #expect(m.series["lossMin"] == [[1, 5], [2, 1]] && m.series["lossMax"] == [[1, 9], [2, 8]])
-        #expect(m.values["seeds"] == 3 && m.values["seedsConverged"] == 1)
-        #expect(Variant.median([4, 1, 3, 2]) == 2.5)
+        #expect(m.lossMin == [[1, 5], [2, 1]] && m.lossMax == [[1, 9], [2, 8]])
+        #expect(m.seeds == 3 && m.seedsConverged == 1)
+        #expect(m.maxGradNorm == 2 && m.chunk == 64 && m.lr == nil)   // every figure the first seed has, medianed
+        #expect(SeedRuns.median([4, 1, 3, 2]) == 2.5)
     }
 
     @Test("--seeds 2: every variant runs seed and seed + 1 in folders of their own; the report counts and renders")
@@ -69,14 +72,13 @@ import Testing
                 let he = variant.initializer == He30.he && variant.clip != nil
                 let ok = he && (variant.chunk == 64 || seed <= 2)
                 var r = run(variant.name, seed: UInt64(seed), loss: ok ? 1.0 : log(10), losses: [2.3, ok ? 1.0 : 2.3])
-                r.values["lr"] = variant.lr; r.values["warmupSteps"] = Double(variant.warmup)
-                r.values["chunk"] = Double(variant.chunk)
-                if let c = variant.clip { r.values["clipGradNorm"] = c }
-                r.values["maxGradNorm"] = variant.clip == nil ? 250 : 0.5
+                r.lr = variant.lr; r.warmupSteps = variant.warmup; r.chunk = variant.chunk
+                r.clipGradNorm = variant.clip
+                r.maxGradNorm = variant.clip == nil ? 250 : 0.5
                 runs.append(r)
             }
         }
-        let medians = Variant.group(runs).map(\.median)
+        let medians = SeedRuns.group(runs).map(\.median)
         let content = He30.report(o, medians)
         let chunk = content.checks.first { $0.0.contains("summation order") }
         #expect(chunk?.1 == false && chunk?.0.contains("(2)") == true)

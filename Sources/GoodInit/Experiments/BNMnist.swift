@@ -4,56 +4,61 @@
 import Foundation
 
 enum BNMnist: PaperExperiment {
-    static let models: [ModelPreset] = [.mlpSigmoid, .mlpBNSigmoid]
-    static let percentiles = [(0.15, "15th"), (0.5, "50th"), (0.85, "85th")]
+    enum Variant: ExperimentVariant, CaseIterable {
+        case plain, batchNorm
+        var model: ModelPreset { self == .plain ? .mlpSigmoid : .mlpBNSigmoid }
+        var name: String { model.rawValue }
+        static var all: [Variant] { allCases }
+    }
     static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 1500 : 50_000) }
 
     static func train(_ o: ExperimentOptions, data: DataSplits,
                       log: @escaping (String) -> Void) throws -> [RunResult] {
         let steps = steps(o)
-        return try models.map { model in
-            var s = Experiments.settings(o, run: model.rawValue, model: model, initializer: .normal(1))
+        return try Variant.allCases.map { variant in
+            var s = Experiments.settings(o, run: variant.name, model: variant.model, initializer: .normal(1))
             s.loop.maxSteps = steps; s.loop.epochs = 10_000; s.loop.batchSize = 60
             s.loop.logEvery = max(10, steps / 100)
             s.optimizer.lr = 0.5; s.optimizer.momentum = 0; s.optimizer.weightDecay = 0
             s.data.testLimit = o.quick ? 2_000 : nil
             // the input of the last sigmoid, one fixed unit, over the minibatch
-            var pct: [String: [[Double]]] = [:]   // percentile → [step, value]
-            var (r, _) = try Experiments.train(model.rawValue, s, data: data, log: log, onLoggedStep: { step, plan in
+            var pct: [RunResult.Percentile: [[Double]]] = [:]   // [step, value] per percentile
+            var (r, _) = try Experiments.train(variant.name, s, data: data, log: log, onLoggedStep: { step, plan in
                 let net = plan.net
                 guard let last = net.ops.lastIndex(where: { ($0 as? Activation)?.function == .sigmoid }) else { return }
                 let x = plan.activation(last, chunk: 0), width = net.shapes[last][0]
                 let values = (0..<(x.count / width)).map { Double(x[$0 * width]) }.sorted()
-                for (q, label) in percentiles {
-                    let value = values[min(values.count - 1, Int(q * Double(values.count)))]
-                    pct[label, default: []].append([Double(step), value])
+                for p in RunResult.Percentile.allCases {
+                    let value = values[min(values.count - 1, Int(p.fraction * Double(values.count)))]
+                    pct[p, default: []].append([Double(step), value])
                 }
             })
-            r.series = pct
+            r.sigmoidInput = pct
             return r
         }
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
-        var plots: [(file: String, svg: String)] = [], drift: [String: Double] = [:]
+        var plots: [(file: String, svg: String)] = [], drift: [Variant: Double] = [:]
         for r in results {
-            let series = percentiles.map { SVGChart.Series(name: "\($0.1) percentile", points: r.points($0.1)) }
+            let series = RunResult.Percentile.allCases.map {
+                SVGChart.Series(name: "\($0.rawValue) percentile", points: r.points(\.sigmoidInput[$0]))
+            }
             plots.append(("percentiles-\(r.name).svg",
                           SVGChart.render(title: "\(r.name): input of a last-hidden-layer sigmoid", xLabel: "step",
                                           yLabel: "value", series: series)))
-            let median = r.points("50th").map(\.1), tenth = max(1, median.count / 10)
-            guard !median.isEmpty else { continue }
+            let median = r.points(\.sigmoidInput[.p50]).map(\.1), tenth = max(1, median.count / 10)
+            guard !median.isEmpty, let v = r.variant(Variant.self) else { continue }
             let early = median.prefix(tenth), late = median.suffix(tenth)
-            drift[r.name] = abs(late.reduce(0, +) / Double(late.count) - early.reduce(0, +) / Double(early.count))
+            drift[v] = abs(late.reduce(0, +) / Double(late.count) - early.reduce(0, +) / Double(early.count))
         }
-        let acc = { (m: ModelPreset) in results.first { $0.name == m.rawValue }?.testAccuracy ?? .nan }
-        let (bn, plain) = (ModelPreset.mlpBNSigmoid, ModelPreset.mlpSigmoid)
-        let (driftBN, driftPlain) = (drift[bn.rawValue] ?? .nan, drift[plain.rawValue] ?? .nan)
+        let acc = { (v: Variant) in results.run(v)?.testAccuracy ?? .nan }
+        let (driftBN, driftPlain) = (drift[.batchNorm] ?? .nan, drift[.plain] ?? .nan)
         let checks: [(String, Bool)] = [
-            ("with BN the test accuracy is higher after \(steps(o)) steps (\(Experiments.percent(acc(bn))) vs "
-             + "\(Experiments.percent(acc(plain))))", acc(bn) > acc(plain)),
+            ("with BN the test accuracy is higher after \(steps(o)) steps (\(Experiments.percent(acc(.batchNorm))) vs "
+             + "\(Experiments.percent(acc(.plain))))", acc(.batchNorm) > acc(.plain)),
             ("the median sigmoid input drifts less with BN (\(String(format: "%.3f vs %.3f", driftBN, driftPlain)))",
-             (drift[bn.rawValue] ?? .infinity) < (drift[plain.rawValue] ?? 0)),
+             (drift[.batchNorm] ?? .infinity) < (drift[.plain] ?? 0)),
         ]
         let intro = """
         Ioffe & Szegedy 2015, Figure 1: a 784-100-100-100-10 sigmoid MLP with and without batch norm before each \

@@ -39,8 +39,34 @@ public struct ExperimentOptions: Sendable, Codable {
 
 /// One experiment: train its variants, then judge and draw them from the results alone.
 protocol PaperExperiment {
+    associatedtype Variant: ExperimentVariant
     static func train(_ o: ExperimentOptions, data: DataSplits, log: @escaping (String) -> Void) throws -> [RunResult]
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent
+}
+
+/// One variant of an experiment, as a value: reports find runs by it, never by a display name.
+/// `name` is the display name that reports show and results.json stores; `all` holds the variants
+/// of every preset, so that any results.json's names, old ones too, map back onto variants.
+protocol ExperimentVariant: Equatable {
+    var name: String { get }
+    static var all: [Self] { get }
+}
+
+extension ExperimentVariant {
+    init?(name: String) {
+        guard let v = Self.all.first(where: { $0.name == name }) else { return nil }
+        self = v
+    }
+}
+
+extension RunResult {
+    /// Which of an experiment's variants this run is.
+    func variant<V: ExperimentVariant>(_: V.Type) -> V? { V(name: name) }
+}
+
+extension Array where Element == RunResult {
+    /// The run of variant `v`: the first, or the only one when each variant is one (median) run.
+    func run<V: ExperimentVariant>(_ v: V) -> RunResult? { first { $0.variant(V.self) == v } }
 }
 
 /// An experiment's own part of report.md: the paper's claims judged, the intro, extra charts.
@@ -158,7 +184,7 @@ public enum Experiments {
             r.diverged = "step \(e.step), \(e.location)"
             log("  \(name): diverged (\(e))")
         }
-        if let g = records.steps.map(\.gradNorm).filter(\.isFinite).max() { r.values["maxGradNorm"] = g }
+        r.maxGradNorm = records.steps.map(\.gradNorm).filter(\.isFinite).max()
         r.lsuvTries = loop.lsuvReport?.map(\.tries)
         r.lsuvSeconds = loop.lsuvReport?.reduce(0) { $0 + $1.seconds }
         if r.diverged == nil {
@@ -174,7 +200,7 @@ public enum Experiments {
     static func lossChart(_ title: String, _ runs: [RunResult]) -> String {
         let firsts = runs.compactMap { $0.losses.first?[1] }.filter(\.isFinite).sorted()
         let series = runs.map { r in
-            let (lo, hi) = (r.series["lossMin"] ?? [], r.series["lossMax"] ?? [])
+            let (lo, hi) = (r.lossMin ?? [], r.lossMax ?? [])
             let band = zip(lo, hi).map { ($0[0], $0[1], $1[1]) }
             return SVGChart.Series(name: r.name, points: r.losses.map { ($0[0], $0[1]) }, band: band)
         }
@@ -187,7 +213,7 @@ public enum Experiments {
     static func finish(_ name: ExperimentName, _ o: ExperimentOptions,
                        results: [RunResult]) throws -> ExperimentReport {
         try FileManager.default.createDirectory(atPath: o.out, withIntermediateDirectories: true)
-        let variants = Variant.group(results)
+        let variants = SeedRuns.group(results)
         let manySeeds = variants.contains { $0.runs.count > 1 }
         let judged = manySeeds ? variants.map(\.median) : results
         let content = name.kind.report(o, judged)

@@ -7,44 +7,56 @@ enum He30: PaperExperiment {
     static let he = Initializer.heNormal(fanOut: false), xavier = Initializer.xavierUniform
     static let paperLR = 0.01
 
-    /// One variant: a depth, an init, and the optimizer's lr, warm-up, gradient clipping and chunk size.
-    struct Spec {
-        var model: ModelPreset, initializer: Initializer, lr: Double, warmup = 0, clip: Double?, chunk = 64
-        var name: String
+    /// The variants of either preset.
+    enum Variant: ExperimentVariant {
+        /// A depth and an init at the preset's setting.
+        case grid(ModelPreset, Initializer)
+        /// plain30 He with one 128-sample chunk: the summation order is a variable no seed controls.
+        case oneChunk
+        /// plain30 He without clipping: the paper's setting.
+        case noClipping
+
+        static let depths: [ModelPreset] = [.plain30, .plain22]
+        static let inits: [Initializer] = [he, xavier, .normal(0.01)]
+        static var all: [Variant] { depths.flatMap { m in inits.map { .grid(m, $0) } } + [.oneChunk, .noClipping] }
+
+        var model: ModelPreset { if case .grid(let m, _) = self { m } else { .plain30 } }
+        var initializer: Initializer { if case .grid(_, let i) = self { i } else { He30.he } }
+        var name: String {
+            let base = "\(model.rawValue) \(initializer)"
+            switch self {
+            case .grid: return base
+            case .oneChunk: return base + " chunk 128"
+            case .noClipping: return base + " no clipping"
+            }
+        }
     }
 
-    // The full preset's setting, from sweeps of plain30 He over seeds (2026-11-30). At the paper's
-    // lr 0.01 from step 0 most runs leave ln 10 and fall back into a constant prediction (1/5
-    // converged): as a run leaves ln 10 the gradient's norm climbs from ~0.2 to units or tens, one
-    // large step lands it on a constant prediction, and it never leaves ln 10 again. Smaller lrs
-    // and a warm-up only postpone that step (lr 0.005 after a 200-step warm-up: 4/5 with two
-    // 64-sample chunks, 2/5 with one 128-sample chunk). Clipping the gradient at L2 norm 1
-    // (PyTorch's clip_grad_norm_; not in the paper) caps it, and the paper's lr 0.01 then trains.
-    // The variant `… no clipping` keeps the paper's exact setting beside it. The quick preset keeps
-    // lr 0.01 unclipped for 80 steps and judges the lowest loss: He leaves ln 10, Xavier never
-    // does, in ~1.5 minutes.
+    /// One variant as it runs: the optimizer's lr, warm-up, gradient clipping and chunk size.
+    struct Spec {
+        var variant: Variant, lr: Double, warmup = 0, clip: Double?, chunk = 64
+        var model: ModelPreset { variant.model }
+        var initializer: Initializer { variant.initializer }
+        var name: String { variant.name }
+    }
+
+    // The full preset clips the gradient at L2 norm 1 at the paper's lr 0.01 and runs the paper's
+    // unclipped setting beside it; the quick preset keeps lr 0.01 unclipped for 80 steps and judges
+    // the lowest loss. Why, and the sweeps this came from: docs/he30-settings.md.
     static let fullClip = 1.0
     static func lr(_ o: ExperimentOptions) -> Double { paperLR }
     static func clip(_ o: ExperimentOptions) -> Double? { o.quick ? nil : fullClip }
     static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 80 : 500) }
 
     /// The variants: every depth × init at the setting; the full preset adds plain30 He with one
-    /// 128-sample chunk (the summation order is a variable no seed controls; only with one worker,
-    /// as W workers need W chunks) and without clipping (the paper's setting).
+    /// 128-sample chunk (only with one worker, as W workers need W chunks) and without clipping.
     static func variants(_ o: ExperimentOptions) -> [Spec] {
-        let inits = [he, xavier] + (o.quick ? [] : [.normal(0.01)])
-        let depths: [ModelPreset] = o.quick ? [.plain30] : [.plain30, .plain22]
-        var v = depths.flatMap { m in
-            inits.map { Spec(model: m, initializer: $0, lr: lr(o), clip: clip(o), name: "\(m.rawValue) \($0)") }
-        }
+        let inits = o.quick ? [he, xavier] : Variant.inits
+        let depths: [ModelPreset] = o.quick ? [.plain30] : Variant.depths
+        var v = depths.flatMap { m in inits.map { Spec(variant: .grid(m, $0), lr: lr(o), clip: clip(o)) } }
         if !o.quick {
-            let base = "\(ModelPreset.plain30.rawValue) \(he)"
-            if o.workers == 1 {
-                v.insert(Spec(model: .plain30, initializer: he, lr: lr(o), clip: clip(o), chunk: 128,
-                              name: base + " chunk 128"), at: 1)
-            }
-            v.insert(Spec(model: .plain30, initializer: he, lr: lr(o), clip: nil, name: base + " no clipping"),
-                     at: inits.count + 1)
+            if o.workers == 1 { v.insert(Spec(variant: .oneChunk, lr: lr(o), clip: clip(o), chunk: 128), at: 1) }
+            v.insert(Spec(variant: .noClipping, lr: lr(o), clip: nil), at: inits.count + 1)
         }
         return v
     }
@@ -66,12 +78,9 @@ enum He30: PaperExperiment {
             s.compute.flushSubnormals = true
             s.data.testLimit = o.quick ? 1000 : nil
             var (r, loop) = try Experiments.train(v.name, s, data: data, log: log)
-            r.values["lr"] = v.lr; r.values["warmupSteps"] = Double(v.warmup)
-            if let c = v.clip { r.values["clipGradNorm"] = c }
-            r.values["chunk"] = Double(loop.settings.loop.chunk)   // what ran: W workers may have split it
-            if v.model == .plain30 && v.chunk == 64 && v.clip == clip(o) {
-                r.series["initVariance"] = try initVariances(s, data: data)
-            }
+            r.lr = v.lr; r.warmupSteps = v.warmup; r.clipGradNorm = v.clip
+            r.chunk = loop.settings.loop.chunk   // what ran: W workers may have split it
+            if case .grid(.plain30, _) = v.variant { r.initVariance = try initVariances(s, data: data) }
             results.append(r)
         }
         return results
@@ -96,13 +105,12 @@ enum He30: PaperExperiment {
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
-        func named(_ name: String) -> RunResult? { results.first { $0.name == name } }
-        func result(_ m: ModelPreset, _ i: Initializer) -> RunResult? { named("\(m.rawValue) \(i)") }
+        func result(_ m: ModelPreset, _ i: Initializer) -> RunResult? { results.run(Variant.grid(m, i)) }
         func final(_ m: ModelPreset, _ i: Initializer) -> Double { result(m, i)?.finalLoss ?? .nan }
         func lowest(_ m: ModelPreset, _ i: Initializer) -> Double {
             result(m, i)?.losses.map { $0[1] }.filter(\.isFinite).min() ?? .nan
         }
-        func seedsConverged(_ r: RunResult?) -> Int { Int(r?.values["seedsConverged"] ?? 0) }
+        func seedsConverged(_ r: RunResult?) -> Int { r?.seedsConverged ?? 0 }
         let ln10 = Foundation.log(10.0), steps = steps(o)
         let f = { (x: Double) in String(format: "%.3f", x) }
         // quick (lr 0.01): judged on the lowest logged loss, since He's run collapses soon after leaving ln 10
@@ -118,16 +126,15 @@ enum He30: PaperExperiment {
              + "\(String(format: "%.4f", final(.plain30, xavier))))", abs(final(.plain30, xavier) - ln10) < 0.05),
         ]
         // over several seeds: how often, not whether once (converged: final loss below 2.0)
-        let base = "\(ModelPreset.plain30.rawValue) \(he)"
-        if let h = result(.plain30, he), let x = result(.plain30, xavier), let n = h.values["seeds"] {
+        if let h = result(.plain30, he), let x = result(.plain30, xavier), let n = h.seeds {
             let (hc, xc) = (seedsConverged(h), seedsConverged(x))
-            let need = Int((0.8 * n).rounded(.up))
-            checks.append(("plain30: He converges in at least \(need)/\(Int(n)) seeds (\(hc)), Xavier in none (\(xc))",
+            let need = Int((0.8 * Double(n)).rounded(.up))
+            checks.append(("plain30: He converges in at least \(need)/\(n) seeds (\(hc)), Xavier in none (\(xc))",
                            hc >= need && xc == 0))
-            if let h128 = named(base + " chunk 128") {
+            if let h128 = results.run(Variant.oneChunk) {
                 let k = seedsConverged(h128)
                 checks.append(("plain30: the outcome does not hinge on the summation order: He with one 128-sample "
-                               + "chunk also converges in at least \(need)/\(Int(n)) seeds (\(k))", k >= need))
+                               + "chunk also converges in at least \(need)/\(n) seeds (\(k))", k >= need))
             }
         }
         if result(.plain22, he) != nil {
@@ -135,13 +142,14 @@ enum He30: PaperExperiment {
                            + "\(f(final(.plain22, he))), Xavier \(f(final(.plain22, xavier))))",
                            final(.plain22, he) < 2.0 && final(.plain22, xavier) < 2.0))
         }
-        let varianceSeries = results.filter { $0.series["initVariance"] != nil }.map {
-            SVGChart.Series(name: String($0.name.dropFirst("plain30 ".count)), points: $0.points("initVariance"))
+        let varianceSeries = results.filter { $0.initVariance != nil }.map { r in
+            SVGChart.Series(name: r.variant(Variant.self).map { "\($0.initializer)" } ?? r.name,
+                            points: r.points(\.initVariance))
         }
         let varSVG = SVGChart.render(title: "plain30 at init: output variance per layer",
                                      xLabel: "weighted layer (1 = first conv)", yLabel: "log10 Var(layer output)",
                                      series: varianceSeries)
-        let intro = intro(o, setting: result(.plain30, he), chunkVariant: named(base + " chunk 128") != nil)
+        let intro = intro(o, setting: result(.plain30, he), chunkVariant: results.run(Variant.oneChunk) != nil)
         return ReportContent(checks: checks, intro: intro,
                              plots: [("variance.svg", varSVG)], markdown: gradNormSection(results) + signalSection)
     }
@@ -150,9 +158,9 @@ enum He30: PaperExperiment {
     static func intro(_ o: ExperimentOptions, setting r: RunResult?, chunkVariant: Bool) -> String {
         let steps = steps(o)
         // runs from before the warm-up preset recorded neither; the quick preset's have not changed
-        let runLR = r?.values["lr"] ?? (o.quick ? paperLR : nil)
-        let runWarmup = r?.values["warmupSteps"].map { Int($0) } ?? (o.quick ? 0 : nil)
-        let runClip = r?.values["clipGradNorm"]
+        let runLR = r?.lr ?? (o.quick ? paperLR : nil)
+        let runWarmup = r?.warmupSteps ?? (o.quick ? 0 : nil)
+        let runClip = r?.clipGradNorm
         let lrText = runLR.map { "lr \($0)" } ?? "lr (not recorded by this older run)"
         let warmupText = runWarmup.map { $0 > 0 ? ", linear warm-up over the first \($0) steps" : ", no warm-up" } ?? ""
         let clipText = runClip.map { ", gradient clipped at L2 norm \($0)" } ?? ""
@@ -165,6 +173,8 @@ enum He30: PaperExperiment {
                 + "loss: within \(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run often "
                 + "collapses back to ln 10 soon after (see the full preset)."
         } else if let clip = runClip {
+            // the committed docs/results/he30 report prints this paragraph; the sweeps behind it, and the
+            // settings tried before, are in docs/he30-settings.md
             why = "Why this setting: at the paper's lr 0.01 unclipped, plain30 He converged in 1 of seeds 1–5 "
                 + "(2026-11-30): as a run leaves ln 10 its gradient's norm climbs from about 0.2 to units or tens "
                 + "(lr 0.005 after a warm-up, seed 1: 0.2–0.6 to step 95, 27 at 115, 138 at 130, loss 7.0), "
@@ -179,13 +189,11 @@ enum He30: PaperExperiment {
                 + " Subnormal floats are flushed to zero (`--flush-subnormals`): N(0, 0.01²) drives plain30's "
                 + "signal into them, and they would make those runs 3–7× slower without changing where they end."
         } else {
-            why = "Why this setting: in a sweep of plain30 He over seeds 1–5 (2026-11-30, two 64-sample chunks), "
-                + "the paper's lr 0.01 from the first step converged in 1 of 5, lr 0.001 without warm-up in 3 of 5, "
-                + "lr 0.003 without warm-up in 2 of 3, and lr 0.005 after a 200-step warm-up in 4 of 5, the most "
-                + "of the settings tried without clipping. A run that has not converged by the last step mostly "
-                + "still sits at ln 10 and may leave it later, so the fractions depend on where the step budget cuts."
+            // a run from before the clipped preset
+            why = "Why this setting: this run is from before the full preset clipped the gradient; the settings "
+                + "tried without clipping, and how often each converged, are in GoodInit's docs/he30-settings.md."
                 + chunkText
-                + (r?.values["lr"] == nil ? "" : " Subnormal floats are flushed to zero (`--flush-subnormals`).")
+                + (r?.lr == nil ? "" : " Subnormal floats are flushed to zero (`--flush-subnormals`).")
         }
         return """
         He et al. 2015 ("Delving Deep into Rectifiers", Fig. 3): a 30-layer plain ReLU network (no batch norm) trains \
@@ -200,7 +208,7 @@ enum He30: PaperExperiment {
     /// Each variant's largest logged gradient norm (before clipping), the median over its seeds.
     static func gradNormSection(_ results: [RunResult]) -> String {
         let rows = results.compactMap { r in
-            r.values["maxGradNorm"].map { "| \(r.name) | \(String(format: "%.3g", $0)) |" }
+            r.maxGradNorm.map { "| \(r.name) | \(String(format: "%.3g", $0)) |" }
         }
         if rows.isEmpty { return "" }
         return "## Largest gradient norm\n\nThe largest L2 norm of the gradient at a logged step (every 5th), before "

@@ -3,39 +3,50 @@
 import Foundation
 
 enum PReLUExperiment: PaperExperiment {
-    static let activations: [ActivationKind] = [.relu, .prelu, .preluShared]
+    enum Variant: ExperimentVariant, CaseIterable {
+        case relu, prelu, preluShared
+        var activation: ActivationKind {
+            switch self {
+            case .relu: return .relu
+            case .prelu: return .prelu
+            case .preluShared: return .preluShared
+            }
+        }
+        var name: String { activation.rawValue }
+        static var all: [Variant] { allCases }
+    }
     static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 200 : 1500) }
 
     static func train(_ o: ExperimentOptions, data: DataSplits,
                       log: @escaping (String) -> Void) throws -> [RunResult] {
-        try activations.map { act in
-            var s = Experiments.settings(o, run: act.rawValue, model: .fitnetSmall, activation: act,
+        try Variant.allCases.map { variant in
+            var s = Experiments.settings(o, run: variant.name, model: .fitnetSmall, activation: variant.activation,
                                          initializer: .heNormal(fanOut: false))
             s.loop.maxSteps = steps(o); s.loop.epochs = 1000; s.loop.batchSize = 64; s.loop.logEvery = 10
             s.optimizer.lr = 0.01; s.optimizer.momentum = 0.9; s.optimizer.weightDecay = 5e-4
             s.data.testLimit = o.quick ? 2_000 : nil
-            var (r, t) = try Experiments.train(act.rawValue, s, data: data, log: log)
+            var (r, t) = try Experiments.train(variant.name, s, data: data, log: log)
             let p = t.net.params
             let slopes = p.entries.filter { if case .slope = $0.spec.role { return true } else { return false } }
                 .map { e -> Double in
                     let v = p.view(e, in: p.values).array
                     return v.reduce(0.0) { $0 + Double($1) } / Double(v.count)
                 }
-            if !slopes.isEmpty { r.series["slopes"] = slopes.enumerated().map { [Double($0.offset + 1), $0.element] } }
+            if !slopes.isEmpty { r.slopes = slopes.enumerated().map { [Double($0.offset + 1), $0.element] } }
             return r
         }
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
         var slopeSeries: [SVGChart.Series] = [], slopeRows = ""
-        for r in results where r.series["slopes"] != nil {
-            let points = r.points("slopes")
+        for r in results where r.slopes != nil {
+            let points = r.points(\.slopes)
             slopeSeries.append(.init(name: r.name, points: points))
             slopeRows += "| \(r.name) | " + points.map { String(format: "%.3f", $0.1) }.joined(separator: ", ") + " |\n"
         }
         let svg = SVGChart.render(title: "learned PReLU slopes by layer (mean over channels)", xLabel: "PReLU layer",
                                   yLabel: "slope a", series: slopeSeries)
-        let acc = { (n: ActivationKind) in results.first { $0.name == n.rawValue }?.testAccuracy ?? .nan }
+        let acc = { (v: Variant) in results.run(v)?.testAccuracy ?? .nan }
         let first = slopeSeries.first?.points.first?.1 ?? .nan, last = slopeSeries.first?.points.last?.1 ?? .nan
         let checks: [(String, Bool)] = [
             ("channel-wise PReLU at least matches ReLU (\(Experiments.percent(acc(.prelu))) vs "

@@ -2,14 +2,26 @@
 import Foundation
 
 enum RBMExperiment: PaperExperiment {
-    static let inits: [Initializer] = [.rbm, .normal(0.01), .xavierUniform]
+    enum Variant: ExperimentVariant, CaseIterable {
+        /// RBM pre-training, the small random init it starts from, and the scaled init that replaced it.
+        case rbm, smallNormal, xavier
+        var initializer: Initializer {
+            switch self {
+            case .rbm: return .rbm
+            case .smallNormal: return .normal(0.01)
+            case .xavier: return .xavierUniform
+            }
+        }
+        var name: String { initializer.description }
+        static var all: [Variant] { allCases }
+    }
     static func epochs(_ o: ExperimentOptions) -> Int { o.quick ? 1 : 5 }
 
     static func train(_ o: ExperimentOptions, data: DataSplits,
                       log: @escaping (String) -> Void) throws -> [RunResult] {
-        try inits.map { initializer in
-            let name = initializer.description
-            var s = Experiments.settings(o, run: name, model: .mlpSigmoid, initializer: initializer)
+        try Variant.allCases.map { variant in
+            let name = variant.name
+            var s = Experiments.settings(o, run: name, model: .mlpSigmoid, initializer: variant.initializer)
             s.loop.epochs = epochs(o); s.loop.maxSteps = o.steps; s.loop.batchSize = 64; s.loop.logEvery = 20
             s.optimizer.lr = 0.1; s.optimizer.weightDecay = 0
             s.initialization.rbm.epochs = o.quick ? 2 : 5; s.initialization.rbm.samples = o.quick ? 10_000 : 60_000
@@ -20,10 +32,9 @@ enum RBMExperiment: PaperExperiment {
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
-        func run(_ i: Initializer) -> RunResult? { results.first { $0.name == i.description } }
-        let loss = { (i: Initializer) in run(i)?.losses.prefix(5).map { $0[1] }.reduce(0, +) ?? .nan }
-        let acc = { (i: Initializer) in run(i)?.testAccuracy ?? .nan }
-        let small = Initializer.normal(0.01)
+        let loss = { (v: Variant) in results.run(v)?.losses.prefix(5).map { $0[1] }.reduce(0, +) ?? .nan }
+        let acc = { (v: Variant) in results.run(v)?.testAccuracy ?? .nan }
+        let small = Variant.smallNormal
         let checks: [(String, Bool)] = [
             ("RBM pre-training starts fine-tuning from a lower loss than N(0, 0.01²) (first logged losses summed: "
              + "\(String(format: "%.3f vs %.3f", loss(.rbm), loss(small))))", loss(.rbm) < loss(small)),

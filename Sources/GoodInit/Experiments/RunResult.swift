@@ -3,7 +3,7 @@
 import Foundation
 
 public struct RunResult: Codable, Sendable {
-    public var name: String
+    public var name: String                // the variant's display name (its experiment's `Variant.name`)
     public var folder: String              // the run's folder inside the experiment's
     public var seed: UInt64 = 1
     public var steps = 0
@@ -16,9 +16,42 @@ public struct RunResult: Codable, Sendable {
     public var lsuvTries: [Int]? = nil     // per weighted layer, when LSUV ran
     public var lsuvSeconds: Double? = nil
     public var diverged: String? = nil     // "step N, <layer>" when the loss or a gradient went NaN/Inf
-    /// Experiment-specific curves (name → [x, y] points) and figures, measured on the trained net.
-    public var series: [String: [[Double]]] = [:]
-    public var values: [String: Double] = [:]
+
+    // Experiment-specific figures; nil where an experiment does not record them.
+    /// The largest L2 norm of the gradient at a logged step, before clipping (every experiment's runs).
+    public var maxGradNorm: Double? = nil
+    /// he30: the optimizer's setting as it ran (the chunk after W workers may have split it).
+    public var lr: Double? = nil
+    public var warmupSteps: Int? = nil
+    public var clipGradNorm: Double? = nil
+    public var chunk: Int? = nil
+    /// zero-init: the largest difference between a first-layer unit's weights and the first unit's.
+    public var maxUnitDifference: Double? = nil
+    /// A median run over seeds: how many of its seeds converged, and of how many.
+    public var seedsConverged: Int? = nil
+    public var seeds: Int? = nil
+
+    // Experiment-specific curves as [x, y] points.
+    /// A median run over seeds: the seeds' lowest and highest loss at each of `losses`' steps.
+    public var lossMin: [[Double]]? = nil
+    public var lossMax: [[Double]]? = nil
+    /// he30: log10 of each weighted layer's output variance at initialization, [layer, log10 variance].
+    public var initVariance: [[Double]]? = nil
+    /// prelu: each PReLU layer's mean learned slope, [layer, slope].
+    public var slopes: [[Double]]? = nil
+    /// bn-mnist: percentiles of a last-hidden-layer sigmoid's input over the minibatch, [step, value].
+    public var sigmoidInput: [Percentile: [[Double]]] = [:]
+
+    public enum Percentile: String, CaseIterable, Sendable {
+        case p15 = "15th", p50 = "50th", p85 = "85th"
+        var fraction: Double {
+            switch self {
+            case .p15: return 0.15
+            case .p50: return 0.5
+            case .p85: return 0.85
+            }
+        }
+    }
 
     init(name: String, folder: String, records: RecordLog) {
         self.name = name; self.folder = folder
@@ -26,6 +59,41 @@ public struct RunResult: Codable, Sendable {
         let tail = losses.suffix(3).map { $0[1] }
         finalLoss = tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count)
         epochAccuracies = records.epochs.compactMap(\.testAccuracy)
+    }
+
+    /// The points of one of the curves, for a chart.
+    func points(_ curve: KeyPath<RunResult, [[Double]]?>) -> [(Double, Double)] {
+        (self[keyPath: curve] ?? []).map { ($0[0], $0[1]) }
+    }
+}
+
+// MARK: - The stored form
+
+// results.json keeps the figures in one `values` object and the curves in one `series` object, as
+// every results.json has so far (the committed docs/results, and bench/pytorch_he30_odds.py reads
+// `values`): new files and old ones have one shape. These tables are the only place that maps the
+// stored keys onto the typed fields; the seed median reads them too.
+extension RunResult {
+    static var figures: [(key: String, field: WritableKeyPath<RunResult, Double?>)] {
+        [("maxGradNorm", \.maxGradNorm), ("lr", \.lr), ("clipGradNorm", \.clipGradNorm),
+         ("maxUnitDifference", \.maxUnitDifference)]
+    }
+    /// Whole numbers, stored as JSON numbers in `values` like the other figures.
+    static var wholeFigures: [(key: String, field: WritableKeyPath<RunResult, Int?>)] {
+        [("warmupSteps", \.warmupSteps), ("chunk", \.chunk), ("seedsConverged", \.seedsConverged),
+         ("seeds", \.seeds)]
+    }
+    static var curves: [(key: String, field: WritableKeyPath<RunResult, [[Double]]?>)] {
+        [("lossMin", \.lossMin), ("lossMax", \.lossMax), ("initVariance", \.initVariance), ("slopes", \.slopes)]
+            + Percentile.allCases.map { ($0.rawValue, \RunResult.sigmoidInput[$0]) }
+    }
+
+    struct StoredKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -46,8 +114,19 @@ public struct RunResult: Codable, Sendable {
         try c.encode(epochAccuracies.filter(\.isFinite), forKey: .epochAccuracies)
         try c.encode(lsuvTries, forKey: .lsuvTries); try c.encode(finite(lsuvSeconds), forKey: .lsuvSeconds)
         try c.encode(diverged, forKey: .diverged)
-        try c.encode(series.mapValues { $0.filter { $0.allSatisfy(\.isFinite) } }, forKey: .series)
-        try c.encode(values.mapValues { $0.isFinite ? $0 : nil }, forKey: .values)
+        var series = c.nestedContainer(keyedBy: StoredKey.self, forKey: .series)
+        for (key, field) in Self.curves {
+            if let points = self[keyPath: field] {
+                try series.encode(points.filter { $0.allSatisfy(\.isFinite) }, forKey: StoredKey(key))
+            }
+        }
+        var values = c.nestedContainer(keyedBy: StoredKey.self, forKey: .values)
+        for (key, field) in Self.figures {
+            if let v = self[keyPath: field] { try values.encode(finite(v), forKey: StoredKey(key)) }
+        }
+        for (key, field) in Self.wholeFigures {
+            if let v = self[keyPath: field] { try values.encode(v, forKey: StoredKey(key)) }
+        }
     }
 
     public init(from decoder: Decoder) throws {
@@ -65,10 +144,29 @@ public struct RunResult: Codable, Sendable {
         lsuvTries = try c.decodeIfPresent([Int].self, forKey: .lsuvTries)
         lsuvSeconds = try c.decodeIfPresent(Double.self, forKey: .lsuvSeconds)
         diverged = try c.decodeIfPresent(String.self, forKey: .diverged)
-        series = try c.decodeIfPresent([String: [[Double]]].self, forKey: .series) ?? [:]
-        values = (try c.decodeIfPresent([String: Double?].self, forKey: .values) ?? [:]).mapValues { $0 ?? .nan }
+        func object(_ key: CodingKeys) throws -> KeyedDecodingContainer<StoredKey>? {
+            guard c.contains(key), try !c.decodeNil(forKey: key) else { return nil }
+            return try c.nestedContainer(keyedBy: StoredKey.self, forKey: key)
+        }
+        if let series = try object(.series) {
+            for (key, field) in Self.curves {
+                self[keyPath: field] = try series.decodeIfPresent([[Double]].self, forKey: StoredKey(key))
+            }
+        }
+        if let values = try object(.values) {
+            for (key, field) in Self.figures where values.contains(StoredKey(key)) {
+                // null is a figure that was not finite (see encode)
+                let k = StoredKey(key)
+                self[keyPath: field] = try values.decodeNil(forKey: k) ? .nan : values.decode(Double.self, forKey: k)
+            }
+            for (key, field) in Self.wholeFigures {
+                guard let v = try values.decodeIfPresent(Double.self, forKey: StoredKey(key)) else { continue }
+                guard let n = Int(exactly: v) else {
+                    throw DecodingError.dataCorruptedError(forKey: StoredKey(key), in: values,
+                                                           debugDescription: "\(v) is not a whole number")
+                }
+                self[keyPath: field] = n
+            }
+        }
     }
-
-    /// The points of one of `series` as chart points.
-    func points(_ key: String) -> [(Double, Double)] { (series[key] ?? []).map { ($0[0], $0[1]) } }
 }

@@ -8,24 +8,24 @@ import Foundation
 func converged(_ r: RunResult) -> Bool { r.diverged == nil && r.finalLoss.isFinite && r.finalLoss < 2.0 }
 
 /// The runs of one variant over the seeds, in seed order.
-struct Variant {
+struct SeedRuns {
     let name: String
     let runs: [RunResult]
 
     /// Variants in the order their first run appears.
-    static func group(_ results: [RunResult]) -> [Variant] {
+    static func group(_ results: [RunResult]) -> [SeedRuns] {
         var order: [String] = [], byName: [String: [RunResult]] = [:]
         for r in results {
             if byName[r.name] == nil { order.append(r.name) }
             byName[r.name, default: []].append(r)
         }
-        return order.map { Variant(name: $0, runs: byName[$0]!.sorted { $0.seed < $1.seed }) }
+        return order.map { SeedRuns(name: $0, runs: byName[$0]!.sorted { $0.seed < $1.seed }) }
     }
 
     var convergedCount: Int { runs.filter(converged).count }
 
     /// The variant as one run: medians of its figures and, at each logged step all seeds reached,
-    /// the median loss, with the seeds' lowest and highest as `lossMin`/`lossMax` series.
+    /// the median loss, with the seeds' lowest and highest as `lossMin`/`lossMax`.
     var median: RunResult {
         var m = runs[0]
         guard runs.count > 1 else { return m }
@@ -43,9 +43,15 @@ struct Variant {
             lo.append([runs[0].losses[i][0], values.min()!]); hi.append([runs[0].losses[i][0], values.max()!])
             return [runs[0].losses[i][0], Self.median(values)]
         }
-        m.series["lossMin"] = lo; m.series["lossMax"] = hi
-        for key in runs[0].values.keys { m.values[key] = Self.median(runs.compactMap { $0.values[key] }) }
-        m.values["seedsConverged"] = Double(convergedCount); m.values["seeds"] = Double(runs.count)
+        m.lossMin = lo; m.lossMax = hi
+        for (_, f) in RunResult.figures where runs[0][keyPath: f] != nil {
+            m[keyPath: f] = Self.median(runs.compactMap { $0[keyPath: f] })
+        }
+        // a whole-number figure is a setting, the same in every seed, so its median is that value
+        for (_, f) in RunResult.wholeFigures where runs[0][keyPath: f] != nil {
+            m[keyPath: f] = Int(Self.median(runs.compactMap { $0[keyPath: f] }.map(Double.init)).rounded(.down))
+        }
+        m.seedsConverged = convergedCount; m.seeds = runs.count
         return m
     }
 
@@ -59,12 +65,12 @@ struct Variant {
 extension Experiments {
     /// The seed table: per variant, how many seeds converged, and the median and range of the final
     /// loss and the test accuracy.
-    static func seedTable(_ variants: [Variant]) -> String {
+    static func seedTable(_ variants: [SeedRuns]) -> String {
         func range(_ v: [Double], _ f: (Double) -> String) -> String {
             let finite = v.filter(\.isFinite)
             guard !finite.isEmpty else { return "–" }
             let nan = finite.count < v.count ? " (\(v.count - finite.count) NaN)" : ""
-            return "\(f(Variant.median(finite))) [\(f(finite.min()!)), \(f(finite.max()!))]\(nan)"
+            return "\(f(SeedRuns.median(finite))) [\(f(finite.min()!)), \(f(finite.max()!))]\(nan)"
         }
         var t = "| variant | seeds converged (final loss < 2.0) | final train loss: median [min, max] | "
         t += "test accuracy: median [min, max] |\n|---|---|---|---|\n"

@@ -3,14 +3,26 @@
 import Foundation
 
 enum ZeroInit: PaperExperiment {
-    static let inits: [Initializer] = [.zeros, .constant(0.05), .xavierUniform]
+    enum Variant: ExperimentVariant, CaseIterable {
+        /// Two symmetric inits and one that breaks the symmetry.
+        case zeros, constant, xavier
+        var initializer: Initializer {
+            switch self {
+            case .zeros: return .zeros
+            case .constant: return .constant(0.05)
+            case .xavier: return .xavierUniform
+            }
+        }
+        var name: String { initializer.description }
+        static var all: [Variant] { allCases }
+    }
     static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 40 : 600) }
 
     static func train(_ o: ExperimentOptions, data: DataSplits,
                       log: @escaping (String) -> Void) throws -> [RunResult] {
-        try inits.map { initializer in
-            let name = initializer.description
-            var s = Experiments.settings(o, run: name, model: .mlpXavier, initializer: initializer)
+        try Variant.allCases.map { variant in
+            let name = variant.name
+            var s = Experiments.settings(o, run: name, model: .mlpXavier, initializer: variant.initializer)
             s.loop.maxSteps = steps(o); s.loop.epochs = 100; s.loop.batchSize = 64
             s.optimizer.lr = 0.05; s.optimizer.weightDecay = 0
             s.data.trainLimit = o.quick ? 4096 : nil; s.data.testLimit = o.quick ? 1000 : nil
@@ -21,26 +33,25 @@ enum ZeroInit: PaperExperiment {
                 let rows = w.shape[0], cols = w.shape[1]
                 var maxDiff: Float = 0
                 for i in 1..<rows { for j in 0..<cols { maxDiff = max(maxDiff, abs(w[i * cols + j] - w[j])) } }
-                r.values["maxUnitDifference"] = Double(maxDiff)
+                r.maxUnitDifference = Double(maxDiff)
             }
             return r
         }
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
-        func run(_ i: Initializer) -> RunResult? { results.first { $0.name == i.description } }
-        func spread(_ i: Initializer) -> Double { run(i)?.values["maxUnitDifference"] ?? .nan }
-        func loss(_ i: Initializer) -> Double { run(i)?.finalLoss ?? .nan }
+        func spread(_ v: Variant) -> Double { results.run(v)?.maxUnitDifference ?? .nan }
+        func loss(_ v: Variant) -> Double { results.run(v)?.finalLoss ?? .nan }
         let f3 = { (x: Double) in String(format: "%.3f", x) }
         let checks: [(String, Bool)] = [
             ("zeros: all 256 units of the first hidden layer stay identical (max difference \(spread(.zeros)))",
              spread(.zeros) == 0),
-            ("constant:0.05: all units stay identical (max difference \(spread(.constant(0.05))))",
-             spread(.constant(0.05)) == 0),
-            ("xavier-uniform breaks the symmetry (units differ by up to \(f3(spread(.xavierUniform))))",
-             spread(.xavierUniform) > 0),
-            ("xavier-uniform trains to a lower loss than zeros (\(f3(loss(.xavierUniform))) vs \(f3(loss(.zeros))))",
-             loss(.xavierUniform) < loss(.zeros)),
+            ("constant:0.05: all units stay identical (max difference \(spread(.constant)))",
+             spread(.constant) == 0),
+            ("xavier-uniform breaks the symmetry (units differ by up to \(f3(spread(.xavier))))",
+             spread(.xavier) > 0),
+            ("xavier-uniform trains to a lower loss than zeros (\(f3(loss(.xavier))) vs \(f3(loss(.zeros))))",
+             loss(.xavier) < loss(.zeros)),
         ]
         let intro = """
         Zero or constant weights make every unit of a layer compute the same function and receive the same gradient: \
