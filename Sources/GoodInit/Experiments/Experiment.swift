@@ -159,8 +159,11 @@ public enum Experiments {
                       onLoggedStep: ((Int, Plan) -> Void)? = nil) throws -> (RunResult, TrainingLoop) {
         var s = settings
         let w = s.compute.workers
-        if w > 1, s.loop.chunking.count < w {
-            s.loop.chunk = max(1, s.loop.batchSize / w) // every worker gets a chunk (these bits then depend on W)
+        // a variant's chunk is the preset's, not the user's: with more workers than its chunks, each
+        // worker gets one (these bits then depend on W), where `train` refuses
+        let shared = s.loop.chunking.shared(by: w)
+        if shared.chunk != s.loop.chunk {
+            s.loop.chunk = shared.chunk
             log("  \(name): chunk \(s.loop.chunk) so that \(w) workers share batch \(s.loop.batchSize)")
         }
         let loop = try TrainingLoop(s, setup: TrainingSetup(s, preloaded: data))

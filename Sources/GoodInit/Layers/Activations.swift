@@ -38,11 +38,11 @@ public final class Activation: Op, Nonlinearity {
     /// Elementwise: any layout.
     public var blockedSupport: BlockedSupport { .keeps }
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
-    public func forward(_ c: OpContext) { Kernels.unaryForward(kernel, y: c.y, x: c.x) }
-    public func backward(_ c: OpContext) {
+    public func forward(_ ctx: OpContext) { Kernels.unaryForward(kernel, y: ctx.y, x: ctx.x) }
+    public func backward(_ ctx: OpContext) {
         let usesOutput = function == .tanh || function == .sigmoid
-        Kernels.unaryBackward(kernel, dx: c.dx, dy: c.dy, saved: usesOutput ? c.y : c.x,
-                              accumulate: !c.storesInputGradient)
+        Kernels.unaryBackward(kernel, dx: ctx.dx, dy: ctx.dy, saved: usesOutput ? ctx.y : ctx.x,
+                              accumulate: !ctx.storesInputGradient)
     }
 }
 
@@ -69,13 +69,13 @@ public final class PReLU: Op, Nonlinearity {
     }
     public var flopsPerSample: Int { inputShape.reduce(1, *) }
     public var blockedSupport: BlockedSupport { .keeps }
-    public func forward(_ c: OpContext) {
-        Kernels.preluForward(layout: c.layout.input, y: c.y, x: c.x, a: c.values[0], shared: shared, n: c.n,
+    public func forward(_ ctx: OpContext) {
+        Kernels.preluForward(layout: ctx.layout.input, y: ctx.y, x: ctx.x, a: ctx.values[0], shared: shared, n: ctx.n,
                              c: channels, hw: hw)
     }
-    public func backward(_ c: OpContext) {
-        Kernels.preluBackward(layout: c.layout.input, dx: c.dx, da: c.grads[0], dy: c.dy, x: c.x, a: c.values[0],
-                              shared: shared, n: c.n, c: channels, hw: hw)
+    public func backward(_ ctx: OpContext) {
+        Kernels.preluBackward(layout: ctx.layout.input, dx: ctx.dx, da: ctx.grads[0], dy: ctx.dy, x: ctx.x, a: ctx.values[0],
+                              shared: shared, n: ctx.n, c: channels, hw: hw)
     }
 }
 
@@ -99,10 +99,10 @@ public final class Maxout: Op, Nonlinearity {
         return outputShape
     }
     public func makeState(chunks: [Int]) -> [OpState] { chunks.map { .argmax(IndexBuffer(count: $0 * groups * hw)) } }
-    public func forward(_ c: OpContext) {
-        Kernels.maxoutForward(y: c.y, argmax: c.state.argmax, x: c.x, k: pieces, n: c.n, c: groups, hw: hw)
+    public func forward(_ ctx: OpContext) {
+        Kernels.maxoutForward(y: ctx.y, argmax: ctx.state.argmax, x: ctx.x, k: pieces, n: ctx.n, c: groups, hw: hw)
     }
-    public func backward(_ c: OpContext) {
-        Kernels.maxoutBackward(dx: c.dx, dy: c.dy, argmax: c.state.argmax, k: pieces, n: c.n, c: groups, hw: hw)
+    public func backward(_ ctx: OpContext) {
+        Kernels.maxoutBackward(dx: ctx.dx, dy: ctx.dy, argmax: ctx.state.argmax, k: pieces, n: ctx.n, c: groups, hw: hw)
     }
 }

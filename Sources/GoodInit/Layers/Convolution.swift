@@ -75,11 +75,11 @@ public final class Conv2d: Op {
 
     private func shape(_ n: Int) -> ck_conv2d_shape { var s = shape; s.N = n; return s }
 
-    public func forward(_ c: OpContext) {
-        let s = shape(c.n), layout = c.layout.output
-        var x = c.x, w = c.values[0]
+    public func forward(_ ctx: OpContext) {
+        let s = shape(ctx.n), layout = ctx.layout.output
+        var x = ctx.x, w = ctx.values[0]
         if layout == .blocked {
-            let st = c.state.convBlocked
+            let st = ctx.state.convBlocked
             Kernels.toBlockedWeights(st.weights, from: w, k: s.K, c: s.C, r: s.R, s: s.S)
             w = st.weights
             if let xb = st.input {
@@ -87,38 +87,38 @@ public final class Conv2d: Op {
                 x = xb
             }
         }
-        Kernels.convForward(layout: layout, y: c.y, x: x, w: w, b: hasBias ? c.values[1] : nil, shape: s,
-                            workspace: c.workspace)
+        Kernels.convForward(layout: layout, y: ctx.y, x: x, w: w, b: hasBias ? ctx.values[1] : nil, shape: s,
+                            workspace: ctx.workspace)
     }
 
-    public func backward(_ c: OpContext) {
-        let s = shape(c.n), layout = c.layout.output
-        let db = hasBias ? c.grads[1] : nil
+    public func backward(_ ctx: OpContext) {
+        let s = shape(ctx.n), layout = ctx.layout.output
+        let db = hasBias ? ctx.grads[1] : nil
         guard layout == .blocked else {
-            Kernels.convBackwardWeights(layout: .plain, dw: c.grads[0], db: db, dy: c.dy, x: c.x, shape: s,
-                                        workspace: c.workspace)
-            if c.needsInputGradient {
-                Kernels.convBackwardData(layout: .plain, dx: c.dx, dy: c.dy, w: c.values[0], shape: s,
-                                         workspace: c.workspace)
+            Kernels.convBackwardWeights(layout: .plain, dw: ctx.grads[0], db: db, dy: ctx.dy, x: ctx.x, shape: s,
+                                        workspace: ctx.workspace)
+            if ctx.needsInputGradient {
+                Kernels.convBackwardData(layout: .plain, dx: ctx.dx, dy: ctx.dy, w: ctx.values[0], shape: s,
+                                         workspace: ctx.workspace)
             }
             return
         }
         // blocked: dw goes through blocked weights; a plain input's dx through a blocked buffer, then a plain one
-        let st = c.state.convBlocked
+        let st = ctx.state.convBlocked
         st.weightGrad.fill(0)
-        Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: c.dy, x: st.input ?? c.x,
-                                    shape: s, workspace: c.workspace)
-        Kernels.accumulateBlockedWeights(c.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
-        guard c.needsInputGradient else { return }
+        Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: ctx.dy, x: st.input ?? ctx.x,
+                                    shape: s, workspace: ctx.workspace)
+        Kernels.accumulateBlockedWeights(ctx.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
+        guard ctx.needsInputGradient else { return }
         if let dxb = st.inputGrad, let plain = st.plainGrad {
             dxb.fill(0)
-            Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: c.dy, w: st.weights, shape: s,
-                                     workspace: c.workspace)
+            Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: ctx.dy, w: st.weights, shape: s,
+                                     workspace: ctx.workspace)
             Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
-            Kernels.accumulate(y: c.dx, x: plain)
+            Kernels.accumulate(y: ctx.dx, x: plain)
         } else {
-            Kernels.convBackwardData(layout: .blocked, dx: c.dx, dy: c.dy, w: st.weights,
-                                     accumulate: !c.storesInputGradient, shape: s, workspace: c.workspace)
+            Kernels.convBackwardData(layout: .blocked, dx: ctx.dx, dy: ctx.dy, w: st.weights,
+                                     accumulate: !ctx.storesInputGradient, shape: s, workspace: ctx.workspace)
         }
     }
 }

@@ -17,13 +17,13 @@ public final class Dropout: Op {
     }
     /// Elementwise: any layout (a sample's mask follows its values' order in memory).
     public var blockedSupport: BlockedSupport { .keeps }
-    public func forward(_ c: OpContext) {
-        if !c.training || p == 0 { c.y.assign(c.x); return }
-        Kernels.dropoutForward(y: c.y, mask: c.state.mask, x: c.x, p: p, seed: c.seed,
-                               offset: UInt64(c.sampleOffset * inputShape.reduce(1, *)))
+    public func forward(_ ctx: OpContext) {
+        if !ctx.training || p == 0 { ctx.y.assign(ctx.x); return }
+        Kernels.dropoutForward(y: ctx.y, mask: ctx.state.mask, x: ctx.x, p: p, seed: ctx.seed,
+                               offset: UInt64(ctx.sampleOffset * inputShape.reduce(1, *)))
     }
-    public func backward(_ c: OpContext) {
-        if !c.training || p == 0 { Kernels.accumulate(y: c.dx, x: c.dy); return }
-        Kernels.dropoutBackward(dx: c.dx, dy: c.dy, mask: c.state.mask, p: p)
+    public func backward(_ ctx: OpContext) {
+        if !ctx.training || p == 0 { Kernels.accumulate(y: ctx.dx, x: ctx.dy); return }
+        Kernels.dropoutBackward(dx: ctx.dx, dy: ctx.dy, mask: ctx.state.mask, p: p)
     }
 }

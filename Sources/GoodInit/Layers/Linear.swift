@@ -32,20 +32,20 @@ public final class Linear: Op {
     }
     public var flopsPerSample: Int { 2 * inFeatures * outFeatures }
 
-    public func forward(_ c: OpContext) {
-        Kernels.gemm(transA: false, transB: true, m: c.n, n: outFeatures, k: inFeatures, a: c.x, b: c.values[0],
-                     beta: 0, c: c.y, workspace: c.workspace)
-        if hasBias { Kernels.addBias(y: c.y, b: c.values[1], n: c.n, k: outFeatures, hw: 1) }
+    public func forward(_ ctx: OpContext) {
+        Kernels.gemm(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: ctx.x, b: ctx.values[0],
+                     beta: 0, c: ctx.y, workspace: ctx.workspace)
+        if hasBias { Kernels.addBias(y: ctx.y, b: ctx.values[1], n: ctx.n, k: outFeatures, hw: 1) }
     }
 
-    public func backward(_ c: OpContext) {
+    public func backward(_ ctx: OpContext) {
         // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in)
-        Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: c.n, a: c.dy, b: c.x,
-                     beta: 1, c: c.grads[0], workspace: c.workspace)
-        if hasBias { Kernels.biasBackward(db: c.grads[1], dy: c.dy, n: c.n, k: outFeatures, hw: 1) }
-        if c.needsInputGradient {
-            Kernels.gemm(transA: false, transB: false, m: c.n, n: inFeatures, k: outFeatures, a: c.dy,
-                         b: c.values[0], beta: 1, c: c.dx, workspace: c.workspace)
+        Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: ctx.n, a: ctx.dy, b: ctx.x,
+                     beta: 1, c: ctx.grads[0], workspace: ctx.workspace)
+        if hasBias { Kernels.biasBackward(db: ctx.grads[1], dy: ctx.dy, n: ctx.n, k: outFeatures, hw: 1) }
+        if ctx.needsInputGradient {
+            Kernels.gemm(transA: false, transB: false, m: ctx.n, n: inFeatures, k: outFeatures, a: ctx.dy,
+                         b: ctx.values[0], beta: 1, c: ctx.dx, workspace: ctx.workspace)
         }
     }
 }

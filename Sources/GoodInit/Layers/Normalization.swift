@@ -45,10 +45,10 @@ public final class BatchNorm: SyncOp {
     // Two passes over the batch: the mean, then the squares around it (no cancellation).
     public var forwardSyncPhases: Int { 2 }
 
-    public func forwardPartial(_ phase: Int, _ c: OpContext) {
-        let s = c.state.batchNorm
+    public func forwardPartial(_ phase: Int, _ ctx: OpContext) {
+        let s = ctx.state.batchNorm
         let shift = phase == 0 ? nil : s.batch.shift
-        Kernels.bnPartialSums(layout: c.layout.input, sum: s.sum, sumsq: s.sumsq, x: c.x, shift: shift, n: c.n,
+        Kernels.bnPartialSums(layout: ctx.layout.input, sum: s.sum, sumsq: s.sumsq, x: ctx.x, shift: shift, n: ctx.n,
                               c: channels, hw: hw)
     }
 
@@ -63,29 +63,29 @@ public final class BatchNorm: SyncOp {
         }
     }
 
-    public func forward(_ c: OpContext) {
-        if c.training {
-            let s = c.state.batchNorm
-            Kernels.bnNormalize(layout: c.layout.input, y: c.y, xhat: nil, x: c.x, mean: s.batch.mean,
-                                invstd: s.batch.invstd, gamma: c.values[0], beta: c.values[1], n: c.n, c: channels,
+    public func forward(_ ctx: OpContext) {
+        if ctx.training {
+            let s = ctx.state.batchNorm
+            Kernels.bnNormalize(layout: ctx.layout.input, y: ctx.y, xhat: nil, x: ctx.x, mean: s.batch.mean,
+                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], n: ctx.n, c: channels,
                                 hw: hw)
         } else {
-            Kernels.bnForwardInfer(layout: c.layout.input, y: c.y, x: c.x, runningMean: runningMean,
-                                   runningVar: runningVar, gamma: c.values[0], beta: c.values[1], eps: eps, n: c.n,
+            Kernels.bnForwardInfer(layout: ctx.layout.input, y: ctx.y, x: ctx.x, runningMean: runningMean,
+                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], eps: eps, n: ctx.n,
                                    c: channels, hw: hw)
         }
     }
 
     // MARK: backward (training statistics only)
-    // No x̂ is kept from forward: the kernels recompute it from the input c.x (the previous op's
+    // No x̂ is kept from forward: the kernels recompute it from the input ctx.x (the previous op's
     // output, untouched until this backward) with the batch mean and invstd, in the forward's
     // float expression, so the gradients keep their bits and no activation-sized buffer is stored.
-    public func backwardPartial(_ c: OpContext) {
-        let s = c.state.batchNorm
+    public func backwardPartial(_ ctx: OpContext) {
+        let s = ctx.state.batchNorm
         // this chunk's share of dγ and dβ goes into this chunk's gradients
-        Kernels.bnBackwardPartialSums(layout: c.layout.input, sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: c.grads[0],
-                                      dbeta: c.grads[1], dy: c.dy, x: c.x, mean: s.batch.mean,
-                                      invstd: s.batch.invstd, n: c.n, c: channels, hw: hw)
+        Kernels.bnBackwardPartialSums(layout: ctx.layout.input, sumDy: s.sum, sumDyXhat: s.sumsq, dgamma: ctx.grads[0],
+                                      dbeta: ctx.grads[1], dy: ctx.dy, x: ctx.x, mean: s.batch.mean,
+                                      invstd: s.batch.invstd, n: ctx.n, c: channels, hw: hw)
     }
 
     public func backwardCombine(_ chunks: [OpContext]) {
@@ -98,11 +98,11 @@ public final class BatchNorm: SyncOp {
         chunks.first.map { [$0.state.batchNorm.batch.sum, $0.state.batchNorm.batch.sumsq] } ?? []
     }
 
-    public func backward(_ c: OpContext) {
-        let s = c.state.batchNorm
-        Kernels.bnBackwardApply(layout: c.layout.input, dx: c.dx, dy: c.dy, x: c.x, mean: s.batch.mean,
-                                invstd: s.batch.invstd, gamma: c.values[0], sumDy: s.batch.sumDy,
+    public func backward(_ ctx: OpContext) {
+        let s = ctx.state.batchNorm
+        Kernels.bnBackwardApply(layout: ctx.layout.input, dx: ctx.dx, dy: ctx.dy, x: ctx.x, mean: s.batch.mean,
+                                invstd: s.batch.invstd, gamma: ctx.values[0], sumDy: s.batch.sumDy,
                                 sumDyXhat: s.batch.sumDyXhat, count: s.batch.count,
-                                accumulate: !c.storesInputGradient, n: c.n, c: channels, hw: hw)
+                                accumulate: !ctx.storesInputGradient, n: ctx.n, c: channels, hw: hw)
     }
 }

@@ -49,8 +49,8 @@ public protocol Op: AnyObject {
     var skipSource: Int? { get }
     /// Forward FLOPs per sample (multiply-add = 2).
     var flopsPerSample: Int { get }
-    func forward(_ c: OpContext)
-    func backward(_ c: OpContext)
+    func forward(_ ctx: OpContext)
+    func backward(_ ctx: OpContext)
 }
 
 extension Op {
@@ -74,9 +74,9 @@ extension Op {
 /// phases; `chunks` is the op's column of contexts, in chunk order.
 public protocol SyncOp: Op {
     var forwardSyncPhases: Int { get }
-    func forwardPartial(_ phase: Int, _ c: OpContext)
+    func forwardPartial(_ phase: Int, _ ctx: OpContext)
     func forwardCombine(_ phase: Int, _ chunks: [OpContext])
-    func backwardPartial(_ c: OpContext)
+    func backwardPartial(_ ctx: OpContext)
     func backwardCombine(_ chunks: [OpContext])
     /// The (chunks of the batch, width) tables the partials write, one row per chunk: what ranks
     /// exchange before a combine.

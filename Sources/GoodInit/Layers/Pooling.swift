@@ -30,18 +30,18 @@ public final class Pool2d: Op {
     }
     private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
     public var blockedSupport: BlockedSupport { .keeps }
-    public func forward(_ c: OpContext) {
-        let (s, layout) = (shape(c.n), c.layout.input)
+    public func forward(_ ctx: OpContext) {
+        let (s, layout) = (shape(ctx.n), ctx.layout.input)
         switch mode {
-        case .max: Kernels.maxPoolForward(layout: layout, y: c.y, argmax: c.state.argmax, x: c.x, shape: s)
-        case .average: Kernels.avgPoolForward(layout: layout, y: c.y, x: c.x, shape: s)
+        case .max: Kernels.maxPoolForward(layout: layout, y: ctx.y, argmax: ctx.state.argmax, x: ctx.x, shape: s)
+        case .average: Kernels.avgPoolForward(layout: layout, y: ctx.y, x: ctx.x, shape: s)
         }
     }
-    public func backward(_ c: OpContext) {
-        let (s, layout) = (shape(c.n), c.layout.input)
+    public func backward(_ ctx: OpContext) {
+        let (s, layout) = (shape(ctx.n), ctx.layout.input)
         switch mode {
-        case .max: Kernels.maxPoolBackward(layout: layout, dx: c.dx, dy: c.dy, argmax: c.state.argmax, shape: s)
-        case .average: Kernels.avgPoolBackward(layout: layout, dx: c.dx, dy: c.dy, shape: s)
+        case .max: Kernels.maxPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, argmax: ctx.state.argmax, shape: s)
+        case .average: Kernels.avgPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, shape: s)
         }
     }
 }
@@ -64,21 +64,21 @@ public final class GlobalPool: Op {
     }
     /// Reads either layout; the (C) output is plain.
     public var blockedSupport: BlockedSupport { .consumes }
-    public func forward(_ c: OpContext) {
-        let (n, ch, layout) = (c.n, channels, c.layout.input)
+    public func forward(_ ctx: OpContext) {
+        let (n, ch, layout) = (ctx.n, channels, ctx.layout.input)
         switch mode {
         case .max:
-            Kernels.globalMaxPoolForward(layout: layout, y: c.y, argmax: c.state.argmax, x: c.x, n: n, c: ch, hw: hw)
-        case .average: Kernels.globalAvgPoolForward(layout: layout, y: c.y, x: c.x, n: n, c: ch, hw: hw)
+            Kernels.globalMaxPoolForward(layout: layout, y: ctx.y, argmax: ctx.state.argmax, x: ctx.x, n: n, c: ch, hw: hw)
+        case .average: Kernels.globalAvgPoolForward(layout: layout, y: ctx.y, x: ctx.x, n: n, c: ch, hw: hw)
         }
     }
-    public func backward(_ c: OpContext) {
-        let (n, ch, layout) = (c.n, channels, c.layout.input)
+    public func backward(_ ctx: OpContext) {
+        let (n, ch, layout) = (ctx.n, channels, ctx.layout.input)
         switch mode {
         case .max:
-            Kernels.globalMaxPoolBackward(layout: layout, dx: c.dx, dy: c.dy, argmax: c.state.argmax, n: n, c: ch,
+            Kernels.globalMaxPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, argmax: ctx.state.argmax, n: n, c: ch,
                                           hw: hw)
-        case .average: Kernels.globalAvgPoolBackward(layout: layout, dx: c.dx, dy: c.dy, n: n, c: ch, hw: hw)
+        case .average: Kernels.globalAvgPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, n: n, c: ch, hw: hw)
         }
     }
 }
@@ -97,14 +97,14 @@ public final class Flatten: AliasOp {
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
         layout.inputBlocked ? batch * outputShape[0] : 0
     }
-    public func forward(_ c: OpContext) {
-        guard c.layout.inputBlocked else { return }
-        Kernels.fromBlocked(c.y, from: c.x, n: c.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
+    public func forward(_ ctx: OpContext) {
+        guard ctx.layout.inputBlocked else { return }
+        Kernels.fromBlocked(ctx.y, from: ctx.x, n: ctx.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
     }
-    public func backward(_ c: OpContext) {
-        guard c.layout.inputBlocked else { return }
+    public func backward(_ ctx: OpContext) {
+        guard ctx.layout.inputBlocked else { return }
         // dx accumulates: convert into scratch, then add
-        Kernels.toBlocked(c.workspace, from: c.dy, n: c.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
-        Kernels.accumulate(y: c.dx, x: c.workspace)
+        Kernels.toBlocked(ctx.workspace, from: ctx.dy, n: ctx.n, c: inputShape[0], h: inputShape[1], w: inputShape[2])
+        Kernels.accumulate(y: ctx.dx, x: ctx.workspace)
     }
 }

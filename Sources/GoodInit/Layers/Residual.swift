@@ -14,9 +14,9 @@ public final class ResidualAdd: Op {
     public var skipSource: Int? { source }
     /// Elementwise: any layout, the same for both inputs (Layout.swift checks).
     public var blockedSupport: BlockedSupport { .keeps }
-    public func forward(_ c: OpContext) { Kernels.add(y: c.y, a: c.x, b: c.skip) }
-    public func backward(_ c: OpContext) {
-        Kernels.accumulate(y: c.dx, x: c.dy)
-        Kernels.accumulate(y: c.dskip, x: c.dy)
+    public func forward(_ ctx: OpContext) { Kernels.add(y: ctx.y, a: ctx.x, b: ctx.skip) }
+    public func backward(_ ctx: OpContext) {
+        Kernels.accumulate(y: ctx.dx, x: ctx.dy)
+        Kernels.accumulate(y: ctx.dskip, x: ctx.dy)
     }
 }

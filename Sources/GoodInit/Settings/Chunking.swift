@@ -21,6 +21,12 @@ public struct Chunking: Sendable, Equatable {
         let size = min(chunk, batch)
         return stride(from: 0, to: batch, by: size).map { $0..<min($0 + size, batch) }
     }
+    /// This chunking, or, when `workers` would not find a chunk each, the largest chunk that gives
+    /// them one: for runs whose chunk the user did not choose (the experiments' presets).
+    public func shared(by workers: Int) -> Chunking {
+        count >= workers ? self : Chunking(batch: batch, chunk: largestChunk(for: workers))
+    }
+
     /// The largest chunk that still gives every one of `sharers` a chunk.
     public func largestChunk(for sharers: Int) -> Int { max(1, batch / sharers) }
 
