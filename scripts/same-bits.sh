@@ -10,7 +10,9 @@ old=$1 new=$2 work=${3:-$(mktemp -d)}
 
 runs() {  # runs BINARY OUT
     local b=$1 o=$2 aug="--augment on" c="--train-limit 1024 --test-limit 300 --log-every 3"
-    "$b" train --help | grep -q -- "--no-augment" && aug="--augment"
+    # the whole help first: grep -q would close the pipe early, and pipefail would count that as a miss
+    local help; help=$("$b" train --help)
+    [[ $help == *--no-augment* ]] && aug="--augment"
     mkdir -p "$o"
     "$b" train --model cnn-small --init lsuv --steps 24 --epochs 2 --batch-size 64 --chunk 16 --workers 2 \
         --threads 1 $c --out "$o/cnn" >/dev/null

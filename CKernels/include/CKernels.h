@@ -270,8 +270,20 @@ int ck_all_finite(const float *x, ptrdiff_t n);
 /// thread count. The reference sums in one pass; with integer-valued x both are exact.
 double ck_sum_squares(const float *x, ptrdiff_t n);
 double ck_ref_sum_squares(const float *x, ptrdiff_t n);
+/// The mean and population variance of x in double, in two passes (the squares taken around the
+/// mean: no cancellation): fixed blocks, each summed in 8 lanes combined in a fixed order, the
+/// blocks added in order — the same bits for every thread count (LSUV's per-layer variance). The
+/// reference sums in one left-to-right pass each; with integer-valued x and an integer mean both
+/// are exact. n = 0 gives 0 and 0.
+void ck_mean_var(double *mean, double *var, const float *x, ptrdiff_t n);
+void ck_ref_mean_var(double *mean, double *var, const float *x, ptrdiff_t n);
 /// x *= s
 void ck_scale(float *x, float s, ptrdiff_t n);
+/// Orthonormalizes the n columns of a (m × n, column j at a[j·m, (j+1)·m), m ≥ n) in place by
+/// modified Gram-Schmidt run twice per column, in double, each dot product summed in index order
+/// (the orthogonal initializer's Q; R's positive diagonal is the sign fix). Serial: n ≤ a few
+/// thousand, once per layer.
+void ck_gram_schmidt(double *a, ptrdiff_t m, ptrdiff_t n);
 
 // MARK: - SGD with momentum and weight decay (PyTorch's formulation)
 

@@ -102,6 +102,72 @@ double ck_ref_sum_squares(const float *x, ptrdiff_t n) {
     return total;
 }
 
+// Σ (x − shift)^p over x[0, n), p 1 or 2, in fixed blocks of 16,384 values; a block runs 8
+// independent lanes (i mod 8), combined as ((0+1)+(2+3))+((4+5)+(6+7)), so the sum vectorizes and
+// is not one latency-bound chain, and its order never depends on the thread count.
+static double blocked_moment(const float *x, ptrdiff_t n, double shift, int p) {
+    enum { BLOCK = 1 << 14, LANES = 8 };
+    const ptrdiff_t nblk = ck_ceil_div(n, BLOCK);
+    double part[nblk > 0 ? nblk : 1];
+    CK_PARALLEL_FOR(b, nblk, n >= CK_PAR_MIN_ELEMS,
+        const float *xb = x + b * BLOCK;
+        const ptrdiff_t m = ck_min(BLOCK, n - b * BLOCK);
+        double acc[LANES] = {0};
+        ptrdiff_t i = 0;
+        for (; i + LANES <= m; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                const double v = (double)xb[i + l] - shift;
+                acc[l] += p == 1 ? v : v * v;
+            }
+        for (int l = 0; i < m; i++, l++) {
+            const double v = (double)xb[i] - shift;
+            acc[l] += p == 1 ? v : v * v;
+        }
+        part[b] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    );
+    double total = 0.0;
+    for (ptrdiff_t b = 0; b < nblk; b++) total += part[b];
+    return total;
+}
+
+void ck_mean_var(double *mean, double *var, const float *x, ptrdiff_t n) {
+    if (n <= 0) { *mean = 0.0; *var = 0.0; return; }
+    const double m = blocked_moment(x, n, 0.0, 1) / (double)n;
+    *mean = m;
+    *var = blocked_moment(x, n, m, 2) / (double)n;
+}
+
+void ck_ref_mean_var(double *mean, double *var, const float *x, ptrdiff_t n) {
+    if (n <= 0) { *mean = 0.0; *var = 0.0; return; }
+    double s = 0.0, ss = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) s += (double)x[i];
+    const double m = s / (double)n;
+    for (ptrdiff_t i = 0; i < n; i++) ss += ((double)x[i] - m) * ((double)x[i] - m);
+    *mean = m;
+    *var = ss / (double)n;
+}
+
+void ck_gram_schmidt(double *a, ptrdiff_t m, ptrdiff_t n) {
+    // no fused multiply-adds: the bits of the Swift loops this replaced (orthogonal inits keep theirs)
+#pragma clang fp contract(off)
+    for (ptrdiff_t j = 0; j < n; j++) {
+        double *restrict aj = a + j * m;
+        for (int pass = 0; pass < 2; pass++) {
+            for (ptrdiff_t k = 0; k < j; k++) {
+                const double *restrict ak = a + k * m;
+                double d = 0.0;
+                for (ptrdiff_t i = 0; i < m; i++) d += ak[i] * aj[i];
+                for (ptrdiff_t i = 0; i < m; i++) aj[i] -= d * ak[i];
+            }
+            double norm = 0.0;
+            for (ptrdiff_t i = 0; i < m; i++) norm += aj[i] * aj[i];
+            norm = sqrt(norm);
+            const double inv = norm > 0 ? 1 / norm : 0;
+            for (ptrdiff_t i = 0; i < m; i++) aj[i] *= inv;
+        }
+    }
+}
+
 void ck_scale(float *x, float s, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, x[i] *= s;);
 }

@@ -220,4 +220,65 @@ import Testing
         let x = Buf([1, -2, 3.5]); ck_scale(x.p, 0.5, 3)
         #expect(x.array == [0.5, -1, 1.75])
     }
+
+    @Test("mean and variance: exact on integers, the same bits for 1-3 threads, near the reference")
+    func meanVariance() {
+        let n = 100_003 // several blocks, a ragged tail of lanes, past the parallel threshold
+        var rng = TestRNG(8)
+        // symmetric integers around 7: the mean is exactly 7, every deviation and square exact
+        let ints = Buf((0..<n).map { (i: Int) -> Float in
+            let d = Float(i / 2 % 50)
+            return i % 2 == 0 ? 7 + d : 7 - d
+        })
+        var m = 0.0, v = 0.0, rm = 0.0, rv = 0.0
+        ck_mean_var(&m, &v, ints.p, n - 1); ck_ref_mean_var(&rm, &rv, ints.p, n - 1)
+        #expect(m == rm && v == rv && m == 7, "\(m) \(v) vs \(rm) \(rv)")
+        let reals = Buf(rng.uniform(n, -2, 3))
+        var bits: [[UInt64]] = []
+        for t in 1...3 {
+            ck_set_num_threads(Int32(t))
+            ck_mean_var(&m, &v, reals.p, n)
+            bits.append([m.bitPattern, v.bitPattern])
+        }
+        ck_set_num_threads(1)
+        #expect(Set(bits).count == 1, "bits differ between thread counts")
+        ck_ref_mean_var(&rm, &rv, reals.p, n)
+        #expect(abs(m - rm) <= 1e-12 * abs(rm) && abs(v - rv) <= 1e-12 * rv, "\(m) \(v) vs \(rm) \(rv)")
+        ck_mean_var(&m, &v, reals.p, 0)
+        #expect(m == 0 && v == 0)
+        ck_mean_var(&m, &v, reals.p, 5) // fewer values than lanes
+        ck_ref_mean_var(&rm, &rv, reals.p, 5)
+        #expect(abs(m - rm) <= 1e-15 * abs(rm) + 1e-15 && abs(v - rv) <= 1e-14 * rv)
+    }
+
+
+    @Test("Gram-Schmidt: orthonormal columns, the same bits as the loops written out in Swift")
+    func gramSchmidt() {
+        let m = 37, n = 11
+        var rng = TestRNG(9)
+        let start = rng.uniform(m * n, -1, 1).map(Double.init)
+        var a = start
+        a.withUnsafeMutableBufferPointer { ck_gram_schmidt($0.baseAddress, m, n) }
+        // the oracle: modified Gram-Schmidt twice, dot products in index order, no fused multiply-adds
+        var r = start
+        for j in 0..<n {
+            for _ in 0..<2 {
+                for k in 0..<j {
+                    var d = 0.0
+                    for i in 0..<m { d += r[k * m + i] * r[j * m + i] }
+                    for i in 0..<m { r[j * m + i] -= d * r[k * m + i] }
+                }
+                var norm = 0.0
+                for i in 0..<m { norm += r[j * m + i] * r[j * m + i] }
+                norm = norm.squareRoot()
+                let inv = norm > 0 ? 1 / norm : 0
+                for i in 0..<m { r[j * m + i] *= inv }
+            }
+        }
+        #expect(a.map(\.bitPattern) == r.map(\.bitPattern))
+        for j in 0..<n { for k in 0...j {
+            let dot = (0..<m).reduce(0.0) { $0 + a[j * m + $1] * a[k * m + $1] }
+            #expect(abs(dot - (j == k ? 1 : 0)) < 1e-12, "columns \(j), \(k): \(dot)")
+        } }
+    }
 }

@@ -213,6 +213,17 @@ enum Kernels {
     static func allFinite(_ x: Tensor) -> Bool { x.withPointer { ck_all_finite($0, x.count) != 0 } }
     /// Σ x² in double, the same bits for every thread count (gradient-norm clipping).
     static func sumOfSquares(_ x: Tensor) -> Double { x.withPointer { ck_sum_squares($0, x.count) } }
+    /// Orthonormalizes the `columns` columns (each `rows` long, contiguous) of a in place.
+    static func gramSchmidt(_ a: inout [Double], rows m: Int, columns n: Int) {
+        precondition(m >= n && a.count == m * n, "gramSchmidt: \(a.count) values for \(m) × \(n), rows ≥ columns")
+        a.withUnsafeMutableBufferPointer { ck_gram_schmidt($0.baseAddress, m, n) }
+    }
+    /// The mean and population variance of all of x (the same bits for every thread count).
+    static func meanVariance(_ x: Tensor) -> (mean: Double, variance: Double) {
+        var mean = 0.0, variance = 0.0
+        x.withPointer { ck_mean_var(&mean, &variance, $0, x.count) }
+        return (mean, variance)
+    }
     static func scale(_ x: Tensor, by s: Float) { x.withPointer { ck_scale($0, s, x.count) } }
     static func sgdStep(w: Tensor, velocity: Tensor, grad: Tensor, decayMask: ByteBuffer, lr: Float, momentum: Float,
                         weightDecay: Float) {

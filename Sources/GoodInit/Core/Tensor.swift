@@ -105,15 +105,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
     public var description: String { "Tensor\(shape)" }
 
     /// Mean and (biased) variance over all elements: two passes in double (exact mean first).
-    public func meanVariance() -> (mean: Double, variance: Double) {
-        guard count > 0 else { return (0, 0) }
-        let sum = DoubleBuffer(count: 1), sq = DoubleBuffer(count: 1), shift = DoubleBuffer(count: 1)
-        Kernels.bnPartialSums(sum: sum, sumsq: sq, x: self, shift: nil, n: 1, c: 1, hw: count)
-        let mean = sum[0] / Double(count)
-        shift[0] = mean
-        Kernels.bnPartialSums(sum: sum, sumsq: sq, x: self, shift: shift, n: 1, c: 1, hw: count)
-        return (mean, sq[0] / Double(count))
-    }
+    public func meanVariance() -> (mean: Double, variance: Double) { Kernels.meanVariance(self) }
 
     public var allFinite: Bool { Kernels.allFinite(self) }
 }

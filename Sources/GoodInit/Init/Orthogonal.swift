@@ -10,28 +10,15 @@ public enum Orthogonal {
         // Work on the tall orientation: m × n with m ≥ n, orthonormalize its n columns.
         let tall = rows >= cols
         let m = tall ? rows : cols, n = tall ? cols : rows
-        // a[j] is column j of the tall matrix (length m)
-        var a = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
+        // column j of the tall matrix at a[j·m ..< (j + 1)·m]: one flat buffer, each column contiguous
+        var a = [Double](repeating: 0, count: m * n)
         for r in 0..<rows { for c in 0..<cols {
             let v = Double(g[r * cols + c])
-            if tall { a[c][r] = v } else { a[r][c] = v }
+            if tall { a[c * m + r] = v } else { a[r * m + c] = v }
         } }
-        for j in 0..<n {
-            for _ in 0..<2 {
-                for k in 0..<j {
-                    var d = 0.0
-                    for i in 0..<m { d += a[k][i] * a[j][i] }
-                    for i in 0..<m { a[j][i] -= d * a[k][i] }
-                }
-                var norm = 0.0
-                for i in 0..<m { norm += a[j][i] * a[j][i] }
-                norm = norm.squareRoot()
-                let inv = norm > 0 ? 1 / norm : 0
-                for i in 0..<m { a[j][i] *= inv }
-            }
-        }
+        Kernels.gramSchmidt(&a, rows: m, columns: n)
         for r in 0..<rows { for c in 0..<cols {
-            w[r * cols + c] = Float(gain * (tall ? a[c][r] : a[r][c]))
+            w[r * cols + c] = Float(gain * (tall ? a[c * m + r] : a[r * m + c]))
         } }
     }
 }
