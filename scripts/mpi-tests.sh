@@ -159,7 +159,7 @@ rc=0; timeout 60 "${mpi[@]}" -np 2 --output-filename "$work/mismatch-ranks" sh -
     "$bin" "${cfg[@]}" --steps 12 --out "$out" \
     > "$work/mismatch.txt" 2>&1 </dev/null || rc=$?
 if [ $rc = 0 ] || [ $rc = 124 ]; then fail "config mismatch" "exit $rc (output: $work/mismatch.txt)"
-elif ! grep -q 'another configuration than rank 0 (lr: ' "$work/mismatch-ranks/1/rank.0/stderr"; then
+elif ! grep -q 'another configuration than rank 0 (settings.optimizer.lr: 0.01 on rank 0, 0.02 there)' "$work/mismatch-ranks/1/rank.0/stderr"; then
     fail "config mismatch" "no message naming lr (output: $work/mismatch.txt)"
 else pass "config mismatch: exit $rc, names lr"; fi
 rm -rf "$out"
