@@ -22,7 +22,8 @@ void ck_blocked_weights_to_bf16(uint16_t *wh, const float *wb, ptrdiff_t K, ptrd
     const ptrdiff_t taps = nblk(K) * nblk(C) * R * S;
     for (ptrdiff_t t = 0; t < taps; t++)
         for (ptrdiff_t c = 0; c < CB; c++)
-            for (ptrdiff_t k = 0; k < CB; k++) wh[t * WTAP + pair_at(c, k)] = ck_ref_f32_to_bf16(wb[t * CB2 + c * CB + k]);
+            for (ptrdiff_t k = 0; k < CB; k++)
+                wh[t * WTAP + pair_at(c, k)] = ck_ref_f32_to_bf16(wb[t * CB2 + c * CB + k]);
 }
 
 void ck_blocked_weights_from_bf16(float *wb, const uint16_t *wh, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
@@ -232,7 +233,8 @@ void ck_ref_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, con
                                 const ptrdiff_t ph = h + s->pad - r, qw = ww + s->pad - t;
                                 if (ph < 0 || qw < 0 || ph % s->stride || qw % s->stride) continue;
                                 if (ph / s->stride >= P || qw / s->stride >= Q) continue;
-                                acc += xval(dy, s->K, P, Q, n, k, ph / s->stride, qw / s->stride) * wval(w, s, k, c, r, t);
+                                acc += xval(dy, s->K, P, Q, n, k, ph / s->stride, qw / s->stride) *
+                                       wval(w, s, k, c, r, t);
                             }
                     float *d = dx + (((n * Cb + c / CB) * s->H + h) * s->W + ww) * CB + c % CB;
                     *d = (float)((double)*d + acc);

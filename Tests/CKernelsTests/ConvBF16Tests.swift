@@ -12,7 +12,7 @@ import Testing
 
         init(_ s: ck_conv2d_shape, _ rng: inout TestRNG, integers: Bool) {
             self.s = s
-            let P = withUnsafePointer(to: s) { ck_conv2d_out_h($0) }, Q = withUnsafePointer(to: s) { ck_conv2d_out_w($0) }
+            let (P, Q) = withUnsafePointer(to: s) { (ck_conv2d_out_h($0), ck_conv2d_out_w($0)) }
             func draw(_ n: Int) -> [Float] { integers ? rng.ints(n) : rng.uniform(n) }
             func blocked(_ a: [Float], _ c: Int, _ h: Int, _ w: Int) -> [UInt16] {
                 let f = Buf(ck_blocked_size(s.N, c, h, w))
