@@ -72,33 +72,38 @@ typedef struct {
     int trans;
 } operand;
 
-// The pair (op(X)(r, 2q), op(X)(r, 2q + 1)) of A's row r, or B's column (rows and columns swapped
-// by the caller), zero past K.
-static inline void pair_at(const operand *x, int is_b, ptrdiff_t rc, ptrdiff_t k, ptrdiff_t K, uint16_t *e0,
-                           uint16_t *e1) {
-    // A: op(A)(rc, k); B: op(B)(k, rc)
-    *e0 = is_b ? op_at(x->p, x->ld, x->trans, k, rc) : op_at(x->p, x->ld, x->trans, rc, k);
-    *e1 = k + 1 < K ? (is_b ? op_at(x->p, x->ld, x->trans, k + 1, rc) : op_at(x->p, x->ld, x->trans, rc, k + 1)) : 0;
+// One packed entry: the pair (e0 = element 2q, e1 = element 2q + 1) as a 32-bit word, or widened
+// into two floats, odd element first.
+static inline void put(void *restrict dst, int bf, ptrdiff_t width, ptrdiff_t q, ptrdiff_t i, uint16_t e0,
+                       uint16_t e1) {
+    if (bf) {
+        ((uint32_t *)dst)[q * width + i] = (uint32_t)e0 | (uint32_t)e1 << 16;
+    } else {
+        ((float *)dst)[2 * q * width + i] = widen(e1);
+        ((float *)dst)[(2 * q + 1) * width + i] = widen(e0);
+    }
 }
 
-// Packs `len` (≤ width) rows of A (or columns of B) from rc0, K slice [p0, p0 + kc), into (kc2, width):
-// bf16 pairs, or floats with each pair odd element first. Entries past len or K are zero.
+// Packs `len` (≤ width) lines from rc0 (rows of op(A), or columns of op(B)), K slice [p0, p0 + kc),
+// into (⌈kc/2⌉, width) entries; entries past len or K are zero. A line's K run is either contiguous
+// in memory (plain A, transposed B: pairs are adjacent) or strided (pairs from two stored rows).
 static void pack(void *restrict dst, const variant *v, const operand *x, int is_b, ptrdiff_t width, ptrdiff_t rc0,
-                 ptrdiff_t len, ptrdiff_t p0, ptrdiff_t kc, ptrdiff_t K) {
+                 ptrdiff_t len, ptrdiff_t p0, ptrdiff_t kc) {
     const ptrdiff_t kp = ck_ceil_div(kc, 2);
-    uint32_t *w = dst;
-    float *f = dst;
-    for (ptrdiff_t q = 0; q < kp; q++)
-        for (ptrdiff_t i = 0; i < width; i++) {
-            uint16_t e0 = 0, e1 = 0;
-            if (i < len) pair_at(x, is_b, rc0 + i, p0 + 2 * q, K, &e0, &e1);
-            if (v->bf) {
-                w[q * width + i] = (uint32_t)e0 | (uint32_t)e1 << 16;
-            } else {
-                f[2 * q * width + i] = widen(e1);
-                f[(2 * q + 1) * width + i] = widen(e0);
+    const int bf = v->bf != NULL, contiguous = is_b ? x->trans : !x->trans;
+    for (ptrdiff_t q = 0; q < kp; q++) {
+        const int odd = 2 * q + 1 < kc; // the pair's second element exists
+        if (contiguous) { // line i at x->p + (rc0 + i)·ld + p0
+            for (ptrdiff_t i = 0; i < len; i++) {
+                const uint16_t *src = x->p + (rc0 + i) * x->ld + p0 + 2 * q;
+                put(dst, bf, width, q, i, src[0], odd ? src[1] : 0);
             }
+        } else { // element k of line i at x->p + (p0 + k)·ld + rc0 + i
+            const uint16_t *r0 = x->p + (p0 + 2 * q) * x->ld + rc0, *r1 = r0 + x->ld;
+            for (ptrdiff_t i = 0; i < len; i++) put(dst, bf, width, q, i, r0[i], odd ? r1[i] : 0);
         }
+        for (ptrdiff_t i = len; i < width; i++) put(dst, bf, width, q, i, 0, 0);
+    }
 }
 
 typedef struct {
@@ -140,10 +145,10 @@ static void step_share(const step *g) {
     ptrdiff_t lo, hi;
     ck_share(g->npanels, &lo, &hi);
     for (ptrdiff_t jp = lo; jp < hi; jp++)
-        pack(bpack + jp * bstride, v, &g->B, 1, nr, g->jc + jp * nr, ck_min(nr, g->nc - jp * nr), g->pc, g->kc, g->K);
+        pack(bpack + jp * bstride, v, &g->B, 1, nr, g->jc + jp * nr, ck_min(nr, g->nc - jp * nr), g->pc, g->kc);
     ck_share(g->mpanels, &lo, &hi);
     for (ptrdiff_t ip = lo; ip < hi; ip++)
-        pack(apack + ip * KC * mr, v, &g->A, 0, mr, ip * mr, ck_min(mr, g->M - ip * mr), g->pc, g->kc, g->K);
+        pack(apack + ip * KC * mr, v, &g->A, 0, mr, ip * mr, ck_min(mr, g->M - ip * mr), g->pc, g->kc);
     ck_team_barrier();
     ck_share(g->mblocks * g->nblocks, &lo, &hi);
     for (ptrdiff_t t = lo; t < hi; t++) {
