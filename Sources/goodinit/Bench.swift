@@ -144,7 +144,7 @@ struct BenchGemm: ParsableCommand {
             if !json {
                 print("GEMM micro-kernel: \(bf16 ? BF16Variant.gemmKernelName : isa.gemmKernelName) (isa \(isa)), "
                       + "OpenMP: \(OpenMP.isAvailable)")
-                print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
+                print("     M      N      K  threads   GFLOP/s (median, min-max)   % of \(bf16 ? "bf16" : "FMA") peak")
             }
             for (m, n, k) in sizes.shapes {
                 let shape = GemmShape(transA: false, transB: false, m: m, n: n, k: k, accumulate: false)
