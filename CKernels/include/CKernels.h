@@ -380,6 +380,87 @@ void ck_prelu_forward_blocked(float *y, const float *x, const float *a, int shar
 void ck_prelu_backward_blocked(float *dx, float *da, const float *dy, const float *x, const float *a,
                                int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 
+
+// MARK: - bf16 (bfloat16: the top 16 bits of a float32, stored as uint16_t)
+// Mixed precision as PyTorch's CPU autocast has it: bf16 operands, FP32 accumulation and output.
+// Two variants, chosen per calling thread like the ISA: "avx512bf16" (VDPBF16PS, where CPUID has
+// AVX512_BF16 and ck_isa() is AVX-512) and "widen" (bf16 widened to float and run through the
+// calling thread's FP32 micro-kernels: AVX-512, AVX2 or portable). Both compute what VDPBF16PS
+// computes, bit for bit: per output, K taken in pairs (2i, 2i+1) zero-padded to even length, the odd
+// element's product added first, each step one rounding (a bf16·bf16 product is exact in float),
+// subnormal inputs read as 0 and subnormal results flushed (the kernels run with FTZ + DAZ whatever
+// the caller's mode). So every variant and thread count gives the same bits (on x86-64-v3 builds;
+// a GOODINIT_PORTABLE build's portable path rounds products separately). The references
+// accumulate in double.
+
+enum { CK_BF16_WIDEN = 0, CK_BF16_AVX512 = 1, CK_BF16_COUNT = 2 };
+
+/// "widen", "avx512bf16" ("unknown" out of range).
+const char *ck_bf16_isa_name(int v);
+/// The best bf16 variant of this process: avx512bf16 where the CPU has it and ck_isa_best() is
+/// AVX-512 (GOODINIT_ISA caps it; GOODINIT_BF16=widen turns it off), else widen.
+int ck_bf16_isa_best(void);
+int ck_bf16_isa_supported(int v);
+/// Sets the calling thread's bf16 variant (-1: the best). Returns -1, changing nothing, if unsupported.
+int ck_set_bf16_isa(int v);
+/// The variant bf16 kernels called from this thread use: widen whenever ck_isa() is below AVX-512.
+int ck_bf16_isa(void);
+/// Name of the bf16 GEMM micro-kernel the calling thread uses ("avx512bf16 8x48", "widen avx2+fma 6x16", …).
+const char *ck_gemm_bf16_kernel_name(void);
+
+/// y (n) = x rounded to nearest even; NaN stays NaN (made quiet); subnormal x becomes ±0 (what
+/// VCVTNE2PS2BF16 does: checked on all 2³² floats).
+void ck_f32_to_bf16(uint16_t *y, const float *x, ptrdiff_t n);
+/// y (n) = x widened (exact).
+void ck_bf16_to_f32(float *y, const uint16_t *x, ptrdiff_t n);
+uint16_t ck_ref_f32_to_bf16(float x);
+float ck_ref_bf16_to_f32(uint16_t x);
+
+/// Floats of workspace ck_gemm_bf16 needs (every variant; 64-byte aligned pointer expected).
+ptrdiff_t ck_gemm_bf16_workspace_size(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K);
+/// C (M,N) float = alpha·op(A)·op(B) + beta·C with A, B bf16; row-major, cblas order as ck_sgemm.
+/// beta == 0 overwrites C without reading it. Threads split C's tiles, never K.
+void ck_gemm_bf16(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                  float alpha, const uint16_t *A, ptrdiff_t lda,
+                  const uint16_t *B, ptrdiff_t ldb,
+                  float beta, float *C, ptrdiff_t ldc, float *workspace);
+/// The definition with A, B widened, accumulated in double.
+void ck_ref_gemm_bf16(int transA, int transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                      float alpha, const uint16_t *A, ptrdiff_t lda,
+                      const uint16_t *B, ptrdiff_t ldb,
+                      float beta, float *C, ptrdiff_t ldc);
+
+/// bf16 dot-product throughput probe, as ck_fma_peak_probe: avx512bf16 runs VDPBF16PS chains (two
+/// products per lane each, 64 FLOPs), widen the calling thread's FP32 FMA chains. Returns the FLOPs
+/// done; 0 for an unsupported variant.
+double ck_bf16_peak_probe(int v, int threads, int64_t iters);
+
+
+// MARK: - Direct convolution on the channel-blocked layout in bf16
+// bf16 activations in the blocked layout (N, ⌈C/16⌉, H, W, 16) as uint16_t (ck_f32_to_bf16 of a
+// blocked tensor); bf16 weights (⌈K/16⌉, ⌈C/16⌉, R, S, 8 c-pairs, 16 k, 2 c), the pairs VDPBF16PS
+// takes; FP32 outputs. 3×3 / stride 1 / pad 1 runs VDPBF16PS rows where the bf16 variant is
+// avx512bf16; everything else runs widening loops in the same order: the same bits everywhere.
+
+/// wh (bf16 pair layout) from blocked FP32 weights wb (⌈K/16⌉, ⌈C/16⌉, R, S, 16 c, 16 k), rounded
+/// as ck_f32_to_bf16; and back (exact).
+void ck_blocked_weights_to_bf16(uint16_t *wh, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
+void ck_blocked_weights_from_bf16(float *wb, const uint16_t *wh, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
+/// Floats of workspace backward-data needs (its transposed bf16 weights).
+ptrdiff_t ck_conv2d_blocked_bf16_workspace_size(const ck_conv2d_shape *s);
+const char *ck_conv2d_blocked_bf16_kernel_name(void);
+/// y (N, ⌈K/16⌉, P, Q, 16) float = conv(x bf16, wh bf16) + b (K; may be NULL). workspace may be NULL.
+void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b,
+                                    const ck_conv2d_shape *s, float *workspace);
+/// dx (N, ⌈C/16⌉, H, W, 16) float += conv_transpose(dy bf16, wh bf16); dx = … when accumulate is 0.
+void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,
+                                          const ck_conv2d_shape *s, float *workspace);
+/// References in double on the same layouts: y = … (padding lanes zero), dx += ….
+void ck_ref_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b,
+                                        const ck_conv2d_shape *s);
+void ck_ref_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w,
+                                              const ck_conv2d_shape *s);
+
 #ifdef __cplusplus
 }
 #endif

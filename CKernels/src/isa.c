@@ -46,17 +46,30 @@ static int detect_best(void) {
     if (avx512f && (x & 0xE6) == 0xE6) return CK_ISA_AVX512; // + opmask, zmm0-15 high, zmm16-31
     return CK_ISA_AVX2;
 }
+
+// AVX512_BF16: CPUID leaf 7 subleaf 1, EAX bit 5. It runs on zmm state, so it counts only where
+// AVX-512 itself is usable (detect_best's XCR0 test).
+static int detect_bf16(void) {
+    unsigned a, b, c, d;
+    if (detect_best() != CK_ISA_AVX512 || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;
+}
 #else
 static int detect_best(void) { return CK_ISA_PORTABLE; }
+static int detect_bf16(void) { return 0; }
 #endif
 
-static int best_isa = CK_ISA_PORTABLE;
+static int best_isa = CK_ISA_PORTABLE, best_bf16 = CK_BF16_WIDEN;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
 
 // GOODINIT_ISA caps the choice, so an AVX-512 machine can stand in for an AVX2-only one: every
 // kernel, default and test then behaves as if the wider registers were absent.
+// GOODINIT_BF16=widen keeps the bf16 kernels on the widening path where the CPU has more.
 static void detect(void) {
     best_isa = detect_best();
+    best_bf16 = detect_bf16() ? CK_BF16_AVX512 : CK_BF16_WIDEN;
+    const char *bf = getenv("GOODINIT_BF16");
+    if (bf && strcmp(bf, "widen") == 0) best_bf16 = CK_BF16_WIDEN;
     const char *env = getenv("GOODINIT_ISA");
     if (!env || !*env) return;
     const int wanted = ck_isa_from_name(env);
@@ -66,6 +79,7 @@ static void detect(void) {
         fprintf(stderr, "GOODINIT_ISA=%s: this CPU or OS lacks it, using %s\n", env, isa_names[best_isa]);
     else
         best_isa = wanted;
+    if (best_isa != CK_ISA_AVX512) best_bf16 = CK_BF16_WIDEN; // the cap covers the bf16 instructions too
 }
 
 int ck_isa_best(void) { pthread_once(&detect_once, detect); return best_isa; }
@@ -81,3 +95,27 @@ int ck_set_isa(int isa) {
 }
 
 int ck_isa(void) { return thread_isa >= 0 ? thread_isa : ck_isa_best(); }
+
+// MARK: - bf16 variants: the same per-thread choice, tied to the FP32 ISA (VDPBF16PS needs AVX-512)
+
+static const char *const bf16_names[CK_BF16_COUNT] = {"widen", "avx512bf16"};
+
+const char *ck_bf16_isa_name(int v) { return v >= 0 && v < CK_BF16_COUNT ? bf16_names[v] : "unknown"; }
+
+int ck_bf16_isa_best(void) { pthread_once(&detect_once, detect); return best_bf16; }
+int ck_bf16_isa_supported(int v) { return v >= 0 && v <= ck_bf16_isa_best(); }
+
+static _Thread_local int thread_bf16 = -1; // -1: the best
+
+int ck_set_bf16_isa(int v) {
+    if (v == -1) { thread_bf16 = -1; return 0; }
+    if (!ck_bf16_isa_supported(v)) return -1;
+    thread_bf16 = v;
+    return 0;
+}
+
+// A thread capped below AVX-512 (ck_set_isa) widens: its FP32 variant is the one it asked for.
+int ck_bf16_isa(void) {
+    const int v = thread_bf16 >= 0 ? thread_bf16 : ck_bf16_isa_best();
+    return ck_isa() == CK_ISA_AVX512 ? v : CK_BF16_WIDEN;
+}

@@ -35,10 +35,22 @@ func peakShare(_ gflops: Double, threads: Int, isa: ISA = .current) -> (peak: Do
 }
 
 
+nonisolated(unsafe) private var bf16PeakCache: [Int: Double] = [:] // (variant, threads) → GFLOP/s; CLI thread only
+
+/// The share of the bf16 peak of the calling thread's bf16 variant (`bench peak`'s bf16 rows; the
+/// widening variant's peak is the FP32 FMA peak).
+func peakShareBF16(_ gflops: Double, threads: Int) -> (peak: Double, fraction: Double) {
+    let key = Int(BF16Variant.current.rawValue) * 4096 + threads
+    let peak = bf16PeakCache[key] ?? BF16Peak.measure(threads: threads)
+    bf16PeakCache[key] = peak
+    return (peak, gflops / peak)
+}
+
 struct BenchPeak: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peak",
-        abstract: "The FP32 FMA peak of this machine per kernel variant and thread count (best of several runs).",
+        abstract: "The FP32 FMA peak of this machine per kernel variant and thread count (best of several runs), "
+            + "and the bf16 dot-product (VDPBF16PS) peak where the CPU has it.",
         discussion: """
         Independent fused multiply-add chains (more than FMA pipes × latency) in each variant's widest \
         registers, on T OpenMP threads; the best of --runs timings, since interference only slows a run. \
@@ -78,6 +90,33 @@ struct BenchPeak: ParsableCommand {
                 }
             }
         }
+        try runBF16(counts)
+    }
+
+    /// The bf16 rows: VDPBF16PS chains (2 products per lane each); the widening variant runs the FP32
+    /// chains above, so it has no row of its own.
+    func runBF16(_ counts: [Int]) throws {
+        guard BF16Variant.avx512bf16.isSupported else {
+            if !json { print("bf16: no AVX512-BF16 here; bf16 runs the widening path at the FP32 peak") }
+            return
+        }
+        var one: Double?
+        for t in counts {
+            let g = BF16Variant.with(.avx512bf16) { BF16Peak.measure(.avx512bf16, threads: t, runs: runs) }
+            if t == 1 { one = g }
+            let scale = one.map { g / $0 } ?? .nan
+            if json {
+                struct Line: Encodable {
+                    let kernel = "bf16-peak", variant: String, gemmKernel: String, threads: Int
+                    let gflops: Double?, vsOneThread: Double?
+                }
+                let kernel = BF16Variant.with(.avx512bf16) { BF16Variant.gemmKernelName }
+                try printJSONLine(Line(variant: BF16Variant.avx512bf16.description, gemmKernel: kernel, threads: t,
+                                       gflops: rounded(g, 2), vsOneThread: rounded(scale, 3)))
+            } else {
+                print("avx512bf16" + String(format: "%6d %8.1f %11.1f %12.2f", t, g, g / Double(t), scale))
+            }
+        }
     }
 }
 
@@ -91,6 +130,8 @@ struct BenchGemm: ParsableCommand {
     @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
     @Option(help: "Timed repeats per point.") var repeats = 5
     @OptionGroup var variant: ISAOption
+    @Option(help: "fp32 (SGEMM), or bf16 (bf16 A and B, FP32 C; shares of the bf16 peak).")
+    var precision = Precision.fp32
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
@@ -98,25 +139,29 @@ struct BenchGemm: ParsableCommand {
     }
 
     func run() throws {
-        let isa = variant.chosen
+        let isa = variant.chosen, bf16 = precision == .bf16
         try ISA.with(isa) {
             if !json {
-                print("GEMM micro-kernel: \(isa.gemmKernelName) (isa \(isa)), OpenMP: \(OpenMP.isAvailable)")
-                print("     M      N      K  threads   GFLOP/s (median, min-max)   % of FMA peak")
+                print("GEMM micro-kernel: \(bf16 ? BF16Variant.gemmKernelName : isa.gemmKernelName) (isa \(isa)), "
+                      + "OpenMP: \(OpenMP.isAvailable)")
+                print("     M      N      K  threads   GFLOP/s (median, min-max)   % of \(bf16 ? "bf16" : "FMA") peak")
             }
             for (m, n, k) in sizes.shapes {
                 let shape = GemmShape(transA: false, transB: false, m: m, n: n, k: k, accumulate: false)
-                let call = KernelBench.cases(KernelUse(shape: shape, ops: []))[0], flops = call.flops
+                let use = KernelUse(shape: shape, ops: [])
+                let call = (bf16 ? KernelBench.bf16Cases(use) : KernelBench.cases(use))[0], flops = call.flops
                 for t in threads.values {
                     let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
-                    let g = flops / r.median / 1e9, share = peakShare(g, threads: t)
+                    let g = flops / r.median / 1e9
+                    let share = bf16 ? peakShareBF16(g, threads: t) : peakShare(g, threads: t)
                     if json {
                         struct Line: Encodable {
-                            let kernel = "sgemm", isa: String, m, n, k, threads: Int
+                            let kernel: String, isa: String, m, n, k, threads: Int
                             let gflops, peakGflops, peakFraction: Double?
                         }
                         let peak = peakFields(share)
-                        try printJSONLine(Line(isa: isa.description, m: m, n: n, k: k, threads: t,
+                        try printJSONLine(Line(kernel: bf16 ? "gemm-bf16" : "sgemm", isa: isa.description,
+                                               m: m, n: n, k: k, threads: t,
                                                gflops: rounded(g, 2), peakGflops: peak.gflops,
                                                peakFraction: peak.fraction))
                     } else {

@@ -27,6 +27,10 @@ struct BenchKernels: ParsableCommand {
     var kernels = KernelFamilyList(KernelFamily.allCases)
     @Option(help: "Timed repeats per point, at least (small shapes repeat more, up to 50).") var repeats = 5
     @OptionGroup var variant: ISAOption
+    @Option(help: ArgumentHelp("fp32, or bf16: the bf16 GEMM and blocked convolution (bf16 operands, FP32 "
+                               + "accumulation), as shares of the bf16 peak; im2col convolutions and batch norm "
+                               + "are left out."))
+    var precision = Precision.fp32
     @Flag(help: """
         One JSON object per line: kernel, shape, threads, gflops, gbps, seconds (median), peak_gflops, peak_fraction.
         """)
@@ -61,15 +65,22 @@ struct BenchKernels: ParsableCommand {
             merge(&bns, net.batchNormShapes(batch: batchSize), name)
         }
         var cases: [KernelCase] = []
-        if kernels.contains(.gemm) { cases += gemms.flatMap(KernelBench.cases) }
-        if kernels.contains(.conv) { cases += convs.flatMap(KernelBench.cases) }
-        if kernels.contains(.convBlocked) { cases += convs.flatMap(KernelBench.blockedCases) }
-        if kernels.contains(.bn) { cases += bns.flatMap(KernelBench.cases) }
+        let bf16 = precision == .bf16
+        if bf16 {
+            if kernels.contains(.gemm) { cases += gemms.flatMap(KernelBench.bf16Cases) }
+            if kernels.contains(.convBlocked) { cases += convs.flatMap(KernelBench.bf16BlockedCases) }
+        }
+        if !bf16 && kernels.contains(.gemm) { cases += gemms.flatMap(KernelBench.cases) }
+        if !bf16 && kernels.contains(.conv) { cases += convs.flatMap(KernelBench.cases) }
+        if !bf16 && kernels.contains(.convBlocked) { cases += convs.flatMap(KernelBench.blockedCases) }
+        if !bf16 && kernels.contains(.bn) { cases += bns.flatMap(KernelBench.cases) }
         let kw = max(6, cases.map(\.kernel.count).max() ?? 0), sw = max(5, cases.map(\.shape.count).max() ?? 0)
         if !json {
             print("GEMM micro-kernel: \(ISA.current.gemmKernelName) (isa \(ISA.current)), "
                   + "OpenMP: \(OpenMP.isAvailable); "
-                  + "batch \(batchSize); median (min-max) of the timed repeats; % of the FMA peak at T threads")
+                  + (bf16 ? "bf16 kernels: \(BF16Variant.gemmKernelName) (\(BF16Variant.current)); " : "")
+                  + "batch \(batchSize); median (min-max) of the timed repeats; "
+                  + "% of the \(bf16 ? "bf16" : "FMA") peak at T threads")
             print("kernel".padding(toLength: kw, withPad: " ", startingAt: 0) + "  "
                   + "shape".padding(toLength: sw, withPad: " ", startingAt: 0)
                   + "  T           GFLOP/s  % peak              GB/s        ms  used by")
@@ -77,14 +88,16 @@ struct BenchKernels: ParsableCommand {
         for c in cases {
             for t in counts {
                 let r = c.measure(threads: t, repeats: c.repeats(atLeast: repeats, flopBudget: 2e9))
-                let g = c.flops / r.median / 1e9, share = peakShare(g, threads: t)
+                let g = c.flops / r.median / 1e9
+                let share = bf16 ? peakShareBF16(g, threads: t) : peakShare(g, threads: t)
                 if json {
                     struct Line: Encodable {
-                        let kernel, isa, shape: String, threads: Int
+                        let kernel, isa, precision, shape: String, threads: Int
                         let gflops, gbps, seconds, peakGflops, peakFraction: Double?
                     }
                     let peak = peakFields(share)
-                    try printJSONLine(Line(kernel: c.kernel, isa: ISA.current.description, shape: c.shape, threads: t,
+                    try printJSONLine(Line(kernel: c.kernel, isa: ISA.current.description,
+                                           precision: precision.rawValue, shape: c.shape, threads: t,
                                            gflops: rounded(g, 3), gbps: rounded(c.bytes / r.median / 1e9, 3),
                                            seconds: significant(r.median), peakGflops: peak.gflops,
                                            peakFraction: peak.fraction))

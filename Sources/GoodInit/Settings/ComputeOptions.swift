@@ -69,3 +69,9 @@ extension ComputeOptions {
         }
     }
 }
+
+/// The arithmetic of convolutions and linear layers: FP32, or bf16 operands with FP32 accumulation
+/// (PyTorch's CPU autocast). So far only `bench kernels` takes it.
+public enum Precision: String, Codable, CaseIterable, Sendable, ExpressibleByArgument {
+    case fp32, bf16
+}

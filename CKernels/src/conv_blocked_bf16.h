@@ -1,0 +1,25 @@
+// Direct 3×3 convolution on the channel-blocked layout in bf16: the VDPBF16PS row kernel's contract
+// (conv_blocked_bf16_avx512.c), driven by conv_blocked_bf16.c. Sizes as conv_blocked.h. bf16
+// activations x (N, Cb, H, W, 16) as uint16_t, channel pairs (2i, 2i + 1) adjacent; bf16 weights
+// (Kb, Cb, 3, 3, 8 c-pairs, 16 k, 2 c): one 64-byte vector per (tap, channel pair) for VDPBF16PS.
+// Every output sums init + Σ over (cb, r, s, channel pair), each pair odd channel first, taps off the
+// image skipped: the order of the widening loops, hence the same bits.
+#ifndef CK_CONV_BLOCKED_BF16_H
+#define CK_CONV_BLOCKED_BF16_H
+#include "conv_blocked.h"
+
+typedef struct {
+    float *y;             // (nk blocks, W, 16) at y + j·ykstride + q·16: row p, first block
+    ptrdiff_t ykstride;   // floats between output blocks (H·W·16)
+    const uint16_t *x;    // the image's input, block 0: (Cb, H, W, 16)
+    const uint16_t *w;    // first output block's weights: (Cb, 3, 3, 8, 16, 2), blocks wkstride apart
+    ptrdiff_t wkstride;
+    const float *bias;    // (nk·16) initial values, or NULL for zero
+    ptrdiff_t Cb, cp_last; // input blocks; channel pairs used in the last one
+    ptrdiff_t H, W, p;
+    int nk;               // 1 or 2
+    int accumulate;       // y += sum instead of y = sum
+} ck_convb16_row;
+
+void ck_convb16_row_avx512(const ck_convb16_row *a);
+#endif

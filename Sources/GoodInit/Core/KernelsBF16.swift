@@ -1,0 +1,125 @@
+// bf16 kernels: conversions, the bf16 GEMM and the bf16 peak probe. bf16 values live in
+// Buffer<UInt16> (the top 16 bits of a float32); accumulation and outputs are Float Tensors.
+import CKernels
+import Dispatch
+
+/// The bf16 kernel variant: VDPBF16PS where the CPU has AVX512-BF16 and the thread's ISA is AVX-512,
+/// else bf16 widened to float through the thread's FP32 micro-kernels. Both give the same bits.
+public enum BF16Variant: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    case widen = 0, avx512bf16 = 1
+
+    public var description: String { String(cString: ck_bf16_isa_name(rawValue)) }
+    /// The best this process may use (GOODINIT_ISA and GOODINIT_BF16=widen cap it).
+    public static var best: BF16Variant { BF16Variant(rawValue: ck_bf16_isa_best()) ?? .widen }
+    /// What bf16 kernels called from this thread use.
+    public static var current: BF16Variant { BF16Variant(rawValue: ck_bf16_isa()) ?? .widen }
+    public var isSupported: Bool { ck_bf16_isa_supported(rawValue) != 0 }
+    /// The bf16 GEMM micro-kernel the calling thread uses ("avx512bf16 8x48", "widen avx2+fma 6x16").
+    public static var gemmKernelName: String { String(cString: ck_gemm_bf16_kernel_name()) }
+
+    /// Runs body with this thread's bf16 kernels set to `variant` (which must be supported).
+    public static func with<T>(_ variant: BF16Variant, _ body: () throws -> T) rethrows -> T {
+        precondition(variant.isSupported, "bf16 variant \(variant) is not supported here")
+        ck_set_bf16_isa(variant.rawValue)
+        defer { ck_set_bf16_isa(-1) }
+        return try body()
+    }
+}
+
+extension Kernels {
+    // MARK: conversions
+    /// y = x rounded to nearest even (subnormals to ±0, NaN kept), over x's elements.
+    static func toBF16(y: Buffer<UInt16>, x: Tensor) {
+        check("toBF16", "y", y.count, x.count)
+        withPointers(y, x) { Y, X in ck_f32_to_bf16(Y, X, x.count) }
+    }
+    /// y = x widened, over x's elements.
+    static func fromBF16(y: Tensor, x: Buffer<UInt16>) {
+        check("fromBF16", "y", y.count, x.count)
+        withPointers(y, x) { Y, X in ck_bf16_to_f32(Y, X, x.count) }
+    }
+
+    // MARK: GEMM
+    static func gemmBF16Workspace(m: Int, n: Int, k: Int) -> Int {
+        checkSizes("gemmBF16Workspace", m, n, k)
+        return ck_gemm_bf16_workspace_size(m, n, k)
+    }
+    /// C = alpha·op(A)·op(B) + beta·C with bf16 A, B and float C, leading dimensions = row lengths.
+    static func gemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                         a: Buffer<UInt16>, b: Buffer<UInt16>, beta: Float, c: Tensor, workspace: Tensor) {
+        checkSizes("gemmBF16", m, n, k)
+        check("gemmBF16", "a", a.count, m * k)
+        check("gemmBF16", "b", b.count, k * n)
+        check("gemmBF16", "c", c.count, m * n)
+        check("gemmBF16", "workspace", workspace.count, ck_gemm_bf16_workspace_size(m, n, k))
+        withPointers(a, b, c, workspace) { A, B, C, W in
+            ck_gemm_bf16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, A, transA ? m : k, B,
+                         transB ? k : n, beta, C, n, W)
+        }
+    }
+
+    // MARK: blocked convolution in bf16 (x, w bf16; y, dx float; layouts as CKernels.h says)
+    /// wh (bf16 pairs) from blocked FP32 weights wb, rounded to nearest even.
+    static func blockedWeightsToBF16(wh: Buffer<UInt16>, wb: Tensor, k: Int, c: Int, r: Int, s: Int) {
+        checkSizes("blockedWeightsToBF16", k, c, r, s)
+        let n = blockedWeightsCount(k: k, c: c, r: r, s: s)
+        check("blockedWeightsToBF16", "wh", wh.count, n)
+        check("blockedWeightsToBF16", "wb", wb.count, n)
+        withPointers(wh, wb) { WH, WB in ck_blocked_weights_to_bf16(WH, WB, k, c, r, s) }
+    }
+
+    static func convBF16Workspace(_ s: ck_conv2d_shape) -> Int {
+        _ = counts("convBF16Workspace", s, .blocked)
+        return withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_workspace_size($0) }
+    }
+
+    static func convBF16Forward(y: Tensor, x: Buffer<UInt16>, w: Buffer<UInt16>, b: Tensor?,
+                                shape s: ck_conv2d_shape, workspace: Tensor) {
+        let n = counts("convBF16Forward", s, .blocked)
+        check("convBF16Forward", "y", y.count, n.y)
+        check("convBF16Forward", "x", x.count, n.x)
+        check("convBF16Forward", "w", w.count, n.w)
+        if let b { check("convBF16Forward", "b", b.count, s.K) }
+        withPointers(shape: s, y, x, w, b, workspace) { sp, Y, X, W, B, WS in
+            ck_conv2d_blocked_bf16_forward(Y, X, W, B, sp, WS)
+        }
+    }
+
+    /// dx += conv_transpose(dy, w), or dx = … unless `accumulate`.
+    static func convBF16BackwardData(dx: Tensor, dy: Buffer<UInt16>, w: Buffer<UInt16>, accumulate: Bool,
+                                     shape s: ck_conv2d_shape, workspace: Tensor) {
+        let n = counts("convBF16BackwardData", s, .blocked)
+        check("convBF16BackwardData", "dx", dx.count, n.x)
+        check("convBF16BackwardData", "dy", dy.count, n.y)
+        check("convBF16BackwardData", "w", w.count, n.w)
+        check("convBF16BackwardData", "workspace", workspace.count, convBF16Workspace(s))
+        withPointers(shape: s, dx, dy, w, workspace) { sp, DX, DY, W, WS in
+            ck_conv2d_blocked_bf16_backward_data(DX, DY, W, accumulate ? 1 : 0, sp, WS)
+        }
+    }
+
+    // MARK: peak
+    /// FLOPs of `iters` rounds of bf16 dot-product chains on `threads` threads (0 if unsupported).
+    static func bf16PeakProbe(_ variant: BF16Variant, threads: Int, iters: Int64) -> Double {
+        ck_bf16_peak_probe(variant.rawValue, Int32(clamping: threads), iters)
+    }
+}
+
+/// The bf16 dot-product ceiling of this machine, measured like `MachinePeak` (the FP32 one): the
+/// share of it is what `% of peak` means at `--precision bf16`. The widening variant's peak is the
+/// FP32 FMA peak of the thread's ISA.
+public enum BF16Peak {
+    public static func measure(_ variant: BF16Variant = .current, threads: Int, runs: Int = 7) -> Double {
+        guard variant.isSupported else { return 0 }
+        let iters: Int64 = 2_000_000 // about 25 ms per run at 250+ GFLOP/s per thread
+        _ = Kernels.bf16PeakProbe(variant, threads: threads, iters: iters / 10) // wakes the team and the units
+        var best = 0.0
+        for _ in 0..<max(1, runs) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let flops = Kernels.bf16PeakProbe(variant, threads: threads, iters: iters)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, flops / seconds / 1e9)
+        }
+        return best
+    }
+}
