@@ -6,7 +6,7 @@ import GoodInit
 /// Prints `value` as one line of JSON.
 func printJSONLine(_ value: some Encodable) throws {
     let enc = JSONEncoder()
-    enc.outputFormatting = [.withoutEscapingSlashes]; enc.keyEncodingStrategy = .convertToSnakeCase
+    enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; enc.keyEncodingStrategy = .convertToSnakeCase
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
 
