@@ -96,8 +96,7 @@ struct BenchScaling: ParsableCommand {
                 print("   W    T  predicted img/s  speed-up  efficiency  memory-bound ms  measured img/s  "
                       + "CPU time vs T=1")
             }
-            var best: (w: Int, t: Int, step: Double)?
-            let largest = (workers.values.max() ?? 1) * (threads.values.max() ?? 1)
+            var layouts: [Int: [(w: Int, t: Int, step: Double)]] = [:] // by cores W·T
             for w in workers.values {
                 var points: [(Double, Double)] = [], measuredPoints: [(Double, Double)] = []
                 for t in threads.values {
@@ -110,7 +109,7 @@ struct BenchScaling: ParsableCommand {
                     }
                     points.append((Double(w * t), speedup))
                     if let measured { measuredPoints.append((Double(w * t), measured / (Double(b) / ref))) }
-                    if w * t == largest, best == nil || p.step < best!.step { best = (w, t, p.step) }
+                    layouts[w * t, default: []].append((w, t, p.step))
                     if json {
                         try printJSONLine(Line(model: preset.rawValue, batch: b, workers: w, threads: t,
                                                predictedImgPerS: rounded(Double(b) / p.step, 1),
@@ -133,7 +132,14 @@ struct BenchScaling: ParsableCommand {
                     chart.append(SVGChart.Series(name: "\(preset.rawValue) W\(w) measured", points: measuredPoints))
                 }
             }
-            if !json { limits(model, net: net, tasks: tasks, bandwidth: bw, forkJoin: fj, best: best) }
+            if !json {
+                limits(model, net: net, tasks: tasks, bandwidth: bw, forkJoin: fj)
+                for (c, l) in layouts.sorted(by: { $0.key < $1.key }) where l.count > 1 {
+                    let best = l.min { $0.step < $1.step }!
+                    print("  on \(c) cores: W = \(best.w) × T = \(best.t) is predicted fastest of "
+                          + l.map { "\($0.w)×\($0.t)" }.joined(separator: ", "))
+                }
+            }
         }
         if let out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -145,10 +151,8 @@ struct BenchScaling: ParsableCommand {
         }
     }
 
-    /// The five regions that cost most at the largest T (W = 1), those with idle threads, and the layout
-    /// predicted fastest on the largest core count.
-    func limits(_ model: ScalingModel, net: Network, tasks: [Int: [Int]], bandwidth: Double, forkJoin: Double,
-                best: (w: Int, t: Int, step: Double)?) {
+    /// The five regions that cost most at the largest T (W = 1), and those with idle threads.
+    func limits(_ model: ScalingModel, net: Network, tasks: [Int: [Int]], bandwidth: Double, forkJoin: Double) {
         guard let t = threads.values.max() else { return }
         let p = model.predict(workers: 1, threads: t, tasks: tasks[t], bandwidth: bandwidth, forkJoin: forkJoin)
         func row(_ k: Int) -> String {
@@ -169,8 +173,5 @@ struct BenchScaling: ParsableCommand {
               + String(format: "%.1f %% of the step", 100 * idle.reduce(0) { $0 + p.time[$1] } / p.step)
               + (idle.isEmpty ? "" : "; the costliest:"))
         for k in idle.prefix(5) { print(row(k)) }
-        if let best, workers.values.count > 1 || threads.values.count > 1 {
-            print("  fastest layout on \(best.w * best.t) cores: W = \(best.w) × T = \(best.t)")
-        }
     }
 }

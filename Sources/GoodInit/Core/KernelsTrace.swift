@@ -69,8 +69,9 @@ public enum KernelsTrace {
     public static var now: Double { Double(ck_trace_clock_ns()) * 1e-9 }
 
     /// Bytes per second of a STREAM-like triad over three arrays of `floats` floats on `threads`
-    /// threads, best of `repeats` (arrays far larger than the caches measure DRAM).
-    public static func triadBandwidth(threads: Int, floats: Int = 1 << 24, repeats: Int = 5) -> Double {
+    /// threads, best of `repeats`: three 256 MB arrays by default, past the largest L3 caches (320 MB on
+    /// some Xeons), so DRAM is what is measured.
+    public static func triadBandwidth(threads: Int, floats: Int = 1 << 26, repeats: Int = 5) -> Double {
         var a = [Float](repeating: 0, count: floats)
         let b = [Float](repeating: 1, count: floats), c = [Float](repeating: 2, count: floats)
         return a.withUnsafeMutableBufferPointer { pa in
