@@ -97,6 +97,7 @@ struct BenchScaling: ParsableCommand {
                       + "CPU time vs T=1")
             }
             var layouts: [Int: [(w: Int, t: Int, step: Double)]] = [:] // by cores W·T
+            var measuredOne: Double? // images/s measured at 1 × 1: the measured speed-ups' base
             for w in workers.values {
                 var points: [(Double, Double)] = [], measuredPoints: [(Double, Double)] = []
                 for t in threads.values {
@@ -108,7 +109,10 @@ struct BenchScaling: ParsableCommand {
                         measured = Double(b) / Timing.measure(repeats: steps) { step(timed) }.median
                     }
                     points.append((Double(w * t), speedup))
-                    if let measured { measuredPoints.append((Double(w * t), measured / (Double(b) / ref))) }
+                    if w == 1 && t == 1 { measuredOne = measured }
+                    if let measured {
+                        measuredPoints.append((Double(w * t), measured / (measuredOne ?? Double(b) / ref)))
+                    }
                     layouts[w * t, default: []].append((w, t, p.step))
                     if json {
                         try printJSONLine(Line(model: preset.rawValue, batch: b, workers: w, threads: t,
