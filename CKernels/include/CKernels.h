@@ -7,8 +7,8 @@
 //     y, x, w, dy, dx, dw.
 //   - backward passes ACCUMULATE (+=) into dx / dw / db: the caller zeroes once per step.
 //   - no allocation, no global state but the OpenMP thread count, the floating-point mode and
-//     ck_team_probe's record (all per calling thread); scratch ("workspace") is passed in by the caller, sized
-//     by the matching ck_*_workspace_size().
+//     ck_team_probe's record (all per calling thread), and the region trace while one runs (ck_trace_start);
+//     scratch ("workspace") is passed in by the caller, sized by the matching ck_*_workspace_size().
 //   - every optimised kernel has a plain reference ck_ref_* beside it: the test oracle. The
 //     references accumulate in double.
 //   - determinism: every reduction runs over a fixed partition in index order, so results are
@@ -460,6 +460,43 @@ void ck_ref_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint1
                                         const ck_conv2d_shape *s);
 void ck_ref_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w,
                                               const ck_conv2d_shape *s);
+
+// MARK: - Region tracing and machine probes (bench scaling; trace.c)
+// Off by default. While a thread traces, every parallel region the kernels it calls open (and the
+// one-thread loop that stands in for it at T = 1) appends one ck_trace_region, and each thread of
+// its team one ck_trace_lane, to buffers that thread owns (kernels called from other threads, e.g.
+// Dispatch workers, are not traced). Results never depend on tracing.
+
+typedef struct {
+    const char *kernel;    // the C function that opened the region (a static string)
+    int32_t line;          // its source line: one function may open several regions
+    int32_t threads;       // team size (1: the loop ran on the calling thread)
+    int64_t units;         // iterations (tasks) the team shared
+    int64_t lane;          // index of the team's first ck_trace_lane, thread t at lane + t
+    int64_t start_ns;      // CLOCK_MONOTONIC of the caller before the fork
+    int64_t wall_ns;       // caller's wall time from before the fork to after the join
+} ck_trace_region;
+
+typedef struct {
+    int64_t busy_ns;       // the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) in its share
+    int64_t units;         // iterations it ran (-1: the thread was not in the team)
+} ck_trace_lane;
+
+/// Starts tracing this thread's kernels into regions[0, region_capacity) and lanes[0, lane_capacity);
+/// records past either capacity are counted as dropped, not written.
+void ck_trace_start(ck_trace_region *regions, ptrdiff_t region_capacity, ck_trace_lane *lanes,
+                    ptrdiff_t lane_capacity);
+/// Stops this thread's trace; returns the regions written, and the lanes written and regions dropped.
+ptrdiff_t ck_trace_stop(ptrdiff_t *lanes_used, ptrdiff_t *dropped);
+/// Regions this thread's trace holds so far (a mark between two calls).
+ptrdiff_t ck_trace_count(void);
+/// CLOCK_MONOTONIC in ns: the clock of start_ns, for the caller's own marks.
+int64_t ck_trace_clock_ns(void);
+/// Bytes per second of a STREAM-like triad a[i] = b[i] + s·c[i] over n floats per array on
+/// `threads` threads (12 bytes per element counted), best of `repeats`.
+double ck_probe_triad(float *a, const float *b, const float *c, ptrdiff_t n, int threads, int repeats);
+/// Seconds per empty parallel region (fork + join) of `threads` threads, mean over `repeats`.
+double ck_probe_fork_join(int threads, int repeats);
 
 #ifdef __cplusplus
 }

@@ -95,26 +95,70 @@ static inline void ck_team_barrier(void) {
 #endif
 }
 
+// Region tracing (trace.c, `bench scaling`): off unless some thread runs ck_trace_start, and then
+// one relaxed load and a predictable branch per region. A traced region records its kernel
+// (__func__), line, units and each thread's CPU time and units, including the one-thread loop that
+// runs instead of a team at T = 1 (the cost per unit the model scales from). Only the kernels
+// called from the thread that started the trace are traced; their teams write the lanes through
+// the span the caller opened. Timing only: no result changes.
+extern int ck_trace_threads;
+typedef struct {
+    ck_trace_region *region; // NULL: not traced
+    ck_trace_lane *lanes;
+} ck_trace_span;
+ck_trace_span ck_trace_open(const char *kernel, int line, ptrdiff_t units);
+int64_t ck_trace_thread_ns(void);
+void ck_trace_lane_done(ck_trace_span tr, int64_t start_ns, ptrdiff_t units);
+void ck_trace_close(ck_trace_span tr);
+
+// The span when this thread traces and the loop is a region's (worth), else an empty one.
+#define CK_TRACE_OPEN(worth, units)                                                          \
+    (__builtin_expect(__atomic_load_n(&ck_trace_threads, __ATOMIC_RELAXED) != 0, 0) && (worth) \
+         ? ck_trace_open(__func__, __LINE__, (units)) : (ck_trace_span){NULL, NULL})
+#define CK_TRACE_LANE_START(tr) ((tr).region ? ck_trace_thread_ns() : (int64_t)0)
+#define CK_TRACE_LANE_END(tr, t0, units)                                                     \
+    do { if ((tr).region) ck_trace_lane_done((tr), (t0), (units)); } while (0)
+#define CK_TRACE_CLOSE(tr) do { if ((tr).region) ck_trace_close(tr); } while (0)
+
+// stmt, this thread's share of a region of `units` shared by ck_share, traced as one lane.
+#define CK_TRACED_SHARE(tr, units, stmt)                                                     \
+    do {                                                                                     \
+        const int64_t ck_t0_ = CK_TRACE_LANE_START(tr);                                      \
+        stmt;                                                                                \
+        if ((tr).region) {                                                                   \
+            ptrdiff_t ck_lo_, ck_hi_;                                                        \
+            ck_share((units), &ck_lo_, &ck_hi_);                                             \
+            ck_trace_lane_done((tr), ck_t0_, ck_hi_ - ck_lo_);                               \
+        }                                                                                    \
+    } while (0)
+
 // for (ptrdiff_t i = 0; i < n; i++) { body } over the team when cond holds. The body is
 // expanded twice (team and one-thread paths); variables it declares are private, everything
 // else shared, as in `omp parallel for`. `inner` goes before each loop (`omp simd` or nothing).
 #define CK_PARALLEL_FOR_WITH(inner, i, n, cond, ...)                              \
     do {                                                                          \
         const ptrdiff_t ck_n_ = (n);                                              \
-        if (ck_go_parallel(cond)) {                                               \
+        const int ck_worth_ = (cond);                                             \
+        const ck_trace_span ck_tr_ = CK_TRACE_OPEN(ck_worth_, ck_n_);               \
+        if (ck_go_parallel(ck_worth_)) {                                          \
             const unsigned ck_mode_ = ck_fp_mode();                               \
             _Pragma("omp parallel")                                               \
             {                                                                     \
                 ptrdiff_t ck_lo_, ck_hi_;                                         \
                 ck_fp_adopt(ck_mode_);                                            \
                 ck_share(ck_n_, &ck_lo_, &ck_hi_);                                \
+                const int64_t ck_t0_ = CK_TRACE_LANE_START(ck_tr_);               \
                 inner                                                             \
                 for (ptrdiff_t i = ck_lo_; i < ck_hi_; i++) { __VA_ARGS__ }       \
+                CK_TRACE_LANE_END(ck_tr_, ck_t0_, ck_hi_ - ck_lo_);               \
             }                                                                     \
         } else {                                                                  \
+            const int64_t ck_t0_ = CK_TRACE_LANE_START(ck_tr_);                   \
             inner                                                                 \
             for (ptrdiff_t i = 0; i < ck_n_; i++) { __VA_ARGS__ }                 \
+            CK_TRACE_LANE_END(ck_tr_, ck_t0_, ck_n_);                             \
         }                                                                         \
+        CK_TRACE_CLOSE(ck_tr_);                                                   \
     } while (0)
 
 #define CK_PARALLEL_FOR(i, n, cond, ...) CK_PARALLEL_FOR_WITH(, i, n, cond, __VA_ARGS__)

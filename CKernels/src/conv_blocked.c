@@ -299,16 +299,19 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
     // Fast units: 8 channels of one block; the channels past C (first layers) are left out.
     const ptrdiff_t per_r = kern ? ck_ceil_div(ck_min(s->C, CB), CK_CONVB_UNIT_C) : 1;
     const ptrdiff_t units = Kb * Cb * s->R * per_r;
-    if (ck_go_parallel(worth_threads(s, units))) {
+    const int worth = worth_threads(s, units);
+    const ck_trace_span tr = CK_TRACE_OPEN(worth, units);
+    if (ck_go_parallel(worth)) {
         const unsigned mode = ck_fp_mode();
 #pragma omp parallel
         {
             ck_fp_adopt(mode);
-            weights_share(dw, dy, x, s, kern, units, per_r);
+            CK_TRACED_SHARE(tr, units, weights_share(dw, dy, x, s, kern, units, per_r));
         }
     } else {
-        weights_share(dw, dy, x, s, kern, units, per_r);
+        CK_TRACED_SHARE(tr, units, weights_share(dw, dy, x, s, kern, units, per_r));
     }
+    CK_TRACE_CLOSE(tr);
     if (!db) return;
     const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
     for (ptrdiff_t kb = 0; kb < Kb; kb++) // per image a partial sum, added in image order

@@ -169,7 +169,7 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
     float *apack = workspace;                      // (mpanels, KC, mr)
     float *bpack = workspace + mpanels * mr * KC;  // (npanels, KC, nr), slivers sliver_stride apart
     // A fork/join costs a few microseconds: small products stay on the calling thread.
-    const int parallel = ck_go_parallel((double)M * (double)N * (double)K >= 262144.0);
+    const int worth = (double)M * (double)N * (double)K >= 262144.0, parallel = ck_go_parallel(worth);
 #ifdef _OPENMP
     const int nthreads = parallel ? omp_get_max_threads() : 1;
 #else
@@ -190,16 +190,19 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
             const gemm_step g = {u, A, B, C, apack, bpack, sliver_stride(u), M, N, jc, nc, pc, ck_min(KC, K - pc),
                                  mpanels, npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels),
                                  nb_panels, alpha, pc == 0 ? beta : 1.0f};
+            const ptrdiff_t tasks = g.mblocks * g.nblocks;
+            const ck_trace_span tr = CK_TRACE_OPEN(worth, tasks);
             if (parallel) {
                 const unsigned mode = ck_fp_mode();
 #pragma omp parallel
                 {
                     ck_fp_adopt(mode);
-                    gemm_step_share(&g);
+                    CK_TRACED_SHARE(tr, tasks, gemm_step_share(&g));
                 }
             } else {
-                gemm_step_share(&g);
+                CK_TRACED_SHARE(tr, tasks, gemm_step_share(&g));
             }
+            CK_TRACE_CLOSE(tr);
         }
     }
 }

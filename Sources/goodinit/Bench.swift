@@ -6,7 +6,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: the FMA peak, GEMM, the kernels at the presets' shapes, LSUV cost, training throughput.",
         subcommands: [BenchPeak.self, BenchGemm.self, BenchKernels.self, BenchLSUV.self, BenchTrain.self,
-                      BenchRanks.self])
+                      BenchRanks.self, BenchScaling.self])
 }
 
 extension ISA: ExpressibleByArgument {
