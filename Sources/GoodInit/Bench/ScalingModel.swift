@@ -187,8 +187,3 @@ public struct ScalingModel: Sendable {
         return step.regions.map(\.units)
     }
 }
-
-public struct ScalingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

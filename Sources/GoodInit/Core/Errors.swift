@@ -68,3 +68,9 @@ public protocol ErrorOnEveryRank: Error {}
 public struct RankMismatch: ErrorOnEveryRank, CustomStringConvertible {
     public let description: String
 }
+
+/// A `bench scaling` run that cannot be modelled (no regions traced, a trace buffer too small).
+public struct ScalingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
