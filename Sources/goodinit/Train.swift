@@ -38,14 +38,19 @@ struct Train: ParsableCommand, RunsOverRanks {
             // every rank must train the same thing (W and T may differ: they never change the bits)
             try ranks.checkSame(settings.rankAgreement(resume: resume), what: "configuration")
             let loop = try TrainingLoop(settings, cancellation: stopToken, ranks: ranks)
-            // unbuffered: progress lines appear as they happen, also through a pipe
-            loop.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            // unbuffered: progress lines appear as they happen, also through a pipe; a failed write
+            // asks the stop token (installStopHandlers), so the run saves and ends with the reason
+            loop.log = { StandardOutput.writeOrRecord($0 + "\n") }
             let s = try loop.run(resume: resume)
             guard ranks.isLeader else { return }
+            if let failure = StandardOutput.failure {
+                let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
+                throw StoppedByWriteFailure(cause: failure, step: s.steps, checkpoint: checkpoint)
+            }
             let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
             let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
-            print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
-                         + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+            try StandardOutput.write(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, "
+                         + "test accuracy %@ → %@/summary.json\n", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
         }
     }
 }
@@ -62,10 +67,14 @@ func installStopHandlers() {
     // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
     var set = sigset_t()
     sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM); sigaddset(&set, SIGUSR1)
+    sigaddset(&set, SIGHUP)  // as SIGTERM: a closed SSH session sends it
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
     // SIGUSR1 too: mpirun forwards it to every rank as is, where its SIGINT/SIGTERM become a SIGTERM
     // followed by SIGKILL a second later, too soon for a slow step and a checkpoint
-    for sig in [SIGINT, SIGTERM, SIGUSR1] {
+    // a failed write to standard output (a closed pipe, a full disk) stops the run as a signal does;
+    // the run then exits non-zero with the reason
+    StandardOutput.onFailure { _ in stopToken.requestStop() }
+    for sig in [SIGINT, SIGTERM, SIGUSR1, SIGHUP] {
         signal(sig) { _ in
             let now = monotonicNanoseconds()
             if !stopToken.isStopRequested {

@@ -27,6 +27,9 @@ public final class TrainingLoop {
     /// events.out.tfevents.* in the output folder (scalars and per-layer variances for TensorBoard).
     public var writesTensorBoard = true
     var tensorBoard: TensorBoardSink? = nil
+    /// The first record a sink could not write (a full disk): the run stops as on a stop signal,
+    /// saves, and then ends with this error.
+    public private(set) var writeFailure: Error? = nil
 
     public var net: Network { setup.net }
     public var data: DataSplits { setup.data }
@@ -107,7 +110,23 @@ public final class TrainingLoop {
         }
         try finishRun(&run, resume: resume, progress: progress)
         for s in all { try s.finish() }
-        return try writeSummary(run)
+        let summary = try writeSummary(run)
+        if let e = writeFailure {
+            throw StoppedByWriteFailure(cause: e, step: run.pos.step, checkpoint: leader ? checkpointPath : nil)
+        }
+        return summary
+    }
+
+    /// Hands a record to every sink; one that cannot write stops the run at this step's end.
+    func record(_ r: TrainingRecord, to sinks: [TrainingSink]) {
+        for s in sinks {
+            do { try s.record(r) } catch { failedWrite(error) }
+        }
+    }
+
+    func failedWrite(_ e: Error) {
+        if writeFailure == nil { writeFailure = e }
+        cancellation.requestStop()
     }
 
     /// Where a run stands: its position in the data order and what the epoch has seen so far.
@@ -223,10 +242,10 @@ public final class TrainingLoop {
         run.epochLoss += loss * Double(b); run.epochCorrect += correct; run.epochSeen += b
         if logs {
             onLoggedStep?(run.pos.step, plan)
-            try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan)
+            do { try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan) } catch { failedWrite(error) }
             let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
                                lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed, gradNorm: gradNorm)
-            for s in sinks { try s.record(.step(r)) }
+            record(.step(r), to: sinks)
         }
     }
 
@@ -246,7 +265,7 @@ public final class TrainingLoop {
             log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", epochNumber,
                        r.trainLoss, r.trainAccuracy, loss, acc))
         }
-        for s in sinks { try s.record(.epoch(r)) }
+        record(.epoch(r), to: sinks)
         run.epochLoss = 0; run.epochCorrect = 0; run.epochSeen = 0
     }
 
@@ -261,7 +280,8 @@ public final class TrainingLoop {
         if run.stopped {
             progress.finishLine()
             try save(run)
-            log("stopped by signal at step \(run.pos.step); checkpoint: \(checkpointPath) "
+            let why = writeFailure.map { "after a failed write (\($0))" } ?? "by signal"
+            log("stopped \(why) at step \(run.pos.step); checkpoint: \(checkpointPath) "
                 + "(resume with --resume \(checkpointPath))")
         }
     }
