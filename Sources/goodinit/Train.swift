@@ -14,6 +14,7 @@ struct Train: ParsableCommand, RunsOverRanks {
     @OptionGroup(title: "Loop") var loop: LoopOptions.Flags
     @Option(help: "Output folder.") var out = TrainSettings().out
     @Option(help: "Resume from a checkpoint.") var resume: String?
+    @Flag(help: "Replace the run already in --out (without it, a new run there is refused).") var overwrite = false
     @OptionGroup(title: "Compute") var compute: ComputeOptions.Flags
 
     var settings: TrainSettings {
@@ -33,7 +34,12 @@ struct Train: ParsableCommand, RunsOverRanks {
     func run() throws {
         try withRanks { ranks in
             // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
-            if ranks.isLeader { try OutputFolder.prepare(out) }
+            if ranks.isLeader {
+                try OutputFolder.prepare(out)
+                // one run per folder at a time, and never over another run's files unasked
+                try OutputFolder.lock(out)
+                try OutputFolder.checkNewRun(out, resuming: resume != nil, overwrite: overwrite)
+            }
             installStopHandlers()
             // every rank must train the same thing (W and T may differ: they never change the bits)
             try ranks.checkSame(settings.rankAgreement(resume: resume), what: "configuration")
@@ -50,7 +56,8 @@ struct Train: ParsableCommand, RunsOverRanks {
             let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
             let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
             try StandardOutput.write(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, "
-                         + "test accuracy %@ → %@/summary.json\n", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+                         + "test accuracy %@ → %@/summary.json\n", s.steps, s.wallSeconds, s.imagesPerSecond, loss,
+                         acc, out))
         }
     }
 }

@@ -83,11 +83,14 @@ public struct StoppedByWriteFailure: Error, CustomStringConvertible {
     public let step: Int
     /// The checkpoint saved at the stop (nil on ranks that do not save).
     public let checkpoint: String?
-    public init(cause: Error, step: Int, checkpoint: String?) {
-        self.cause = cause; self.step = step; self.checkpoint = checkpoint
+    /// Why the checkpoint could not be saved at the stop, when it could not.
+    public let notSaved: Error?
+    public init(cause: Error, step: Int, checkpoint: String?, notSaved: Error? = nil) {
+        self.cause = cause; self.step = step; self.checkpoint = checkpoint; self.notSaved = notSaved
     }
     public var description: String {
         "\(cause); the run stopped at step \(step)"
             + (checkpoint.map { ", checkpoint saved: \($0) (resume with --resume \($0))" } ?? "")
+            + (notSaved.map { ", and its checkpoint could not be saved (\($0))" } ?? "")
     }
 }
