@@ -167,6 +167,15 @@ struct MachineLimitTests {
         #expect(status == 64 && stderr.contains("--sizes"), "'\(sizes)': \(stderr)")
     }
 
+    @Test("a learning rate whose updates vanish below the weights' precision warns at the first step")
+    func vanishingUpdates() throws {
+        let warning = "warning: at learning rate"
+        let tiny = try GoodInitBinary.capture(quickRun(scratchFolder("ulp") + "/run", steps: 1, ["--lr", "1e-30"]))
+        #expect(tiny.status == 0 && tiny.stdout.contains(warning), "\(tiny.stdout)\(tiny.stderr)")
+        let usual = try GoodInitBinary.capture(quickRun(scratchFolder("ulp") + "/run", steps: 1))
+        #expect(usual.status == 0 && !usual.stdout.contains(warning), "\(usual.stdout)\(usual.stderr)")
+    }
+
     @Test("a learning rate that is 0 or subnormal in Float32 is refused naming --lr", arguments: ["1e-50", "1e-39"])
     func tinyLearningRate(_ lr: String) throws {
         let (status, stderr) = try GoodInitBinary.run(quickRun(scratchFolder("lr") + "/run", ["--lr", lr]))
