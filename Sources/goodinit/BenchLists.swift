@@ -107,7 +107,9 @@ struct KernelFamilyList: ExpressibleByArgument, Sendable, CustomStringConvertibl
     let description: String
 
     init(parsing text: String) throws {
-        let names = try listItems(text).map { $0.trimmingCharacters(in: .whitespaces) }
+        // a trailing comma is allowed here ("gemm,"), an empty list is not
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValueError("an empty list: name at least one kernel family") }
         let unknown = Set(names.filter { KernelFamily(rawValue: $0) == nil })
         guard unknown.isEmpty else {
             let all = KernelFamily.allCases.map(\.rawValue).joined(separator: ", ")
