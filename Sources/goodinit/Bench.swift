@@ -140,6 +140,10 @@ struct BenchGemm: ParsableCommand {
 
     func run() throws {
         let isa = variant.chosen, bf16 = precision == .bf16
+        // one shape's operands at a time
+        if let (m, n, k) = sizes.shapes.max(by: { Self.bytes($0) < Self.bytes($1) }) {
+            try MemoryLimit.check(Self.bytes((m, n, k)), for: "bench gemm at \(m)x\(n)x\(k)")
+        }
         try ISA.with(isa) {
             if !json {
                 print("GEMM micro-kernel: \(bf16 ? BF16Variant.gemmKernelName : isa.gemmKernelName) (isa \(isa)), "
@@ -174,6 +178,12 @@ struct BenchGemm: ParsableCommand {
     }
 }
 
+extension BenchGemm {
+    static func bytes(_ s: (m: Int, n: Int, k: Int)) -> Double {
+        GemmShape(transA: false, transB: false, m: s.m, n: s.n, k: s.k, accumulate: false).benchBytes
+    }
+}
+
 struct BenchLSUV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lsuv", abstract: "LSUV time relative to one forward pass of the same batch.")
@@ -190,6 +200,11 @@ struct BenchLSUV: ParsableCommand {
 
     func measure() throws {
         let net = try Presets.network(model)
+        // the timed plan, and LSUV's own at the same batch, and the images twice
+        let planBytes = net.estimatedTrainingBytes(batch: batchSize, chunk: batchSize, optimizerStates: 0).bytes
+        let imageBytes = 8 * Double(batchSize) * Double(net.inputShape.reduce(1, *))
+        try MemoryLimit.check(2 * planBytes + imageBytes,
+                              for: "bench lsuv of \(model.rawValue) at --batch-size \(batchSize)")
         let threads = compute.threads > 0 ? compute.threads : ProcessInfo.processInfo.activeProcessorCount
         let size = net.inputShape.reduce(1, *)
         let x = Tensor.randomNormal(shape: [batchSize * size], seed: compute.seed)
@@ -255,6 +270,16 @@ struct BenchTrain: ParsableCommand {
         if !json {
             print(pad("model") + "  batch  W  T   img/s (train)          (min-max)"
                   + "  GFLOP/s  % peak  speed-up  efficiency  img/s (inference)")
+        }
+        // every point's plan, parameters and images, before the first is timed (one at a time is held)
+        for preset in model.presets {
+            let net = try Presets.network(preset)
+            net.layoutPolicy = layout
+            for b in batchSize.values {
+                let planBytes = net.estimatedTrainingBytes(batch: b, chunk: chunk, optimizerStates: 1).bytes
+                let imageBytes = 8 * Double(b) * Double(net.inputShape.reduce(1, *))
+                try MemoryLimit.check(planBytes + imageBytes, for: "bench train of \(preset.rawValue) at batch \(b)")
+            }
         }
         var points: [ThroughputPoint] = []
         for preset in model.presets {

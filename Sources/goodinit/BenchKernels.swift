@@ -20,7 +20,7 @@ struct BenchKernels: ParsableCommand {
         """)
     @Option(help: "Presets whose shapes to time, comma-separated (default: cnn-small).", transform: PresetList.parse)
     var model = PresetList([.cnnSmall])
-    @Option(help: "Samples per kernel call (a chunk).") var batchSize = 128
+    @Option(help: "Samples per kernel call (a chunk), at most 65536.") var batchSize = 128
     @Option(help: "Thread counts (default: 1,2).", transform: CountList.threads) var threads = CountList([1, 2])
     @Option(help: ArgumentHelp("Kernel families: gemm, conv (im2col), conv-blocked (direct, channel-blocked), bn "
                 + "(comma-separated; default: all)."), transform: KernelFamilyList.parse)
@@ -38,6 +38,9 @@ struct BenchKernels: ParsableCommand {
 
     func validate() throws {
         guard batchSize > 0, repeats > 0 else { throw ValidationError("--batch-size and --repeats must be positive") }
+        guard batchSize <= CountList.maxSize else {
+            throw ValidationError("--batch-size must be at most \(CountList.maxSize), got \(batchSize)")
+        }
     }
 
     func run() throws {
@@ -64,6 +67,13 @@ struct BenchKernels: ParsableCommand {
             merge(&convs, net.convShapes(batch: batchSize), name)
             merge(&bns, net.batchNormShapes(batch: batchSize), name)
         }
+        // every case's buffers are allocated before the first is timed
+        var need = 0.0
+        if kernels.contains(.gemm) { need += gemms.reduce(0) { $0 + $1.shape.benchBytes } }
+        if kernels.contains(.conv) { need += convs.reduce(0) { $0 + $1.shape.benchBytes } }
+        if kernels.contains(.convBlocked) { need += convs.reduce(0) { $0 + $1.shape.benchBytes } }
+        if kernels.contains(.bn) { need += bns.reduce(0) { $0 + 16 * Double($1.shape.n * $1.shape.c * $1.shape.hw) } }
+        try MemoryLimit.check(need, for: "bench kernels at --batch-size \(batchSize)")
         var cases: [KernelCase] = []
         let bf16 = precision == .bf16
         if bf16 {
@@ -127,5 +137,20 @@ struct BenchKernels: ParsableCommand {
             let n = names[m]!
             return "\(m): " + n.prefix(4).joined(separator: ", ") + (n.count > 4 ? " +\(n.count - 4)" : "")
         }.joined(separator: "; ")
+    }
+}
+
+/// Bytes of the buffers a benchmark case of this shape holds (KernelBench's cases).
+extension GemmShape {
+    var benchBytes: Double {
+        4 * (Double(m) * Double(k) + Double(k) * Double(n) + Double(m) * Double(n) + Double(workspaceSize))
+    }
+}
+
+extension ConvShape {
+    /// x, w, y and their gradients, and the workspace.
+    var benchBytes: Double {
+        let (x, w, y) = (Double(n * c * h * self.w), Double(k * c * r * s), Double(n * k * p * q))
+        return 4 * (2 * (x + w + y) + Double(workspaceSize))
     }
 }

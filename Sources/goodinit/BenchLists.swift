@@ -5,6 +5,17 @@ import ArgumentParser
 import Foundation
 import GoodInit
 
+/// The items of a comma-separated list; an empty list or item ("", ",,,", "a,,b") is refused: it
+/// would measure nothing, or less than asked.
+func listItems(_ text: String) throws -> [Substring] {
+    let items = text.split(separator: ",", omittingEmptySubsequences: false)
+    guard !items.contains(where: { $0.allSatisfy(\.isWhitespace) }) else {
+        throw ValueError(text.allSatisfy { $0 == "," || $0.isWhitespace } ? "an empty list: name at least one item"
+                                                                            : "'\(text)' has an empty item")
+    }
+    return items
+}
+
 /// "1,2,4" → [1, 2, 4]: every item an integer in 1...max, no empty items.
 struct CountList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     let values: [Int]
@@ -44,7 +55,7 @@ struct GemmSizeList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     let description: String
 
     init(parsing text: String) throws {
-        shapes = try text.split(separator: ",").map { item in
+        shapes = try listItems(text).map { item in
             let parts = item.split(separator: "x", omittingEmptySubsequences: false)
             let dims = parts.compactMap { Int($0) }
             guard dims.count == parts.count, dims.count == 1 || dims.count == 3,
@@ -73,7 +84,7 @@ struct PresetList: ExpressibleByArgument, Sendable, CustomStringConvertible {
     init(_ presets: [ModelPreset]) { self.presets = presets }
 
     init(parsing text: String) throws {
-        presets = try text.split(separator: ",").map { item in
+        presets = try listItems(text).map { item in
             guard let p = ModelPreset(rawValue: String(item)) else {
                 throw ValueError("'\(item)': one of \(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -96,7 +107,9 @@ struct KernelFamilyList: ExpressibleByArgument, Sendable, CustomStringConvertibl
     let description: String
 
     init(parsing text: String) throws {
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        // a trailing comma is allowed here ("gemm,"), an empty list is not
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValueError("an empty list: name at least one kernel family") }
         let unknown = Set(names.filter { KernelFamily(rawValue: $0) == nil })
         guard unknown.isEmpty else {
             let all = KernelFamily.allCases.map(\.rawValue).joined(separator: ", ")

@@ -28,7 +28,7 @@ struct Experiment: ParsableCommand {
     @OptionGroup var compute: ComputeOptions.Flags
 
     func run() throws {
-        let log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        let log: (String) -> Void = { StandardOutput.writeOrRecord($0 + "\n") }
         let r: ExperimentReport, folder: String
         if let render {
             r = try Experiments.render(folder: render)

@@ -15,6 +15,13 @@ struct GoodInitCommand: ParsableCommand {
     /// A usage error is one line on stderr, the flag, value and rule, with exit code 64 (the help
     /// and usage block ArgumentParser adds would bury it in a script's log); the rest as it does.
     static func main() {
+        // A closed pipe is a write error (EPIPE, "the reader is gone"), not a silent kill.
+        signal(SIGPIPE, SIG_IGN)
+        // Before anything can start the OpenMP runtime, which reads these at its first use.
+        if let problem = OpenMPEnvironment.problem(in: ProcessInfo.processInfo.environment) {
+            FileHandle.standardError.write(Data("Error: \(problem)\n".utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         do {
             var command = try parseAsRoot()
             if launchedRanks() > 1 && !(command is RunsOverRanks) {
@@ -22,6 +29,9 @@ struct GoodInitCommand: ParsableCommand {
                                       + "`goodinit bench ranks` run over ranks: start this command once")
             }
             try command.run()
+            // output lost to a full disk or a closed pipe fails the command, as any other error
+            if let failure = StandardOutput.failure { throw failure }
+            try StandardOutput.flushPrinted()
         } catch let e as SettingError {
             FileHandle.standardError.write(Data("Error: \(describe(e))\n".utf8))
             Foundation.exit(EXIT_FAILURE)

@@ -14,6 +14,7 @@ struct Train: ParsableCommand, RunsOverRanks {
     @OptionGroup(title: "Loop") var loop: LoopOptions.Flags
     @Option(help: "Output folder.") var out = TrainSettings().out
     @Option(help: "Resume from a checkpoint.") var resume: String?
+    @Flag(help: "Replace the run already in --out (without it, a new run there is refused).") var overwrite = false
     @OptionGroup(title: "Compute") var compute: ComputeOptions.Flags
 
     var settings: TrainSettings {
@@ -33,19 +34,30 @@ struct Train: ParsableCommand, RunsOverRanks {
     func run() throws {
         try withRanks { ranks in
             // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
-            if ranks.isLeader { try OutputFolder.prepare(out) }
+            if ranks.isLeader {
+                try OutputFolder.prepare(out)
+                // one run per folder at a time, and never over another run's files unasked
+                try OutputFolder.lock(out)
+                try OutputFolder.checkNewRun(out, resuming: resume != nil, overwrite: overwrite)
+            }
             installStopHandlers()
             // every rank must train the same thing (W and T may differ: they never change the bits)
             try ranks.checkSame(settings.rankAgreement(resume: resume), what: "configuration")
             let loop = try TrainingLoop(settings, cancellation: stopToken, ranks: ranks)
-            // unbuffered: progress lines appear as they happen, also through a pipe
-            loop.log = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+            // unbuffered: progress lines appear as they happen, also through a pipe; a failed write
+            // asks the stop token (installStopHandlers), so the run saves and ends with the reason
+            loop.log = { StandardOutput.writeOrRecord($0 + "\n") }
             let s = try loop.run(resume: resume)
             guard ranks.isLeader else { return }
+            if let failure = StandardOutput.failure {
+                let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
+                throw StoppedByWriteFailure(cause: failure, step: s.steps, checkpoint: checkpoint)
+            }
             let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
             let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
-            print(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, test accuracy %@ → "
-                         + "%@/summary.json", s.steps, s.wallSeconds, s.imagesPerSecond, loss, acc, out))
+            try StandardOutput.write(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, "
+                         + "test accuracy %@ → %@/summary.json\n", s.steps, s.wallSeconds, s.imagesPerSecond, loss,
+                         acc, out))
         }
     }
 }
@@ -62,10 +74,14 @@ func installStopHandlers() {
     // A parent may start us with these signals blocked (a test runner's Process does): unblock them.
     var set = sigset_t()
     sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM); sigaddset(&set, SIGUSR1)
+    sigaddset(&set, SIGHUP)  // as SIGTERM: a closed SSH session sends it
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
     // SIGUSR1 too: mpirun forwards it to every rank as is, where its SIGINT/SIGTERM become a SIGTERM
     // followed by SIGKILL a second later, too soon for a slow step and a checkpoint
-    for sig in [SIGINT, SIGTERM, SIGUSR1] {
+    // a failed write to standard output (a closed pipe, a full disk) stops the run as a signal does;
+    // the run then exits non-zero with the reason
+    StandardOutput.onFailure { _ in stopToken.requestStop() }
+    for sig in [SIGINT, SIGTERM, SIGUSR1, SIGHUP] {
         signal(sig) { _ in
             let now = monotonicNanoseconds()
             if !stopToken.isStopRequested {

@@ -25,7 +25,7 @@ public struct ExperimentOptions: Sendable, Codable {
     public var quick = false
     public var steps: Int? = nil
     public var seed: UInt64 = 1
-    /// Seeds per variant: seed, seed + 1, …; each seed's runs in a folder seed-N.
+    /// Seeds per variant: seed, seed + 1, … (wrapping to 0 after UInt64.max); each seed's runs in a folder seed-N.
     public var seeds = 1
     public var data: DataSource = .fashionMNIST
     public var dataDir: String? = nil
@@ -101,7 +101,7 @@ public enum Experiments {
         var results: [RunResult] = []
         for k in 0..<o.seeds {
             var one = o
-            one.seed = o.seed + UInt64(k)
+            one.seed = o.seed &+ UInt64(k)  // wraps past UInt64.max (…, max, 0, 1): every --seed is valid
             if o.seeds > 1 {
                 one.out = joinPath(o.out, "seed-\(one.seed)")
                 log("seed \(one.seed) (\(k + 1) of \(o.seeds))")
@@ -124,17 +124,65 @@ public enum Experiments {
         }
         let saved: SavedExperiment
         do { saved = try JSONDecoder().decode(SavedExperiment.self, from: bytes) } catch {
-            throw DataError(file: path, problem: "not a GoodInit experiment's results (\(error))")
+            throw DataError(file: path, problem: "not a GoodInit experiment's results (\(describe(error)))")
         }
+        // an input file like any other: its runs' figures, curves and folders are checked before use
+        guard !saved.runs.isEmpty else { throw DataError(file: path, problem: "holds no runs") }
+        for (i, r) in saved.runs.enumerated() { try r.check(file: path, index: i) }
         var o = saved.options
         o.out = folder
         for r in saved.runs {   // each run's own charts, from its metrics.jsonl when it is there
-            let run = joinPath(folder, r.folder)
+            let run = try confined(r.folder, in: folder, file: path)
             if let records = try? MetricsFile.read(joinPath(run, "metrics.jsonl")) {
                 try Curves.write(records, to: run, title: r.name)
             }
         }
         return try finish(saved.experiment, o, results: saved.runs)
+    }
+
+    /// `folder` joined with a run folder read from `file`, refused unless it stays inside `folder`:
+    /// results.json is input, and `--render` writes charts into the folders it names.
+    static func confined(_ run: String, in folder: String, file: String) throws -> String {
+        func refuse(_ why: String) -> DataError { DataError(file: file, problem: "run folder '\(run)' \(why)") }
+        let parts = run.split(separator: "/")
+        guard !run.isEmpty, !run.hasPrefix("/"), !parts.contains("..") else {
+            throw refuse("is not a path inside \(folder) (absolute, empty or with '..')")
+        }
+        let path = joinPath(folder, run)
+        let base = resolved(folder), resolved = resolved(path)
+        guard resolved.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            throw refuse("leads outside \(folder) through a symbolic link (to \(resolved))")
+        }
+        return path
+    }
+
+    /// `path` with its symbolic links resolved, as far as it exists (the rest appended as it is).
+    static func resolved(_ path: String) -> String {
+        var head = (path as NSString).standardizingPath, tail: [String] = []
+        while !head.isEmpty && head != "/" {
+            if let r = realpath(head, nil) {
+                defer { free(r) }
+                return ([String(cString: r)] + tail.reversed()).joined(separator: "/")
+            }
+            tail.append((head as NSString).lastPathComponent)
+            head = (head as NSString).deletingLastPathComponent
+        }
+        return path
+    }
+
+    /// A decoding error in one line: the key or value and where it is.
+    static func describe(_ error: Error) -> String {
+        func at(_ c: DecodingError.Context) -> String {
+            let path = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "" : " at \(path.hasPrefix(".") ? String(path.dropFirst()) : path)"
+        }
+        switch error as? DecodingError {
+        case let .keyNotFound(key, c)?: return "missing key '\(key.stringValue)'\(at(c))"
+        case let .typeMismatch(_, c)?, let .valueNotFound(_, c)?: return "wrong or missing value\(at(c))"
+        case let .dataCorrupted(c)?:
+            return c.codingPath.isEmpty ? "not valid JSON" : "invalid value\(at(c)): \(c.debugDescription)"
+        default: return "\(error)"
+        }
     }
 
     /// A training configuration with the experiment's shared options applied.

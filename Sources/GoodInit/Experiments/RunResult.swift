@@ -61,6 +61,23 @@ public struct RunResult: Codable, Sendable {
         epochAccuracies = records.epochs.compactMap(\.testAccuracy)
     }
 
+    /// Refuses what the reports cannot draw from: a curve point that is not an [x, y] pair, a
+    /// negative step count or time. `file` and `index` name the run in the message.
+    func check(file: String, index: Int) throws {
+        func fail(_ problem: String) -> DataError {
+            DataError(file: file, problem: "runs[\(index)] (\(name)): \(problem)")
+        }
+        let curves = [("losses", losses)]
+            + Self.curves.compactMap { key, field in self[keyPath: field].map { (key, $0) } }
+        for (key, points) in curves {
+            if let bad = points.firstIndex(where: { $0.count != 2 }) {
+                throw fail("\(key)[\(bad)] has \(points[bad].count) numbers, not an [x, y] pair")
+            }
+        }
+        guard steps >= 0 else { throw fail("steps \(steps) is negative") }
+        guard seconds >= 0 else { throw fail("seconds \(seconds) is negative") }
+    }
+
     /// The points of one of the curves, for a chart.
     func points(_ curve: KeyPath<RunResult, [[Double]]?>) -> [(Double, Double)] {
         (self[keyPath: curve] ?? []).map { ($0[0], $0[1]) }

@@ -1,10 +1,23 @@
+import Foundation
 /// LeCun's IDX format (MNIST, Fashion-MNIST): a magic 00 00 08 D (unsigned bytes, D dimensions),
 /// D big-endian u32 sizes, then the bytes. Either file may be gzipped.
 public enum IDX {
     /// Images file of shape (n, rows, cols) and labels file of shape (n), as one gray-scale Dataset.
     public static func load(images: String, labels: String, name: String, classes: Int = 10) throws -> Dataset {
-        try decode(images: readFileBytes(images), labels: readFileBytes(labels), imagesFile: images,
+        for file in [images, labels] { try checkMemory(file) }
+        return try decode(images: readFileBytes(images), labels: readFileBytes(labels), imagesFile: images,
                    labelsFile: labels, name: name, classes: classes)
+    }
+
+    /// Refuses a file whose contents would not fit in memory, before reading it: plain IDX has no
+    /// size cap (gzip's decompression has one). A file is held twice while read, then as 4-byte
+    /// values: about 6 bytes per byte of the file.
+    static func checkMemory(_ file: String) throws {
+        var st = stat()
+        guard stat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return } // reading names the problem
+        do { try MemoryLimit.check(Double(st.st_size) * 6, for: "reading its \(st.st_size) bytes") } catch {
+            throw DataError(file: file, problem: "\(error)")
+        }
     }
 
     /// `load` on bytes already in memory (plain or gzip); the file names only label errors.
@@ -33,6 +46,11 @@ public enum IDX {
                 throw DataError(file: labels, problem: "label \(label) of sample \(i) out of range 0..<\(classes)")
             }
             labelValues[i] = Int32(label)
+        }
+        // decompressed gzip can be larger than the file that was checked before reading
+        let floats = Double(imageBytes.count - imageStart) * 4
+        do { try MemoryLimit.check(floats, for: "its \(n) images as floats") } catch {
+            throw DataError(file: images, problem: "\(error)")
         }
         let scale = (0..<256).map { Float($0) / 255 }   // exact bytes/255, one division per value
         let pixels = imageBytes[imageStart...].map { scale[Int($0)] }

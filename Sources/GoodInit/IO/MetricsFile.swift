@@ -3,6 +3,7 @@ import Foundation
 
 public final class MetricsFile: TrainingSink {
     let handle: FileHandle
+    let path: String
     let encoder: JSONEncoder = {
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; return e
     }()
@@ -16,13 +17,17 @@ public final class MetricsFile: TrainingSink {
         }
         h.seekToEndOfFile()
         handle = h
+        self.path = path
     }
     deinit { try? handle.close() }
 
+    /// Appends one record; a write that fails (a full disk) is a DataError with errno's reason.
     public func record(_ r: TrainingRecord) throws {
         var line = try encoder.encode(r)
         line.append(0x0A)
-        handle.write(line)
+        if let code = line.withUnsafeBytes({ writeAll(handle.fileDescriptor, $0) }) {
+            throw DataError(file: path, problem: "cannot write (\(WriteError(target: path, code: code).reason))")
+        }
     }
 
     /// The records of a metrics.jsonl (resume continues its charts, `--render` redraws them).

@@ -15,8 +15,9 @@ public enum NetworkLimits {
     /// machine has the memory, and products of such counts still fit in Int.
     public static let elements = 1 << 36
 
-    /// The machine's memory in bytes.
-    public static var physicalMemory: Double { Double(ProcessInfo.processInfo.physicalMemory) }
+    /// The memory this process may use in bytes: the smallest of the machine's RAM, the cgroup's
+    /// limit and RLIMIT_AS/RLIMIT_DATA (MemoryLimit), which every allocation check compares with.
+    public static var physicalMemory: Double { MemoryLimit.current.bytes }
 
     /// Product of `factors`, nil on overflow or a negative factor.
     public static func product(_ factors: [Int]) -> Int? {
@@ -135,13 +136,14 @@ extension Network {
         return (total, "\(largest.0): \(NetworkLimits.gigabytes(largest.1))")
     }
 
-    /// Refuses a training set-up that needs more memory than the machine has, naming the largest part.
+    /// Refuses a training set-up that needs more memory than the process may use, naming the largest part.
     public func checkMemory(batch: Int, chunk: Int, optimizerStates: Int) throws {
         let (bytes, largest) = estimatedTrainingBytes(batch: batch, chunk: chunk, optimizerStates: optimizerStates)
-        let have = NetworkLimits.physicalMemory
-        guard bytes <= have else {
+        let have = MemoryLimit.current
+        guard bytes <= have.bytes else {
             throw ShapeError(name, "needs about \(NetworkLimits.gigabytes(bytes)) to train at batch \(batch) "
-                             + "(largest: \(largest)), this machine has \(NetworkLimits.gigabytes(have))")
+                             + "(largest: \(largest)), this machine has \(NetworkLimits.gigabytes(have.bytes)) "
+                             + "for it (\(have.source))")
         }
     }
 }

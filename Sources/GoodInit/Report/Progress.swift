@@ -18,14 +18,14 @@ final class Progress {
         if tty {
             let width = 24, filled = total > 0 ? width * step / total : 0
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardOutput.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
+            StandardOutput.writeOrRecord("\r\u{1B}[K[\(bar)] \(text)")
         } else if Date().timeIntervalSince(lastPlain) >= 5 || step == total {
             lastPlain = Date()
             log(text)
         }
     }
 
-    func finishLine() { if tty { FileHandle.standardOutput.write(Data("\n".utf8)) } }
+    func finishLine() { if tty { StandardOutput.writeOrRecord("\n") } }
 
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())

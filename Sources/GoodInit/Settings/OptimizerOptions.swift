@@ -14,6 +14,10 @@ public struct OptimizerOptions: Sendable, Equatable, DefaultedSettings {
 
     func validate() throws {
         try SettingError.positive(lr, "optimizer.lr")
+        // the weights are Float32: a smaller rate is 0 or subnormal there, and the run would not learn
+        try SettingError.check(Float(lr) >= Float.leastNormalMagnitude && Float(lr).isFinite, "optimizer.lr",
+                               "must be a normal Float32 number, at least \(Float.leastNormalMagnitude) (smaller "
+                               + "rates round to 0 in the weights' precision)", lr)
         try SettingError.check(momentum.isFinite && momentum >= 0 && momentum < 1, "optimizer.momentum",
                                "must be in [0, 1)", momentum)
         try SettingError.check(weightDecay.isFinite && weightDecay >= 0, "optimizer.weightDecay",

@@ -27,6 +27,9 @@ public final class TrainingLoop {
     /// events.out.tfevents.* in the output folder (scalars and per-layer variances for TensorBoard).
     public var writesTensorBoard = true
     var tensorBoard: TensorBoardSink? = nil
+    /// The first record a sink could not write (a full disk): the run stops as on a stop signal,
+    /// saves, and then ends with this error.
+    public private(set) var writeFailure: Error? = nil
 
     public var net: Network { setup.net }
     public var data: DataSplits { setup.data }
@@ -105,9 +108,29 @@ public final class TrainingLoop {
             for s in all { try? s.finish() }
             throw e
         }
-        try finishRun(&run, resume: resume, progress: progress)
+        do { try finishRun(&run, resume: resume, progress: progress) } catch {
+            // the disk that refused a record may refuse the checkpoint too: say both
+            guard let cause = writeFailure else { throw error }
+            throw StoppedByWriteFailure(cause: cause, step: run.pos.step, checkpoint: nil, notSaved: error)
+        }
         for s in all { try s.finish() }
-        return try writeSummary(run)
+        let summary = try writeSummary(run)
+        if let e = writeFailure {
+            throw StoppedByWriteFailure(cause: e, step: run.pos.step, checkpoint: leader ? checkpointPath : nil)
+        }
+        return summary
+    }
+
+    /// Hands a record to every sink; one that cannot write stops the run at this step's end.
+    func record(_ r: TrainingRecord, to sinks: [TrainingSink]) {
+        for s in sinks {
+            do { try s.record(r) } catch { failedWrite(error) }
+        }
+    }
+
+    func failedWrite(_ e: Error) {
+        if writeFailure == nil { writeFailure = e }
+        cancellation.requestStop()
     }
 
     /// Where a run stands: its position in the data order and what the epoch has seen so far.
@@ -216,17 +239,33 @@ public final class TrainingLoop {
         }
         let lr = settings.optimizer.schedule.rate(base: settings.optimizer.lr, step: run.pos.step,
                                                    totalSteps: run.total, stepsPerEpoch: run.perEpoch)
+        let before = run.imagesDone == 0 ? net.params.values.array : nil  // this process's first step
         optimizer.step(lr: Float(lr))
+        if let before { warnIfUpdatesVanish(before, lr: lr) }
         let b = loop.batchSize
         run.pos.step += 1; run.pos.batchInEpoch += 1
         run.imagesDone += b; run.lastLoss = loss; run.lastAccuracy = Double(correct) / Double(b)
         run.epochLoss += loss * Double(b); run.epochCorrect += correct; run.epochSeen += b
         if logs {
             onLoggedStep?(run.pos.step, plan)
-            try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan)
+            do { try tensorBoard?.layerStatistics(step: run.pos.step, plan: plan) } catch { failedWrite(error) }
             let r = StepRecord(step: run.pos.step, epoch: run.pos.epoch + 1, loss: loss, accuracy: run.lastAccuracy,
                                lr: lr, imagesPerSecond: Double(run.imagesDone) / run.elapsed, gradNorm: gradNorm)
-            for s in sinks { try s.record(.step(r)) }
+            record(.step(r), to: sinks)
+        }
+    }
+
+    /// Logs a warning when the first step left most weights that had a gradient unchanged: their
+    /// updates are below Float32's precision at this learning rate, and the run would barely learn.
+    func warnIfUpdatesVanish(_ before: [Float], lr: Double) {
+        let after = net.params.values.array, grad = net.params.grad.array
+        var moved = 0, unchanged = 0
+        for i in before.indices where grad[i] != 0 {
+            if before[i] == after[i] { unchanged += 1 } else { moved += 1 }
+        }
+        if unchanged > moved {
+            log("warning: at learning rate \(lr) the first step left \(unchanged) of \(unchanged + moved) weights "
+                + "unchanged (their updates are below Float32's precision): the run will barely learn")
         }
     }
 
@@ -246,7 +285,7 @@ public final class TrainingLoop {
             log(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f", epochNumber,
                        r.trainLoss, r.trainAccuracy, loss, acc))
         }
-        for s in sinks { try s.record(.epoch(r)) }
+        record(.epoch(r), to: sinks)
         run.epochLoss = 0; run.epochCorrect = 0; run.epochSeen = 0
     }
 
@@ -261,7 +300,8 @@ public final class TrainingLoop {
         if run.stopped {
             progress.finishLine()
             try save(run)
-            log("stopped by signal at step \(run.pos.step); checkpoint: \(checkpointPath) "
+            let why = writeFailure.map { "after a failed write (\($0))" } ?? "by signal"
+            log("stopped \(why) at step \(run.pos.step); checkpoint: \(checkpointPath) "
                 + "(resume with --resume \(checkpointPath))")
         }
     }
@@ -269,10 +309,15 @@ public final class TrainingLoop {
     /// Rank 0 writes summary.json; every rank returns the summary.
     func writeSummary(_ run: RunState) throws -> TrainSummary {
         let wall = run.elapsed
+        var lastEval = run.lastEval
+        // a resume that trained no step holds the weights the folder's summary evaluated: keep its figures
+        if lastEval == nil && run.imagesDone == 0 {
+            lastEval = OutputFolder.earlierEvaluation(in: settings.out, step: run.pos.step)
+        }
         let summary = TrainSummary(
             model: net.name, initializer: settings.initialization.initializer.description, steps: run.pos.step,
             epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.lastLoss,
-            testAccuracy: run.lastEval?.accuracy, testLoss: run.lastEval?.loss,
+            testAccuracy: lastEval?.accuracy, testLoss: lastEval?.loss,
             imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
             peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
             config: settings)
