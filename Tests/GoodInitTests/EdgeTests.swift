@@ -209,7 +209,8 @@ func scratchFolder(_ tag: String) -> String {
     }
 
     @Test("each out-of-range value is refused naming its setting, by validate() and by the training loop",
-          arguments: ["data.trainLimit", "data.testLimit", "initialization.lsuv.batchSize", "initialization.lsuv.tolVar",
+          arguments: ["data.trainLimit", "data.testLimit", "initialization.lsuv.batchSize",
+                      "initialization.lsuv.tolVar",
                       "optimizer.lr", "loop.maxSteps", "compute.threads", "compute.workers", "optimizer.momentum",
                       "loop.batchSize"])
     func ranges(_ setting: String) {

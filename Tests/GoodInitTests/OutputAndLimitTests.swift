@@ -153,7 +153,8 @@ struct MachineLimitTests {
     @Test("benchmarks and init-stats beyond the memory limit (ulimit -v 2 GB) are refused naming figure and limit",
           arguments: ["bench gemm --sizes 30000 --threads 1",
                       "bench train --model vggish --batch-size 65536 --threads 1",
-                      "bench lsuv --model plain30 --batch-size 65536", "bench kernels --model vggish --batch-size 65536",
+                      "bench lsuv --model plain30 --batch-size 65536",
+                      "bench kernels --model vggish --batch-size 65536",
                       "init-stats --data synthetic --batch-size 2048 --model plain30 --threads 1"])
     func memoryLimit(_ command: String) throws {
         let (status, stderr) = try shell("ulimit -v 2000000; \"$0\" \(command)")

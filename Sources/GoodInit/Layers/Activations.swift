@@ -74,7 +74,8 @@ public final class PReLU: Op, Nonlinearity {
                              c: channels, hw: hw)
     }
     public func backward(_ ctx: OpContext) {
-        Kernels.preluBackward(layout: ctx.layout.input, dx: ctx.dx, da: ctx.grads[0], dy: ctx.dy, x: ctx.x, a: ctx.values[0],
+        Kernels.preluBackward(layout: ctx.layout.input, dx: ctx.dx, da: ctx.grads[0], dy: ctx.dy, x: ctx.x,
+                              a: ctx.values[0],
                               shared: shared, n: ctx.n, c: channels, hw: hw)
     }
 }

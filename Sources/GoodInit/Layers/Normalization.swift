@@ -67,11 +67,13 @@ public final class BatchNorm: SyncOp {
         if ctx.training {
             let s = ctx.state.batchNorm
             Kernels.bnNormalize(layout: ctx.layout.input, y: ctx.y, xhat: nil, x: ctx.x, mean: s.batch.mean,
-                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], n: ctx.n, c: channels,
+                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], n: ctx.n,
+                                c: channels,
                                 hw: hw)
         } else {
             Kernels.bnForwardInfer(layout: ctx.layout.input, y: ctx.y, x: ctx.x, runningMean: runningMean,
-                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], eps: eps, n: ctx.n,
+                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], eps: eps,
+                                   n: ctx.n,
                                    c: channels, hw: hw)
         }
     }

@@ -68,7 +68,8 @@ public final class GlobalPool: Op {
         let (n, ch, layout) = (ctx.n, channels, ctx.layout.input)
         switch mode {
         case .max:
-            Kernels.globalMaxPoolForward(layout: layout, y: ctx.y, argmax: ctx.state.argmax, x: ctx.x, n: n, c: ch, hw: hw)
+            Kernels.globalMaxPoolForward(layout: layout, y: ctx.y, argmax: ctx.state.argmax, x: ctx.x, n: n,
+                                         c: ch, hw: hw)
         case .average: Kernels.globalAvgPoolForward(layout: layout, y: ctx.y, x: ctx.x, n: n, c: ch, hw: hw)
         }
     }
