@@ -25,9 +25,12 @@ public struct StepRecord: Sendable, Equatable {
 public struct EpochRecord: Sendable, Equatable {
     public var epoch: Int
     public var step: Int
-    public var trainLoss: Double    // mean over the epoch's minibatches
+    public var trainLoss: Double    // mean over the epoch's samples (minibatches of one size)
     public var trainAccuracy: Double
     public var seconds: Double      // since the run (or the resumed run) started
+    /// Epochs done at this record, a fraction when the run stops mid-epoch (nil in older records):
+    /// `epoch` alone names three evaluations of one resumed epoch alike.
+    public var epochs: Double? = nil
     public var testAccuracy: Double? = nil
     public var testLoss: Double? = nil
     public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, seconds: Double) {
@@ -77,6 +80,7 @@ extension TrainingRecord: Codable {
         case type, step, epoch, loss, accuracy, lr, location
         case imagesPerSecond = "images_per_second", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case seconds, testAccuracy = "test_accuracy", testLoss = "test_loss", gradNorm = "grad_norm"
+        case epochs
     }
 
     /// JSON has no NaN: a non-finite figure is written as null and reads back as NaN.
@@ -93,6 +97,7 @@ extension TrainingRecord: Codable {
             try c.encode("epoch", forKey: .type); try c.encode(e.epoch, forKey: .epoch)
             try c.encode(e.step, forKey: .step); try number(e.trainLoss, .trainLoss)
             try number(e.trainAccuracy, .trainAccuracy); try number(e.seconds, .seconds)
+            if let f = e.epochs { try number(f, .epochs) }
             if let a = e.testAccuracy { try number(a, .testAccuracy) }
             if let l = e.testLoss { try number(l, .testLoss) }
         case .diverged(let d):
@@ -116,6 +121,7 @@ extension TrainingRecord: Codable {
                                 seconds: try number(.seconds))
             if c.contains(.testAccuracy) { e.testAccuracy = try number(.testAccuracy) }
             if c.contains(.testLoss) { e.testLoss = try number(.testLoss) }
+            e.epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
             self = .epoch(e)
         case "diverged":
             self = .diverged(DivergedRecord(step: step, location: try c.decode(String.self, forKey: .location)))

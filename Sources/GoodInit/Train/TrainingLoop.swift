@@ -98,6 +98,8 @@ public final class TrainingLoop {
         let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
         let perRank = ranks.size > 1 ? "\(ranks.size) ranks, each " : ""
+        if case let .preset(p, activation) = settings.model,
+           let note = Presets.adaptationNote(p, activation: activation, input: net.inputShape) { log(note) }
         log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(data.train.count) "
             + "samples, batch \(plan.batch), \(run.total) steps, \(perRank)W=\(plan.workers) workers × "
             + "T=\(setup.threads) threads (measured OpenMP team per worker: \(teams))")
@@ -141,6 +143,12 @@ public final class TrainingLoop {
         var imagesDone = 0, lastLoss = Double.nan, lastAccuracy = 0.0, stopped = false
         var lastEval: (accuracy: Double, loss: Double)? = nil
         var epochLoss = 0.0, epochCorrect = 0, epochSeen = 0
+        /// The final training loss, GoodInit's one definition: the last epoch's (or, for a run
+        /// stopped in an epoch's middle, that epoch's so far) mean cross-entropy over its samples.
+        var lastEpochLoss = Double.nan
+        /// Seconds spent in training steps only (no evaluation, checkpoints or logging).
+        var stepSeconds = 0.0
+        var finalTrainLoss: Double { epochSeen > 0 ? epochLoss / Double(epochSeen) : lastEpochLoss }
 
         init(position: TrainingPosition, loop: LoopOptions, trainCount: Int) {
             pos = position
@@ -198,7 +206,9 @@ public final class TrainingLoop {
             while run.pos.batchInEpoch < run.perEpoch && run.pos.step < run.total {
                 let b = loop.batchSize, first = run.pos.batchInEpoch * b
                 plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[first..<(first + b)])
+                let stepStart = Date()
                 try step(&run, plan: plan, sinks: sinks)
+                run.stepSeconds += Date().timeIntervalSince(stepStart)
                 progress.update(step: run.pos.step, loss: run.lastLoss, accuracy: run.lastAccuracy,
                                 imagesPerSecond: Double(run.imagesDone) / run.elapsed, elapsed: run.elapsed)
                 // one rank's request stops every rank after the same step
@@ -278,6 +288,8 @@ public final class TrainingLoop {
         let seen = Double(max(1, run.epochSeen))
         var r = EpochRecord(epoch: epochNumber, step: run.pos.step, trainLoss: run.epochLoss / seen,
                             trainAccuracy: Double(run.epochCorrect) / seen, seconds: run.elapsed)
+        r.epochs = Double(run.pos.step) / Double(max(1, run.perEpoch))
+        if run.epochSeen > 0 { run.lastEpochLoss = r.trainLoss }
         if settings.loop.evalEachEpoch {
             let (acc, loss) = setup.evaluate(data.test)
             run.lastEval = (acc, loss)
@@ -314,13 +326,14 @@ public final class TrainingLoop {
         if lastEval == nil && run.imagesDone == 0 {
             lastEval = OutputFolder.earlierEvaluation(in: settings.out, step: run.pos.step)
         }
-        let summary = TrainSummary(
+        var summary = TrainSummary(
             model: net.name, initializer: settings.initialization.initializer.description, steps: run.pos.step,
-            epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.lastLoss,
+            epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.finalTrainLoss,
             testAccuracy: lastEval?.accuracy, testLoss: lastEval?.loss,
             imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
             peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
             config: settings)
+        summary.trainImagesPerSecond = run.stepSeconds > 0 ? Double(run.imagesDone) / run.stepSeconds : nil
         guard ranks.isLeader else { return summary }
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: URL(fileURLWithPath: joinPath(settings.out, "summary.json")),
