@@ -44,7 +44,7 @@ struct InitStats: ParsableCommand {
         // the plan below, and LSUV's at the same batch
         let planBytes = setup.net.estimatedTrainingBytes(batch: batchSize, chunk: batchSize, optimizerStates: 0).bytes
         try MemoryLimit.check((initializer == .lsuv ? 2 : 1) * planBytes,
-                              for: "init-stats of \(model.rawValue) at --batch-size \(batchSize)")
+                              for: "init-stats of \(source.name) at --batch-size \(batchSize)")
         var init_ = InitOptions(initializer)
         init_.lsuv.batchSize = batchSize
         _ = try setup.initialize(init_, seed: compute.seed)
