@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (AddressSanitizer, coverage) and runs each in turn.
 #   scripts/fuzz.sh [--seconds N] [--runs N] [--keep-going] [target...]
-# Targets: idx gzip cifar safetensors modelfile (default: all). Each runs until N seconds
+# Targets: idx gzip cifar safetensors modelfile npz image (default: all). Each runs until N seconds
 # (default 60) or N executions, whichever comes first, and prints its executions, time,
 # coverage and findings. A finding (crash, timeout, out of memory, leak) is saved in
 # Fuzz/findings/<target>/ and makes the script exit 1. libFuzzer stops at the first finding;
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(idx gzip cifar safetensors modelfile)
+all=(idx gzip cifar safetensors modelfile npz image)
 seconds=60
 runs=-1
 keep_going=0
@@ -69,6 +69,7 @@ for t in "${targets[@]}"; do
     case $t in
         cifar) opts+=(-max_len=8192) ;;   # room for two 3,073-byte records
         modelfile) opts+=(-dict=Fuzz/modelfile.dict) ;;
+        npz|image) opts+=(-max_len=16384) ;;   # room for a small zip of four arrays, or a small image
     esac
     # Fork mode has no final stats, so executions come from its last status line instead.
     [ "$keep_going" -eq 0 ] || opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)

@@ -32,6 +32,8 @@ public final class TrainingLoop {
     public var data: DataSplits { setup.data }
     var checkpointPath: String { joinPath(settings.out, "checkpoint.safetensors") }
     var metricsPath: String { joinPath(settings.out, "metrics.jsonl") }
+    /// The epoch with the best validation accuracy (runs with --val-fraction).
+    var bestPath: String { joinPath(settings.out, "best.safetensors") }
 
     /// Checks the settings against the data and the machine before any executor allocates.
     public init(_ settings: TrainSettings, setup: TrainingSetup? = nil,
@@ -76,7 +78,8 @@ public final class TrainingLoop {
         let leader = ranks.isLeader
         if leader {
             try OutputFolder.prepare(settings.out)
-            for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors") {
+            for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors")
+                + OutputFolder.removeStaleTemporaries(in: settings.out, base: "best.safetensors") {
                 log("removed \(name), left by a run that was killed while saving")
             }
         }
@@ -95,6 +98,7 @@ public final class TrainingLoop {
         let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
         let perRank = ranks.size > 1 ? "\(ranks.size) ranks, each " : ""
+        for note in data.notes { log(note) }
         log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(data.train.count) "
             + "samples, batch \(plan.batch), \(run.total) steps, \(perRank)W=\(plan.workers) workers × "
             + "T=\(setup.threads) threads (measured OpenMP team per worker: \(teams))")
@@ -106,6 +110,7 @@ public final class TrainingLoop {
             throw e
         }
         try finishRun(&run, resume: resume, progress: progress)
+        try scoreTestOnce(&run)
         for s in all { try s.finish() }
         return try writeSummary(run)
     }
@@ -117,6 +122,8 @@ public final class TrainingLoop {
         let start = Date()
         var imagesDone = 0, lastLoss = Double.nan, lastAccuracy = 0.0, stopped = false
         var lastEval: (accuracy: Double, loss: Double)? = nil
+        /// Validation: the best accuracy so far (this process), epochs since it, and an early stop.
+        var bestValidation: Double? = nil, epochsSinceBest = 0, earlyStopped = false
         var epochLoss = 0.0, epochCorrect = 0, epochSeen = 0
 
         init(position: TrainingPosition, loop: LoopOptions, trainCount: Int) {
@@ -169,7 +176,7 @@ public final class TrainingLoop {
     /// The epochs: steps until the epoch's batches or the run's steps run out, or a stop request.
     func train(_ run: inout RunState, plan: Plan, progress: Progress, sinks: [TrainingSink]) throws {
         let loop = settings.loop
-        while run.pos.epoch < loop.epochs && run.pos.step < run.total {
+        while run.pos.epoch < loop.epochs && run.pos.step < run.total && !run.earlyStopped {
             var order = SplitMix64(seed: deriveSeed(loop.seed, 1000 + UInt64(run.pos.epoch)))
             let perm = order.permutation(data.train.count)
             while run.pos.batchInEpoch < run.perEpoch && run.pos.step < run.total {
@@ -239,7 +246,13 @@ public final class TrainingLoop {
         let seen = Double(max(1, run.epochSeen))
         var r = EpochRecord(epoch: epochNumber, step: run.pos.step, trainLoss: run.epochLoss / seen,
                             trainAccuracy: Double(run.epochCorrect) / seen, seconds: run.elapsed)
-        if settings.loop.evalEachEpoch {
+        if let validation = data.validation {
+            let (acc, loss) = setup.evaluate(validation)
+            r.valAccuracy = acc; r.valLoss = loss
+            log(String(format: "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f", epochNumber,
+                       r.trainLoss, r.trainAccuracy, loss, acc))
+            try keepBest(&run, accuracy: acc)
+        } else if settings.loop.evalEachEpoch {
             let (acc, loss) = setup.evaluate(data.test)
             run.lastEval = (acc, loss)
             r.testAccuracy = acc; r.testLoss = loss
@@ -248,6 +261,31 @@ public final class TrainingLoop {
         }
         for s in sinks { try s.record(.epoch(r)) }
         run.epochLoss = 0; run.epochCorrect = 0; run.epochSeen = 0
+    }
+
+    /// best.safetensors when the validation accuracy improves; an early stop after
+    /// `data.earlyStop` epochs without improvement.
+    func keepBest(_ run: inout RunState, accuracy: Double) throws {
+        if run.bestValidation.map({ accuracy > $0 }) ?? true {
+            run.bestValidation = accuracy; run.epochsSinceBest = 0
+            try save(run, to: bestPath)
+        } else {
+            run.epochsSinceBest += 1
+        }
+        if let patience = settings.data.earlyStop, run.epochsSinceBest >= patience {
+            run.earlyStopped = true
+            log(String(format: "early stop: %d epochs without a better validation accuracy than %.4f (%@)",
+                       run.epochsSinceBest, run.bestValidation ?? 0, bestPath))
+        }
+    }
+
+    /// With a validation set the epochs never looked at the test set: it is scored once, here, with
+    /// the final weights (best.safetensors holds the best validation epoch's).
+    func scoreTestOnce(_ run: inout RunState) throws {
+        guard data.validation != nil, !run.stopped, run.imagesDone > 0 else { return }
+        let (acc, loss) = setup.evaluate(data.test)
+        run.lastEval = (acc, loss)
+        log(String(format: "test (scored once, final weights): loss %.4f acc %.4f", loss, acc))
     }
 
     /// A run with nothing to train still leaves its weights; a stopped one saves where it stopped.
@@ -285,7 +323,7 @@ public final class TrainingLoop {
 
     /// Writes a checkpoint (rank 0: every rank holds the same weights); a second stop signal
     /// arriving meanwhile lets it finish.
-    func save(_ run: RunState) throws {
+    func save(_ run: RunState, to path: String? = nil) throws {
         guard ranks.isLeader else { return }
         var pos = run.pos
         if pos.batchInEpoch > 0 { // in an epoch's middle: its sums so far
@@ -293,7 +331,7 @@ public final class TrainingLoop {
         }
         let config = try settings.stored()
         try cancellation.whileSaving {
-            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: checkpointPath)
+            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: path ?? checkpointPath)
         }
     }
 
