@@ -88,6 +88,7 @@ public final class TrainingLoop {
         // ranks train apart without any error: they compare what they start from
         if ranks.size > 1 { try ranks.checkSame(startingPoint(run.pos), what: "starting point (weights, step)") }
         let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
+        run.recallValidation(earlier)
         let title = "\(net.name), \(settings.initialization.initializer)"
         tensorBoard = writesTensorBoard && leader ? try TensorBoardSink(folder: settings.out) : nil
         let all: [TrainingSink] = !leader ? [] : [try MetricsFile(path: metricsPath, truncate: resume == nil),
@@ -135,6 +136,14 @@ public final class TrainingLoop {
             total = min(loop.maxSteps ?? Int.max, overflow ? Int.max : product)
         }
         var elapsed: Double { Date().timeIntervalSince(start) }
+
+        /// A resumed run's best validation accuracy and the epochs since it, from its earlier records,
+        /// so best.safetensors and --early-stop carry on.
+        mutating func recallValidation(_ earlier: [TrainingRecord]) {
+            let scores = earlier.compactMap { r -> Double? in if case .epoch(let e) = r { e.valAccuracy } else { nil } }
+            guard let best = scores.max(), let at = scores.firstIndex(of: best) else { return }
+            bestValidation = best; epochsSinceBest = scores.count - 1 - at
+        }
     }
 
     /// Loads the checkpoint to resume from, or initializes the weights; returns the position.
