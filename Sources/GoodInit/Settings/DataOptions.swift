@@ -60,8 +60,14 @@ public enum ArrayLayout: String, Sendable, Codable, CaseIterable, ExpressibleByA
 }
 
 extension DataSource {
-    /// `--help` lists the file forms beside the built-in names.
-    public static var allValueStrings: [String] { allCases.map(\.rawValue) + ["folder:DIR", "npz:FILE", "npy:DIR"] }
+    /// `--data`'s value; a refusal names every form on one line.
+    @Sendable static func parse(_ text: String) throws -> DataSource {
+        guard let s = DataSource(rawValue: text) else {
+            let forms = allCases.map(\.rawValue) + ["folder:DIR", "npz:FILE", "npy:DIR"]
+            throw ValueError("one of \(forms.joined(separator: ", "))")
+        }
+        return s
+    }
 }
 
 extension DataOptions {
@@ -71,7 +77,8 @@ extension DataOptions {
             "Data set: a built-in name, or your own files: folder:DIR (DIR/train/<class>/*.png|jpg and "
             + "DIR/test/<class>/*, or DIR/<class>/* with --test-fraction of each class held out by a fixed "
             + "seed), npz:FILE (np.savez with x_train, y_train, x_test, y_test) or npy:DIR (x_train.npy, "
-            + "y_train.npy, x_test.npy, y_test.npy in DIR). Class names are the folder names, sorted."))
+            + "y_train.npy, x_test.npy, y_test.npy in DIR). Class names are the folder names, sorted. "
+            + "(default: \(defaults.source.rawValue))"), transform: DataSource.parse)
         public var source = defaults.source
         @Option(name: .customLong("data-dir"), help: "Folder with the data set's files.") public var dir: String?
         @Flag(inversion: .prefixedNo, help: "Random crop (pad 4) and horizontal flip (default: on for CIFAR).")
