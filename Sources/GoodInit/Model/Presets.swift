@@ -170,10 +170,15 @@ public enum Presets {
         return "\(p.name) adapted from its \(shape(p.input)) input (\(own.parameterCount) parameters there) to \(shape(input))"
     }
 
-    /// The network of a preset, adapted to a data set's input shape.
+    /// The network of a preset, adapted to a data set's input shape and, given `classes`, to its
+    /// class count (every preset ends in one linear layer, whose outputs are the classes).
     public static func network(_ preset: ModelPreset, activation: ActivationKind = .relu,
-                               input: [Int]? = nil) throws -> Network {
+                               input: [Int]? = nil, classes: Int? = nil) throws -> Network {
         let p = make(preset, activation: activation)
-        return try Network(name: p.name, input: input ?? p.input, layers: p.layers)
+        var layers = p.layers
+        if let classes, case .linear(_, let bias)? = layers.last {
+            layers[layers.count - 1] = .linear(out: classes, bias: bias)
+        }
+        return try Network(name: p.name, input: input ?? p.input, layers: layers)
     }
 }

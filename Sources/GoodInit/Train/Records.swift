@@ -33,6 +33,9 @@ public struct EpochRecord: Sendable, Equatable {
     public var epochs: Double? = nil
     public var testAccuracy: Double? = nil
     public var testLoss: Double? = nil
+    /// With --val-fraction the epochs score the held-out validation set (and not the test set).
+    public var valAccuracy: Double? = nil
+    public var valLoss: Double? = nil
     public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, seconds: Double) {
         self.epoch = epoch; self.step = step; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
         self.seconds = seconds
@@ -81,6 +84,7 @@ extension TrainingRecord: Codable {
         case imagesPerSecond = "images_per_second", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case seconds, testAccuracy = "test_accuracy", testLoss = "test_loss", gradNorm = "grad_norm"
         case epochs
+        case valAccuracy = "val_accuracy", valLoss = "val_loss"
     }
 
     /// JSON has no NaN: a non-finite figure is written as null and reads back as NaN.
@@ -100,6 +104,8 @@ extension TrainingRecord: Codable {
             if let f = e.epochs { try number(f, .epochs) }
             if let a = e.testAccuracy { try number(a, .testAccuracy) }
             if let l = e.testLoss { try number(l, .testLoss) }
+            if let a = e.valAccuracy { try number(a, .valAccuracy) }
+            if let l = e.valLoss { try number(l, .valLoss) }
         case .diverged(let d):
             try c.encode("diverged", forKey: .type); try c.encode(d.step, forKey: .step)
             try c.encode(d.location, forKey: .location)
@@ -122,6 +128,8 @@ extension TrainingRecord: Codable {
             if c.contains(.testAccuracy) { e.testAccuracy = try number(.testAccuracy) }
             if c.contains(.testLoss) { e.testLoss = try number(.testLoss) }
             e.epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
+            if c.contains(.valAccuracy) { e.valAccuracy = try number(.valAccuracy) }
+            if c.contains(.valLoss) { e.valLoss = try number(.valLoss) }
             self = .epoch(e)
         case "diverged":
             self = .diverged(DivergedRecord(step: step, location: try c.decode(String.self, forKey: .location)))

@@ -16,16 +16,20 @@ public final class TrainingSetup {
                 preloaded: DataSplits? = nil) throws {
         self.compute = compute
         threads = compute.threadsPerWorker
-        var splits = try preloaded ?? DataSets.load(options.source, dir: options.dir, seed: seed)
+        var splits = try preloaded ?? DataSets.load(options, seed: seed)
         if let n = options.trainLimit, n < splits.train.count { splits.train = splits.train.subset(0..<n) }
         if let n = options.testLimit, n < splits.test.count { splits.test = splits.test.subset(0..<n) }
         let name = options.source.rawValue
         try Self.checkSplits(splits, name: name)
+        // held out before the statistics: the validation images are as unseen as the test ones
+        if options.valFraction > 0 { try splits.holdOutValidation(options.valFraction, seed: seed) }
         let (mean, std) = splits.train.channelMeanStd()
         splits.train.normalize(mean: mean, std: std)
         splits.test.normalize(mean: mean, std: std)
+        splits.validation?.normalize(mean: mean, std: std)
         data = splits
-        net = try Self.network(model, input: [splits.train.channels, splits.train.height, splits.train.width])
+        net = try Self.network(model, input: [splits.train.channels, splits.train.height, splits.train.width],
+                               classes: splits.train.classes)
         net.layoutPolicy = compute.layout
         guard net.classes == splits.train.classes else {
             let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
@@ -40,10 +44,11 @@ public final class TrainingSetup {
         try self.init(model: s.model, data: s.data, seed: s.loop.seed, compute: s.compute, preloaded: preloaded)
     }
 
-    static func network(_ model: ModelSource, input: [Int]) throws -> Network {
+    /// The network for data of shape `input`; a preset's last layer gets `classes` outputs.
+    static func network(_ model: ModelSource, input: [Int], classes: Int? = nil) throws -> Network {
         switch model {
         case let .preset(p, activation):
-            return try Presets.network(p, activation: activation, input: input)
+            return try Presets.network(p, activation: activation, input: input, classes: classes)
         case .file(let file):
             let m = try ModelFile.load(file)
             guard m.input == input else {
