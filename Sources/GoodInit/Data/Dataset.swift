@@ -43,6 +43,8 @@ public struct Dataset: Sendable {
 public struct DataSplits: Sendable {
     public var train: Dataset
     public var test: Dataset
+    /// The classes' names where the source has them (a folder per class); nil: ClassNames decides.
+    public var classNames: [String]? = nil
     public init(train: Dataset, test: Dataset) {
         self.train = train
         self.test = test
