@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
-# zlib headers, Fashion-MNIST; and Python's safetensors/numpy and tensorboard for the interop tests.
+# zlib headers, Fashion-MNIST; and Python's safetensors/numpy, tensorboard and onnxruntime for the interop tests.
 # Idempotent: does nothing that is already done.
 #   scripts/setup.sh [--with-mpi]
 # --with-mpi: also Open MPI (mpirun, headers) and the MPI build, .build/mpi/release/goodinit
@@ -29,6 +29,10 @@ fi
 if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
     python3 -m pip install -q tensorboard >/dev/null 2>&1 \
         || echo "note: pip could not install tensorboard (the event-file reader test will be skipped)"
+fi
+if ! python3 -c "import onnxruntime" >/dev/null 2>&1; then
+    python3 -m pip install -q onnxruntime >/dev/null 2>&1 \
+        || echo "note: pip could not install onnxruntime (the ONNX export test will be skipped)"
 fi
 echo "setup: libomp-dev, zlib1g-dev, dataset-fashion-mnist installed"
 if [ $mpi = 1 ]; then

@@ -19,7 +19,8 @@ struct Export: ParsableCommand {
         do { try Data(bytes).write(to: URL(fileURLWithPath: onnx), options: .atomic) } catch {
             throw DataError(file: onnx, problem: "cannot write: \(error.localizedDescription)")
         }
-        print("\(onnx): \(predictor.net.name), input (N, \(predictor.inputShape.map(String.init).joined(separator: ", "))), "
+        let shape = predictor.inputShape.map(String.init).joined(separator: ", ")
+        print("\(onnx): \(predictor.net.name), input (N, \(shape)), "
               + "logits (N, \(predictor.net.classes)), \(bytes.count) bytes")
     }
 }

@@ -62,8 +62,8 @@ struct Predict: ParsableCommand {
         for (name, l) in zip(inputs.names, logits) {
             let best = predictor.top(l, k: top)
             if json {
-                try printJSONLine(Line(file: name, top: best.map { Line.Class(class: $0.name, probability: $0.probability) },
-                                       logits: l))
+                let classes = best.map { Line.Class(class: $0.name, probability: $0.probability) }
+                try printJSONLine(Line(file: name, top: classes, logits: l))
             } else {
                 print("\(name): " + best.map { String(format: "%@ %.4f", $0.name, $0.probability) }
                     .joined(separator: ", "))

@@ -14,7 +14,8 @@ struct Train: ParsableCommand, RunsOverRanks {
     @OptionGroup(title: "Loop") var loop: LoopOptions.Flags
     @Option(help: "Output folder.") var out = TrainSettings().out
     @Option(help: ArgumentHelp("Resume from a checkpoint: its settings, network and data; flags beside it may "
-                               + "change the output, steps, epochs, logging, data folder and threads, others must agree."))
+                               + "change the output, steps, epochs, logging, data folder and threads, others must "
+                               + "agree."))
     var resume: String?
     @Flag(help: "With --resume: load the weights even into another network than the checkpoint's.")
     var weightsOnly = false
@@ -33,8 +34,8 @@ struct Train: ParsableCommand, RunsOverRanks {
         guard let resume else { return (flags, nil) }
         let meta = try CheckpointMetadata.read(resume)
         let differs = try TrainSettings.differsFromDefault(flags)
-        let s = try TrainSettings.resumed(stored: meta.config, flags: flags, checkpoint: resume, modelGiven: model.given,
-                                          given: { differs($0) || Self.flagGiven($0) })
+        let s = try TrainSettings.resumed(stored: meta.config, flags: flags, checkpoint: resume,
+                                          modelGiven: model.given, given: { differs($0) || Self.flagGiven($0) })
         return (s, model.given ? nil : meta.network?.modelText)
     }
 

@@ -83,7 +83,8 @@ struct SelfContainedCheckpointTests {
                 && lr.stderr.split(separator: "\n").count == 1, "\(lr.stderr)")
         // an explicit --init at its default value still contradicts the stored he-normal
         let initFlag = try run(["train", "--resume", checkpoint, "--init", "lsuv", "--threads", "1"], in: a)
-        #expect(initFlag.status == 1 && initFlag.stderr.hasPrefix("Error: --init lsuv contradicts "), "\(initFlag.stderr)")
+        #expect(initFlag.status == 1 && initFlag.stderr.hasPrefix("Error: --init lsuv contradicts "),
+                "\(initFlag.stderr)")
         try Self.model.replacingOccurrences(of: "relu", with: "tanh")
             .write(toFile: a + "/tanh.yaml", atomically: true, encoding: .utf8)
         for command in [["eval", "--checkpoint", checkpoint], ["train", "--resume", checkpoint, "--steps", "3"]] {

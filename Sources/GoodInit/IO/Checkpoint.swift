@@ -1,8 +1,8 @@
 // Checkpoints in safetensors: every parameter by name ("conv1.weight"), batch-norm running
 // statistics, optimizer state ("optimizer.state1.conv1.weight"), and in the metadata the step,
 // the position in the data order, the configuration, and the network record that makes the file
-// self-contained (CheckpointNetwork: the model, input shape, class names, normalization). PyTorch users read the weights with
-// safetensors.numpy / safetensors.torch. Written atomically by Safetensors.write.
+// self-contained (CheckpointNetwork: the model, input shape, class names, normalization). PyTorch
+// users read the weights with safetensors.numpy / safetensors.torch. Written atomically by Safetensors.write.
 import Foundation
 
 public struct TrainingPosition: Sendable, Equatable {

@@ -23,8 +23,8 @@ extension TrainSettings {
             if changeableOnResume.contains(where: { path == $0 || path.hasPrefix($0 + ".") }) {
                 result = result.merged(with: JSONValue.nested(path, value))
             } else if old != value {
-                throw SettingError(path, "\(value) contradicts \(checkpoint), trained with \(old): leave it out "
-                                   + "to resume as trained, or start a new run")
+                throw SettingError(path, "\(value.text) contradicts \(checkpoint), trained with \(old.text): "
+                                   + "leave it out to resume as trained, or start a new run")
             }
         }
         var s = try TrainSettings.decodeOverDefaults(JSONEncoder().encode(result))
@@ -66,6 +66,9 @@ extension JSONValue {
         }
         return v
     }
+
+    /// A value as a flag takes it (a string without its quotes).
+    var text: String { if case .string(let s) = self { return s } else { return description } }
 
     /// {"a": {"b": value}} for "a.b".
     static func nested(_ path: String, _ value: JSONValue) -> JSONValue {

@@ -63,12 +63,16 @@ public final class TrainingSetup {
         case let .preset(p, activation):
             return (try Presets.network(p, activation: activation, input: input), nil)
         case .file(let file):
-            let text = try text ?? ModelFile.read(file)
-            let m = try ModelFile.parse(text, file: file)
+            // not `try text ?? …`: a throw inside the ?? autoclosure crashed the debug build (LegacyConfig)
+            let source: String
+            if let text { source = text } else { source = try ModelFile.read(file) }
+            let m = try ModelFile.parse(source, file: file)
             guard m.input == input else {
                 throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)")
             }
-            do { return (try Network(name: m.name, input: m.input, layers: m.layers), text) } catch var e as ShapeError {
+            do {
+                return (try Network(name: m.name, input: m.input, layers: m.layers), source)
+            } catch var e as ShapeError {
                 e.file = file
                 throw e
             }

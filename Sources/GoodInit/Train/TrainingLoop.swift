@@ -149,7 +149,8 @@ public final class TrainingLoop {
             return TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
         }
         let b = settings.loop.batchSize, perEpoch = data.train.count / b
-        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer, weightsOnly: resumesWeightsOnly) { meta in
+        let only = resumesWeightsOnly
+        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer, weightsOnly: only) { meta in
             // Another batch size would change the data order and what a step means.
             let trained = meta.config.loop.batchSize
             guard trained == b else {
