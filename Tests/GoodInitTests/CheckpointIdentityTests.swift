@@ -137,6 +137,10 @@ import Testing
         #expect(s.initialization.initializer == .orthogonal(gain: 1), "the stored initializer is not rewritten to lsuv")
         #expect(s.model == stored.model && s.data.source == .synthetic && s.optimizer.lr == 0.01)
         #expect(s.loop.maxSteps == 10 && s.compute.threads == 2 && s.out == "runs/a")
+        flags.loop.maxSteps = nil
+        let budget = try TrainSettings.resumed(stored: stored, flags: flags, checkpoint: "c", modelGiven: false,
+                                               given: { _ in false })
+        #expect(budget.loop.maxSteps == nil && budget.out == ".", "--steps is the invocation's, not restored")
         flags.optimizer.lr = 0.5
         let message = refusal("--lr 0.5") {
             _ = try TrainSettings.resumed(stored: stored, flags: flags, checkpoint: "c", modelGiven: false,

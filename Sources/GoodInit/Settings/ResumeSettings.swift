@@ -12,7 +12,7 @@ extension TrainSettings {
     /// `stored` (the checkpoint's settings) with what the flags may change on resume taken from `flags`.
     /// `given(path)` tells whether the flag of a stored setting path was given; the model is given when
     /// `modelGiven` (then it is `flags.model`, which the checkpoint's network identity must match).
-    /// W and T are always the flags' (the reading machine's). `out` not given: the checkpoint's folder.
+    /// W and T and the step budget (--steps) are always the flags'. `out` not given: the checkpoint's folder.
     /// Throws a SettingError naming the first given setting that contradicts the stored one.
     public static func resumed(stored: TrainSettings, flags: TrainSettings, checkpoint: String, modelGiven: Bool,
                                given: (String) -> Bool) throws -> TrainSettings {
@@ -29,6 +29,9 @@ extension TrainSettings {
         }
         var s = try TrainSettings.decodeOverDefaults(JSONEncoder().encode(result))
         s.compute.workers = flags.compute.workers; s.compute.threads = flags.compute.threads
+        // --steps is this invocation's budget, not the run's: a run that stopped at its --steps goes on
+        // to its epochs' end (or to the --steps given now), as it always has
+        s.loop.maxSteps = flags.loop.maxSteps
         if modelGiven { s.model = flags.model }
         if !given("out") {
             // by hand: NSString.deletingLastPathComponent traps on a one-character path (Foundation on Linux)
