@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
-# zlib, libpng and libjpeg-turbo headers, Fashion-MNIST; and Python's safetensors/numpy and tensorboard
-# for the interop tests, and scikit-learn for scripts/digits_to_folder.py (the README's own-data example).
+# zlib, libpng and libjpeg-turbo headers, Fashion-MNIST; and Python's safetensors/numpy, tensorboard
+# and onnxruntime for the interop tests, and scikit-learn for scripts/digits_to_folder.py (the README's
+# own-data example).
 # Idempotent: does nothing that is already done.
 #   scripts/setup.sh [--with-mpi]
 # --with-mpi: also Open MPI (mpirun, headers) and the MPI build, .build/mpi/release/goodinit
@@ -30,6 +31,10 @@ fi
 if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
     python3 -m pip install -q tensorboard >/dev/null 2>&1 \
         || echo "note: pip could not install tensorboard (the event-file reader test will be skipped)"
+fi
+if ! python3 -c "import onnxruntime" >/dev/null 2>&1; then
+    python3 -m pip install -q onnxruntime >/dev/null 2>&1 \
+        || echo "note: pip could not install onnxruntime (the ONNX export test will be skipped)"
 fi
 if ! python3 -c "import sklearn" >/dev/null 2>&1; then
     python3 -m pip install -q scikit-learn >/dev/null 2>&1 \

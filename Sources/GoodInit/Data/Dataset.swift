@@ -49,6 +49,8 @@ public struct DataSplits: Sendable {
     public var validation: Dataset? = nil
     /// What loading wants said (skipped images, a cache that could not be written).
     public var notes: [String] = []
+    /// The classes' names where the source has them (a folder per class); nil: ClassNames decides.
+    public var classNames: [String]? = nil
     public init(train: Dataset, test: Dataset) {
         self.train = train
         self.test = test

@@ -18,10 +18,15 @@ import Yams
 
 public enum ModelFile {
     public static func load(_ path: String) throws -> (name: String, input: [Int], layers: [LayerSpec]) {
+        try parse(read(path), file: path)
+    }
+
+    /// The file's text (checkpoints keep it, so a network is rebuilt without the file).
+    public static func read(_ path: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw DataError(file: path, problem: "cannot read the model file")
         }
-        return try parse(text, file: path)
+        return text
     }
 
     public static func parse(_ text: String, file: String) throws -> (name: String, input: [Int], layers: [LayerSpec]) {

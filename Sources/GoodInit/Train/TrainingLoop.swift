@@ -30,6 +30,10 @@ public final class TrainingLoop {
     /// The first record a sink could not write (a full disk): the run stops as on a stop signal,
     /// saves, and then ends with this error.
     public private(set) var writeFailure: Error? = nil
+    /// Resume loads the weights even into a network other than the checkpoint's (--weights-only).
+    public var resumesWeightsOnly = false
+    /// Whether this run has written the checkpoint in its folder: only then does a divergence point to it.
+    var wroteCheckpoint = false
 
     public var net: Network { setup.net }
     public var data: DataSplits { setup.data }
@@ -192,7 +196,8 @@ public final class TrainingLoop {
             return TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
         }
         let b = settings.loop.batchSize, perEpoch = data.train.count / b
-        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer) { meta in
+        let only = resumesWeightsOnly
+        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer, weightsOnly: only) { meta in
             // Another batch size would change the data order and what a step means.
             let trained = meta.config.loop.batchSize
             guard trained == b else {
@@ -250,7 +255,9 @@ public final class TrainingLoop {
         let (loss, correct) = plan.loss()
         if loss.isFinite { plan.backward() }
         if !loss.isFinite || !net.params.grad.allFinite {
-            let saved = FileManager.default.fileExists(atPath: checkpointPath) ? checkpointPath : nil
+            // never an older run's checkpoint (of another network, perhaps) left in the folder
+            let saved = wroteCheckpoint && FileManager.default.fileExists(atPath: checkpointPath)
+                ? checkpointPath : nil
             let e = DivergenceError(step: run.pos.step + 1, location: locateNonFinite(plan), checkpoint: saved)
             for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
             throw e
@@ -398,8 +405,10 @@ public final class TrainingLoop {
         }
         let config = try settings.stored()
         try cancellation.whileSaving {
-            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: path ?? checkpointPath)
+            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config,
+                                network: setup.checkpointNetwork, to: path ?? checkpointPath)
         }
+        wroteCheckpoint = true
     }
 
     /// What ranks compare before the first step: the position and CRC-32C checksums of the weights,
