@@ -43,7 +43,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         let predictor = try Predictor(checkpoint: checkpoint, model: model.given ? model.source : nil,
                                       weightsOnly: weightsOnly, threads: compute.options.threadsPerWorker)
-        var inputs = try PredictInputs.load(paths: paths)
+        var inputs = try PredictInputs.load(paths: paths, shape: predictor.inputShape)
         if let testIndex {
             var options = predictor.metadata.config.data
             if let dataDir { options.dir = dataDir }

@@ -81,13 +81,14 @@ public struct PredictInputs {
     public var shape: [Int]
 
     /// Every sample of every file: an IDX image file (idx3-ubyte, plain or gzipped) gives one sample
-    /// per image, named FILE[i].
-    /// PNG/JPEG files, folders of them and .npz/.npy arrays go through the data readers' decoders:
-    /// `decode(_:)` below is where they are wired in (it refuses them until then).
-    public static func load(paths: [String]) throws -> PredictInputs {
+    /// per image, named FILE[i]; a PNG or JPEG one sample, a folder every PNG/JPEG below it (sorted
+    /// paths); an .npz its x_test array, an .npy its array (NumPy data sources' layouts), FILE[i].
+    /// Given `shape` (C, H, W), images are resized to H × W (bilinear, as --image-size) and grey
+    /// ones widened to RGB where C is 3.
+    public static func load(paths: [String], shape: [Int]? = nil) throws -> PredictInputs {
         var all = PredictInputs(names: [], images: [], shape: [])
         for path in paths {
-            let part = try decode(path)
+            let part = try decode(path, shape: shape)
             if !all.shape.isEmpty && part.shape != all.shape {
                 throw DataError(file: path, problem: "samples of shape \(part.shape), the earlier ones \(all.shape)")
             }
@@ -96,14 +97,52 @@ public struct PredictInputs {
         return all
     }
 
-    /// One file's samples.
-    static func decode(_ path: String) throws -> PredictInputs {
+    /// One file's (or folder's) samples.
+    static func decode(_ path: String, shape: [Int]?) throws -> PredictInputs {
         let lower = path.lowercased()
-        let imageOrArray = [".png", ".jpg", ".jpeg", ".npz", ".npy"].contains { lower.hasSuffix($0) }
-        if imageOrArray || isDirectory(path) {
-            // MERGE POINT: the data readers' PNG/JPEG and .npz/.npy decoders (issue 27 parts 1-2) plug in here
-            throw DataError(file: path, problem: "images, folders and NumPy arrays are read once the image and "
-                            + "NumPy data sources are in; an IDX image file or --test-index works now")
+        if isDirectory(path) {
+            let files = try imageFiles(in: path)
+            guard !files.isEmpty else { throw DataError(file: path, problem: "no PNG or JPEG file in the folder") }
+            var all = PredictInputs(names: [], images: [], shape: [])
+            for f in files {
+                let one = try decode(f, shape: shape)
+                guard all.shape.isEmpty || one.shape == all.shape else {
+                    throw DataError(file: f, problem: "size \(one.shape), the folder's earlier images \(all.shape) "
+                                    + "(the checkpoint's input size resizes them)")
+                }
+                all.shape = one.shape; all.names += one.names; all.images += one.images
+            }
+            return all
+        }
+        if [".png", ".jpg", ".jpeg"].contains(where: { lower.hasSuffix($0) }) {
+            var image = try ImageCodec.decode(readFileBytes(path), file: path)
+            if let shape, shape.count == 3 {
+                if shape[0] == 3 && image.channels == 1 {
+                    image = DecodedImage(height: image.height, width: image.width, channels: 3,
+                                         pixels: image.pixels.flatMap { [$0, $0, $0] })
+                }
+                guard image.channels == shape[0] else {
+                    throw DataError(file: path, problem: "\(image.channels) channels, the network takes \(shape[0])")
+                }
+                if image.height != shape[1] || image.width != shape[2] {
+                    image = ImageResize.bilinear(image, height: shape[1], width: shape[2])
+                }
+            }
+            // HWC bytes to CHW pixels in [0, 1], as the image folders load them
+            let (h, w, c) = (image.height, image.width, image.channels)
+            var pixels = [Float](repeating: 0, count: c * h * w)
+            for y in 0..<h { for x in 0..<w { for k in 0..<c {
+                pixels[(k * h + y) * w + x] = Float(image.pixels[(y * w + x) * c + k]) / 255
+            } } }
+            return PredictInputs(names: [path], images: pixels, shape: [c, h, w])
+        }
+        if lower.hasSuffix(".npz") || lower.hasSuffix(".npy") {
+            let member = lower.hasSuffix(".npz") ? "x_test" : "array"
+            let array = lower.hasSuffix(".npz") ? try NumPy.readNPZ(path, members: [member])[member]
+                                                : try NumPy.decode(readFileBytes(path), file: path)
+            guard let array else { throw DataError(file: path, problem: "no x_test array in the archive") }
+            let (s, images) = try NumPyData.images(array, file: path, member: member, layout: nil)
+            return PredictInputs(names: (0..<s.n).map { "\(path)[\($0)]" }, images: images, shape: [s.c, s.h, s.w])
         }
         let (dims, bytes, start) = try IDX.read(path, dimensions: 3, what: "images")
         let n = dims[0], size = dims[1] * dims[2]
@@ -111,6 +150,18 @@ public struct PredictInputs {
         return PredictInputs(names: (0..<n).map { "\(path)[\($0)]" },
                              images: bytes[start..<(start + n * size)].map { scale[Int($0)] },
                              shape: [1, dims[1], dims[2]])
+    }
+
+    /// The PNG and JPEG files below `folder`, by sorted path.
+    static func imageFiles(in folder: String) throws -> [String] {
+        guard let walk = FileManager.default.enumerator(atPath: folder) else {
+            throw DataError(file: folder, problem: "cannot list the folder")
+        }
+        let names = walk.compactMap { $0 as? String }.filter {
+            let l = $0.lowercased()
+            return !$0.hasPrefix(".") && (l.hasSuffix(".png") || l.hasSuffix(".jpg") || l.hasSuffix(".jpeg"))
+        }
+        return names.sorted().map { joinPath(folder, $0) }
     }
 
     static func isDirectory(_ path: String) -> Bool {
