@@ -28,6 +28,11 @@ def png(gray):
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        sys.exit(0)
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith("-")):
+        sys.exit("usage: digits_to_folder.py [OUT_DIR]")
     out = sys.argv[1] if len(sys.argv) > 1 else "data"
     digits = load_digits()
     images = np.clip(np.rint(digits.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
