@@ -42,6 +42,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"), // .npz files
     ],
     targets: [
         // MARK: - Implementation
@@ -50,11 +51,19 @@ let package = Package(
             path: "CKernels",
             cSettings: [.unsafeFlags(kernelFlags)],
             linkerSettings: kernelLink),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // named CSystemZlib: ZIPFoundation's own zlib module is called CZlib, and module names are global
+        .systemLibrary(name: "CSystemZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // image decoding behind calls that never longjmp into Swift
+        // (a C target does not autolink its system libraries' `link` lines: named here again)
+        .target(name: "CImage", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImage",
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(
             name: "GoodInit",
-            dependencies: ["CKernels", "CZlib", .product(name: "Yams", package: "Yams"),
+            dependencies: ["CKernels", "CSystemZlib", "CImage", .product(name: "Yams", package: "Yams"),
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            // the settings' flag groups live beside the settings they fill
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
@@ -63,7 +72,8 @@ let package = Package(
             dependencies: ["GoodInit", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // MARK: - Tests
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
-        .testTarget(name: "GoodInitTests", dependencies: ["GoodInit", "CKernels"]),
+        .testTarget(name: "GoodInitTests", dependencies: ["GoodInit", "CKernels",
+                                                         .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // MARK: - Fuzzing (scripts/fuzz.sh; without its -D GOODINIT_FUZZ this builds a replayer)
         .executableTarget(name: "goodinit-fuzz", dependencies: ["GoodInit"], path: "Fuzz/Sources"),
     ]

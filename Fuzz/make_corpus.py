@@ -102,3 +102,59 @@ layers:
   - linear: {out: 3, bias: true}
 """)
 put("modelfile", "mlp.json", b'{"name": "mlp", "input": [784], "layers": ["flatten", {"linear": {"out": 10}}]}\n')
+
+
+# .npz data sets: np.savez's four members (stored and deflated), uint8 N×H×W and float32 NCHW.
+def npy(arr_descr, shape, body):
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (arr_descr, dims)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + body
+
+
+def npz(members, method):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))  # fixed time: same bytes
+            info.compress_type = method
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+u8 = [("x_train", npy("|u1", (2, 2, 3), bytes(range(12)))), ("y_train", npy("<i8", (2,), struct.pack("<2q", 0, 1))),
+      ("x_test", npy("|u1", (1, 2, 3), bytes(6))), ("y_test", npy("|u1", (1,), b"\x01"))]
+f32 = [("x_train", npy("<f4", (1, 3, 2, 2), struct.pack("<12f", *range(12)))),
+       ("y_train", npy("<i4", (1,), struct.pack("<i", 0))),
+       ("x_test", npy("<f4", (1, 3, 2, 2), struct.pack("<12f", *([0.5] * 12)))),
+       ("y_test", npy("<i4", (1,), struct.pack("<i", 0)))]
+put("npz", "uint8-stored.npz", npz(u8, 0))
+put("npz", "float32-deflated.npz", npz(f32, 8))
+
+
+# Images: 8-bit PNG (grey, RGB, grey+alpha, palette) written with zlib alone, and a JPEG if PIL is there.
+def png(width, height, color_type, rows, extra=b""):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + r for r in rows)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+put("image", "grey.png", png(4, 3, 0, [bytes([y * 40 + x for x in range(4)]) for y in range(3)]))
+put("image", "rgb.png", png(3, 2, 2, [bytes(range(y * 9, y * 9 + 9)) for y in range(2)]))
+put("image", "grey-alpha.png", png(2, 2, 4, [bytes([10, 255, 20, 0]), bytes([30, 128, 40, 64])]))
+palette = struct.pack(">I", 6) + b"PLTE" + bytes([255, 0, 0, 0, 0, 255])
+palette += struct.pack(">I", zlib.crc32(b"PLTE" + bytes([255, 0, 0, 0, 0, 255])))
+put("image", "palette.png", png(2, 2, 3, [bytes([0, 1]), bytes([1, 0])], extra=palette))
+try:
+    import io
+    from PIL import Image
+    for mode, name in (("L", "grey.jpg"), ("RGB", "rgb.jpg")):
+        out = io.BytesIO()
+        Image.new(mode, (8, 8), 128 if mode == "L" else (200, 30, 90)).save(out, "JPEG", quality=90)
+        put("image", name, out.getvalue())
+except ImportError:
+    print("note: no PIL, so no JPEG seeds")

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what GoodInit needs on Debian (run as root, or with sudo): the LLVM OpenMP runtime,
-# zlib headers, Fashion-MNIST; and Python's safetensors/numpy and tensorboard for the interop tests.
+# zlib, libpng and libjpeg-turbo headers, Fashion-MNIST; and Python's safetensors/numpy, tensorboard
+# and onnxruntime for the interop tests, and scikit-learn for scripts/digits_to_folder.py (the README's
+# own-data example).
 # Idempotent: does nothing that is already done.
 #   scripts/setup.sh [--with-mpi]
 # --with-mpi: also Open MPI (mpirun, headers) and the MPI build, .build/mpi/release/goodinit
@@ -12,7 +14,7 @@ case "${1:-}" in
     --with-mpi) mpi=1 ;;
     *) echo "usage: scripts/setup.sh [--with-mpi]" >&2; exit 64 ;;
 esac
-pkgs=(libomp-dev zlib1g-dev dataset-fashion-mnist)
+pkgs=(libomp-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist)
 if [ $mpi = 1 ]; then pkgs+=(openmpi-bin libopenmpi-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -30,7 +32,15 @@ if ! python3 -c "import tensorboard" >/dev/null 2>&1; then
     python3 -m pip install -q tensorboard >/dev/null 2>&1 \
         || echo "note: pip could not install tensorboard (the event-file reader test will be skipped)"
 fi
-echo "setup: libomp-dev, zlib1g-dev, dataset-fashion-mnist installed"
+if ! python3 -c "import onnxruntime" >/dev/null 2>&1; then
+    python3 -m pip install -q onnxruntime >/dev/null 2>&1 \
+        || echo "note: pip could not install onnxruntime (the ONNX export test will be skipped)"
+fi
+if ! python3 -c "import sklearn" >/dev/null 2>&1; then
+    python3 -m pip install -q scikit-learn >/dev/null 2>&1 \
+        || echo "note: pip could not install scikit-learn (scripts/digits_to_folder.py needs it)"
+fi
+echo "setup: libomp-dev, zlib1g-dev, libpng-dev, libjpeg62-turbo-dev, dataset-fashion-mnist installed"
 if [ $mpi = 1 ]; then
     echo "setup: openmpi-bin, libopenmpi-dev installed"
     cd "$(dirname "$0")/.."

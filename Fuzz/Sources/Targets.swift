@@ -3,7 +3,7 @@ import Foundation
 import GoodInit
 
 enum FuzzTarget: String, CaseIterable {
-    case idx, gzip, cifar, safetensors, modelfile
+    case idx, gzip, cifar, safetensors, modelfile, npz, image
 
     /// Feeds one input to the parser. Errors are the expected outcome for junk; only a trap,
     /// a sanitizer report or a broken round trip (`fatalError`) is a finding.
@@ -14,6 +14,8 @@ enum FuzzTarget: String, CaseIterable {
         case .cifar: cifar(input)
         case .safetensors: safetensors(input)
         case .modelfile: _ = try? ModelFile.parse(String(decoding: input, as: UTF8.self), file: "fuzz.yaml")
+        case .npz: npz(input)
+        case .image: image(input)
         }
     }
 
@@ -56,6 +58,29 @@ enum FuzzTarget: String, CaseIterable {
             if !same { fatalError("safetensors round trip changed the tensors or metadata") }
         } catch {
             fatalError("safetensors round trip failed: \(error)")
+        }
+    }
+
+    /// The bytes as an .npz data set (a small inflate cap, so the fuzzer can reach it) and as one .npy.
+    /// The .npz is read from a file, as the loader reads it (in shared memory where there is some).
+    private func npz(_ input: [UInt8]) {
+        let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let path = "\(folder)/goodinit-fuzz-\(getpid()).npz"
+        guard FileManager.default.createFile(atPath: path, contents: Data(input)) else { return }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try? NumPyData.loadNPZ(path, layout: nil, cap: 1 << 20)
+        _ = try? NumPy.decode(input, file: "fuzz.npy")
+    }
+
+    /// Decode (PNG or JPEG); what decodes must resize, and survive a PNG round trip bit for bit.
+    private func image(_ input: [UInt8]) {
+        guard let img = try? ImageCodec.decode(input, file: "fuzz.img") else { return }
+        _ = ImageResize.bilinear(img, height: 5, width: 7)
+        do {
+            let back = try ImageCodec.decode(ImageCodec.encode(img, as: .png), file: "again.png")
+            if back != img { fatalError("PNG round trip changed a \(img.height)×\(img.width) image") }
+        } catch {
+            fatalError("PNG round trip failed: \(error)")
         }
     }
 }

@@ -282,6 +282,10 @@ struct BenchTrain: ParsableCommand {
             }
         }
         var points: [ThroughputPoint] = []
+        // the machine's load before and after: figures from a busy machine say so
+        var load = MachineLoad.start()
+        let widest = workers.values.max()! * threads.values.max()!
+        if widest > LoadSample.cores { load.oversubscribed = widest }
         for preset in model.presets {
             let name = preset.rawValue
             let net = try Presets.network(preset)
@@ -300,20 +304,24 @@ struct BenchTrain: ParsableCommand {
                         plan.forward(training: true); _ = plan.loss(); plan.backward(); opt.step(lr: 1e-4)
                     }
                     let inf = Timing.measure(repeats: steps) { plan.forward(training: false) }
+                    load.note(slowest: r.max, fastest: r.min, median: r.median)
                     let ips = Double(b) / r.median
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
                     let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = peakShare(gf, threads: w * t)
-                    let p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips,
+                    var p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips,
                                             minImgPerS: Double(b) / r.max, maxImgPerS: Double(b) / r.min, gflops: gf,
                                             speedup: speedup, efficiency: eff, inferenceImgPerS: Double(b) / inf.median,
                                             peakRSSMB: ProcessStats.peakRSSMegabytes())
+                    p.peakFraction = share.fraction
                     points.append(p)
                     if json {
                         struct Line: Encodable {
                             let model, layout: String, batch, threads, workers: Int
                             let imgPerS, gflops, speedup, efficiency, peakGflops, peakFraction, peakRssMb: Double?
                             let inferenceImgPerS: Double?
+                            /// the load so far (before the run, the repeats' spread) says not to trust it
+                            let contended: Bool
                         }
                         let peak = peakFields(share)
                         try printJSONLine(Line(model: name, layout: layout.rawValue, batch: b, threads: t, workers: w,
@@ -321,7 +329,8 @@ struct BenchTrain: ParsableCommand {
                                                speedup: rounded(speedup, 3), efficiency: rounded(eff, 3),
                                                peakGflops: peak.gflops, peakFraction: peak.fraction,
                                                peakRssMb: rounded(p.peakRSSMB, 1),
-                                               inferenceImgPerS: rounded(p.inferenceImgPerS, 1)))
+                                               inferenceImgPerS: rounded(p.inferenceImgPerS, 1),
+                                               contended: load.contended))
                     } else {
                         // %@ would not pad a Swift String
                         let spread = String(format: "(%.1f-%.1f)", p.minImgPerS, p.maxImgPerS)
@@ -336,10 +345,14 @@ struct BenchTrain: ParsableCommand {
                 } }
             }
         }
+        load.finish()
+        load.warn()
+        if json { try printJSONLine(load.line) }
         if let out {
             let command = "goodinit bench train --model \(model) --batch-size \(batchSize) --threads \(threads) "
                 + "--workers \(workers) --steps \(steps) --chunk \(chunk) --layout \(layout)"
-            try ThroughputReport.write(points, to: out, command: command, steps: steps)
+            try ThroughputReport.write(points, to: out, command: command, steps: steps,
+                                       warning: load.contended ? load.reasons.joined(separator: "; ") : nil)
             if !json { print("wrote \(out)/throughput.svg, efficiency.svg, throughput.md") }
         }
     }

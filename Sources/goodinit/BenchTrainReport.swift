@@ -8,12 +8,15 @@ struct ThroughputPoint {
     var imgPerS, minImgPerS, maxImgPerS: Double   // training steps: median, slowest, fastest
     var gflops, speedup, efficiency: Double
     var inferenceImgPerS, peakRSSMB: Double
+    /// The share of the measured FMA peak (`bench peak`) the training step reached.
+    var peakFraction = Double.nan
 }
 
 /// `bench train --out DIR`: throughput.svg, efficiency.svg (against W·T, one line per model,
 /// batch and W) and throughput.md (the table).
 enum ThroughputReport {
-    static func write(_ points: [ThroughputPoint], to dir: String, command: String, steps: Int) throws {
+    static func write(_ points: [ThroughputPoint], to dir: String, command: String, steps: Int,
+                      warning: String? = nil) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func path(_ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
         // in thousands from 10⁴ on: the chart writes such ticks as 6.0e+04, too wide for its margin
@@ -26,7 +29,7 @@ enum ThroughputReport {
                                          series: series(points) { $0.efficiency })
         try throughput.write(toFile: path("throughput.svg"), atomically: true, encoding: .utf8)
         try efficiency.write(toFile: path("efficiency.svg"), atomically: true, encoding: .utf8)
-        try markdown(points, command: command, steps: steps)
+        try markdown(points, command: command, steps: steps, warning: warning)
             .write(toFile: path("throughput.md"), atomically: true, encoding: .utf8)
     }
 
@@ -42,8 +45,9 @@ enum ThroughputReport {
         return keys.map { SVGChart.Series(name: $0, points: lines[$0]!.sorted { $0.0 < $1.0 }) }
     }
 
-    static func markdown(_ points: [ThroughputPoint], command: String, steps: Int) -> String {
+    static func markdown(_ points: [ThroughputPoint], command: String, steps: Int, warning: String? = nil) -> String {
         var s = "# Training throughput\n\n`\(command)`\n\n"
+        if let warning { s += "**Contended: the machine was busy, these figures cannot be trusted** (\(warning)).\n\n" }
         s += "Synthetic data, full SGD steps (forward, backward, gradient sum, update); "
         s += "median of \(steps) timed steps after one warm-up. "
         s += "GEMM micro-kernel \(ISA.current.gemmKernelName), OpenMP \(OpenMP.isAvailable ? "on" : "off"), "
@@ -51,13 +55,13 @@ enum ThroughputReport {
         s += "Speed-up: img/s over the img/s per thread (W·T) of the model and batch's first point; "
         s += "efficiency: speed-up / (W·T). "
         s += "Peak RSS: the process's peak so far.\n\n"
-        s += "| model | batch | W | T | img/s train | GFLOP/s | speed-up | efficiency | img/s inference "
+        s += "| model | batch | W | T | img/s train | GFLOP/s | % peak | speed-up | efficiency | img/s inference "
         s += "| peak RSS MB |\n"
-        s += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+        s += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
         for p in points {
             s += "| \(p.model) | \(p.batch) | \(p.workers) | \(p.threads) | "
-                + String(format: "%.1f | %.2f | %.2f | %.2f | %.1f | %.0f |\n",
-                         p.imgPerS, p.gflops, p.speedup, p.efficiency, p.inferenceImgPerS, p.peakRSSMB)
+                + String(format: "%.1f | %.2f | %.1f%% | %.2f | %.2f | %.1f | %.0f |\n", p.imgPerS, p.gflops,
+                         100 * p.peakFraction, p.speedup, p.efficiency, p.inferenceImgPerS, p.peakRSSMB)
         }
         return s
     }

@@ -9,7 +9,8 @@ struct GoodInitCommand: ParsableCommand {
         commandName: "goodinit",
         abstract: "Train deep CNNs on multicore CPUs and measure how initialization decides whether they train.",
         version: GoodInitVersion.string,
-        subcommands: [Train.self, Eval.self, Models.self, InitStats.self, Experiment.self, Bench.self],
+        subcommands: [Train.self, Eval.self, Predict.self, Export.self, Models.self, InitStats.self, Experiment.self,
+                      Bench.self],
         defaultSubcommand: nil)
 
     /// A usage error is one line on stderr, the flag, value and rule, with exit code 64 (the help

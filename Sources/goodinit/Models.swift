@@ -15,7 +15,19 @@ struct Models: ParsableCommand {
             let net = try Network(name: p.name, input: p.input, layers: p.layers)
             let input = p.input.map(String.init).joined(separator: "×")
             print("\(pad(p.name, 16)) \(pad(input, 12)) \(pad(String(net.parameterCount), 11)) "
-                  + "\(String(format: "%12.2f", Double(net.flopsPerSample) / 1e6))  \(p.summary)")
+                  + "\(String(format: "%12.2f", Double(net.flopsPerSample) / 1e6))  \(p.summary)"
+                  + Self.adapted(p))
         }
+    }
+
+    /// A 3×32×32 preset's figures on 1×28×28 (what `train --data fashion-mnist` builds and says it
+    /// adapted), or that it does not fit there.
+    static func adapted(_ p: Presets.Preset) -> String {
+        guard p.input == [3, 32, 32] else { return "" }
+        guard let net = try? Network(name: p.name, input: [1, 28, 28], layers: p.layers) else {
+            return " [does not fit 1×28×28]"
+        }
+        return " [on 1×28×28: \(net.parameterCount) params, "
+            + "\(String(format: "%.2f", Double(net.flopsPerSample) / 1e6)) MFLOP/sample]"
     }
 }

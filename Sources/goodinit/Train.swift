@@ -13,7 +13,12 @@ struct Train: ParsableCommand, RunsOverRanks {
     @OptionGroup(title: "Optimizer") var optimizer: OptimizerOptions.Flags
     @OptionGroup(title: "Loop") var loop: LoopOptions.Flags
     @Option(help: "Output folder.") var out = TrainSettings().out
-    @Option(help: "Resume from a checkpoint.") var resume: String?
+    @Option(help: ArgumentHelp("Resume from a checkpoint: its settings, network and data; flags beside it may "
+                               + "change the output, steps, epochs, logging, data folder and threads, others must "
+                               + "agree."))
+    var resume: String?
+    @Flag(help: "With --resume: load the weights even into another network than the checkpoint's.")
+    var weightsOnly = false
     @Flag(help: "Replace the run already in --out (without it, a new run there is refused).") var overwrite = false
     @OptionGroup(title: "Compute") var compute: ComputeOptions.Flags
 
@@ -23,7 +28,28 @@ struct Train: ParsableCommand, RunsOverRanks {
                       compute: compute.options, out: out)
     }
 
+    /// The settings to run: the flags', or on --resume the checkpoint's with the flags that may change
+    /// (TrainSettings.resumed), and the checkpoint's model file text when the model is the stored one.
+    func resolved() throws -> (settings: TrainSettings, modelText: String?) {
+        let flags = settings
+        guard let resume else { return (flags, nil) }
+        let meta = try CheckpointMetadata.read(resume)
+        let differs = try TrainSettings.differsFromDefault(flags)
+        let s = try TrainSettings.resumed(stored: meta.config, flags: flags, checkpoint: resume,
+                                          modelGiven: model.given, given: { differs($0) || Self.flagGiven($0) })
+        return (s, model.given ? nil : meta.network?.modelText)
+    }
+
+    /// Whether the flag of a stored setting path is among the arguments (given at its default value
+    /// too, which the settings' values cannot tell): `--flag`, `--flag=…` or `--no-flag`.
+    static func flagGiven(_ path: String) -> Bool {
+        guard let flag = GoodInitCommand.flag(for: path) else { return false }
+        let negated = "--no-" + flag.dropFirst(2)
+        return CommandLine.arguments.dropFirst().contains { $0 == flag || $0.hasPrefix(flag + "=") || $0 == negated }
+    }
+
     func validate() throws {
+        if weightsOnly && resume == nil { throw ValidationError("--weights-only needs --resume") }
         if let limit = data.trainLimit, limit < loop.batchSize {
             throw ValidationError("--train-limit \(limit) is less than --batch-size \(loop.batchSize): "
                                   + "not one step fits")
@@ -33,6 +59,8 @@ struct Train: ParsableCommand, RunsOverRanks {
 
     func run() throws {
         try withRanks { ranks in
+            let (settings, modelText) = try resolved()
+            let out = settings.out
             // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
             if ranks.isLeader {
                 try OutputFolder.prepare(out)
@@ -43,7 +71,13 @@ struct Train: ParsableCommand, RunsOverRanks {
             installStopHandlers()
             // every rank must train the same thing (W and T may differ: they never change the bits)
             try ranks.checkSame(settings.rankAgreement(resume: resume), what: "configuration")
-            let loop = try TrainingLoop(settings, cancellation: stopToken, ranks: ranks)
+            let setup = try resume.map { r in
+                try withOldCheckpointHint(CheckpointMetadata.read(r), checkpoint: r, modelGiven: model.given) {
+                    try TrainingSetup(settings, modelText: modelText)
+                }
+            }
+            let loop = try TrainingLoop(settings, setup: setup, cancellation: stopToken, ranks: ranks)
+            loop.resumesWeightsOnly = weightsOnly
             // unbuffered: progress lines appear as they happen, also through a pipe; a failed write
             // asks the stop token (installStopHandlers), so the run saves and ends with the reason
             loop.log = { StandardOutput.writeOrRecord($0 + "\n") }
@@ -55,9 +89,11 @@ struct Train: ParsableCommand, RunsOverRanks {
             }
             let acc = s.testAccuracy.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"
             let loss = s.finalTrainLoss.isFinite ? String(format: "%.4f", s.finalTrainLoss) : "n/a"
-            try StandardOutput.write(String(format: "done: %d steps in %.1f s, %.0f img/s, final train loss %@, "
-                         + "test accuracy %@ → %@/summary.json\n", s.steps, s.wallSeconds, s.imagesPerSecond, loss,
-                         acc, out))
+            // training speed over the steps alone; the wall time includes evaluation and checkpoints
+            let speed = s.trainImagesPerSecond.map { String(format: "%.0f img/s training", $0) } ?? "no step timed"
+            try StandardOutput.write(String(format: "done: %d steps, %@, %.1f s wall; final train loss %@ (last "
+                                            + "epoch's mean), test accuracy %@ → %@/summary.json\n", s.steps, speed,
+                                            s.wallSeconds, loss, acc, out))
         }
     }
 }

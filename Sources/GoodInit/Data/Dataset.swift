@@ -5,6 +5,8 @@ public struct Dataset: Sendable {
     public var name: String
     public var channels: Int, height: Int, width: Int
     public var classes: Int
+    /// The classes' names where the data has them (image folders' subfolder names), index = label.
+    public var classNames: [String]? = nil
     public var images: [Float]
     public var labels: [Int32]
     public var count: Int { labels.count }
@@ -43,6 +45,12 @@ public struct Dataset: Sendable {
 public struct DataSplits: Sendable {
     public var train: Dataset
     public var test: Dataset
+    /// The share of the training set held out by `--val-fraction` (nil: none; epochs score the test set).
+    public var validation: Dataset? = nil
+    /// What loading wants said (skipped images, a cache that could not be written).
+    public var notes: [String] = []
+    /// The classes' names where the source has them (a folder per class); nil: ClassNames decides.
+    public var classNames: [String]? = nil
     public init(train: Dataset, test: Dataset) {
         self.train = train
         self.test = test
@@ -180,12 +188,76 @@ func joinPath(_ folder: String, _ name: String) -> String {
 
 // MARK: - Loading by name
 
-/// The data sets GoodInit reads.
-public enum DataSource: String, CaseIterable, Sendable, Codable {
-    case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, synthetic
+/// The data sets GoodInit reads: the built-in ones by name, or your own files. Stored and parsed as
+/// the text `--data` takes: "fashion-mnist", …, "folder:DIR", "npz:FILE", "npy:DIR".
+public enum DataSource: Hashable, Sendable, CaseIterable, RawRepresentable, Codable {
+    case fashionMNIST, mnist, cifar10, cifar100, synthetic
+    /// DIR/train/<class>/*.png|jpg and DIR/test/<class>/*, or DIR/<class>/* split in two.
+    case folder(String)
+    /// np.savez(FILE, x_train=…, y_train=…, x_test=…, y_test=…).
+    case npz(String)
+    /// A folder holding x_train.npy, y_train.npy, x_test.npy and y_test.npy (two pairs of np.save files).
+    case npy(String)
+
+    /// The built-in sets (the names `--data` lists).
+    public static let allCases: [DataSource] = [.fashionMNIST, .mnist, .cifar10, .cifar100, .synthetic]
+
+    public init?(rawValue: String) {
+        if let b = Self.allCases.first(where: { $0.rawValue == rawValue }) { self = b; return }
+        guard let colon = rawValue.firstIndex(of: ":") else { return nil }
+        let path = String(rawValue[rawValue.index(after: colon)...])
+        guard !path.isEmpty else { return nil }
+        switch rawValue[..<colon] {
+        case "folder": self = .folder(path)
+        case "npz": self = .npz(path)
+        case "npy": self = .npy(path)
+        default: return nil
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .fashionMNIST: "fashion-mnist"
+        case .mnist: "mnist"
+        case .cifar10: "cifar10"
+        case .cifar100: "cifar100"
+        case .synthetic: "synthetic"
+        case .folder(let p): "folder:" + p
+        case .npz(let p): "npz:" + p
+        case .npy(let p): "npy:" + p
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let s = DataSource(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "unknown data source '\(text)'"))
+        }
+        self = s
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 
     /// CIFAR trains with random crops and flips unless told otherwise; the 28×28 sets without.
     public var augmentsByDefault: Bool { self == .cifar10 || self == .cifar100 }
+
+    /// The same source with a relative path made absolute against the working folder, so a stored
+    /// run reads the same files when started from another folder.
+    public var absolute: DataSource {
+        func abs(_ p: String) -> String {
+            p.hasPrefix("/") ? p : URL(fileURLWithPath: p).standardizedFileURL.path
+        }
+        switch self {
+        case .folder(let p): return .folder(abs(p))
+        case .npz(let p): return .npz(abs(p))
+        case .npy(let p): return .npy(abs(p))
+        default: return self
+        }
+    }
 }
 
 public enum DataSets {
@@ -194,6 +266,13 @@ public enum DataSets {
     /// Train and test splits, pixels in [0,1] (not yet normalized: the caller picks the statistics).
     /// `dir` is required for mnist and the CIFARs; `seed` only matters for synthetic.
     public static func load(_ source: DataSource, dir: String?, seed: UInt64) throws -> DataSplits {
+        try load(DataOptions(source: source, dir: dir), seed: seed)
+    }
+
+    /// The data `options` name, with their image size, bad-image and layout settings (the validation
+    /// share is taken later, by TrainingSetup, after the limits).
+    public static func load(_ options: DataOptions, seed: UInt64) throws -> DataSplits {
+        let (source, dir) = (options.source, options.dir)
         let name = source.rawValue
         switch source {
         case .fashionMNIST:
@@ -210,6 +289,12 @@ public enum DataSets {
             let all = Synthetic.make(count: 2048 + 512, channels: 1, height: 28, width: 28,
                                      classes: 10, seed: seed)
             return DataSplits(train: all.subset(0..<2048), test: all.subset(2048..<2560))
+        case .folder(let path):
+            return try ImageFolder(options: options).load(path)
+        case .npz(let path):
+            return try NumPyData.loadNPZ(path, layout: options.layoutHint)
+        case .npy(let path):
+            return try NumPyData.loadNPY(folder: path, layout: options.layoutHint)
         }
     }
 

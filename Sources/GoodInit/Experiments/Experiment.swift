@@ -225,7 +225,7 @@ public enum Experiments {
         do {
             let summary = try loop.run()
             r = RunResult(name: name, folder: folder, records: records)
-            r.steps = summary.steps; r.seconds = summary.wallSeconds
+            r.steps = summary.steps; r.seconds = summary.wallSeconds; r.finalLoss = summary.finalTrainLoss
             r.testAccuracy = summary.testAccuracy; r.testLoss = summary.testLoss
         } catch let e as DivergenceError {
             // One diverging variant is a result (the LSUV paper's "did not converge"), not a reason
@@ -284,6 +284,12 @@ public enum Experiments {
             testRows += "| \(r.name) | \(r.epochAccuracies.map { percent($0) }.joined(separator: ", ")) |\n"
         }
         var md = "# Experiment \(title)\n\n\(content.intro)\n\n"
+        // said only where the figures are of this definition: --render keeps older reports as they were
+        if !results.isEmpty, results.allSatisfy({ $0.finalLossDefinition == .lastEpochMean }) {
+            md += "Final train loss: the last epoch's mean cross-entropy over its samples (summary.json's "
+                + "finalTrainLoss); a run converged when it is below 2.0 (chance is ln 10 ≈ 2.303) and nothing "
+                + "went NaN or Inf.\n\n"
+        }
         md += "## Results\n\n\(table)\n\(testRows)\n![loss](loss.svg)\n\n"
         md += content.markdown
         md += "## What the papers claim, and this run\n\n"

@@ -8,7 +8,11 @@ public struct RunResult: Codable, Sendable {
     public var seed: UInt64 = 1
     public var steps = 0
     public var losses: [[Double]] = []     // [step, loss] per logged step
-    public var finalLoss = Double.nan      // mean of the last logged losses
+    /// The final training loss: with `finalLossDefinition` .lastEpochMean the last epoch's mean over
+    /// its samples (summary.json's finalTrainLoss); in results from before it (nil), the mean of the
+    /// last three logged minibatch losses, which `--render` shows as stored.
+    public var finalLoss = Double.nan
+    public var finalLossDefinition: FinalLossDefinition? = nil
     public var testAccuracy: Double? = nil
     public var testLoss: Double? = nil
     public var seconds = 0.0
@@ -42,6 +46,11 @@ public struct RunResult: Codable, Sendable {
     /// bn-mnist: percentiles of a last-hidden-layer sigmoid's input over the minibatch, [step, value].
     public var sigmoidInput: [Percentile: [[Double]]] = [:]
 
+    /// Which figure `finalLoss` holds.
+    public enum FinalLossDefinition: String, Codable, Sendable {
+        case lastEpochMean
+    }
+
     public enum Percentile: String, CaseIterable, Sendable {
         case p15 = "15th", p50 = "50th", p85 = "85th"
         var fraction: Double {
@@ -56,8 +65,8 @@ public struct RunResult: Codable, Sendable {
     init(name: String, folder: String, records: RecordLog) {
         self.name = name; self.folder = folder
         losses = records.steps.map { [Double($0.step), $0.loss] }
-        let tail = losses.suffix(3).map { $0[1] }
-        finalLoss = tail.isEmpty ? .nan : tail.reduce(0, +) / Double(tail.count)
+        finalLoss = records.epochs.last?.trainLoss ?? .nan
+        finalLossDefinition = .lastEpochMean
         epochAccuracies = records.epochs.compactMap(\.testAccuracy)
     }
 
@@ -115,7 +124,7 @@ extension RunResult {
 
     enum CodingKeys: String, CodingKey {
         case name, folder, seed, steps, losses, finalLoss, testAccuracy, testLoss, seconds, epochAccuracies
-        case lsuvTries, lsuvSeconds, diverged, series, values
+        case lsuvTries, lsuvSeconds, diverged, series, values, finalLossDefinition
     }
 
     /// JSON has no NaN: a non-finite figure (a diverged run's loss) is written as null.
@@ -126,6 +135,7 @@ extension RunResult {
         try c.encode(steps, forKey: .steps)
         try c.encode(losses.filter { $0.allSatisfy(\.isFinite) }, forKey: .losses)
         try c.encode(finite(finalLoss), forKey: .finalLoss)
+        try c.encodeIfPresent(finalLossDefinition, forKey: .finalLossDefinition)
         try c.encode(finite(testAccuracy), forKey: .testAccuracy); try c.encode(finite(testLoss), forKey: .testLoss)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(epochAccuracies.filter(\.isFinite), forKey: .epochAccuracies)
@@ -154,6 +164,7 @@ extension RunResult {
         steps = try c.decode(Int.self, forKey: .steps)
         losses = try c.decode([[Double]].self, forKey: .losses)
         finalLoss = try c.decodeIfPresent(Double.self, forKey: .finalLoss) ?? .nan
+        finalLossDefinition = try c.decodeIfPresent(FinalLossDefinition.self, forKey: .finalLossDefinition)
         testAccuracy = try c.decodeIfPresent(Double.self, forKey: .testAccuracy)
         testLoss = try c.decodeIfPresent(Double.self, forKey: .testLoss)
         seconds = try c.decode(Double.self, forKey: .seconds)

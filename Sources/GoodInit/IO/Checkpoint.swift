@@ -1,7 +1,8 @@
 // Checkpoints in safetensors: every parameter by name ("conv1.weight"), batch-norm running
 // statistics, optimizer state ("optimizer.state1.conv1.weight"), and in the metadata the step,
-// the position in the data order, and the configuration. PyTorch users read the weights with
-// safetensors.numpy / safetensors.torch. Written atomically by Safetensors.write.
+// the position in the data order, the configuration, and the network record that makes the file
+// self-contained (CheckpointNetwork: the model, input shape, class names, normalization). PyTorch
+// users read the weights with safetensors.numpy / safetensors.torch. Written atomically by Safetensors.write.
 import Foundation
 
 public struct TrainingPosition: Sendable, Equatable {
@@ -20,7 +21,7 @@ public struct TrainingPosition: Sendable, Equatable {
 
 public enum Checkpoint {
     public static func save(_ net: Network, optimizer: Optimizer?, position: TrainingPosition, config: String,
-                            to path: String) throws {
+                            network: CheckpointNetwork? = nil, to path: String) throws {
         var tensors: [NamedArray] = []
         for e in net.params.entries {
             let values = net.params.view(e, in: net.params.values).array
@@ -44,17 +45,28 @@ public enum Checkpoint {
                     "epoch_loss_sum": "\(position.epochLossSum)", "epoch_correct": "\(position.epochCorrect)",
                     "epoch_seen": "\(position.epochSeen)"]
         if let optimizer { meta["optimizer"] = optimizer.kind.rawValue; meta["optimizer_steps"] = "\(optimizer.steps)" }
+        if let network {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            meta["network"] = String(decoding: try enc.encode(network), as: UTF8.self)
+        }
         try Safetensors.write(tensors, metadata: meta, to: path)
     }
 
     /// Loads weights, running statistics and (when given) optimizer state into `net`. The metadata
     /// is parsed and checked, `check` sees it, and every tensor is found with the right shape,
-    /// all before anything is assigned: a refused checkpoint leaves `net` as it was.
+    /// all before anything is assigned: a refused checkpoint leaves `net` as it was. A checkpoint
+    /// that names its network is refused by another network, however alike its parameter shapes,
+    /// unless `weightsOnly`; weights and running statistics must be finite.
     @discardableResult
-    public static func load(_ path: String, into net: Network, optimizer: Optimizer?,
+    public static func load(_ path: String, into net: Network, optimizer: Optimizer?, weightsOnly: Bool = false,
                             check: (CheckpointMetadata) throws -> Void = { _ in }) throws -> CheckpointMetadata {
         let (tensors, meta) = try Safetensors.read(path)
         let record = try CheckpointMetadata(meta, file: path)
+        if !weightsOnly, let stored = record.network?.identity,
+           let difference = stored.firstDifference(NetworkIdentity(net)) {
+            throw DataError(file: path, problem: "trained another network (\(stored.hash)): \(difference) "
+                            + "(--weights-only loads its weights anyway)")
+        }
         try check(record)
         if let optimizer, record.optimizer != optimizer.kind {
             throw SettingError("optimizer.kind", "\(optimizer.kind.rawValue) is not the optimizer whose state \(path) "
@@ -81,6 +93,13 @@ public enum Checkpoint {
                 if optimizer.kind == .adam {
                     try take("optimizer.state2.\(e.name)", net.params.view(e, in: optimizer.state2))
                 }
+            }
+        }
+        // Optimizer state may hold anything a run produced; weights and statistics must be numbers.
+        for (t, _) in pending where !t.name.hasPrefix("optimizer.") {
+            if let i = t.values.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(file: path, problem: "tensor '\(t.name)' holds \(t.values[i]) at index \(i): "
+                                + "the weights are not finite")
             }
         }
         for (t, into) in pending { into.assign(t.values) }

@@ -1,4 +1,4 @@
-import CZlib
+import CSystemZlib // not CZlib: ZIPFoundation (.npz) has a module of that name
 
 /// Whole-buffer gzip with zlib: data files are read into memory anyway, so no streaming API.
 /// The only file that talks to zlib, and (outside Core) one of the homes of raw pointers: zlib's

@@ -10,8 +10,9 @@ public indirect enum LayerSpec: Sendable, Equatable {
     case globalAvgPool, globalMaxPool
     case dropout(Float)
     case flatten
-    /// y = x + f(x), f the inner sequence (its output shape must equal its input shape).
-    case residual([LayerSpec])
+    /// y = S(x) + f(x), f the inner sequence; S the identity (f keeps the shape), option A's
+    /// subsample-and-pad or option B's 1×1 projection + batch norm (Layers/Residual.swift).
+    case residual([LayerSpec], shortcut: Shortcut = .identity)
 
     func makeOp() -> Op {
         switch self {

@@ -7,6 +7,7 @@
 //     - relu
 //     - maxpool: {window: 2}
 //     - residual: [ {conv: {out: 32}}, batchnorm, relu ]
+//     - residual: {shortcut: projection, layers: [ {conv: {out: 64, stride: 2}}, batchnorm ]}
 //     - flatten
 //     - linear: {out: 10}
 // Errors name the file and the key path ("layers[3].conv.kernal: unknown key").
@@ -17,10 +18,15 @@ import Yams
 
 public enum ModelFile {
     public static func load(_ path: String) throws -> (name: String, input: [Int], layers: [LayerSpec]) {
+        try parse(read(path), file: path)
+    }
+
+    /// The file's text (checkpoints keep it, so a network is rebuilt without the file).
+    public static func read(_ path: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw DataError(file: path, problem: "cannot read the model file")
         }
-        return try parse(text, file: path)
+        return text
     }
 
     public static func parse(_ text: String, file: String) throws -> (name: String, input: [Int], layers: [LayerSpec]) {
@@ -96,10 +102,26 @@ public enum ModelFile {
             }
             let here = "\(at).\(kind)"
             if kind == "residual" {
-                guard case .list(let inner) = value, !inner.isEmpty else {
-                    throw fail(here, "expected a list of layers")
+                // a bare list, or {layers: [...], shortcut: identity|pad|projection}
+                var layers = value, shortcut = Shortcut.identity, at = here
+                if case .map(let m) = value {
+                    for k in m.keys where !residualOptions.contains(k) {
+                        throw fail("\(here).\(k)", "unknown key (allowed: \(residualOptions.joined(separator: ", ")))")
+                    }
+                    if let node = m["shortcut"] {
+                        let names = Shortcut.allCases.map(\.rawValue).joined(separator: ", ")
+                        guard case .string(let s) = Value(node), let parsed = Shortcut(rawValue: s) else {
+                            throw fail("\(here).shortcut", "expected one of \(names), got \(Value(node))")
+                        }
+                        shortcut = parsed
+                    }
+                    layers = m["layers"].map(Value.init); at = "\(here).layers"
                 }
-                return .residual(try inner.enumerated().map { try spec($0.element, "\(here)[\($0.offset)]") })
+                guard case .list(let inner) = layers, !inner.isEmpty else {
+                    throw fail(at, "expected a list of layers")
+                }
+                return .residual(try inner.enumerated().map { try spec($0.element, "\(at)[\($0.offset)]") },
+                                 shortcut: shortcut)
             }
             var args = Fields()
             switch value {
@@ -149,6 +171,9 @@ public enum ModelFile {
         "maxpool": ["window", "stride"], "avgpool": ["window", "stride"],
         "global_avgpool": [], "gap": [], "global_maxpool": [], "gmp": [], "dropout": ["p"], "flatten": [],
     ]
+
+    /// The options of a residual block written as a mapping (its bare form is the list of layers).
+    static let residualOptions = ["layers", "shortcut"]
 
     /// A mapping's keys in document order with their values; of repeated keys the last counts,
     /// as in Yams' dictionaries.

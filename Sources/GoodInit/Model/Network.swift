@@ -61,18 +61,39 @@ public final class Network {
             }
             for spec in specs {
                 try spec.checkValues(at: "\(name): layer \(ops.count + 1) (\(spec.kindName))")
-                if case .residual(let inner) = spec {
+                if case .residual(let inner, let shortcut) = spec {
                     let source = shapes.count - 1
                     try add(inner, depth: depth + 1)
-                    guard shapes.last! == shapes[source] else {
-                        throw ShapeError("residual block",
-                                         "the branch maps \(shapes[source]) to \(shapes.last!); they must match")
-                    }
-                    let op = ResidualAdd(source: source)
-                    try append(op)
+                    try close(source: source, shortcut)
                     continue
                 }
                 try append(spec.makeOp())
+            }
+        }
+        /// The skip path and the add that end a block whose input is activation `source`.
+        func close(source: Int, _ shortcut: Shortcut) throws {
+            let branch = shapes.count - 1, from = shapes[source], to = shapes[branch]
+            switch shortcut {
+            case .identity:
+                guard to == from else {
+                    throw ShapeError("residual block", "the branch maps \(from) to \(to); they must match "
+                                     + "(or give the block a shortcut: pad or projection)")
+                }
+                try append(ResidualAdd(source: source))
+            case .pad:
+                try append(ResidualAdd(source: source, skipShape: from))
+            case .projection:
+                guard from.count == 3, to.count == 3, to[1] > 0 else {
+                    throw ShapeError("residual block", "a projection shortcut maps (C, H, W) to (C, H, W), "
+                                     + "not \(from) to \(to)")
+                }
+                try append(SkipRoute(source: source, shape: from))
+                try append(Conv2d(to[0], kernel: 1, stride: (from[1] + to[1] - 1) / to[1], padding: 0, bias: false))
+                try append(BatchNorm())
+                guard shapes.last! == to else {
+                    throw ShapeError("residual block", "no 1×1 strided projection maps \(from) to the branch's \(to)")
+                }
+                try append(ResidualAdd(source: branch))
             }
         }
         func append(_ op: Op) throws {
@@ -141,7 +162,7 @@ public final class Network {
     public func followingNonlinearity(of i: Int) -> Nonlinearity? {
         for j in (i + 1)..<ops.count {
             if let n = ops[j] as? Nonlinearity { return n }
-            if ops[j].isWeighted || ops[j] is ResidualAdd { return nil }
+            if ops[j].isWeighted || ops[j] is ResidualAdd || ops[j] is SkipRoute { return nil }
         }
         return nil
     }

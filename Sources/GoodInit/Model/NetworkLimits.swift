@@ -78,7 +78,7 @@ extension LayerSpec {
             if let stride { try size(stride, "stride") }
         case let .dropout(p):
             guard p >= 0, p < 1 else { throw ShapeError(at, "p must be in [0, 1), got \(p)") }
-        case let .residual(inner):
+        case let .residual(inner, _):
             guard !inner.isEmpty else { throw ShapeError(at, "a residual block needs at least one layer") }
         case .batchNorm, .relu, .tanh, .sigmoid, .prelu, .globalAvgPool, .globalMaxPool, .flatten: break
         }

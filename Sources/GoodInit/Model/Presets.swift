@@ -5,6 +5,7 @@ public enum ModelPreset: String, CaseIterable, Sendable, Codable {
     case mlpSigmoid = "mlp-sigmoid", mlpBNSigmoid = "mlp-bn-sigmoid", mlpXavier = "mlp-xavier", mlpDeep = "mlp-deep"
     case cnnSmall = "cnn-small", plain30, plain22, plain30Thin = "plain30-thin", plain22Thin = "plain22-thin"
     case vggish, fitnet4, fitnetSmall = "fitnet-small", resnetSmall = "resnet-small"
+    case resnet20, resnet56, resnet20MNIST = "resnet20-mnist", vgg11BN = "vgg11-bn"
 }
 
 /// The nonlinearities a preset can be built with (the LSUV paper's set).
@@ -53,6 +54,34 @@ public enum Presets {
             for _ in 0..<count { l += convBlock(base << s, act: act) }
         }
         return l + [.globalAvgPool, .linear(out: 10)]
+    }
+
+    /// He et al. 2016's CIFAR ResNet (section 4.2): a 3×3 conv at 16 channels, 3 stages of n basic
+    /// blocks (conv-BN-ReLU-conv-BN, add, ReLU) at 16/32/64 channels, each later stage opening with
+    /// stride 2, global average pooling, FC; 6n+2 layers. Option A shortcuts, as the paper's CIFAR nets.
+    static func cifarResNet(blocks n: Int, shortcut: Shortcut = .pad) -> [LayerSpec] {
+        func conv(_ c: Int, stride: Int = 1) -> LayerSpec { .conv(out: c, kernel: 3, stride: stride, padding: 1, bias: false) }
+        var l: [LayerSpec] = [conv(16), .batchNorm, .relu]
+        for (stage, c) in [16, 32, 64].enumerated() {
+            for b in 0..<n {
+                let stride = stage > 0 && b == 0 ? 2 : 1
+                let branch: [LayerSpec] = [conv(c, stride: stride), .batchNorm, .relu, conv(c), .batchNorm]
+                l += [.residual(branch, shortcut: stride == 1 ? .identity : shortcut), .relu]
+            }
+        }
+        return l + [.globalAvgPool, .linear(out: 10)]
+    }
+
+    /// VGG-11 with batch norm (Simonyan & Zisserman's configuration A, torchvision's vgg11_bn
+    /// features) for 32×32 input: five pools leave 512×1×1, so one FC replaces the 4096-wide head
+    /// (as the common CIFAR ports do). The convs have no bias: the BN after each one cancels it.
+    static func vgg11BN() -> [LayerSpec] {
+        var l: [LayerSpec] = []
+        for stage in [[64], [128], [256, 256], [512, 512], [512, 512]] {
+            for c in stage { l += convBlock(c, act: [.relu], bn: true) }
+            l.append(.maxPool(window: 2, stride: 2))
+        }
+        return l + [.flatten, .linear(out: 10)]
     }
 
     public static func make(_ preset: ModelPreset, activation: ActivationKind = .relu) -> Preset {
@@ -118,13 +147,38 @@ public enum Presets {
             let l: [LayerSpec] = convBlock(16, act: [.relu], bn: true)
                 + [block, .relu, block, .relu, .globalAvgPool, .linear(out: 10)]
             return made(mnist, "conv + 2 residual blocks (BN), 1×28×28", l)
+        case .resnet20:
+            return made(cifar, "He et al. 2016's CIFAR ResNet-20: 16/32/64 channels, 3×3 blocks, option A shortcuts",
+                        cifarResNet(blocks: 3))
+        case .resnet56:
+            return made(cifar, "He et al. 2016's CIFAR ResNet-56: 16/32/64 channels, 9×3 blocks, option A shortcuts",
+                        cifarResNet(blocks: 9))
+        case .resnet20MNIST:
+            return made(mnist, "resnet20 on 1×28×28 (Fashion-MNIST): stages at 28, 14, 7", cifarResNet(blocks: 3))
+        case .vgg11BN:
+            return made(cifar, "VGG-11 with BN (configuration A), 5 pools, FC 512→10", vgg11BN())
         }
     }
 
-    /// The network of a preset, adapted to a data set's input shape.
-    public static func network(_ preset: ModelPreset, activation: ActivationKind = .relu,
-                               input: [Int]? = nil) throws -> Network {
+    /// Said when a preset runs on another input shape than its own (a CIFAR net on 1×28×28): the
+    /// parameter count changes with the input's channels (and with its size before a flatten).
+    public static func adaptationNote(_ preset: ModelPreset, activation: ActivationKind = .relu,
+                                      input: [Int]) -> String? {
         let p = make(preset, activation: activation)
-        return try Network(name: p.name, input: input ?? p.input, layers: p.layers)
+        guard p.input != input, let own = try? network(preset, activation: activation) else { return nil }
+        let shape = { (s: [Int]) in s.map(String.init).joined(separator: "×") }
+        return "\(p.name) adapted from its \(shape(p.input)) input (\(own.parameterCount) parameters there) to \(shape(input))"
+    }
+
+    /// The network of a preset, adapted to a data set's input shape and, given `classes`, to its
+    /// class count (every preset ends in one linear layer, whose outputs are the classes).
+    public static func network(_ preset: ModelPreset, activation: ActivationKind = .relu,
+                               input: [Int]? = nil, classes: Int? = nil) throws -> Network {
+        let p = make(preset, activation: activation)
+        var layers = p.layers
+        if let classes, case .linear(_, let bias)? = layers.last {
+            layers[layers.count - 1] = .linear(out: classes, bias: bias)
+        }
+        return try Network(name: p.name, input: input ?? p.input, layers: layers)
     }
 }

@@ -25,11 +25,17 @@ public struct StepRecord: Sendable, Equatable {
 public struct EpochRecord: Sendable, Equatable {
     public var epoch: Int
     public var step: Int
-    public var trainLoss: Double    // mean over the epoch's minibatches
+    public var trainLoss: Double    // mean over the epoch's samples (minibatches of one size)
     public var trainAccuracy: Double
     public var seconds: Double      // since the run (or the resumed run) started
+    /// Epochs done at this record, a fraction when the run stops mid-epoch (nil in older records):
+    /// `epoch` alone names three evaluations of one resumed epoch alike.
+    public var epochs: Double? = nil
     public var testAccuracy: Double? = nil
     public var testLoss: Double? = nil
+    /// With --val-fraction the epochs score the held-out validation set (and not the test set).
+    public var valAccuracy: Double? = nil
+    public var valLoss: Double? = nil
     public init(epoch: Int, step: Int, trainLoss: Double, trainAccuracy: Double, seconds: Double) {
         self.epoch = epoch; self.step = step; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
         self.seconds = seconds
@@ -77,6 +83,8 @@ extension TrainingRecord: Codable {
         case type, step, epoch, loss, accuracy, lr, location
         case imagesPerSecond = "images_per_second", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case seconds, testAccuracy = "test_accuracy", testLoss = "test_loss", gradNorm = "grad_norm"
+        case epochs
+        case valAccuracy = "val_accuracy", valLoss = "val_loss"
     }
 
     /// JSON has no NaN: a non-finite figure is written as null and reads back as NaN.
@@ -93,8 +101,11 @@ extension TrainingRecord: Codable {
             try c.encode("epoch", forKey: .type); try c.encode(e.epoch, forKey: .epoch)
             try c.encode(e.step, forKey: .step); try number(e.trainLoss, .trainLoss)
             try number(e.trainAccuracy, .trainAccuracy); try number(e.seconds, .seconds)
+            if let f = e.epochs { try number(f, .epochs) }
             if let a = e.testAccuracy { try number(a, .testAccuracy) }
             if let l = e.testLoss { try number(l, .testLoss) }
+            if let a = e.valAccuracy { try number(a, .valAccuracy) }
+            if let l = e.valLoss { try number(l, .valLoss) }
         case .diverged(let d):
             try c.encode("diverged", forKey: .type); try c.encode(d.step, forKey: .step)
             try c.encode(d.location, forKey: .location)
@@ -116,6 +127,9 @@ extension TrainingRecord: Codable {
                                 seconds: try number(.seconds))
             if c.contains(.testAccuracy) { e.testAccuracy = try number(.testAccuracy) }
             if c.contains(.testLoss) { e.testLoss = try number(.testLoss) }
+            e.epochs = try c.decodeIfPresent(Double.self, forKey: .epochs)
+            if c.contains(.valAccuracy) { e.valAccuracy = try number(.valAccuracy) }
+            if c.contains(.valLoss) { e.valLoss = try number(.valLoss) }
             self = .epoch(e)
         case "diverged":
             self = .diverged(DivergedRecord(step: step, location: try c.decode(String.self, forKey: .location)))

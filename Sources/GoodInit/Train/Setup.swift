@@ -10,22 +10,42 @@ public final class TrainingSetup {
     /// T: OpenMP threads per worker.
     public let threads: Int
     let evaluator: Evaluator
+    /// The model file's text as the network was built from it (nil for a preset): checkpoints store it.
+    public let modelText: String?
+    /// The training set's per-channel statistics the data were normalized with (or the stored ones given).
+    public let normalization: (mean: [Float], std: [Float])
+    /// One name per class (ClassNames).
+    public let classNames: [String]
 
-    /// Loads the data (or takes `preloaded`, as loaded and not yet normalized) and builds the model.
+    /// Loads the data (or takes `preloaded`, as loaded and not yet normalized) and builds the model:
+    /// a model file from `modelText` when given (a checkpoint's copy: the path is then not read).
+    /// `normalization`: a checkpoint's statistics, used instead of the training set's.
     public init(model: ModelSource, data options: DataOptions, seed: UInt64, compute: ComputeOptions,
-                preloaded: DataSplits? = nil) throws {
+                preloaded: DataSplits? = nil, modelText: String? = nil,
+                normalization: (mean: [Float], std: [Float])? = nil) throws {
         self.compute = compute
         threads = compute.threadsPerWorker
-        var splits = try preloaded ?? DataSets.load(options.source, dir: options.dir, seed: seed)
+        var splits = try preloaded ?? DataSets.load(options, seed: seed)
         if let n = options.trainLimit, n < splits.train.count { splits.train = splits.train.subset(0..<n) }
         if let n = options.testLimit, n < splits.test.count { splits.test = splits.test.subset(0..<n) }
         let name = options.source.rawValue
         try Self.checkSplits(splits, name: name)
-        let (mean, std) = splits.train.channelMeanStd()
+        // held out before the statistics: the validation images are as unseen as the test ones
+        if options.valFraction > 0 { try splits.holdOutValidation(options.valFraction, seed: seed) }
+        let (mean, std) = normalization ?? splits.train.channelMeanStd()
+        guard mean.count == splits.train.channels else {
+            throw TrainingError("data \(name): \(splits.train.channels) channels, the checkpoint's normalization "
+                                + "has \(mean.count)")
+        }
+        self.normalization = (mean, std)
+        classNames = ClassNames.names(classes: splits.train.classes, dataSet: name, fromData: splits.classNames)
         splits.train.normalize(mean: mean, std: std)
         splits.test.normalize(mean: mean, std: std)
+        splits.validation?.normalize(mean: mean, std: std)
         data = splits
-        net = try Self.network(model, input: [splits.train.channels, splits.train.height, splits.train.width])
+        (net, self.modelText) = try Self.network(model, input: [splits.train.channels, splits.train.height,
+                                                                 splits.train.width],
+                                                 classes: splits.train.classes, text: modelText)
         net.layoutPolicy = compute.layout
         guard net.classes == splits.train.classes else {
             let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
@@ -36,24 +56,39 @@ public final class TrainingSetup {
         evaluator = Evaluator(net: net, workers: compute.workers, threads: threads)
     }
 
-    public convenience init(_ s: TrainSettings, preloaded: DataSplits? = nil) throws {
-        try self.init(model: s.model, data: s.data, seed: s.loop.seed, compute: s.compute, preloaded: preloaded)
+    public convenience init(_ s: TrainSettings, preloaded: DataSplits? = nil, modelText: String? = nil) throws {
+        try self.init(model: s.model, data: s.data, seed: s.loop.seed, compute: s.compute, preloaded: preloaded,
+                      modelText: modelText)
     }
 
-    static func network(_ model: ModelSource, input: [Int]) throws -> Network {
+    /// The network for data of shape `input` (a preset's last layer gets `classes` outputs), and the
+    /// model file's text it was built from.
+    static func network(_ model: ModelSource, input: [Int], classes: Int? = nil,
+                        text: String? = nil) throws -> (Network, String?) {
         switch model {
         case let .preset(p, activation):
-            return try Presets.network(p, activation: activation, input: input)
+            return (try Presets.network(p, activation: activation, input: input, classes: classes), nil)
         case .file(let file):
-            let m = try ModelFile.load(file)
+            // not `try text ?? …`: a throw inside the ?? autoclosure crashed the debug build (LegacyConfig)
+            let source: String
+            if let text { source = text } else { source = try ModelFile.read(file) }
+            let m = try ModelFile.parse(source, file: file)
             guard m.input == input else {
                 throw DataError(file: file, problem: "input \(m.input) does not match the data's \(input)")
             }
-            do { return try Network(name: m.name, input: m.input, layers: m.layers) } catch var e as ShapeError {
+            do {
+                return (try Network(name: m.name, input: m.input, layers: m.layers), source)
+            } catch var e as ShapeError {
                 e.file = file
                 throw e
             }
         }
+    }
+
+    /// What a checkpoint of this setup's network stores to be self-contained.
+    public var checkpointNetwork: CheckpointNetwork {
+        CheckpointNetwork(modelText: modelText, input: net.inputShape, classNames: classNames,
+                          mean: normalization.mean, std: normalization.std, identity: NetworkIdentity(net))
     }
 
     /// Train and test sets must hold samples of one shape and one set of classes: a mismatch

@@ -6,10 +6,15 @@ public struct TrainSummary: Codable, Sendable {
     public var initializer: String
     public var steps: Int
     public var epochs: Double
+    /// The last epoch's mean cross-entropy over its samples (a run stopped mid-epoch: that epoch's
+    /// samples so far); the same figure as metrics.jsonl's last epoch record's train_loss.
     public var finalTrainLoss: Double
     public var testAccuracy: Double?
     public var testLoss: Double?
+    /// Images over the wall time (evaluation, checkpoints and logging included).
     public var imagesPerSecond: Double
+    /// Images over the training steps' time only (nil in summaries from before it, or with no step).
+    public var trainImagesPerSecond: Double? = nil
     public var wallSeconds: Double
     public var peakRSSMegabytes: Double
     public var lsuv: [LSUVLayerReport]?
@@ -19,7 +24,7 @@ public struct TrainSummary: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, initializer, steps, epochs, finalTrainLoss, testAccuracy, testLoss, imagesPerSecond, wallSeconds
-        case peakRSSMegabytes, lsuv, stoppedBySignal, config
+        case peakRSSMegabytes, lsuv, stoppedBySignal, config, trainImagesPerSecond
     }
 }
 
@@ -32,6 +37,7 @@ extension TrainSummary {
         try c.encode(finalTrainLoss.isFinite ? finalTrainLoss : nil, forKey: .finalTrainLoss)
         try c.encodeIfPresent(testAccuracy, forKey: .testAccuracy); try c.encodeIfPresent(testLoss, forKey: .testLoss)
         try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(wallSeconds, forKey: .wallSeconds)
+        try c.encodeIfPresent(trainImagesPerSecond, forKey: .trainImagesPerSecond)
         try c.encode(peakRSSMegabytes, forKey: .peakRSSMegabytes); try c.encodeIfPresent(lsuv, forKey: .lsuv)
         try c.encode(stoppedBySignal, forKey: .stoppedBySignal); try c.encode(config, forKey: .config)
     }
@@ -44,6 +50,7 @@ extension TrainSummary {
         testAccuracy = try c.decodeIfPresent(Double.self, forKey: .testAccuracy)
         testLoss = try c.decodeIfPresent(Double.self, forKey: .testLoss)
         imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+        trainImagesPerSecond = try c.decodeIfPresent(Double.self, forKey: .trainImagesPerSecond)
         wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
         peakRSSMegabytes = try c.decode(Double.self, forKey: .peakRSSMegabytes)
         lsuv = try c.decodeIfPresent([LSUVLayerReport].self, forKey: .lsuv)

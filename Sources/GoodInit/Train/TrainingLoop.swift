@@ -30,11 +30,17 @@ public final class TrainingLoop {
     /// The first record a sink could not write (a full disk): the run stops as on a stop signal,
     /// saves, and then ends with this error.
     public private(set) var writeFailure: Error? = nil
+    /// Resume loads the weights even into a network other than the checkpoint's (--weights-only).
+    public var resumesWeightsOnly = false
+    /// Whether this run has written the checkpoint in its folder: only then does a divergence point to it.
+    var wroteCheckpoint = false
 
     public var net: Network { setup.net }
     public var data: DataSplits { setup.data }
     var checkpointPath: String { joinPath(settings.out, "checkpoint.safetensors") }
     var metricsPath: String { joinPath(settings.out, "metrics.jsonl") }
+    /// The epoch with the best validation accuracy (runs with --val-fraction).
+    var bestPath: String { joinPath(settings.out, "best.safetensors") }
 
     /// Checks the settings against the data and the machine before any executor allocates.
     public init(_ settings: TrainSettings, setup: TrainingSetup? = nil,
@@ -79,7 +85,8 @@ public final class TrainingLoop {
         let leader = ranks.isLeader
         if leader {
             try OutputFolder.prepare(settings.out)
-            for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors") {
+            for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors")
+                + OutputFolder.removeStaleTemporaries(in: settings.out, base: "best.safetensors") {
                 log("removed \(name), left by a run that was killed while saving")
             }
         }
@@ -88,6 +95,7 @@ public final class TrainingLoop {
         // ranks train apart without any error: they compare what they start from
         if ranks.size > 1 { try ranks.checkSame(startingPoint(run.pos), what: "starting point (weights, step)") }
         let earlier = resume == nil ? [] : ((try? MetricsFile.read(metricsPath)) ?? [])
+        run.recallValidation(earlier)
         let title = "\(net.name), \(settings.initialization.initializer)"
         tensorBoard = writesTensorBoard && leader ? try TensorBoardSink(folder: settings.out) : nil
         let all: [TrainingSink] = !leader ? [] : [try MetricsFile(path: metricsPath, truncate: resume == nil),
@@ -98,6 +106,9 @@ public final class TrainingLoop {
         let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
         let perRank = ranks.size > 1 ? "\(ranks.size) ranks, each " : ""
+        if case let .preset(p, activation) = settings.model,
+           let note = Presets.adaptationNote(p, activation: activation, input: net.inputShape) { log(note) }
+        for note in data.notes { log(note) }
         log("training \(net.name) (\(net.parameterCount) parameters) on \(data.train.name): \(data.train.count) "
             + "samples, batch \(plan.batch), \(run.total) steps, \(perRank)W=\(plan.workers) workers × "
             + "T=\(setup.threads) threads (measured OpenMP team per worker: \(teams))")
@@ -113,6 +124,7 @@ public final class TrainingLoop {
             guard let cause = writeFailure else { throw error }
             throw StoppedByWriteFailure(cause: cause, step: run.pos.step, checkpoint: nil, notSaved: error)
         }
+        try scoreTestOnce(&run)
         for s in all { try s.finish() }
         let summary = try writeSummary(run)
         if let e = writeFailure {
@@ -140,7 +152,15 @@ public final class TrainingLoop {
         let start = Date()
         var imagesDone = 0, lastLoss = Double.nan, lastAccuracy = 0.0, stopped = false
         var lastEval: (accuracy: Double, loss: Double)? = nil
+        /// Validation: the best accuracy so far (this process), epochs since it, and an early stop.
+        var bestValidation: Double? = nil, epochsSinceBest = 0, earlyStopped = false
         var epochLoss = 0.0, epochCorrect = 0, epochSeen = 0
+        /// The final training loss, GoodInit's one definition: the last epoch's (or, for a run
+        /// stopped in an epoch's middle, that epoch's so far) mean cross-entropy over its samples.
+        var lastEpochLoss = Double.nan
+        /// Seconds spent in training steps only (no evaluation, checkpoints or logging).
+        var stepSeconds = 0.0
+        var finalTrainLoss: Double { epochSeen > 0 ? epochLoss / Double(epochSeen) : lastEpochLoss }
 
         init(position: TrainingPosition, loop: LoopOptions, trainCount: Int) {
             pos = position
@@ -151,6 +171,14 @@ public final class TrainingLoop {
             total = min(loop.maxSteps ?? Int.max, overflow ? Int.max : product)
         }
         var elapsed: Double { Date().timeIntervalSince(start) }
+
+        /// A resumed run's best validation accuracy and the epochs since it, from its earlier records,
+        /// so best.safetensors and --early-stop carry on.
+        mutating func recallValidation(_ earlier: [TrainingRecord]) {
+            let scores = earlier.compactMap { r -> Double? in if case .epoch(let e) = r { e.valAccuracy } else { nil } }
+            guard let best = scores.max(), let at = scores.firstIndex(of: best) else { return }
+            bestValidation = best; epochsSinceBest = scores.count - 1 - at
+        }
     }
 
     /// Loads the checkpoint to resume from, or initializes the weights; returns the position.
@@ -168,7 +196,8 @@ public final class TrainingLoop {
             return TrainingPosition(step: 0, epoch: 0, batchInEpoch: 0)
         }
         let b = settings.loop.batchSize, perEpoch = data.train.count / b
-        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer) { meta in
+        let only = resumesWeightsOnly
+        let pos = try Checkpoint.load(resume, into: net, optimizer: optimizer, weightsOnly: only) { meta in
             // Another batch size would change the data order and what a step means.
             let trained = meta.config.loop.batchSize
             guard trained == b else {
@@ -192,13 +221,15 @@ public final class TrainingLoop {
     /// The epochs: steps until the epoch's batches or the run's steps run out, or a stop request.
     func train(_ run: inout RunState, plan: Plan, progress: Progress, sinks: [TrainingSink]) throws {
         let loop = settings.loop
-        while run.pos.epoch < loop.epochs && run.pos.step < run.total {
+        while run.pos.epoch < loop.epochs && run.pos.step < run.total && !run.earlyStopped {
             var order = SplitMix64(seed: deriveSeed(loop.seed, 1000 + UInt64(run.pos.epoch)))
             let perm = order.permutation(data.train.count)
             while run.pos.batchInEpoch < run.perEpoch && run.pos.step < run.total {
                 let b = loop.batchSize, first = run.pos.batchInEpoch * b
                 plan.setInput(images: data.train.images, labels: data.train.labels, indices: perm[first..<(first + b)])
+                let stepStart = Date()
                 try step(&run, plan: plan, sinks: sinks)
+                run.stepSeconds += Date().timeIntervalSince(stepStart)
                 progress.update(step: run.pos.step, loss: run.lastLoss, accuracy: run.lastAccuracy,
                                 imagesPerSecond: Double(run.imagesDone) / run.elapsed, elapsed: run.elapsed)
                 // one rank's request stops every rank after the same step
@@ -224,7 +255,9 @@ public final class TrainingLoop {
         let (loss, correct) = plan.loss()
         if loss.isFinite { plan.backward() }
         if !loss.isFinite || !net.params.grad.allFinite {
-            let saved = FileManager.default.fileExists(atPath: checkpointPath) ? checkpointPath : nil
+            // never an older run's checkpoint (of another network, perhaps) left in the folder
+            let saved = wroteCheckpoint && FileManager.default.fileExists(atPath: checkpointPath)
+                ? checkpointPath : nil
             let e = DivergenceError(step: run.pos.step + 1, location: locateNonFinite(plan), checkpoint: saved)
             for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
             throw e
@@ -278,7 +311,15 @@ public final class TrainingLoop {
         let seen = Double(max(1, run.epochSeen))
         var r = EpochRecord(epoch: epochNumber, step: run.pos.step, trainLoss: run.epochLoss / seen,
                             trainAccuracy: Double(run.epochCorrect) / seen, seconds: run.elapsed)
-        if settings.loop.evalEachEpoch {
+        r.epochs = Double(run.pos.step) / Double(max(1, run.perEpoch))
+        if run.epochSeen > 0 { run.lastEpochLoss = r.trainLoss }
+        if let validation = data.validation {
+            let (acc, loss) = setup.evaluate(validation)
+            r.valAccuracy = acc; r.valLoss = loss
+            log(String(format: "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f", epochNumber,
+                       r.trainLoss, r.trainAccuracy, loss, acc))
+            try keepBest(&run, accuracy: acc)
+        } else if settings.loop.evalEachEpoch {
             let (acc, loss) = setup.evaluate(data.test)
             run.lastEval = (acc, loss)
             r.testAccuracy = acc; r.testLoss = loss
@@ -287,6 +328,31 @@ public final class TrainingLoop {
         }
         record(.epoch(r), to: sinks)
         run.epochLoss = 0; run.epochCorrect = 0; run.epochSeen = 0
+    }
+
+    /// best.safetensors when the validation accuracy improves; an early stop after
+    /// `data.earlyStop` epochs without improvement.
+    func keepBest(_ run: inout RunState, accuracy: Double) throws {
+        if run.bestValidation.map({ accuracy > $0 }) ?? true {
+            run.bestValidation = accuracy; run.epochsSinceBest = 0
+            try save(run, to: bestPath)
+        } else {
+            run.epochsSinceBest += 1
+        }
+        if let patience = settings.data.earlyStop, run.epochsSinceBest >= patience {
+            run.earlyStopped = true
+            log(String(format: "early stop: %d epochs without a better validation accuracy than %.4f (%@)",
+                       run.epochsSinceBest, run.bestValidation ?? 0, bestPath))
+        }
+    }
+
+    /// With a validation set the epochs never looked at the test set: it is scored once, here, with
+    /// the final weights (best.safetensors holds the best validation epoch's).
+    func scoreTestOnce(_ run: inout RunState) throws {
+        guard data.validation != nil, !run.stopped, run.imagesDone > 0 else { return }
+        let (acc, loss) = setup.evaluate(data.test)
+        run.lastEval = (acc, loss)
+        log(String(format: "test (scored once, final weights): loss %.4f acc %.4f", loss, acc))
     }
 
     /// A run with nothing to train still leaves its weights; a stopped one saves where it stopped.
@@ -314,13 +380,14 @@ public final class TrainingLoop {
         if lastEval == nil && run.imagesDone == 0 {
             lastEval = OutputFolder.earlierEvaluation(in: settings.out, step: run.pos.step)
         }
-        let summary = TrainSummary(
+        var summary = TrainSummary(
             model: net.name, initializer: settings.initialization.initializer.description, steps: run.pos.step,
-            epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.lastLoss,
+            epochs: Double(run.pos.step) / Double(max(1, run.perEpoch)), finalTrainLoss: run.finalTrainLoss,
             testAccuracy: lastEval?.accuracy, testLoss: lastEval?.loss,
             imagesPerSecond: Double(run.imagesDone) / max(wall, 1e-9), wallSeconds: wall,
             peakRSSMegabytes: ProcessStats.peakRSSMegabytes(), lsuv: lsuvReport, stoppedBySignal: run.stopped,
             config: settings)
+        summary.trainImagesPerSecond = run.stepSeconds > 0 ? Double(run.imagesDone) / run.stepSeconds : nil
         guard ranks.isLeader else { return summary }
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: URL(fileURLWithPath: joinPath(settings.out, "summary.json")),
@@ -330,7 +397,7 @@ public final class TrainingLoop {
 
     /// Writes a checkpoint (rank 0: every rank holds the same weights); a second stop signal
     /// arriving meanwhile lets it finish.
-    func save(_ run: RunState) throws {
+    func save(_ run: RunState, to path: String? = nil) throws {
         guard ranks.isLeader else { return }
         var pos = run.pos
         if pos.batchInEpoch > 0 { // in an epoch's middle: its sums so far
@@ -338,8 +405,10 @@ public final class TrainingLoop {
         }
         let config = try settings.stored()
         try cancellation.whileSaving {
-            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config, to: checkpointPath)
+            try Checkpoint.save(net, optimizer: optimizer, position: pos, config: config,
+                                network: setup.checkpointNetwork, to: path ?? checkpointPath)
         }
+        wroteCheckpoint = true
     }
 
     /// What ranks compare before the first step: the position and CRC-32C checksums of the weights,
