@@ -35,6 +35,12 @@ func peakShare(_ gflops: Double, threads: Int, isa: ISA = .current) -> (peak: Do
 }
 
 
+/// Says once, on stderr, that --precision bf16 runs the widening path on this CPU.
+func noteBF16Path(_ precision: Precision) {
+    guard precision == .bf16, let note = Precision.widenNotice else { return }
+    FileHandle.standardError.write(Data((note + "\n").utf8))
+}
+
 nonisolated(unsafe) private var bf16PeakCache: [Int: Double] = [:] // (variant, threads) → GFLOP/s; CLI thread only
 
 /// The share of the bf16 peak of the calling thread's bf16 variant (`bench peak`'s bf16 rows; the
@@ -254,6 +260,8 @@ struct BenchTrain: ParsableCommand {
     var chunk = 128
     @Option(help: "Activation layout: auto (channel-blocked where the net allows) or plain (NCHW, im2col).")
     var layout = LayoutPolicy.auto
+    @Option(help: "fp32, or bf16 operands in the blocked convolutions (% peak is then of the bf16 peak).")
+    var precision = Precision.fp32
     @Flag(help: "After each 1-worker point, where the step's time goes, op by op and by kind.") var profile = false
     @Flag(help: "One JSON object per line.") var json = false
     @Option(help: "Also write throughput.svg, efficiency.svg (against W·T) and throughput.md here.") var out: String?
@@ -265,6 +273,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
+        noteBF16Path(precision)
         let mw = max(13, model.presets.map(\.rawValue.count).max() ?? 0)
         func pad(_ s: String) -> String { s.padding(toLength: mw, withPad: " ", startingAt: 0) }
         if !json {
@@ -274,7 +283,7 @@ struct BenchTrain: ParsableCommand {
         // every point's plan, parameters and images, before the first is timed (one at a time is held)
         for preset in model.presets {
             let net = try Presets.network(preset)
-            net.layoutPolicy = layout
+            net.layoutPolicy = layout; net.precision = precision
             for b in batchSize.values {
                 let planBytes = net.estimatedTrainingBytes(batch: b, chunk: chunk, optimizerStates: 1).bytes
                 let imageBytes = 8 * Double(b) * Double(net.inputShape.reduce(1, *))
@@ -289,7 +298,7 @@ struct BenchTrain: ParsableCommand {
         for preset in model.presets {
             let name = preset.rawValue
             let net = try Presets.network(preset)
-            net.layoutPolicy = layout
+            net.layoutPolicy = layout; net.precision = precision
             net.initialize(.heNormal(fanOut: false), seed: 1)
             let opt = Optimizer(.sgd, store: net.params, momentum: 0.9, weightDecay: 5e-4)
             let size = net.inputShape.reduce(1, *)
@@ -308,7 +317,8 @@ struct BenchTrain: ParsableCommand {
                     let ips = Double(b) / r.median
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
-                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = peakShare(gf, threads: w * t)
+                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = precision == .bf16
+                        ? peakShareBF16(gf, threads: w * t) : peakShare(gf, threads: w * t)
                     var p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips,
                                             minImgPerS: Double(b) / r.max, maxImgPerS: Double(b) / r.min, gflops: gf,
                                             speedup: speedup, efficiency: eff, inferenceImgPerS: Double(b) / inf.median,
@@ -317,14 +327,15 @@ struct BenchTrain: ParsableCommand {
                     points.append(p)
                     if json {
                         struct Line: Encodable {
-                            let model, layout: String, batch, threads, workers: Int
+                            let model, layout, precision: String, batch, threads, workers: Int
                             let imgPerS, gflops, speedup, efficiency, peakGflops, peakFraction, peakRssMb: Double?
                             let inferenceImgPerS: Double?
                             /// the load so far (before the run, the repeats' spread) says not to trust it
                             let contended: Bool
                         }
                         let peak = peakFields(share)
-                        try printJSONLine(Line(model: name, layout: layout.rawValue, batch: b, threads: t, workers: w,
+                        try printJSONLine(Line(model: name, layout: layout.rawValue, precision: precision.rawValue,
+                                               batch: b, threads: t, workers: w,
                                                imgPerS: rounded(ips, 1), gflops: rounded(gf, 2),
                                                speedup: rounded(speedup, 3), efficiency: rounded(eff, 3),
                                                peakGflops: peak.gflops, peakFraction: peak.fraction,

@@ -14,6 +14,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         // the metadata is a checked record: a configuration out of range is refused, naming the file
         let meta = try CheckpointMetadata.read(checkpoint)
+        noteBF16Path(compute.precision)
         let trained = meta.config
         var options = trained.data
         if let data { options.source = data }

@@ -40,6 +40,8 @@ struct Experiment: ParsableCommand {
             var o = ExperimentOptions()
             o.quick = quick; o.steps = steps; o.seed = compute.seed; o.seeds = seeds ?? (quick ? 2 : 5)
             o.threads = compute.threads; o.workers = compute.workers; o.flushSubnormals = compute.flushSubnormals
+            o.precision = compute.precision
+            noteBF16Path(compute.precision)
             o.data = data; o.dataDir = dataDir; o.out = out ?? "runs/experiment-\(name.rawValue)"
             try OutputFolder.prepare(o.out)
             r = try Experiments.run(name, o, log: log)

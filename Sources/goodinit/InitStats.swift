@@ -31,12 +31,16 @@ struct InitStats: ParsableCommand {
 
     var source: ModelSource { modelFile.map { .file($0) } ?? .preset(model ?? .plain30, activation: activation) }
 
-    func run() throws { try compute.inMode(stats) }
+    func run() throws {
+        noteBF16Path(compute.precision)
+        try compute.inMode(stats)
+    }
 
     func stats() throws {
         let setup = try TrainingSetup(model: source,
                                       data: DataOptions(source: data, dir: dataDir), seed: compute.seed,
-                                      compute: ComputeOptions(workers: 1, threads: compute.threads))
+                                      compute: ComputeOptions(workers: 1, threads: compute.threads,
+                                                               precision: compute.precision))
         let d = setup.data.train
         guard batchSize <= d.count else {
             throw TrainingError("--batch-size \(batchSize) is more than the \(d.count) training samples")

@@ -42,7 +42,9 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let predictor = try Predictor(checkpoint: checkpoint, model: model.given ? model.source : nil,
-                                      weightsOnly: weightsOnly, threads: compute.options.threadsPerWorker)
+                                      weightsOnly: weightsOnly, threads: compute.options.threadsPerWorker,
+                                      precision: compute.precision)
+        noteBF16Path(compute.precision)
         var inputs = try PredictInputs.load(paths: paths, shape: predictor.inputShape)
         if let testIndex {
             var options = predictor.metadata.config.data

@@ -60,6 +60,7 @@ struct Train: ParsableCommand, RunsOverRanks {
     func run() throws {
         try withRanks { ranks in
             let (settings, modelText) = try resolved()
+            if ranks.isLeader { noteBF16Path(settings.compute.precision) }
             let out = settings.out
             // before any data loads: a bad --out is a one-line error, not a Foundation dump an epoch later
             if ranks.isLeader {

@@ -23,6 +23,8 @@ public enum LayoutPolicy: String, Sendable, Codable, CaseIterable {
 /// The layouts of one op's input and output activations.
 public struct OpLayout: Sendable, Equatable {
     public let input, output: ActivationLayout
+    /// bf16 operands with FP32 accumulation for the ops that have such kernels (--precision bf16).
+    public var bf16 = false
     public static let plain = OpLayout(input: .plain, output: .plain)
     public var inputBlocked: Bool { input == .blocked }
 }
@@ -64,7 +66,9 @@ extension Network {
     }
 
     /// The layouts of op i's input and output.
-    public func opLayout(_ i: Int) -> OpLayout { OpLayout(input: layouts[i], output: layouts[i + 1]) }
+    public func opLayout(_ i: Int) -> OpLayout {
+        OpLayout(input: layouts[i], output: layouts[i + 1], bf16: precision == .bf16)
+    }
 
     /// True when op i's output shares its input's memory (flatten of a plain activation).
     public func aliases(_ i: Int) -> Bool { ops[i] is AliasOp && layouts[i] == .plain }

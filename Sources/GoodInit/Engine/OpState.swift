@@ -15,6 +15,8 @@ public enum OpState {
     case batchNorm(BatchNormState)
     /// A convolution on the blocked layout: its blocked weights and input.
     case convBlocked(ConvBlockedState)
+    /// A linear layer at --precision bf16.
+    case bf16(BF16Operands)
 
     /// The case an op created in makeState; another case is a wiring bug in the plan.
     var argmax: IndexBuffer {
@@ -84,4 +86,14 @@ public struct ConvBlockedState {
     /// the input converted for forward and backward, its gradient, and that gradient back in
     /// (n, C, H, W) before it is added to dx.
     let input, inputGrad, plainGrad: Tensor?
+    /// Only at --precision bf16: the bf16 copies the convolution reads (forward: weights and input;
+    /// backward-data: the weights and dy). Layouts as the FP32 ones, as CKernels.h's bf16 section says.
+    var bf16: BF16Operands? = nil
+}
+
+/// The bf16 copies an op reads at --precision bf16, rounded each step from the FP32 values: a blocked
+/// convolution's wh (⌈K/16⌉, ⌈C/16⌉, R, S, 8, 16, 2), xh (n, ⌈C/16⌉, H, W, 16), dyh (n, ⌈K/16⌉, P, Q, 16);
+/// a linear layer's wh (out, in), xh (n, in), dyh (n, out).
+public struct BF16Operands {
+    let weights, input, outputGrad: Buffer<UInt16>
 }

@@ -34,6 +34,8 @@ public struct ExperimentOptions: Sendable, Codable {
     public var threads = 0
     /// --flush-subnormals for every run (he30 always flushes); nil in results from before the option.
     public var flushSubnormals: Bool? = nil
+    /// --precision for every run; nil in results from before the option (FP32).
+    public var precision: Precision? = nil
     public init() {}
 }
 
@@ -193,7 +195,8 @@ public enum Experiments {
         s.initialization = InitOptions(initializer)
         s.data = DataOptions(source: o.data, dir: o.dataDir)
         s.loop.seed = o.seed; s.loop.logEvery = 5
-        s.compute = ComputeOptions(workers: o.workers, threads: o.threads, flushSubnormals: o.flushSubnormals ?? false)
+        s.compute = ComputeOptions(workers: o.workers, threads: o.threads, flushSubnormals: o.flushSubnormals ?? false,
+                                   precision: o.precision ?? .fp32)
         s.out = joinPath(o.out, folderName(run))
         return s
     }

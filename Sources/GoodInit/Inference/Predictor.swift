@@ -11,7 +11,8 @@ public final class Predictor {
     var plans: [Int: Plan] = [:]
 
     /// `model`: another model than the stored one (refused by the checkpoint's identity unless `weightsOnly`).
-    public init(checkpoint: String, model: ModelSource? = nil, weightsOnly: Bool = false, threads: Int = 1) throws {
+    public init(checkpoint: String, model: ModelSource? = nil, weightsOnly: Bool = false, threads: Int = 1,
+                precision: Precision = .fp32) throws {
         metadata = try CheckpointMetadata.read(checkpoint)
         guard let record = metadata.network else {
             throw DataError(file: checkpoint, problem: "written before checkpoints held their network, input shape, "
@@ -26,6 +27,7 @@ public final class Predictor {
                             + "\(net.classes) outputs")
         }
         try Checkpoint.load(checkpoint, into: net, optimizer: nil, weightsOnly: weightsOnly)
+        net.precision = precision
         self.threads = max(1, threads)
     }
 

@@ -2,7 +2,8 @@
 // Two paths with the same maths: im2col + GEMM on plain activations, and direct kernels on the
 // channel-blocked layout (Layout.swift) when the plan runs it; the output's layout picks the path.
 // The weights stay (K, C, R, S) in the parameters (initializers, LSUV, checkpoints); the blocked
-// path converts them each step, and a plain input with them.
+// path converts them each step, and a plain input with them. At bf16 (layout.bf16, blocked only)
+// forward and backward-data read bf16 copies of x, w and dy; the weight gradient stays FP32.
 import CKernels
 
 public final class Conv2d: Op {
@@ -53,8 +54,11 @@ public final class Conv2d: Op {
 
     public func workspaceSize(batch: Int) -> Int { workspaceSize(batch: batch, layout: .plain) }
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
-        Kernels.convWorkspace(shape(batch), layout: layout.output)
+        let fp32 = Kernels.convWorkspace(shape(batch), layout: layout.output)
+        return runsBF16(layout) ? max(fp32, Kernels.convBF16Workspace(shape(batch))) : fp32
     }
+
+    private func runsBF16(_ layout: OpLayout) -> Bool { layout.bf16 && layout.output == .blocked }
 
     public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] {
         guard layout.output == .blocked else { return makeState(chunks: chunks) }
@@ -62,10 +66,14 @@ public final class Conv2d: Op {
         return chunks.map { n in
             let plainInput = layout.input == .plain
             let x = Kernels.blockedCount(n: n, c: s.C, h: s.H, w: s.W)
+            let y = Kernels.blockedCount(n: n, c: s.K, h: outputShape[1], w: outputShape[2])
+            let bf16 = runsBF16(layout)
+                ? BF16Operands(weights: Buffer(count: w), input: Buffer(count: x), outputGrad: Buffer(count: y))
+                : nil
             return .convBlocked(ConvBlockedState(
                 weights: Tensor(zeros: [w]), weightGrad: Tensor(zeros: [w]),
                 input: plainInput ? Tensor(zeros: [x]) : nil, inputGrad: plainInput ? Tensor(zeros: [x]) : nil,
-                plainGrad: plainInput ? Tensor(zeros: [n * s.C * s.H * s.W]) : nil))
+                plainGrad: plainInput ? Tensor(zeros: [n * s.C * s.H * s.W]) : nil, bf16: bf16))
         }
     }
 
@@ -85,6 +93,13 @@ public final class Conv2d: Op {
             if let xb = st.input {
                 Kernels.toBlocked(xb, from: x, n: s.N, c: s.C, h: s.H, w: s.W)
                 x = xb
+            }
+            if let h = st.bf16 {
+                Kernels.blockedWeightsToBF16(wh: h.weights, wb: w, k: s.K, c: s.C, r: s.R, s: s.S)
+                Kernels.toBF16(y: h.input, x: x)
+                Kernels.convBF16Forward(y: ctx.y, x: h.input, w: h.weights, b: hasBias ? ctx.values[1] : nil,
+                                        shape: s, workspace: ctx.workspace)
+                return
             }
         }
         Kernels.convForward(layout: layout, y: ctx.y, x: x, w: w, b: hasBias ? ctx.values[1] : nil, shape: s,
@@ -110,15 +125,26 @@ public final class Conv2d: Op {
                                     shape: s, workspace: ctx.workspace)
         Kernels.accumulateBlockedWeights(ctx.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
         guard ctx.needsInputGradient else { return }
+        if let h = st.bf16 { Kernels.toBF16(y: h.outputGrad, x: ctx.dy) }
         if let dxb = st.inputGrad, let plain = st.plainGrad {
             dxb.fill(0)
-            Kernels.convBackwardData(layout: .blocked, dx: dxb, dy: ctx.dy, w: st.weights, shape: s,
-                                     workspace: ctx.workspace)
+            backwardData(ctx, dx: dxb, accumulate: true, state: st, shape: s)
             Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
             Kernels.accumulate(y: ctx.dx, x: plain)
         } else {
-            Kernels.convBackwardData(layout: .blocked, dx: ctx.dx, dy: ctx.dy, w: st.weights,
-                                     accumulate: !ctx.storesInputGradient, shape: s, workspace: ctx.workspace)
+            backwardData(ctx, dx: ctx.dx, accumulate: !ctx.storesInputGradient, state: st, shape: s)
+        }
+    }
+
+    /// Blocked backward-data in the op's precision: dx (+)= conv_transpose(dy, w).
+    private func backwardData(_ ctx: OpContext, dx: Tensor, accumulate: Bool, state st: ConvBlockedState,
+                              shape s: ck_conv2d_shape) {
+        if let h = st.bf16 {
+            Kernels.convBF16BackwardData(dx: dx, dy: h.outputGrad, w: h.weights, accumulate: accumulate, shape: s,
+                                         workspace: ctx.workspace)
+        } else {
+            Kernels.convBackwardData(layout: .blocked, dx: dx, dy: ctx.dy, w: st.weights, accumulate: accumulate,
+                                     shape: s, workspace: ctx.workspace)
         }
     }
 }

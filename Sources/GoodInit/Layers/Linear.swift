@@ -1,4 +1,5 @@
-// Fully connected layers.
+// Fully connected layers. At --precision bf16 (layout.bf16) forward and backward-data read bf16
+// copies of x, w and dy (FP32 accumulation); the weight gradient stays FP32.
 
 /// Fully connected. x (n, in), w (out, in), b (out), y (n, out) = x·wᵀ + b.
 public final class Linear: Op {
@@ -30,11 +31,32 @@ public final class Linear: Op {
         return max(Kernels.gemmWorkspace(m: n, n: o, k: i), Kernels.gemmWorkspace(m: n, n: i, k: o),
                    Kernels.gemmWorkspace(m: o, n: i, k: n))
     }
+    public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
+        let (n, i, o) = (batch, inFeatures, outFeatures)
+        let fp32 = workspaceSize(batch: batch)
+        return layout.bf16 ? max(fp32, Kernels.gemmBF16Workspace(m: n, n: o, k: i),
+                                 Kernels.gemmBF16Workspace(m: n, n: i, k: o)) : fp32
+    }
     public var flopsPerSample: Int { 2 * inFeatures * outFeatures }
 
+    public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] {
+        guard layout.bf16 else { return makeState(chunks: chunks) }
+        return chunks.map { n in
+            .bf16(BF16Operands(weights: Buffer(count: outFeatures * inFeatures), input: Buffer(count: n * inFeatures),
+                               outputGrad: Buffer(count: n * outFeatures)))
+        }
+    }
+
     public func forward(_ ctx: OpContext) {
-        Kernels.gemm(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: ctx.x, b: ctx.values[0],
-                     beta: 0, c: ctx.y, workspace: ctx.workspace)
+        if case .bf16(let h) = ctx.state {
+            Kernels.toBF16(y: h.weights, x: ctx.values[0])
+            Kernels.toBF16(y: h.input, x: ctx.x)
+            Kernels.gemmBF16(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: h.input,
+                             b: h.weights, beta: 0, c: ctx.y, workspace: ctx.workspace)
+        } else {
+            Kernels.gemm(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: ctx.x,
+                         b: ctx.values[0], beta: 0, c: ctx.y, workspace: ctx.workspace)
+        }
         if hasBias { Kernels.addBias(y: ctx.y, b: ctx.values[1], n: ctx.n, k: outFeatures, hw: 1) }
     }
 
@@ -43,7 +65,12 @@ public final class Linear: Op {
         Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: ctx.n, a: ctx.dy, b: ctx.x,
                      beta: 1, c: ctx.grads[0], workspace: ctx.workspace)
         if hasBias { Kernels.biasBackward(db: ctx.grads[1], dy: ctx.dy, n: ctx.n, k: outFeatures, hw: 1) }
-        if ctx.needsInputGradient {
+        guard ctx.needsInputGradient else { return }
+        if case .bf16(let h) = ctx.state {
+            Kernels.toBF16(y: h.outputGrad, x: ctx.dy)
+            Kernels.gemmBF16(transA: false, transB: false, m: ctx.n, n: inFeatures, k: outFeatures, a: h.outputGrad,
+                             b: h.weights, beta: 1, c: ctx.dx, workspace: ctx.workspace)
+        } else {
             Kernels.gemm(transA: false, transB: false, m: ctx.n, n: inFeatures, k: outFeatures, a: ctx.dy,
                          b: ctx.values[0], beta: 1, c: ctx.dx, workspace: ctx.workspace)
         }

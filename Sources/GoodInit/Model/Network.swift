@@ -41,6 +41,8 @@ public final class Network {
     /// Entries of each op, in its paramSpecs order.
     public let opEntries: [[ParameterStore.Entry]]
     /// Which layouts plans made from now on use; `layouts` follows it.
+    /// The arithmetic of the blocked convolutions and the linear layers; FP32 everywhere else.
+    public var precision = Precision.fp32
     public var layoutPolicy = LayoutPolicy.auto { didSet { layouts = activationLayouts(layoutPolicy) } }
     /// The layout of each activation (Layout.swift).
     public private(set) var layouts: [ActivationLayout] = []

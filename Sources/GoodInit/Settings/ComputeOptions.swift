@@ -13,9 +13,13 @@ public struct ComputeOptions: Sendable, Equatable, DefaultedSettings {
     /// signal decays into subnormals (deep nets from N(0, 0.01²)) then keeps full speed, at the
     /// price of bits that differ from an IEEE run once a subnormal appears.
     public var flushSubnormals = false
+    /// bf16 operands in the blocked convolutions (PyTorch's CPU autocast); FP32 keeps the bits it had.
+    public var precision = Precision.fp32
     public init() {}
-    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto, flushSubnormals: Bool = false) {
+    public init(workers: Int = 1, threads: Int = 0, layout: LayoutPolicy = .auto, flushSubnormals: Bool = false,
+                precision: Precision = .fp32) {
         self.workers = workers; self.threads = threads; self.layout = layout; self.flushSubnormals = flushSubnormals
+        self.precision = precision
     }
 
     /// The most threads or workers accepted: far beyond that a run only thrashes (or libomp aborts).
@@ -57,10 +61,15 @@ extension ComputeOptions {
         @Flag(help: ArgumentHelp("Flush subnormal floats to zero (x86 FTZ + DAZ): full speed when a signal decays "
                                  + "into subnormals, but other bits than an IEEE run from then on."))
         public var flushSubnormals = ComputeOptions().flushSubnormals
+        @Option(help: .withDefault("Arithmetic of convolutions and linear layers: fp32, or bf16 operands with FP32 accumulation "
+                                   + "(PyTorch's CPU autocast); weights, BN, loss and the update stay FP32.",
+                                   ComputeOptions().precision.rawValue))
+        public var precision = ComputeOptions().precision
         public init() {}
 
         public var options: ComputeOptions {
-            ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals)
+            ComputeOptions(workers: workers, threads: threads, layout: layout, flushSubnormals: flushSubnormals,
+                           precision: precision)
         }
 
         /// Runs a command's work in the subnormal mode the flags ask for.
@@ -71,7 +80,18 @@ extension ComputeOptions {
 }
 
 /// The arithmetic of convolutions and linear layers: FP32, or bf16 operands with FP32 accumulation
-/// (PyTorch's CPU autocast). So far only `bench kernels` takes it.
+/// (PyTorch's CPU autocast). At bf16 the blocked convolutions' and the linear layers' forward and
+/// backward-data read bf16 copies of their input, weights and dy; their weight gradients, every other
+/// op, the master weights, the update, batch-norm statistics and the loss stay FP32 (so do
+/// convolutions on the plain layout: im2col has no bf16 path yet).
 public enum Precision: String, Codable, CaseIterable, Sendable, ExpressibleByArgument {
     case fp32, bf16
+
+    /// Said once at start where bf16 runs its widening path: correct, but not faster than FP32.
+    public static var widenNotice: String? {
+        BF16Variant.best == .widen
+            ? "note: this CPU has no AVX512-BF16 (or GOODINIT_ISA/GOODINIT_BF16 caps it): --precision bf16 runs "
+              + "the widening path (bf16 rounded, FP32 FMAs), the same bits but not faster than fp32"
+            : nil
+    }
 }

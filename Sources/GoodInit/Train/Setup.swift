@@ -47,6 +47,7 @@ public final class TrainingSetup {
                                                                  splits.train.width],
                                                  classes: splits.train.classes, text: modelText)
         net.layoutPolicy = compute.layout
+        net.precision = compute.precision
         guard net.classes == splits.train.classes else {
             let problem = "\(net.classes) outputs, but \(name) has \(splits.train.classes) classes"
             if case .file(let file) = model { throw DataError(file: file, problem: problem) }
