@@ -455,7 +455,19 @@ void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t 
 /// dx (N, ⌈C/16⌉, H, W, 16) float += conv_transpose(dy bf16, wh bf16); dx = … when accumulate is 0.
 void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,
                                           const ck_conv2d_shape *s, float *workspace);
-/// References in double on the same layouts: y = … (padding lanes zero), dx += ….
+/// Backward-weights in bf16, 3×3 / stride 1 / pad 1 with C a multiple of 16 only
+/// (ck_conv2d_blocked_bf16_weights_shape): dw (⌈K/16⌉, C/16, 3, 3, 16 c, 16 k) float += Σ over images
+/// and pixels of x·dyh (both bf16 blocked, as forward and backward-data read them); db (K; may be
+/// NULL) += Σ dy (FP32 dy), as the FP32 kernel sums it. The workspace holds x as pairs of
+/// neighbouring columns and dy as pairs of columns, VDPBF16PS's operands: each product pair sums the
+/// odd column first, pixels in row order, images in order.
+int ck_conv2d_blocked_bf16_weights_shape(const ck_conv2d_shape *s);
+ptrdiff_t ck_conv2d_blocked_bf16_weights_workspace_size(const ck_conv2d_shape *s);
+void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *dy, const uint16_t *dyh,
+                                             const uint16_t *x, const ck_conv2d_shape *s, float *workspace);
+/// References in double on the same layouts: y = … (padding lanes zero), dx += …, dw += ….
+void ck_ref_conv2d_blocked_bf16_backward_weights(float *dw, const uint16_t *dy, const uint16_t *x,
+                                                 const ck_conv2d_shape *s);
 void ck_ref_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b,
                                         const ck_conv2d_shape *s);
 void ck_ref_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w,

@@ -312,8 +312,11 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
         CK_TRACED_SHARE(tr, units, weights_share(dw, dy, x, s, kern, units, per_r));
     }
     CK_TRACE_CLOSE(tr);
-    if (!db) return;
-    const ptrdiff_t PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
+    if (db) ck_convb_bias_backward(db, dy, s);
+}
+
+void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s) {
+    const ptrdiff_t Kb = nblk(s->K), PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
     for (ptrdiff_t kb = 0; kb < Kb; kb++) // per image a partial sum, added in image order
         for (ptrdiff_t n = 0; n < s->N; n++) {
             float acc[CB] = {0};

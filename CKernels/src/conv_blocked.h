@@ -49,4 +49,7 @@ typedef struct {
 } ck_convb_kernels;
 
 extern const ck_convb_kernels ck_convb_kernels_avx2, ck_convb_kernels_avx512;
+// db (K) += Σ dy over images and pixels of blocked dy: per image a float partial sum, added in image
+// order (the FP32 and bf16 backward-weights both).
+void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s);
 #endif

@@ -188,6 +188,113 @@ void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const u
     ck_set_flush_subnormals(flushed);
 }
 
+// MARK: - Backward-weights (3×3 / stride 1 / pad 1): pairs of columns, VDPBF16PS's operands
+
+// Whole input blocks only: a first layer's few channels (padded to 16) keep the FP32 kernel, which skips the padding.
+int ck_conv2d_blocked_bf16_weights_shape(const ck_conv2d_shape *s) { return is_fast_shape(s) && s->C % CB == 0; }
+
+// Pairs per row of dy: ⌈Q/2⌉; columns per row of x pairs: W + 2 (one off the image on each side).
+static inline ptrdiff_t qpairs(const ck_conv2d_shape *s) { return ck_ceil_div(ck_conv2d_out_w(s), 2); }
+
+static ptrdiff_t xpairs_size(const ck_conv2d_shape *s) { return s->N * nblk(s->C) * s->H * (s->W + 2) * CB * 2; }
+static ptrdiff_t dypairs_size(const ck_conv2d_shape *s) {
+    return s->N * nblk(s->K) * ck_conv2d_out_h(s) * qpairs(s) * CB * 2;
+}
+
+ptrdiff_t ck_conv2d_blocked_bf16_weights_workspace_size(const ck_conv2d_shape *s) {
+    return ck_ceil_div(xpairs_size(s) + dypairs_size(s), 2) + 16; // in floats; + 16: the dy pairs 64-byte aligned
+}
+
+// 16 pairs (a[i], b[i]) as 32-bit words, a in the low half (VDPBF16PS's even element); NULL is zeros.
+static inline void pair16(uint32_t *restrict d, const uint16_t *a, const uint16_t *b) {
+    for (ptrdiff_t i = 0; i < CB; i++) d[i] = (a ? a[i] : 0u) | (b ? (uint32_t)b[i] << 16 : 0u);
+}
+
+// xp (N, Cb, H, W + 2, 16) pairs: column j = (x[j − 1], x[j]) per channel, zero off the image.
+static void pack_x_pairs(uint32_t *restrict xp, const uint16_t *restrict x, const ck_conv2d_shape *s) {
+    const ptrdiff_t rows = s->N * nblk(s->C) * s->H, W = s->W;
+    CK_PARALLEL_FOR(row, rows, rows * W * CB >= CK_PAR_MIN_ELEMS,
+        const uint16_t *xr = x + row * W * CB;
+        uint32_t *d = xp + row * (W + 2) * CB;
+        for (ptrdiff_t j = 0; j < W + 2; j++)
+            pair16(d + j * CB, j >= 1 && j <= W ? xr + (j - 1) * CB : NULL, j < W ? xr + j * CB : NULL);
+    );
+}
+
+// dyp (N, Kb, P, Qp, 16) pairs: (dy[2·qp], dy[2·qp + 1]) per channel, zero past Q.
+static void pack_dy_pairs(uint32_t *restrict dyp, const uint16_t *restrict dy, const ck_conv2d_shape *s) {
+    const ptrdiff_t rows = s->N * nblk(s->K) * ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Qp = qpairs(s);
+    CK_PARALLEL_FOR(row, rows, rows * Q * CB >= CK_PAR_MIN_ELEMS,
+        const uint16_t *dr = dy + row * Q * CB;
+        uint32_t *d = dyp + row * Qp * CB;
+        for (ptrdiff_t qp = 0; qp < Qp; qp++)
+            pair16(d + qp * CB, dr + 2 * qp * CB, 2 * qp + 1 < Q ? dr + (2 * qp + 1) * CB : NULL);
+    );
+}
+
+// The widening unit: VDPBF16PS's order lane by lane (odd column first), zeros included.
+static void widen_wunit(const ck_convb16_wunit *a) {
+    float acc[CB][CB];
+    memcpy(acc, a->dw, sizeof acc);
+    for (ptrdiff_t p = 0; p < a->P; p++) {
+        const ptrdiff_t h = p + a->r - 1;
+        if (h < 0 || h >= a->H) continue;
+        const uint16_t *xrow = a->xp + (h * (a->W + 2) + a->s) * CB * 2, *drow = a->dyp + p * a->Qp * CB * 2;
+        for (ptrdiff_t qp = 0; qp < a->Qp; qp++) {
+            const uint16_t *xc = xrow + 2 * qp * CB * 2, *dv = drow + qp * CB * 2;
+            for (ptrdiff_t c = 0; c < CB; c++) {
+                const float x0 = widen(xc[2 * c]), x1 = widen(xc[2 * c + 1]);
+                for (ptrdiff_t k = 0; k < CB; k++) acc[c][k] = fmaf(x1, widen(dv[2 * k + 1]), acc[c][k]);
+                for (ptrdiff_t k = 0; k < CB; k++) acc[c][k] = fmaf(x0, widen(dv[2 * k]), acc[c][k]);
+            }
+        }
+    }
+    memcpy(a->dw, acc, sizeof acc);
+}
+
+// Units (kb, cb, tap) shared by ck_share, images outermost: each unit sums the images in order.
+static void bf16_weights_share(float *dw, const uint16_t *xp, const uint16_t *dyp, const ck_conv2d_shape *s,
+                               ptrdiff_t units, int fast) {
+    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Qp = qpairs(s);
+    const ptrdiff_t xim = s->H * (s->W + 2) * CB * 2, dyim = P * Qp * CB * 2;
+    ptrdiff_t lo, hi;
+    ck_note_team();
+    ck_share(units, &lo, &hi);
+    for (ptrdiff_t n = 0; n < s->N; n++)
+        for (ptrdiff_t u = lo; u < hi; u++) {
+            const ptrdiff_t kb = u / (Cb * 9), cb = u / 9 % Cb, tap = u % 9;
+            const ck_convb16_wunit wu = {dw + u * CB2, xp + (n * Cb + cb) * xim, dyp + (n * Kb + kb) * dyim,
+                                         s->H, s->W, P, Qp, tap / 3, tap % 3};
+            if (fast) ck_convb16_wunit_avx512(&wu);
+            else widen_wunit(&wu);
+        }
+}
+
+void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *dy, const uint16_t *dyh,
+                                             const uint16_t *x, const ck_conv2d_shape *s, float *workspace) {
+    if (!ck_conv2d_blocked_bf16_weights_shape(s)) return; // the Swift wrapper refuses other shapes first
+    const int flushed = ck_get_flush_subnormals();
+    ck_set_flush_subnormals(1);
+    uint16_t *xp = (uint16_t *)workspace;
+    uint16_t *dyp = (uint16_t *)(((uintptr_t)(xp + xpairs_size(s)) + 63) & ~(uintptr_t)63);
+    pack_x_pairs((uint32_t *)xp, x, s);
+    pack_dy_pairs((uint32_t *)dyp, dyh, s);
+    const ptrdiff_t units = nblk(s->K) * nblk(s->C) * 9;
+    const int fast = ck_bf16_isa() == CK_BF16_AVX512, worth = worth_threads(s, units);
+    if (ck_go_parallel(worth)) {
+        const unsigned mode = ck_fp_mode();
+#pragma omp parallel
+        {
+            ck_fp_adopt(mode);
+            bf16_weights_share(dw, xp, dyp, s, units, fast);
+        }
+    } else {
+        bf16_weights_share(dw, xp, dyp, s, units, fast);
+    }
+    ck_set_flush_subnormals(flushed);
+    if (db) ck_convb_bias_backward(db, dy, s);
+}
+
 // MARK: - References: the definition on widened values, in double, on the blocked layouts
 
 static inline double xval(const uint16_t *x, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t n, ptrdiff_t c,
@@ -237,6 +344,26 @@ void ck_ref_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, con
                                        wval(w, s, k, c, r, t);
                             }
                     float *d = dx + (((n * Cb + c / CB) * s->H + h) * s->W + ww) * CB + c % CB;
+                    *d = (float)((double)*d + acc);
+                }
+}
+
+void ck_ref_conv2d_blocked_bf16_backward_weights(float *dw, const uint16_t *dy, const uint16_t *x,
+                                                 const ck_conv2d_shape *s) {
+    const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Cb = nblk(s->C);
+    for (ptrdiff_t k = 0; k < s->K; k++)
+        for (ptrdiff_t c = 0; c < s->C; c++)
+            for (ptrdiff_t r = 0; r < s->R; r++)
+                for (ptrdiff_t t = 0; t < s->S; t++) {
+                    double acc = 0.0;
+                    for (ptrdiff_t n = 0; n < s->N; n++)
+                        for (ptrdiff_t p = 0; p < P; p++)
+                            for (ptrdiff_t q = 0; q < Q; q++) {
+                                const ptrdiff_t h = p * s->stride - s->pad + r, ww = q * s->stride - s->pad + t;
+                                if (h < 0 || h >= s->H || ww < 0 || ww >= s->W) continue;
+                                acc += xval(x, s->C, s->H, s->W, n, c, h, ww) * xval(dy, s->K, P, Q, n, k, p, q);
+                            }
+                    float *d = dw + ((((k / CB) * Cb + c / CB) * s->R + r) * s->S + t) * CB2 + (c % CB) * CB + k % CB;
                     *d = (float)((double)*d + acc);
                 }
 }

@@ -83,7 +83,33 @@ void ck_convb16_row_avx512(const ck_convb16_row *a) {
         table[q1 - q0](a, q0);
     }
 }
+
+// Backward-weights unit: 16 accumulators (one per input channel, 16 k lanes); per column pair one dy
+// vector and 16 broadcast x pairs, each dot product two FMAs in VDPBF16PS's order.
+void ck_convb16_wunit_avx512(const ck_convb16_wunit *a) {
+    __m512 acc[CB];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < CB; c++) acc[c] = _mm512_loadu_ps(a->dw + c * CB);
+    for (ptrdiff_t p = 0; p < a->P; p++) {
+        const ptrdiff_t h = p + a->r - 1;
+        if (h < 0 || h >= a->H) continue;
+        const uint16_t *xrow = a->xp + (h * (a->W + 2) + a->s) * CB * 2, *drow = a->dyp + p * a->Qp * CB * 2;
+        for (ptrdiff_t qp = 0; qp < a->Qp; qp++) {
+            const __m512bh dv = (__m512bh)_mm512_loadu_si512((const void *)(drow + qp * CB * 2));
+            const uint16_t *xc = xrow + 2 * qp * CB * 2;
+#pragma clang loop unroll(full)
+            for (int c = 0; c < CB; c++) {
+                uint32_t pair;
+                memcpy(&pair, xc + 2 * c, 4);
+                acc[c] = _mm512_dpbf16_ps(acc[c], (__m512bh)_mm512_set1_epi32((int)pair), dv);
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int c = 0; c < CB; c++) _mm512_storeu_ps(a->dw + c * CB, acc[c]);
+}
 #pragma clang attribute pop
 #else
 void ck_convb16_row_avx512(const ck_convb16_row *a) { (void)a; }
+void ck_convb16_wunit_avx512(const ck_convb16_wunit *a) { (void)a; }
 #endif

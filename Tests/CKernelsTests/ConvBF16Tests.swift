@@ -1,8 +1,9 @@
 import CKernels
 import Testing
 
-/// The blocked bf16 convolution (forward, backward-data) against its double references, across the
-/// bf16 variants and thread counts. Data are drawn in NCHW, blocked, then rounded to bf16.
+/// The blocked bf16 convolution (forward, backward-data, backward-weights where the shape has it)
+/// against its double references, across the bf16 variants and thread counts. Data are drawn in NCHW,
+/// blocked, then rounded to bf16.
 @Suite("Blocked convolution in bf16") struct ConvBF16Tests {
     static let shapes = ConvBlockedTests.shapes
 
@@ -31,39 +32,51 @@ import Testing
 
         var yBlocked: Int { ck_blocked_size(s.N, s.K, P, Q) }
         var xBlocked: Int { ck_blocked_size(s.N, s.C, s.H, s.W) }
+        var hasWeights: Bool { withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_weights_shape($0) != 0 } }
 
-        /// (y, dx) of the kernels on `v`; dx starts at 0.5 and accumulates.
-        func run(_ v: (isa: Int32, bf16: Int32)) -> ([Float], [Float]) {
+        /// (y, dx, dw) of the kernels on `v`; dx and dw start at 0.5 and accumulate (dw empty where the
+        /// shape has no bf16 backward-weights).
+        func run(_ v: (isa: Int32, bf16: Int32)) -> ([Float], [Float], [Float]) {
             let y = Buf(yBlocked, fill: .nan), dx = Buf(xBlocked, fill: 0.5)
-            let ws = Buf(withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_workspace_size($0) })
+            let dw = Buf(hasWeights ? ck_blocked_weights_size(s.K, s.C, s.R, s.S) : 0, fill: 0.5)
+            let ws = Buf(withUnsafePointer(to: s) {
+                max(ck_conv2d_blocked_bf16_workspace_size($0), ck_conv2d_blocked_bf16_weights_workspace_size($0))
+            })
             withBF16Variant(v) {
                 withUnsafePointer(to: s) { sp in
                     ck_conv2d_blocked_bf16_forward(y.p, x, w, Buf(b).p, sp, ws.p)
                     ck_conv2d_blocked_bf16_backward_data(dx.p, dy, w, 1, sp, ws.p)
+                    if hasWeights { ck_conv2d_blocked_bf16_backward_weights(dw.p, nil, nil, dy, x, sp, ws.p) }
                 }
             }
-            return (y.array, dx.array)
+            return (y.array, dx.array, dw.array)
         }
 
-        func reference() -> ([Float], [Float]) {
+        func reference() -> ([Float], [Float], [Float]) {
             let y = Buf(yBlocked, fill: .nan), dx = Buf(xBlocked, fill: 0.5)
+            let dw = Buf(hasWeights ? ck_blocked_weights_size(s.K, s.C, s.R, s.S) : 0, fill: 0.5)
             withUnsafePointer(to: s) { sp in
                 ck_ref_conv2d_blocked_bf16_forward(y.p, x, w, Buf(b).p, sp)
                 ck_ref_conv2d_blocked_bf16_backward_data(dx.p, dy, w, sp)
+                if hasWeights { ck_ref_conv2d_blocked_bf16_backward_weights(dw.p, dy, x, sp) }
             }
-            return (y.array, dx.array)
+            return (y.array, dx.array, dw.array)
         }
     }
 
-    @Test("small integers: forward and backward-data exact on every shape and variant", arguments: bf16Variants)
+    @Test("small integers: all three passes exact on every shape and variant", arguments: bf16Variants)
     func exactIntegers(v: (isa: Int32, bf16: Int32)) {
         var rng = TestRNG(21)
+        var weightShapes = 0
         for s in Self.shapes {
             let c = Case(s, &rng, integers: true)
-            let (y, dx) = c.run(v), (yr, dxr) = c.reference()
+            let (y, dx, dw) = c.run(v), (yr, dxr, dwr) = c.reference()
             expectBitwise(y, yr, "conv bf16 forward \(variantName(v)) \(s)")
             expectBitwise(dx, dxr, "conv bf16 backward-data \(variantName(v)) \(s)")
+            expectBitwise(dw, dwr, "conv bf16 backward-weights \(variantName(v)) \(s)")
+            if c.hasWeights { weightShapes += 1 }
         }
+        #expect(weightShapes >= 3, "the shapes should exercise backward-weights")
     }
 
     @Test("random inputs within rtol 1e-4 / atol 1e-5 of the double reference", arguments: bf16Variants)
@@ -71,9 +84,10 @@ import Testing
         var rng = TestRNG(22)
         for s in Self.shapes {
             let c = Case(s, &rng, integers: false)
-            let (y, dx) = c.run(v), (yr, dxr) = c.reference()
+            let (y, dx, dw) = c.run(v), (yr, dxr, dwr) = c.reference()
             expectClose(y, yr, "conv bf16 forward random \(variantName(v)) \(s)")
             expectClose(dx, dxr, "conv bf16 backward-data random \(variantName(v)) \(s)")
+            expectClose(dw, dwr, "conv bf16 backward-weights random \(variantName(v)) \(s)")
         }
     }
 
@@ -84,14 +98,15 @@ import Testing
             let c = Case(s, &rng, integers: false)
             let first = c.run(bf16Variants[0])
             for v in bf16Variants.dropFirst() {
-                let (y, dx) = c.run(v)
+                let (y, dx, dw) = c.run(v)
                 expectBitwise(y, first.0, "forward \(variantName(v)) vs \(variantName(bf16Variants[0])) \(s)")
                 expectBitwise(dx, first.1, "backward-data \(variantName(v)) vs \(variantName(bf16Variants[0])) \(s)")
+                expectBitwise(dw, first.2, "backward-weights \(variantName(v)) vs \(variantName(bf16Variants[0])) \(s)")
             }
         }
         let big = Case(.init(N: 4, C: 32, H: 14, W: 14, K: 48, R: 3, S: 3, stride: 1, pad: 1), &rng, integers: false)
         for v in bf16Variants {
-            expectSameForThreadCounts("conv bf16 \(variantName(v))") { let (y, dx) = big.run(v); return y + dx }
+            expectSameForThreadCounts("conv bf16 \(variantName(v))") { let (y, dx, dw) = big.run(v); return y + dx + dw }
         }
     }
 }

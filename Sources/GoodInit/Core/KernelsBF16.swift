@@ -98,6 +98,32 @@ extension Kernels {
         }
     }
 
+    /// Backward-weights in bf16 runs 3×3 / stride 1 / pad 1 convolutions of whole input blocks; the
+    /// others (first layers, strided) keep the FP32 kernel.
+    static func convBF16HasBackwardWeights(_ s: ck_conv2d_shape) -> Bool {
+        withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_weights_shape($0) != 0 }
+    }
+    static func convBF16WeightsWorkspace(_ s: ck_conv2d_shape) -> Int {
+        _ = counts("convBF16WeightsWorkspace", s, .blocked)
+        return withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_weights_workspace_size($0) }
+    }
+
+    /// dw (blocked FP32) += Σ x·dyh over images and pixels (bf16 operands); db += Σ dy (FP32).
+    static func convBF16BackwardWeights(dw: Tensor, db: Tensor?, dy: Tensor, dyh: Buffer<UInt16>,
+                                        x: Buffer<UInt16>, shape s: ck_conv2d_shape, workspace: Tensor) {
+        let n = counts("convBF16BackwardWeights", s, .blocked)
+        precondition(convBF16HasBackwardWeights(s), "convBF16BackwardWeights: 3×3 / stride 1 / pad 1, C % 16 == 0")
+        check("convBF16BackwardWeights", "dw", dw.count, n.w)
+        if let db { check("convBF16BackwardWeights", "db", db.count, s.K) }
+        check("convBF16BackwardWeights", "dy", dy.count, n.y)
+        check("convBF16BackwardWeights", "dyh", dyh.count, n.y)
+        check("convBF16BackwardWeights", "x", x.count, n.x)
+        check("convBF16BackwardWeights", "workspace", workspace.count, convBF16WeightsWorkspace(s))
+        withPointers(shape: s, dw, db, dy, dyh, x, workspace) { sp, DW, DB, DY, DYH, X, WS in
+            ck_conv2d_blocked_bf16_backward_weights(DW, DB, DY, DYH, X, sp, WS)
+        }
+    }
+
     // MARK: peak
     /// FLOPs of `iters` rounds of bf16 dot-product chains on `threads` threads (0 if unsupported).
     static func bf16PeakProbe(_ variant: BF16Variant, threads: Int, iters: Int64) -> Double {

@@ -3,7 +3,8 @@
 // channel-blocked layout (Layout.swift) when the plan runs it; the output's layout picks the path.
 // The weights stay (K, C, R, S) in the parameters (initializers, LSUV, checkpoints); the blocked
 // path converts them each step, and a plain input with them. At bf16 (layout.bf16, blocked only)
-// forward and backward-data read bf16 copies of x, w and dy; the weight gradient stays FP32.
+// forward, backward-data and (3×3 / stride 1 / pad 1, whole input blocks) backward-weights read bf16
+// copies of x, w and dy.
 import CKernels
 
 public final class Conv2d: Op {
@@ -55,7 +56,10 @@ public final class Conv2d: Op {
     public func workspaceSize(batch: Int) -> Int { workspaceSize(batch: batch, layout: .plain) }
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {
         let fp32 = Kernels.convWorkspace(shape(batch), layout: layout.output)
-        return runsBF16(layout) ? max(fp32, Kernels.convBF16Workspace(shape(batch))) : fp32
+        guard runsBF16(layout) else { return fp32 }
+        let s = shape(batch)
+        return max(fp32, Kernels.convBF16Workspace(s),
+                   Kernels.convBF16HasBackwardWeights(s) ? Kernels.convBF16WeightsWorkspace(s) : 0)
     }
 
     private func runsBF16(_ layout: OpLayout) -> Bool { layout.bf16 && layout.output == .blocked }
@@ -121,11 +125,17 @@ public final class Conv2d: Op {
         // blocked: dw goes through blocked weights; a plain input's dx through a blocked buffer, then a plain one
         let st = ctx.state.convBlocked
         st.weightGrad.fill(0)
-        Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: ctx.dy, x: st.input ?? ctx.x,
-                                    shape: s, workspace: ctx.workspace)
+        // dy in bf16 once, for backward-weights and backward-data
+        if let h = st.bf16 { Kernels.toBF16(y: h.outputGrad, x: ctx.dy) }
+        if let h = st.bf16, Kernels.convBF16HasBackwardWeights(s) {
+            Kernels.convBF16BackwardWeights(dw: st.weightGrad, db: db, dy: ctx.dy, dyh: h.outputGrad, x: h.input,
+                                            shape: s, workspace: ctx.workspace)
+        } else {
+            Kernels.convBackwardWeights(layout: .blocked, dw: st.weightGrad, db: db, dy: ctx.dy,
+                                        x: st.input ?? ctx.x, shape: s, workspace: ctx.workspace)
+        }
         Kernels.accumulateBlockedWeights(ctx.grads[0], from: st.weightGrad, k: s.K, c: s.C, r: s.R, s: s.S)
         guard ctx.needsInputGradient else { return }
-        if let h = st.bf16 { Kernels.toBF16(y: h.outputGrad, x: ctx.dy) }
         if let dxb = st.inputGrad, let plain = st.plainGrad {
             dxb.fill(0)
             backwardData(ctx, dx: dxb, accumulate: true, state: st, shape: s)
