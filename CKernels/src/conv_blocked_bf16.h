@@ -27,7 +27,8 @@ void ck_convb16_row_avx512(const ck_convb16_row *a);
 // (those with h = p + r − 1 on the image) and column pairs qp of xp[h][2·qp + s] times dyp[p][qp].
 typedef struct {
     float *dw;            // (16 c, 16 k)
-    const uint16_t *xp;   // image n, block cb: (H, W + 2, 16 c, 2); column j holds (x[j − 1], x[j]), zero off the image
+    const uint16_t *xp;   // image n, block cb: (H, W + 2, 16 c, 2); column j holds (x[j − 1], x[j]),
+                          // zero off the image
     const uint16_t *dyp;  // image n, block kb: (P, Qp, 16 k, 2): (dy[2·qp], dy[2·qp + 1]), zero past Q
     ptrdiff_t H, W, P, Qp, r, s;
 } ck_convb16_wunit;

@@ -351,7 +351,7 @@ struct BenchTrain: ParsableCommand {
                                        speedup, eff, p.inferenceImgPerS))
                     }
                     if profile && w == 1 && !json {
-                        StepProfileReport.run(plan, optimizer: opt, steps: steps, threads: t)
+                        StepProfileReport.run(plan, optimizer: opt, steps: steps, threads: t, precision: precision)
                     }
                 } }
             }

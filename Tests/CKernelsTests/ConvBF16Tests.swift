@@ -106,7 +106,10 @@ import Testing
         }
         let big = Case(.init(N: 4, C: 32, H: 14, W: 14, K: 48, R: 3, S: 3, stride: 1, pad: 1), &rng, integers: false)
         for v in bf16Variants {
-            expectSameForThreadCounts("conv bf16 \(variantName(v))") { let (y, dx, dw) = big.run(v); return y + dx + dw }
+            expectSameForThreadCounts("conv bf16 \(variantName(v))") {
+                let (y, dx, dw) = big.run(v)
+                return y + dx + dw
+            }
         }
     }
 }

@@ -36,7 +36,8 @@ import Testing
         // experiments take the data as loaded (loop.data is normalized already)
         let raw = try DataSets.load(c.data, seed: c.loop.seed)
         let (r, _) = try Experiments.train("run", e, data: raw, log: { _ in })
-        #expect(r.finalLoss == s.finalTrainLoss && r.finalLossDefinition == .lastEpochMean, "\(r.finalLoss) vs \(s.finalTrainLoss), \(r.steps) steps")
+        #expect(r.finalLoss == s.finalTrainLoss && r.finalLossDefinition == .lastEpochMean,
+                "\(r.finalLoss) vs \(s.finalTrainLoss), \(r.steps) steps")
     }
 
     @Test("a report says its loss criterion only for results that record the new definition")

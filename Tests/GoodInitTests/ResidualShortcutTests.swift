@@ -24,14 +24,17 @@ import Testing
                                             .globalAvgPool, .linear(out: 3)]),
     ]
 
-    func makePlan(_ i: Int, layout: LayoutPolicy = .auto, workers: Int = 2, threads: Int = 1) throws -> (Network, Plan) {
+    func makePlan(_ i: Int, layout: LayoutPolicy = .auto, workers: Int = 2,
+                  threads: Int = 1) throws -> (Network, Plan) {
         let (name, input, layers) = Self.nets[i]
         let net = try Network(name: name, input: input, layers: layers)
         net.layoutPolicy = layout
         net.initialize(.xavierNormal, seed: 7)
         for e in net.params.entries {
             let t = net.params.view(e, in: net.params.values)
-            if e.spec.role == .bias || e.spec.role == .bnBeta { for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 } }
+            if e.spec.role == .bias || e.spec.role == .bnBeta {
+                for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 }
+            }
             if e.spec.role == .bnGamma { for k in 0..<t.count { t[k] = 1 + 0.2 * Float(k % 2) } }
         }
         let batch = 6, size = input.reduce(1, *)
@@ -151,7 +154,8 @@ import Testing
                 == "r.yaml: layers[1].residual.layer: unknown key (allowed: layers, shortcut)")
         #expect(refusal("  - residual: {shortcut: conv, layers: \(block)}\n")
                 == "r.yaml: layers[1].residual.shortcut: expected one of identity, pad, projection, got conv")
-        #expect(refusal("  - residual: {shortcut: pad}\n") == "r.yaml: layers[1].residual.layers: expected a list of layers")
+        #expect(refusal("  - residual: {shortcut: pad}\n")
+                == "r.yaml: layers[1].residual.layers: expected a list of layers")
     }
 }
 
@@ -176,7 +180,8 @@ import Testing
                                                   layers: Presets.cifarResNet(blocks: 3, shortcut: .projection))
             .parameterCount
         #expect(ours == twins)
-        #expect((265_000...275_000).contains(ours["resnet20"] ?? 0) && (845_000...855_000).contains(ours["resnet56"] ?? 0))
+        #expect((265_000...275_000).contains(ours["resnet20"] ?? 0)
+                && (845_000...855_000).contains(ours["resnet56"] ?? 0))
         let r20 = try Presets.network(.resnet20)
         #expect(r20.ops.filter { $0 is Conv2d }.count == 19 && r20.ops.filter { $0 is Linear }.count == 1)
         #expect(r20.ops.compactMap { $0 as? ResidualAdd }.filter { $0.stride == 2 }.count == 2)

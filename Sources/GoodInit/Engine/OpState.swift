@@ -92,7 +92,8 @@ public struct ConvBlockedState {
 }
 
 /// The bf16 copies an op reads at --precision bf16, rounded each step from the FP32 values: a blocked
-/// convolution's wh (⌈K/16⌉, ⌈C/16⌉, R, S, 8, 16, 2), xh (n, ⌈C/16⌉, H, W, 16), dyh (n, ⌈K/16⌉, P, Q, 16);
+/// convolution's wh (⌈K/16⌉, ⌈C/16⌉, R, S, 8, 16, 2), xh (n, ⌈C/16⌉, H, W, 16),
+/// dyh (n, ⌈K/16⌉, P, Q, 16);
 /// a linear layer's wh (out, in), xh (n, in), dyh (n, out).
 public struct BF16Operands {
     let weights, input, outputGrad: Buffer<UInt16>

@@ -287,6 +287,11 @@ public enum Experiments {
             testRows += "| \(r.name) | \(r.epochAccuracies.map { percent($0) }.joined(separator: ", ")) |\n"
         }
         var md = "# Experiment \(title)\n\n\(content.intro)\n\n"
+        if o.precision == .bf16 {
+            md += "Precision: bf16. Convolutions and linear layers read bf16 operands and accumulate in FP32 "
+                + "(`--precision bf16`, as PyTorch's CPU autocast); weights, batch norm, the loss and the update stay "
+                + "FP32.\n\n"
+        }
         // said only where the figures are of this definition: --render keeps older reports as they were
         if !results.isEmpty, results.allSatisfy({ $0.finalLossDefinition == .lastEpochMean }) {
             md += "Final train loss: the last epoch's mean cross-entropy over its samples (summary.json's "

@@ -11,7 +11,10 @@ public final class MetricsFile: TrainingSink {
     /// Opens `path` for appending (a resumed run continues its file); `truncate` starts it afresh.
     public init(path: String, truncate: Bool) throws {
         let fm = FileManager.default
-        if truncate || !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: nil) }
+        // checked: a truncation that failed would append this run's records to the old ones
+        if truncate || !fm.fileExists(atPath: path), !fm.createFile(atPath: path, contents: nil) {
+            throw DataError(file: path, problem: "cannot create")
+        }
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw DataError(file: path, problem: "cannot open for writing")
         }

@@ -60,7 +60,9 @@ public enum Presets {
     /// blocks (conv-BN-ReLU-conv-BN, add, ReLU) at 16/32/64 channels, each later stage opening with
     /// stride 2, global average pooling, FC; 6n+2 layers. Option A shortcuts, as the paper's CIFAR nets.
     static func cifarResNet(blocks n: Int, shortcut: Shortcut = .pad) -> [LayerSpec] {
-        func conv(_ c: Int, stride: Int = 1) -> LayerSpec { .conv(out: c, kernel: 3, stride: stride, padding: 1, bias: false) }
+        func conv(_ c: Int, stride: Int = 1) -> LayerSpec {
+            .conv(out: c, kernel: 3, stride: stride, padding: 1, bias: false)
+        }
         var l: [LayerSpec] = [conv(16), .batchNorm, .relu]
         for (stage, c) in [16, 32, 64].enumerated() {
             for b in 0..<n {
@@ -167,7 +169,8 @@ public enum Presets {
         let p = make(preset, activation: activation)
         guard p.input != input, let own = try? network(preset, activation: activation) else { return nil }
         let shape = { (s: [Int]) in s.map(String.init).joined(separator: "×") }
-        return "\(p.name) adapted from its \(shape(p.input)) input (\(own.parameterCount) parameters there) to \(shape(input))"
+        return "\(p.name) adapted from its \(shape(p.input)) input (\(own.parameterCount) parameters there) to "
+            + shape(input)
     }
 
     /// The network of a preset, adapted to a data set's input shape and, given `classes`, to its

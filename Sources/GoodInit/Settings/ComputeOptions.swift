@@ -61,8 +61,9 @@ extension ComputeOptions {
         @Flag(help: ArgumentHelp("Flush subnormal floats to zero (x86 FTZ + DAZ): full speed when a signal decays "
                                  + "into subnormals, but other bits than an IEEE run from then on."))
         public var flushSubnormals = ComputeOptions().flushSubnormals
-        @Option(help: .withDefault("Arithmetic of convolutions and linear layers: fp32, or bf16 operands with FP32 accumulation "
-                                   + "(PyTorch's CPU autocast); weights, BN, loss and the update stay FP32.",
+        @Option(help: .withDefault("Arithmetic of convolutions and linear layers: fp32, or bf16 operands with "
+                                   + "FP32 accumulation (PyTorch's CPU autocast); weights, BN, loss and the update "
+                                   + "stay FP32.",
                                    ComputeOptions().precision.rawValue))
         public var precision = ComputeOptions().precision
         public init() {}
