@@ -54,6 +54,35 @@ import Testing
                     grads: plan.net.params.grad.array)
     }
 
+    @Test("--zero-init-residual: each branch's last BN gets γ = 0, so every block starts as its shortcut")
+    func zeroInitResidual() throws {
+        let r20 = try Presets.network(.resnet20)
+        #expect(r20.residualBranchNorms.count == 9 && r20.residualBranchNorms.allSatisfy { r20.ops[$0] is BatchNorm })
+        #expect(try Presets.network(.cnnSmall).zeroResidualGammas() == 0)
+        for (name, input, layers) in Self.nets {
+            let net = try Network(name: name, input: input, layers: layers)
+            net.initialize(.xavierNormal, seed: 7)
+            let adds = net.ops.indices.filter { net.ops[$0] is ResidualAdd }
+            #expect(net.zeroResidualGammas() == adds.count, "\(name)")
+            let zeroGammas = net.params.entries.filter {
+                $0.spec.role == .bnGamma && net.params.view($0, in: net.params.values).array.allSatisfy { $0 == 0 }
+            }
+            #expect(zeroGammas.map(\.op) == net.residualBranchNorms.sorted(), "\(name)")
+            let plan = Plan(net: net, chunking: .whole(4), workers: 1, threads: 1)
+            plan.setInput(images: testImages(4 * input.reduce(1, *), seed: 13), labels: [0, 1, 2, 0],
+                          indices: Array(0..<4)[...])
+            plan.forward(training: true, seed: 5)
+            for i in adds {
+                let add = try #require(net.ops[i] as? ResidualAdd)
+                let projected = net.ops[i - 3] is SkipRoute
+                // the branch's output (β = 0, γ = 0) is zero; with a projection the block is its shortcut
+                let branch = plan.activation(projected ? add.source : i, chunk: 0).array
+                #expect(branch.allSatisfy { $0 == 0 }, "\(name) \(add.name)")
+                if projected { #expect(plan.activation(i + 1, chunk: 0).array == plan.activation(i, chunk: 0).array) }
+            }
+        }
+    }
+
     @Test("the shortcuts' shapes and ops: option A has no parameters, option B a 1×1 strided conv and a BN")
     func structure() throws {
         let pad = try Network(name: "a", input: Self.nets[2].1, layers: Self.nets[2].2)

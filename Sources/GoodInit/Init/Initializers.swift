@@ -157,3 +157,30 @@ extension Network {
         for op in ops { if let bn = op as? BatchNorm { bn.runningMean.fill(0); bn.runningVar.fill(1) } }
     }
 }
+
+extension Network {
+    /// The batch norm whose γ `--zero-init-residual` zeroes in each residual block: the last op of
+    /// the branch, or the last batch norm before it within the branch (op indices).
+    public var residualBranchNorms: [Int] {
+        ops.indices.compactMap { i -> Int? in
+            guard let add = ops[i] as? ResidualAdd else { return nil }
+            // a projection's add reads the branch as its skip: the branch ends at op add.source − 1,
+            // and begins after the block input (the SkipRoute's source)
+            let projected = i >= 3 && ops[i - 3] is SkipRoute
+            let last = projected ? add.source - 1 : i - 1
+            let first = projected ? (ops[i - 3] as! SkipRoute).source : add.source
+            return stride(from: last, through: first, by: -1).first { ops[$0] is BatchNorm }
+        }
+    }
+
+    /// torchvision's `zero_init_residual` (Goyal et al. 2017): γ = 0 in each residual branch's last
+    /// batch norm, so every block starts as its shortcut. Returns how many were zeroed.
+    @discardableResult
+    public func zeroResidualGammas() -> Int {
+        let norms = Set(residualBranchNorms)
+        for e in params.entries where norms.contains(e.op) && e.spec.role == .bnGamma {
+            params.view(e, in: params.values).fill(0)
+        }
+        return norms.count
+    }
+}

@@ -5,6 +5,8 @@ public struct InitOptions: Sendable, Equatable, DefaultedSettings {
     public var initializer: Initializer = .lsuv
     public var lsuv = LSUVOptions()
     public var rbm = RBMOptions()
+    /// γ = 0 in each residual branch's last batch norm, after the initializer (and LSUV).
+    public var zeroInitResidual = false
     public init() {}
     public init(_ initializer: Initializer) { self.initializer = initializer }
 
@@ -51,6 +53,9 @@ extension InitOptions {
                 help: .withDefault("RBM pre-training: training samples used.", defaults.rbm.samples),
                 transform: Parse.positiveInt)
         public var rbmSamples = defaults.rbm.samples
+        @Flag(help: ArgumentHelp("Zero the γ of each residual branch's last batch norm after initializing "
+                                 + "(torchvision's zero_init_residual): every block starts as its shortcut."))
+        public var zeroInitResidual = defaults.zeroInitResidual
         public init() {}
 
         public var options: InitOptions {
@@ -58,6 +63,7 @@ extension InitOptions {
             i.lsuv.tolVar = lsuvTol; i.lsuv.maxTries = lsuvMaxTries; i.lsuv.batchSize = lsuvBatch
             i.lsuv.zeroMean = lsuvZeroMean
             i.rbm.epochs = rbmEpochs; i.rbm.learningRate = Float(rbmLr); i.rbm.samples = rbmSamples
+            i.zeroInitResidual = zeroInitResidual
             return i
         }
     }

@@ -106,9 +106,24 @@ public final class TrainingSetup {
         }
     }
 
-    /// Initializes the weights (LSUV and RBM pre-training included); returns LSUV's report if it ran.
+    /// Initializes the weights (LSUV and RBM pre-training included, then --zero-init-residual);
+    /// returns LSUV's report if it ran.
     public func initialize(_ o: InitOptions, seed: UInt64,
                            log: (String) -> Void = { _ in }) throws -> [LSUVLayerReport]? {
+        let report = try initializeWeights(o, seed: seed, log: log)
+        if o.zeroInitResidual {
+            let zeroed = net.zeroResidualGammas()
+            guard zeroed > 0 else {
+                throw SettingError("initialization.zeroInitResidual",
+                                   "\(net.name) has no residual block ending in batch norm")
+            }
+            log("zero-init-residual: γ = 0 in \(zeroed) residual branches' last batch norm")
+        }
+        return report
+    }
+
+    private func initializeWeights(_ o: InitOptions, seed: UInt64,
+                                   log: (String) -> Void) throws -> [LSUVLayerReport]? {
         let all = threads * compute.workers
         switch o.initializer {
         case .rbm:
