@@ -12,18 +12,25 @@ struct ThroughputPoint {
     var peakFraction = Double.nan
 }
 
-/// `bench train --out DIR`: throughput.svg, efficiency.svg (against W·T, one line per model,
-/// batch and W) and throughput.md (the table).
+/// `bench train --out DIR`: throughput.svg (one panel per model, a line per batch and W),
+/// efficiency.svg (against W·T, one line per model, batch and W) and throughput.md (the table).
 enum ThroughputReport {
     static func write(_ points: [ThroughputPoint], to dir: String, command: String, steps: Int,
                       warning: String? = nil) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func path(_ file: String) -> String { (dir as NSString).appendingPathComponent(file) }
-        // in thousands from 10⁴ on: the chart writes such ticks as 6.0e+04, too wide for its margin
-        let scale = (points.map(\.imgPerS).max() ?? 0) >= 1e4 ? 1e3 : 1
-        let throughput = SVGChart.render(title: "Training throughput", xLabel: "threads (W × T)",
-                                         yLabel: scale > 1 ? "thousand images/s (training)" : "images/s (training)",
-                                         series: series(points) { $0.imgPerS / scale })
+        // one panel per model, each with its own y axis: an MLP's 10⁴ images/s would flatten a CNN's 10³
+        var models: [String] = []
+        for p in points where !models.contains(p.model) { models.append(p.model) }
+        let panels = models.enumerated().map { i, model in
+            let mine = points.filter { $0.model == model }
+            // in thousands from 10⁴ on: the chart writes such ticks as 6.0e+04, too wide for its margin
+            let scale = (mine.map(\.imgPerS).max() ?? 0) >= 1e4 ? 1e3 : 1
+            return SVGChart.render(title: "Training throughput: \(model)", xLabel: "threads (W × T)",
+                                   yLabel: scale > 1 ? "thousand images/s (training)" : "images/s (training)",
+                                   series: series(mine) { $0.imgPerS / scale }, height: 320, clipID: "plot\(i)")
+        }
+        let throughput = SVGChart.stack(panels)
         let efficiency = SVGChart.render(title: "Parallel efficiency", xLabel: "threads (W × T)",
                                          yLabel: "efficiency (speed-up / threads)",
                                          series: series(points) { $0.efficiency })

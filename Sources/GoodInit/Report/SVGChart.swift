@@ -31,8 +31,10 @@ public enum SVGChart {
 
     /// yMax clips the y axis (a diverging run would otherwise flatten every other curve); lines
     /// above it leave the plot at the top edge.
+    /// `clipID` names the plot's clip path: charts stacked in one document need their own.
     public static func render(title: String, xLabel: String, yLabel: String, series: [Series],
-                              width: Double = 640, height: Double = 400, yMax: Double? = nil) -> String {
+                              width: Double = 640, height: Double = 400, yMax: Double? = nil,
+                              clipID: String = "plot") -> String {
         // The legend column grows with the longest series name (about 7 px per character at 12 px),
         // the height with the number of series.
         let longest = Double(series.map(\.name.count).max() ?? 0)
@@ -62,7 +64,7 @@ public enum SVGChart {
             s += "<text x=\"\(sx(v))\" y=\"\(t + ph + 18)\" text-anchor=\"middle\">\(fmt(v))</text>\n"
         }
         s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"black\"/>\n"
-        s += "<clipPath id=\"plot\"><rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\"/></clipPath>\n"
+        s += "<clipPath id=\"\(clipID)\"><rect x=\"\(l)\" y=\"\(t)\" width=\"\(pw)\" height=\"\(ph)\"/></clipPath>\n"
         s += "<text x=\"\(l + pw / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(18 \(t + ph / 2)) rotate(-90)\" text-anchor=\"middle\">"
             + "\(escape(yLabel))</text>\n"
@@ -73,16 +75,19 @@ public enum SVGChart {
             if band.count > 1 {
                 let edge = band.map { (sx($0.0), sy($0.2)) } + band.reversed().map { (sx($0.0), sy($0.1)) }
                 let outline = edge.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ")
-                s += "<polygon clip-path=\"url(#plot)\" fill=\"\(c)\" fill-opacity=\"0.15\" stroke=\"none\" "
+                s += "<polygon clip-path=\"url(#\(clipID))\" fill=\"\(c)\" fill-opacity=\"0.15\" stroke=\"none\" "
                     + "points=\"\(outline)\"/>\n"
             }
             let path = ser.points.filter { $0.0.isFinite && $0.1.isFinite }
                 .map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }
                 .joined(separator: " ")
             if ser.points.count == 1, let p = ser.points.first {
-                s += "<circle clip-path=\"url(#plot)\" cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
+                // a lone point is a marker: drawn whole at the plot's edge (clipped only above yMax)
+                let clip = sy(p.1) < t ? "clip-path=\"url(#\(clipID))\" " : ""
+                s += "<circle \(clip)cx=\"\(sx(p.0))\" cy=\"\(sy(p.1))\" r=\"3\" fill=\"\(c)\"/>\n"
             } else {
-                s += "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.8\"\(dash) "
+                s += "<polyline clip-path=\"url(#\(clipID))\" fill=\"none\" stroke=\"\(c)\" "
+                    + "stroke-width=\"1.8\"\(dash) "
                     + "points=\"\(path)\"/>\n"
             }
             let ly = t + 14 + Double(i) * 18
@@ -91,6 +96,25 @@ public enum SVGChart {
             s += "<text x=\"\(l + pw + 38)\" y=\"\(ly)\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>\n"
+    }
+
+    /// Charts from `render` one above the other in one SVG document (each keeps its own axes).
+    public static func stack(_ charts: [String]) -> String {
+        func size(_ chart: String, _ key: String) -> Double {
+            guard let r = chart.range(of: "\(key)=\""),
+                  let end = chart[r.upperBound...].firstIndex(of: "\"") else { return 0 }
+            return Double(chart[r.upperBound..<end]) ?? 0
+        }
+        let width = charts.map { size($0, "width") }.max() ?? 0
+        var y = 0.0, body = ""
+        for chart in charts {
+            // the chart's own root, placed at its offset: <svg xmlns=… → <svg y=…
+            body += chart.replacingOccurrences(of: "<svg xmlns=\"http://www.w3.org/2000/svg\"",
+                                               with: "<svg y=\"\(Int(y))\"")
+            y += size(chart, "height")
+        }
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(y))\">\n"
+            + body + "</svg>\n"
     }
 
     static func escape(_ s: String) -> String {
