@@ -27,10 +27,10 @@ import Testing
 
     @Test("the bf16 plan is the FP32 plan to bf16's rounding: loss, logits and every gradient", arguments: 0..<4)
     func agreesWithFP32(_ i: Int) throws {
-        let fp32 = LayoutTests().step(try makePlan(i, precision: .fp32))
+        let fp32 = trainingStep(try makePlan(i, precision: .fp32))
         let bf16Plan = try makePlan(i, precision: .bf16)
         #expect(bf16Plan.net.layouts.contains(.blocked))
-        let bf16 = LayoutTests().step(bf16Plan)
+        let bf16 = trainingStep(bf16Plan)
         // bf16 keeps 8 significant bits (relative rounding 2⁻⁹ ≈ 0.2 %) per operand, a few convolutions deep
         #expect(abs(bf16.loss - fp32.loss) <= 5e-3 * abs(fp32.loss), "\(bf16.loss) vs \(fp32.loss)")
         #expect(relativeError(bf16.logits, fp32.logits) < 3e-2)
@@ -41,29 +41,29 @@ import Testing
 
     @Test("bf16 plans: the same bits for W = 1, 2 and T = 1, 2", arguments: 0..<4)
     func sameBits(_ i: Int) throws {
-        let ref = LayoutTests().step(try makePlan(i, precision: .bf16))
+        let ref = trainingStep(try makePlan(i, precision: .bf16))
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
-            let got = LayoutTests().step(try makePlan(i, precision: .bf16, workers: w, threads: t))
+            let got = trainingStep(try makePlan(i, precision: .bf16, workers: w, threads: t))
             #expect(got == ref, "\(LayoutTests.nets[i].0) W=\(w) T=\(t)")
         }
     }
 
     @Test("plain layout: the linear layers run bf16 (an MLP), the convolutions FP32")
     func plainLayout() throws {
-        func mlpStep(_ p: Precision) throws -> LayoutTests.Step {
+        func mlpStep(_ p: Precision) throws -> PlanStep {
             let net = try Network(name: "mlp", input: [1, 8, 8], layers: [.linear(out: 40), .tanh, .linear(out: 3)])
             net.precision = p
             net.initialize(.xavierNormal, seed: 3)
             let plan = Plan(net: net, chunking: Chunking(batch: 6, chunk: 2), workers: 1, threads: 1)
             plan.setInput(images: testImages(6 * 64, seed: 11), labels: (0..<6).map { Int32($0 % 3) },
                           indices: Array(0..<6)[...])
-            return LayoutTests().step(plan)
+            return trainingStep(plan)
         }
         let fp32 = try mlpStep(.fp32), bf16 = try mlpStep(.bf16)
         #expect(abs(bf16.loss - fp32.loss) <= 5e-3 * abs(fp32.loss) && bf16.logits != fp32.logits)
         #expect(relativeError(bf16.grads, fp32.grads) < 3e-2, "\(relativeError(bf16.grads, fp32.grads))")
         // a conv net on the plain layout: its convolutions stay FP32 (im2col has no bf16 path), its linear runs bf16
-        func plainStep(_ p: Precision) throws -> LayoutTests.Step {
+        func plainStep(_ p: Precision) throws -> PlanStep {
             let (name, input, layers) = LayoutTests.nets[0]
             let net = try Network(name: name, input: input, layers: layers)
             net.layoutPolicy = .plain; net.precision = p
@@ -71,7 +71,7 @@ import Testing
             let plan = Plan(net: net, chunking: Chunking(batch: 6, chunk: 2), workers: 1, threads: 1)
             plan.setInput(images: testImages(6 * 64, seed: 11), labels: (0..<6).map { Int32($0 % 3) },
                           indices: Array(0..<6)[...])
-            return LayoutTests().step(plan)
+            return trainingStep(plan)
         }
         let plain32 = try plainStep(.fp32), plain16 = try plainStep(.bf16)
         #expect(plain16.logits != plain32.logits && relativeError(plain16.logits, plain32.logits) < 1e-2)

@@ -37,9 +37,10 @@ enum GoodInitBinary {
     }
 
     /// Runs the binary to completion and returns both outputs (through files: a pipe left unread
-    /// while the other is drained could fill and stall the child). `environment` adds to this process's.
-    static func capture(_ arguments: [String],
-                        environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// while the other is drained could fill and stall the child). `environment` adds to this process's;
+    /// `directory` is the working directory (default this process's).
+    static func capture(_ arguments: [String], environment: [String: String] = [:],
+                        in directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let folder = scratchFolder("capture"), outPath = folder + "/stdout", errPath = folder + "/stderr"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for path in [outPath, errPath] { FileManager.default.createFile(atPath: path, contents: nil) }
@@ -49,6 +50,7 @@ enum GoodInitBinary {
         if !environment.isEmpty {
             p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         p.standardOutput = FileHandle(forWritingAtPath: outPath)
         p.standardError = FileHandle(forWritingAtPath: errPath)
         try p.run()

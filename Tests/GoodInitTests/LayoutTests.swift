@@ -54,16 +54,6 @@ import Testing
         return (net, plan)
     }
 
-    struct Step: Equatable { var loss: Double; var logits: [Float]; var grads: [Float] }
-
-    func step(_ plan: Plan) -> Step {
-        plan.forward(training: true, seed: 5)
-        let loss = plan.loss().loss
-        plan.backward()
-        return Step(loss: loss, logits: (0..<plan.batch).flatMap { plan.logits(sample: $0) },
-                    grads: plan.net.params.grad.array)
-    }
-
     @Test("which activations are blocked: from the first 16-channel conv to flatten or global pooling")
     func layouts() throws {
         let plain30 = try Presets.network(.plain30)
@@ -98,7 +88,7 @@ import Testing
         let (blockedNet, blocked) = try makePlan(i, layout: .auto)
         #expect(blockedNet.layouts.contains(.blocked))
         let (_, plain) = try makePlan(i, layout: .plain)
-        let b = step(blocked), p = step(plain)
+        let b = trainingStep(blocked), p = trainingStep(plain)
         #expect(abs(b.loss - p.loss) <= 1e-5 * max(1, abs(p.loss)), "\(Self.nets[i].0): loss \(b.loss) vs \(p.loss)")
         let scale = p.grads.map { abs($0) }.max() ?? 0
         #expect(scale > 0)
@@ -127,18 +117,18 @@ import Testing
     func storedGradients(_ i: Int, _ layout: LayoutPolicy) throws {
         let (net, plan) = try makePlan(i, layout: layout)
         #expect(net.ops.indices.contains { net.storesInputGradient($0) })
-        let clean = step(plan)
+        let clean = trainingStep(plan)
         for c in plan.chunks.indices { for a in 0...net.ops.count { plan.gradient(a, chunk: c).fill(.nan) } }
-        let dirty = step(plan)
+        let dirty = trainingStep(plan)
         #expect(dirty.grads.map(\.bitPattern) == clean.grads.map(\.bitPattern), "\(Self.nets[i].0) \(layout)")
         #expect(dirty.loss == clean.loss)
     }
 
     @Test("blocked plans: the same bits for W = 1, 2 and T = 1, 2 (dropout included)", arguments: 0..<4)
     func sameBits(_ i: Int) throws {
-        let ref = step(try makePlan(i, layout: .auto, workers: 1, threads: 1).1)
+        let ref = trainingStep(try makePlan(i, layout: .auto, workers: 1, threads: 1).1)
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
-            let got = step(try makePlan(i, layout: .auto, workers: w, threads: t).1)
+            let got = trainingStep(try makePlan(i, layout: .auto, workers: w, threads: t).1)
             #expect(got == ref, "\(Self.nets[i].0) W=\(w) T=\(t)")
         }
     }

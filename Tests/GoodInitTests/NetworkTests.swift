@@ -3,6 +3,18 @@ import Foundation
 @testable import GoodInit
 import Testing
 
+/// One training step of a plan (forward seed 5): the loss, the logits and every parameter gradient,
+/// what the plan tests compare across layouts, W, T and precisions.
+struct PlanStep: Equatable { var loss: Double; var logits: [Float]; var grads: [Float] }
+
+func trainingStep(_ plan: Plan) -> PlanStep {
+    plan.forward(training: true, seed: 5)
+    let loss = plan.loss().loss
+    plan.backward()
+    return PlanStep(loss: loss, logits: (0..<plan.batch).flatMap { plan.logits(sample: $0) },
+                    grads: plan.net.params.grad.array)
+}
+
 /// Small inputs in [-1, 1] from a fixed LCG, independent of the library's generators.
 func testImages(_ count: Int, seed: UInt64) -> [Float] {
     var s = seed &* 6364136223846793005 &+ 1

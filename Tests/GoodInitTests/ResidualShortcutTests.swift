@@ -44,16 +44,6 @@ import Testing
         return (net, plan)
     }
 
-    struct Step: Equatable { var loss: Double; var logits: [Float]; var grads: [Float] }
-
-    func step(_ plan: Plan) -> Step {
-        plan.forward(training: true, seed: 5)
-        let loss = plan.loss().loss
-        plan.backward()
-        return Step(loss: loss, logits: (0..<plan.batch).flatMap { plan.logits(sample: $0) },
-                    grads: plan.net.params.grad.array)
-    }
-
     @Test("--zero-init-residual: each branch's last BN gets γ = 0, so every block starts as its shortcut")
     func zeroInitResidual() throws {
         let r20 = try Presets.network(.resnet20)
@@ -132,7 +122,7 @@ import Testing
 
     @Test("blocked and plain plans agree through the shortcuts", arguments: 2..<4)
     func agreesWithPlain(_ i: Int) throws {
-        let b = step(try makePlan(i, layout: .auto).1), p = step(try makePlan(i, layout: .plain).1)
+        let b = trainingStep(try makePlan(i, layout: .auto).1), p = trainingStep(try makePlan(i, layout: .plain).1)
         #expect(abs(b.loss - p.loss) <= 1e-5 * max(1, abs(p.loss)), "\(Self.nets[i].0)")
         let scale = p.grads.map { abs($0) }.max() ?? 0
         let worst = zip(b.grads, p.grads).map { abs($0 - $1) }.max() ?? 0
@@ -143,13 +133,13 @@ import Testing
           arguments: 0..<4, LayoutPolicy.allCases)
     func sameBits(_ i: Int, _ layout: LayoutPolicy) throws {
         let (net, plan) = try makePlan(i, layout: layout, workers: 1, threads: 1)
-        let ref = step(plan)
+        let ref = trainingStep(plan)
         for (w, t) in [(1, 2), (2, 1), (2, 2)] {
-            let got = step(try makePlan(i, layout: layout, workers: w, threads: t).1)
+            let got = trainingStep(try makePlan(i, layout: layout, workers: w, threads: t).1)
             #expect(got == ref, "\(Self.nets[i].0) \(layout) W=\(w) T=\(t)")
         }
         for c in plan.chunks.indices { for a in 0...net.ops.count { plan.gradient(a, chunk: c).fill(.nan) } }
-        let dirty = step(plan)
+        let dirty = trainingStep(plan)
         #expect(dirty.grads.map(\.bitPattern) == ref.grads.map(\.bitPattern), "\(Self.nets[i].0) \(layout)")
     }
 

@@ -13,18 +13,7 @@ struct SelfContainedCheckpointTests {
 
     /// Runs the binary in `folder`; both outputs.
     func run(_ arguments: [String], in folder: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        let outPath = folder + "/.stdout", errPath = folder + "/.stderr"
-        for path in [outPath, errPath] { FileManager.default.createFile(atPath: path, contents: nil) }
-        let p = Process()
-        p.executableURL = GoodInitBinary.url
-        p.arguments = arguments
-        p.currentDirectoryURL = URL(fileURLWithPath: folder)
-        p.standardOutput = FileHandle(forWritingAtPath: outPath)
-        p.standardError = FileHandle(forWritingAtPath: errPath)
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus, try String(contentsOfFile: outPath, encoding: .utf8),
-                try String(contentsOfFile: errPath, encoding: .utf8))
+        try GoodInitBinary.capture(arguments, in: folder)
     }
 
     func train(_ out: String, steps: Int, in folder: String) -> [String] {
