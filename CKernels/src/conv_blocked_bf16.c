@@ -196,9 +196,10 @@ int ck_conv2d_blocked_bf16_weights_shape(const ck_conv2d_shape *s) { return is_f
 // Pairs per row of dy: ⌈Q/2⌉; columns per row of x pairs: W + 2 (one off the image on each side).
 static inline ptrdiff_t qpairs(const ck_conv2d_shape *s) { return ck_ceil_div(ck_conv2d_out_w(s), 2); }
 
-static ptrdiff_t xpairs_size(const ck_conv2d_shape *s) { return s->N * nblk(s->C) * s->H * (s->W + 2) * CB * 2; }
+// One image's pairs (uint16 each), packed just before its units run: small enough to stay in L2.
+static ptrdiff_t xpairs_size(const ck_conv2d_shape *s) { return nblk(s->C) * s->H * (s->W + 2) * CB * 2; }
 static ptrdiff_t dypairs_size(const ck_conv2d_shape *s) {
-    return s->N * nblk(s->K) * ck_conv2d_out_h(s) * qpairs(s) * CB * 2;
+    return nblk(s->K) * ck_conv2d_out_h(s) * qpairs(s) * CB * 2;
 }
 
 ptrdiff_t ck_conv2d_blocked_bf16_weights_workspace_size(const ck_conv2d_shape *s) {
@@ -210,26 +211,27 @@ static inline void pair16(uint32_t *restrict d, const uint16_t *a, const uint16_
     for (ptrdiff_t i = 0; i < CB; i++) d[i] = (a ? a[i] : 0u) | (b ? (uint32_t)b[i] << 16 : 0u);
 }
 
-// xp (N, Cb, H, W + 2, 16) pairs: column j = (x[j − 1], x[j]) per channel, zero off the image.
-static void pack_x_pairs(uint32_t *restrict xp, const uint16_t *restrict x, const ck_conv2d_shape *s) {
-    const ptrdiff_t rows = s->N * nblk(s->C) * s->H, W = s->W;
-    CK_PARALLEL_FOR(row, rows, rows * W * CB >= CK_PAR_MIN_ELEMS,
+// Rows [lo, hi) of one image's x pairs, (Cb·H rows, W + 2, 16): column j = (x[j − 1], x[j]) per
+// channel, zero off the image; x is the image's (Cb, H, W, 16).
+static void pack_x_rows(uint32_t *restrict xp, const uint16_t *restrict x, ptrdiff_t W, ptrdiff_t lo, ptrdiff_t hi) {
+    for (ptrdiff_t row = lo; row < hi; row++) {
         const uint16_t *xr = x + row * W * CB;
         uint32_t *d = xp + row * (W + 2) * CB;
         for (ptrdiff_t j = 0; j < W + 2; j++)
             pair16(d + j * CB, j >= 1 && j <= W ? xr + (j - 1) * CB : NULL, j < W ? xr + j * CB : NULL);
-    );
+    }
 }
 
-// dyp (N, Kb, P, Qp, 16) pairs: (dy[2·qp], dy[2·qp + 1]) per channel, zero past Q.
-static void pack_dy_pairs(uint32_t *restrict dyp, const uint16_t *restrict dy, const ck_conv2d_shape *s) {
-    const ptrdiff_t rows = s->N * nblk(s->K) * ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Qp = qpairs(s);
-    CK_PARALLEL_FOR(row, rows, rows * Q * CB >= CK_PAR_MIN_ELEMS,
+// Rows [lo, hi) of one image's dy pairs, (Kb·P rows, Qp, 16): (dy[2·qp], dy[2·qp + 1]), zero past Q.
+static void pack_dy_rows(uint32_t *restrict dyp, const uint16_t *restrict dy, ptrdiff_t Q, ptrdiff_t lo,
+                         ptrdiff_t hi) {
+    const ptrdiff_t Qp = ck_ceil_div(Q, 2);
+    for (ptrdiff_t row = lo; row < hi; row++) {
         const uint16_t *dr = dy + row * Q * CB;
         uint32_t *d = dyp + row * Qp * CB;
         for (ptrdiff_t qp = 0; qp < Qp; qp++)
             pair16(d + qp * CB, dr + 2 * qp * CB, 2 * qp + 1 < Q ? dr + (2 * qp + 1) * CB : NULL);
-    );
+    }
 }
 
 // The widening unit: VDPBF16PS's order lane by lane (odd column first), zeros included.
@@ -252,22 +254,32 @@ static void widen_wunit(const ck_convb16_wunit *a) {
     memcpy(a->dw, acc, sizeof acc);
 }
 
-// Units (kb, cb, tap) shared by ck_share, images outermost: each unit sums the images in order.
-static void bf16_weights_share(float *dw, const uint16_t *xp, const uint16_t *dyp, const ck_conv2d_shape *s,
-                               ptrdiff_t units, int fast) {
-    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Qp = qpairs(s);
-    const ptrdiff_t xim = s->H * (s->W + 2) * CB * 2, dyim = P * Qp * CB * 2;
-    ptrdiff_t lo, hi;
+// Images in order; per image the team packs its pairs (rows shared), waits, then each thread runs
+// its fixed units (kb, cb, tap), and waits again before the next image overwrites the pairs. Each
+// unit sums the images in order whatever the team size.
+static void bf16_weights_share(float *dw, const uint16_t *dyh, const uint16_t *x, uint32_t *xp, uint32_t *dyp,
+                               const ck_conv2d_shape *s, int fast) {
+    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
+    const ptrdiff_t Qp = qpairs(s), units = Kb * Cb * 9;
+    const ptrdiff_t xim = s->H * (s->W + 2) * CB, dyim = P * Qp * CB; // pairs per (image, block)
+    ptrdiff_t lo, hi, xlo, xhi, dlo, dhi;
     ck_note_team();
     ck_share(units, &lo, &hi);
-    for (ptrdiff_t n = 0; n < s->N; n++)
+    ck_share(Cb * s->H, &xlo, &xhi);
+    ck_share(Kb * P, &dlo, &dhi);
+    for (ptrdiff_t n = 0; n < s->N; n++) {
+        pack_x_rows(xp, x + n * Cb * s->H * s->W * CB, s->W, xlo, xhi);
+        pack_dy_rows(dyp, dyh + n * Kb * P * Q * CB, Q, dlo, dhi);
+        ck_team_barrier();
         for (ptrdiff_t u = lo; u < hi; u++) {
             const ptrdiff_t kb = u / (Cb * 9), cb = u / 9 % Cb, tap = u % 9;
-            const ck_convb16_wunit wu = {dw + u * CB2, xp + (n * Cb + cb) * xim, dyp + (n * Kb + kb) * dyim,
-                                         s->H, s->W, P, Qp, tap / 3, tap % 3};
+            const ck_convb16_wunit wu = {dw + u * CB2, (const uint16_t *)(xp + cb * xim),
+                                         (const uint16_t *)(dyp + kb * dyim), s->H, s->W, P, Qp, tap / 3, tap % 3};
             if (fast) ck_convb16_wunit_avx512(&wu);
             else widen_wunit(&wu);
         }
+        ck_team_barrier();
+    }
 }
 
 void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *dy, const uint16_t *dyh,
@@ -275,10 +287,8 @@ void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *
     if (!ck_conv2d_blocked_bf16_weights_shape(s)) return; // the Swift wrapper refuses other shapes first
     const int flushed = ck_get_flush_subnormals();
     ck_set_flush_subnormals(1);
-    uint16_t *xp = (uint16_t *)workspace;
-    uint16_t *dyp = (uint16_t *)(((uintptr_t)(xp + xpairs_size(s)) + 63) & ~(uintptr_t)63);
-    pack_x_pairs((uint32_t *)xp, x, s);
-    pack_dy_pairs((uint32_t *)dyp, dyh, s);
+    uint32_t *xp = (uint32_t *)workspace;
+    uint32_t *dyp = (uint32_t *)(((uintptr_t)((uint16_t *)xp + xpairs_size(s)) + 63) & ~(uintptr_t)63);
     const ptrdiff_t units = nblk(s->K) * nblk(s->C) * 9;
     const int fast = ck_bf16_isa() == CK_BF16_AVX512, worth = worth_threads(s, units);
     if (ck_go_parallel(worth)) {
@@ -286,10 +296,10 @@ void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *
 #pragma omp parallel
         {
             ck_fp_adopt(mode);
-            bf16_weights_share(dw, xp, dyp, s, units, fast);
+            bf16_weights_share(dw, dyh, x, xp, dyp, s, fast);
         }
     } else {
-        bf16_weights_share(dw, xp, dyp, s, units, fast);
+        bf16_weights_share(dw, dyh, x, xp, dyp, s, fast);
     }
     ck_set_flush_subnormals(flushed);
     if (db) ck_convb_bias_backward(db, dy, s);
