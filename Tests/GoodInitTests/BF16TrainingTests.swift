@@ -77,6 +77,25 @@ import Testing
         #expect(plain16.logits != plain32.logits && relativeError(plain16.logits, plain32.logits) < 1e-2)
     }
 
+    @Test("LSUV at bf16 reports the variance the bf16 layer gives, measured again after scaling")
+    func lsuvMeasured() throws {
+        func reports(_ p: Precision) throws -> [LSUVLayerReport] {
+            let (name, input, layers) = LayoutTests.nets[1]
+            let net = try Network(name: name, input: input, layers: layers)
+            net.precision = p
+            net.initialize(.orthogonal(gain: 1), seed: 3)
+            return LSUV.run(net, images: testImages(32 * input.reduce(1, *), seed: 11),
+                            labels: [Int32](repeating: 0, count: 32), options: LSUVOptions(), seed: 3, threads: 1)
+        }
+        let fp32 = try reports(.fp32), bf16 = try reports(.bf16)
+        let tol = LSUVOptions().tolVar
+        // FP32 extrapolates exactly up to rounding; bf16's weights round after scaling, so its output
+        // is off 1 by more than float rounding, still within the tolerance
+        #expect(fp32.allSatisfy { $0.tries == 0 || abs($0.varianceAfter - 1) < 1e-5 }, "\(fp32)")
+        #expect(bf16.allSatisfy { abs($0.varianceAfter - 1) < tol }, "\(bf16)")
+        #expect(bf16.contains { $0.tries > 0 && abs($0.varianceAfter - 1) > 1e-5 }, "\(bf16)")
+    }
+
     @Test("precision is a stored setting: bf16 round-trips, and a record without it reads as fp32")
     func storedSetting() throws {
         var s = TrainSettings()

@@ -70,6 +70,11 @@ public enum LSUV {
                                     beta: b1, n: y.count / (channels * perChannel), c: channels, hw: perChannel)
                 (mean, variance) = y.meanVariance()
             }
+            // at bf16 the layer reads bf16(s·w), not s·bf16(w): its output is measured again, not extrapolated
+            if tries > 0 && net.precision == .bf16 {
+                plan.forward(training: true, ops: i..<(i + 1))
+                (mean, variance) = y.meanVariance()
+            }
             if tries == options.maxTries && abs(variance - 1) >= options.tolVar && note.isEmpty {
                 note = "did not reach tolerance"
             }
