@@ -35,3 +35,26 @@ public enum ISA: Int32, CaseIterable, Sendable, CustomStringConvertible {
         return try body()
     }
 }
+
+/// The bf16 kernel variant: VDPBF16PS where the CPU has AVX512-BF16 and the thread's ISA is AVX-512,
+/// else bf16 widened to float through the thread's FP32 micro-kernels. Both give the same bits.
+public enum BF16Variant: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    case widen = 0, avx512bf16 = 1
+
+    public var description: String { String(cString: ck_bf16_isa_name(rawValue)) }
+    /// The best this process may use (GOODINIT_ISA and GOODINIT_BF16=widen cap it).
+    public static var best: BF16Variant { BF16Variant(rawValue: ck_bf16_isa_best()) ?? .widen }
+    /// What bf16 kernels called from this thread use.
+    public static var current: BF16Variant { BF16Variant(rawValue: ck_bf16_isa()) ?? .widen }
+    public var isSupported: Bool { ck_bf16_isa_supported(rawValue) != 0 }
+    /// The bf16 GEMM micro-kernel the calling thread uses ("avx512bf16 8x48", "widen avx2+fma 6x16").
+    public static var gemmKernelName: String { String(cString: ck_gemm_bf16_kernel_name()) }
+
+    /// Runs body with this thread's bf16 kernels set to `variant` (which must be supported).
+    public static func with<T>(_ variant: BF16Variant, _ body: () throws -> T) rethrows -> T {
+        precondition(variant.isSupported, "bf16 variant \(variant) is not supported here")
+        ck_set_bf16_isa(variant.rawValue)
+        defer { ck_set_bf16_isa(-1) }
+        return try body()
+    }
+}

@@ -166,9 +166,9 @@ extension Network {
             guard let add = ops[i] as? ResidualAdd else { return nil }
             // a projection's add reads the branch as its skip: the branch ends at op add.source − 1,
             // and begins after the block input (the SkipRoute's source)
-            let projected = i >= 3 && ops[i - 3] is SkipRoute
-            let last = projected ? add.source - 1 : i - 1
-            let first = projected ? (ops[i - 3] as! SkipRoute).source : add.source
+            let route = i >= 3 ? ops[i - 3] as? SkipRoute : nil
+            let last = route == nil ? i - 1 : add.source - 1
+            let first = route?.source ?? add.source
             return stride(from: last, through: first, by: -1).first { ops[$0] is BatchNorm }
         }
     }
