@@ -43,9 +43,10 @@ func noteBF16Path(_ precision: Precision) {
 
 nonisolated(unsafe) private var bf16PeakCache: [Int: Double] = [:] // (variant, threads) → GFLOP/s; CLI thread only
 
-/// The share of the bf16 peak of the calling thread's bf16 variant (`bench peak`'s bf16 rows; the
-/// widening variant's peak is the FP32 FMA peak).
-func peakShareBF16(_ gflops: Double, threads: Int) -> (peak: Double, fraction: Double) {
+/// The share of the peak of `precision`: the FMA peak at fp32; at bf16 that of the calling thread's
+/// bf16 variant (`bench peak`'s bf16 rows; the widening variant's peak is the FP32 FMA peak).
+func peakShare(_ gflops: Double, threads: Int, precision: Precision) -> (peak: Double, fraction: Double) {
+    guard precision == .bf16 else { return peakShare(gflops, threads: threads) }
     let key = Int(BF16Variant.current.rawValue) * 4096 + threads
     let peak = bf16PeakCache[key] ?? BF16Peak.measure(threads: threads)
     bf16PeakCache[key] = peak
@@ -163,7 +164,7 @@ struct BenchGemm: ParsableCommand {
                 for t in threads.values {
                     let r = call.measure(threads: t, repeats: call.repeats(atLeast: repeats, flopBudget: 2e10))
                     let g = flops / r.median / 1e9
-                    let share = bf16 ? peakShareBF16(g, threads: t) : peakShare(g, threads: t)
+                    let share = peakShare(g, threads: t, precision: precision)
                     if json {
                         struct Line: Encodable {
                             let kernel: String, isa: String, m, n, k, threads: Int
@@ -317,8 +318,8 @@ struct BenchTrain: ParsableCommand {
                     let ips = Double(b) / r.median
                     if base == nil { base = ips / Double(w * t) }
                     let speedup = ips / base!, eff = speedup / Double(w * t)
-                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9, share = precision == .bf16
-                        ? peakShareBF16(gf, threads: w * t) : peakShare(gf, threads: w * t)
+                    let gf = 3.0 * Double(net.flopsPerSample) * ips / 1e9
+                    let share = peakShare(gf, threads: w * t, precision: precision)
                     var p = ThroughputPoint(model: name, batch: b, workers: w, threads: t, imgPerS: ips,
                                             minImgPerS: Double(b) / r.max, maxImgPerS: Double(b) / r.min, gflops: gf,
                                             speedup: speedup, efficiency: eff, inferenceImgPerS: Double(b) / inf.median,

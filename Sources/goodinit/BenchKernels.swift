@@ -99,7 +99,7 @@ struct BenchKernels: ParsableCommand {
             for t in counts {
                 let r = c.measure(threads: t, repeats: c.repeats(atLeast: repeats, flopBudget: 2e9))
                 let g = c.flops / r.median / 1e9
-                let share = bf16 ? peakShareBF16(g, threads: t) : peakShare(g, threads: t)
+                let share = peakShare(g, threads: t, precision: precision)
                 if json {
                     struct Line: Encodable {
                         let kernel, isa, precision, shape: String, threads: Int

@@ -49,8 +49,7 @@ enum StepProfileReport {
         add("gradient sum", profile.gradientSum / n, 0)
         add("optimizer", optimizerTime / n, 0)
         print("  by kind:           ms/step  share   GFLOP/s  % peak")
-        let peak = precision == .bf16
-            ? peakShareBF16(1, threads: threads).peak : peakShare(1, threads: threads).peak
+        let peak = peakShare(1, threads: threads, precision: precision).peak
         for (kind, s, f) in byKind.sorted(by: { $0.1 > $1.1 }) {
             let rate = f > 0 && s > 0 ? String(format: "%9.1f %6.1f %%", f / s / 1e9, 100 * f / s / 1e9 / peak) : ""
             print(pad("  " + kind, 19) + String(format: "%8.2f %6.1f %%", s * 1e3, 100 * s / total) + " " + rate)

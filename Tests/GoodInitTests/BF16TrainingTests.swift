@@ -11,11 +11,7 @@ import Testing
         let net = try Network(name: name, input: input, layers: layers)
         net.precision = precision
         net.initialize(.heNormal(fanOut: false), seed: 3)
-        let batch = 6, size = input.reduce(1, *)
-        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 2), workers: workers, threads: threads)
-        plan.setInput(images: testImages(batch * size, seed: 11), labels: (0..<batch).map { Int32($0 % 3) },
-                      indices: Array(0..<batch)[...])
-        return plan
+        return testPlan(net, workers: workers, threads: threads, imageSeed: 11)
     }
 
     /// ‖a − b‖ / ‖b‖ in double.
@@ -54,10 +50,7 @@ import Testing
             let net = try Network(name: "mlp", input: [1, 8, 8], layers: [.linear(out: 40), .tanh, .linear(out: 3)])
             net.precision = p
             net.initialize(.xavierNormal, seed: 3)
-            let plan = Plan(net: net, chunking: Chunking(batch: 6, chunk: 2), workers: 1, threads: 1)
-            plan.setInput(images: testImages(6 * 64, seed: 11), labels: (0..<6).map { Int32($0 % 3) },
-                          indices: Array(0..<6)[...])
-            return trainingStep(plan)
+            return trainingStep(testPlan(net, imageSeed: 11))
         }
         let fp32 = try mlpStep(.fp32), bf16 = try mlpStep(.bf16)
         #expect(abs(bf16.loss - fp32.loss) <= 5e-3 * abs(fp32.loss) && bf16.logits != fp32.logits)
@@ -68,10 +61,7 @@ import Testing
             let net = try Network(name: name, input: input, layers: layers)
             net.layoutPolicy = .plain; net.precision = p
             net.initialize(.heNormal(fanOut: false), seed: 3)
-            let plan = Plan(net: net, chunking: Chunking(batch: 6, chunk: 2), workers: 1, threads: 1)
-            plan.setInput(images: testImages(6 * 64, seed: 11), labels: (0..<6).map { Int32($0 % 3) },
-                          indices: Array(0..<6)[...])
-            return trainingStep(plan)
+            return trainingStep(testPlan(net, imageSeed: 11))
         }
         let plain32 = try plainStep(.fp32), plain16 = try plainStep(.bf16)
         #expect(plain16.logits != plain32.logits && relativeError(plain16.logits, plain32.logits) < 1e-2)

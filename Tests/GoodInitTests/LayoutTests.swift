@@ -47,11 +47,7 @@ import Testing
             let t = net.params.view(e, in: net.params.values)
             for k in 0..<t.count { t[k] = 0.1 * Float(k % 3) - 0.1 }
         }
-        let batch = 6, size = input.reduce(1, *)
-        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 2), workers: workers, threads: threads)
-        plan.setInput(images: testImages(batch * size, seed: 11), labels: (0..<batch).map { Int32($0 % 3) },
-                      indices: Array(0..<batch)[...])
-        return (net, plan)
+        return (net, testPlan(net, workers: workers, threads: threads, imageSeed: 11))
     }
 
     @Test("which activations are blocked: from the first 16-channel conv to flatten or global pooling")

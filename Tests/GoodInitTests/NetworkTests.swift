@@ -7,6 +7,15 @@ import Testing
 /// what the plan tests compare across layouts, W, T and precisions.
 struct PlanStep: Equatable { var loss: Double; var logits: [Float]; var grads: [Float] }
 
+/// The plan tests' fixture: a plan of `net` over 6 test images (labels 0, 1, 2, 0, …) in chunks of 2.
+func testPlan(_ net: Network, workers: Int = 1, threads: Int = 1, imageSeed: UInt64) -> Plan {
+    let batch = 6, size = net.inputShape.reduce(1, *)
+    let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 2), workers: workers, threads: threads)
+    plan.setInput(images: testImages(batch * size, seed: imageSeed), labels: (0..<batch).map { Int32($0 % 3) },
+                  indices: Array(0..<batch)[...])
+    return plan
+}
+
 func trainingStep(_ plan: Plan) -> PlanStep {
     plan.forward(training: true, seed: 5)
     let loss = plan.loss().loss

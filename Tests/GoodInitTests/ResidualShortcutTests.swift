@@ -37,11 +37,7 @@ import Testing
             }
             if e.spec.role == .bnGamma { for k in 0..<t.count { t[k] = 1 + 0.2 * Float(k % 2) } }
         }
-        let batch = 6, size = input.reduce(1, *)
-        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 2), workers: workers, threads: threads)
-        plan.setInput(images: testImages(batch * size, seed: 13), labels: (0..<batch).map { Int32($0 % 3) },
-                      indices: Array(0..<batch)[...])
-        return (net, plan)
+        return (net, testPlan(net, workers: workers, threads: threads, imageSeed: 13))
     }
 
     @Test("--zero-init-residual: each branch's last BN gets γ = 0, so every block starts as its shortcut")

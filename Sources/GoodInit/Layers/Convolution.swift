@@ -125,9 +125,10 @@ public final class Conv2d: Op {
         // blocked: dw goes through blocked weights; a plain input's dx through a blocked buffer, then a plain one
         let st = ctx.state.convBlocked
         st.weightGrad.fill(0)
-        // dy in bf16 once, for backward-weights and backward-data
-        if let h = st.bf16 { Kernels.toBF16(y: h.outputGrad, x: ctx.dy) }
-        if let h = st.bf16, Kernels.convBF16HasBackwardWeights(s) {
+        // dy in bf16 once, for backward-weights and backward-data (when either reads it)
+        let bf16Weights = st.bf16 != nil && Kernels.convBF16HasBackwardWeights(s)
+        if let h = st.bf16, bf16Weights || ctx.needsInputGradient { Kernels.toBF16(y: h.outputGrad, x: ctx.dy) }
+        if let h = st.bf16, bf16Weights {
             Kernels.convBF16BackwardWeights(dw: st.weightGrad, db: db, dy: ctx.dy, dyh: h.outputGrad, x: h.input,
                                             shape: s, workspace: ctx.workspace)
         } else {
