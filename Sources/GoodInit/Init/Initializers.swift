@@ -159,18 +159,23 @@ extension Network {
 }
 
 extension Network {
-    /// The batch norm whose γ `--zero-init-residual` zeroes in each residual block: the last op of
-    /// the branch, or the last batch norm before it within the branch (op indices).
-    public var residualBranchNorms: [Int] {
-        ops.indices.compactMap { i -> Int? in
+    /// Each residual block's branch, as the range of its op indices.
+    public var residualBranches: [ClosedRange<Int>] {
+        ops.indices.compactMap { i -> ClosedRange<Int>? in
             guard let add = ops[i] as? ResidualAdd else { return nil }
             // a projection's add reads the branch as its skip: the branch ends at op add.source − 1,
             // and begins after the block input (the SkipRoute's source)
             let route = i >= 3 ? ops[i - 3] as? SkipRoute : nil
             let last = route == nil ? i - 1 : add.source - 1
             let first = route?.source ?? add.source
-            return stride(from: last, through: first, by: -1).first { ops[$0] is BatchNorm }
+            return first <= last ? first...last : nil
         }
+    }
+
+    /// The batch norm whose γ `--zero-init-residual` zeroes in each residual block: the last op of
+    /// the branch, or the last batch norm before it within the branch (op indices).
+    public var residualBranchNorms: [Int] {
+        residualBranches.compactMap { b in b.reversed().first { ops[$0] is BatchNorm } }
     }
 
     /// torchvision's `zero_init_residual` (Goyal et al. 2017): γ = 0 in each residual branch's last
@@ -182,5 +187,33 @@ extension Network {
             params.view(e, in: params.values).fill(0)
         }
         return norms.count
+    }
+
+    /// Fixup's rescaling (Zhang et al. 2019, rules 1 and 2), after the initializer: with L residual
+    /// branches of m weighted layers each, the layers before a branch's last are multiplied by
+    /// L^(−1/(2m−2)), the branch's last layer and the network's last linear layer start at zero
+    /// (weights and biases). Fixup's scalar biases and multipliers are not added: the layers' own
+    /// biases stand in for them. Returns L.
+    @discardableResult
+    public func fixupScale() -> Int {
+        let branches = residualBranches.map { b in b.filter { ops[$0].isWeighted } }.filter { !$0.isEmpty }
+        let L = branches.count
+        guard L > 0 else { return 0 }
+        var zeroed = Set(branches.map { $0.last! })
+        if let last = ops.indices.last(where: { ops[$0] is Linear }) { zeroed.insert(last) }
+        var scale: [Int: Float] = [:]
+        for b in branches where b.count > 1 {
+            let s = Float(Foundation.pow(Double(L), -1 / Double(2 * b.count - 2)))
+            for i in b.dropLast() { scale[i] = s }
+        }
+        for e in params.entries {
+            let t = params.view(e, in: params.values)
+            if zeroed.contains(e.op), e.spec.role == .bias || e.spec.role.isWeight {
+                t.fill(0)
+            } else if let s = scale[e.op], e.spec.role.isWeight {
+                for k in 0..<t.count { t[k] *= s }
+            }
+        }
+        return L
     }
 }

@@ -10,7 +10,8 @@ public enum ParamRole: Sendable, Equatable {
     case bnGamma, bnBeta
     case slope(initial: Float)          // PReLU a: no weight decay (He et al. 2015)
 
-    public var decays: Bool { if case .weight = self { return true } else { return false } }
+    public var isWeight: Bool { if case .weight = self { return true } else { return false } }
+    public var decays: Bool { isWeight }
 }
 
 public struct ParamSpec: Sendable {

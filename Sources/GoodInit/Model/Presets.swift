@@ -6,6 +6,7 @@ public enum ModelPreset: String, CaseIterable, Sendable, Codable {
     case cnnSmall = "cnn-small", plain30, plain22, plain30Thin = "plain30-thin", plain22Thin = "plain22-thin"
     case vggish, fitnet4, fitnetSmall = "fitnet-small", resnetSmall = "resnet-small"
     case resnet20, resnet56, resnet20MNIST = "resnet20-mnist", vgg11BN = "vgg11-bn"
+    case resnet20NoBN = "resnet20-nobn", resnet56NoBN = "resnet56-nobn"
 }
 
 /// The nonlinearities a preset can be built with (the LSUV paper's set).
@@ -59,15 +60,17 @@ public enum Presets {
     /// He et al. 2016's CIFAR ResNet (section 4.2): a 3×3 conv at 16 channels, 3 stages of n basic
     /// blocks (conv-BN-ReLU-conv-BN, add, ReLU) at 16/32/64 channels, each later stage opening with
     /// stride 2, global average pooling, FC; 6n+2 layers. Option A shortcuts, as the paper's CIFAR nets.
-    static func cifarResNet(blocks n: Int, shortcut: Shortcut = .pad) -> [LayerSpec] {
+    /// Without batch norm (`bn: false`, for Fixup-style initialization) the convolutions get biases.
+    static func cifarResNet(blocks n: Int, shortcut: Shortcut = .pad, bn: Bool = true) -> [LayerSpec] {
         func conv(_ c: Int, stride: Int = 1) -> LayerSpec {
-            .conv(out: c, kernel: 3, stride: stride, padding: 1, bias: false)
+            .conv(out: c, kernel: 3, stride: stride, padding: 1, bias: !bn)
         }
-        var l: [LayerSpec] = [conv(16), .batchNorm, .relu]
+        let norm: [LayerSpec] = bn ? [.batchNorm] : []
+        var l: [LayerSpec] = [conv(16)] + norm + [.relu]
         for (stage, c) in [16, 32, 64].enumerated() {
             for b in 0..<n {
                 let stride = stage > 0 && b == 0 ? 2 : 1
-                let branch: [LayerSpec] = [conv(c, stride: stride), .batchNorm, .relu, conv(c), .batchNorm]
+                let branch: [LayerSpec] = [conv(c, stride: stride)] + norm + [.relu, conv(c)] + norm
                 l += [.residual(branch, shortcut: stride == 1 ? .identity : shortcut), .relu]
             }
         }
@@ -157,6 +160,12 @@ public enum Presets {
                         cifarResNet(blocks: 9))
         case .resnet20MNIST:
             return made(mnist, "resnet20 on 1×28×28 (Fashion-MNIST): stages at 28, 14, 7", cifarResNet(blocks: 3))
+        case .resnet20NoBN:
+            return made(cifar, "resnet20 without batch norm (biased convs): for --fixup",
+                        cifarResNet(blocks: 3, bn: false))
+        case .resnet56NoBN:
+            return made(cifar, "resnet56 without batch norm (biased convs): for --fixup",
+                        cifarResNet(blocks: 9, bn: false))
         case .vgg11BN:
             return made(cifar, "VGG-11 with BN (configuration A), 5 pools, FC 512→10", vgg11BN())
         }

@@ -7,6 +7,8 @@ public struct InitOptions: Sendable, Equatable, DefaultedSettings {
     public var rbm = RBMOptions()
     /// γ = 0 in each residual branch's last batch norm, after the initializer (and LSUV).
     public var zeroInitResidual = false
+    /// Fixup's rescaling of the residual branches (Zhang et al. 2019), after the initializer.
+    public var fixup = false
     public init() {}
     public init(_ initializer: Initializer) { self.initializer = initializer }
 
@@ -56,6 +58,10 @@ extension InitOptions {
         @Flag(help: ArgumentHelp("Zero the γ of each residual branch's last batch norm after initializing "
                                  + "(torchvision's zero_init_residual): every block starts as its shortcut."))
         public var zeroInitResidual = defaults.zeroInitResidual
+        @Flag(help: ArgumentHelp("Fixup (Zhang et al. 2019) after initializing, for residual nets without batch "
+                                 + "norm: each branch's last layer and the last linear layer start at zero, the "
+                                 + "branch's other layers are scaled by L^(-1/(2m-2)) (L branches of m layers)."))
+        public var fixup = defaults.fixup
         public init() {}
 
         public var options: InitOptions {
@@ -63,7 +69,7 @@ extension InitOptions {
             i.lsuv.tolVar = lsuvTol; i.lsuv.maxTries = lsuvMaxTries; i.lsuv.batchSize = lsuvBatch
             i.lsuv.zeroMean = lsuvZeroMean
             i.rbm.epochs = rbmEpochs; i.rbm.learningRate = Float(rbmLr); i.rbm.samples = rbmSamples
-            i.zeroInitResidual = zeroInitResidual
+            i.zeroInitResidual = zeroInitResidual; i.fixup = fixup
             return i
         }
     }

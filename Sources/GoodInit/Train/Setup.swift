@@ -106,7 +106,7 @@ public final class TrainingSetup {
         }
     }
 
-    /// Initializes the weights (LSUV and RBM pre-training included, then --zero-init-residual);
+    /// Initializes the weights (LSUV and RBM pre-training included, then --zero-init-residual and --fixup);
     /// returns LSUV's report if it ran.
     public func initialize(_ o: InitOptions, seed: UInt64,
                            log: (String) -> Void = { _ in }) throws -> [LSUVLayerReport]? {
@@ -118,6 +118,13 @@ public final class TrainingSetup {
                                    "\(net.name) has no residual block ending in batch norm")
             }
             log("zero-init-residual: γ = 0 in \(zeroed) residual branches' last batch norm")
+        }
+        if o.fixup {
+            let branches = net.fixupScale()
+            guard branches > 0 else {
+                throw SettingError("initialization.fixup", "\(net.name) has no residual block with a weighted layer")
+            }
+            log("fixup: \(branches) residual branches rescaled, their last layers and the classifier zeroed")
         }
         return report
     }
