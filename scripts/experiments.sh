@@ -3,14 +3,15 @@
 # SVG plots) to docs/results/NAME/ (NAME-quick/ with --quick), with its wall time in
 # docs/results/times.txt. The README's Results section is made from these folders.
 # Usage: bash scripts/experiments.sh [--quick] [NAME ...]
-#   default: all seven full presets, about 1 h 5 min on 2 cores (he30 alone about 30 min); --quick: about 6 min.
+#   default: all eight full presets over 5 seeds, about 2 h 50 min on 2 cores (he30 alone about 70 min);
+#   --quick (2 seeds each): about 6 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
 suffix=""
 if [ "${1:-}" = "--quick" ]; then quick=(--quick); suffix="-quick"; shift; fi
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(zero-init xavier-mlp rbm bn-mnist he30 lsuv prelu)
+[ ${#names[@]} -gt 0 ] || names=(zero-init xavier-mlp rbm bn-mnist he30 lsuv prelu resnet-init)
 swift build -c release >/dev/null
 mkdir -p docs/results runs
 for n in "${names[@]}"; do

@@ -26,6 +26,7 @@ import Testing
         #expect(m.losses == [[1, 7], [2, 3]])            // the steps every seed logged
         #expect(m.lossMin == [[1, 5], [2, 1]] && m.lossMax == [[1, 9], [2, 8]])
         #expect(m.seeds == 3 && m.seedsConverged == 1)
+        #expect(m.seedsLeftChance == 1)                  // only seed 1 logged a loss below ln 10 − 0.1
         #expect(m.maxGradNorm == 2 && m.chunk == 64 && m.lr == nil)   // every figure the first seed has, medianed
         #expect(SeedRuns.median([4, 1, 3, 2]) == 2.5)
     }
@@ -59,7 +60,7 @@ import Testing
         #expect(v.allSatisfy { ($0.clip == nil) == $0.name.hasSuffix("no clipping") })
         var quick = o
         quick.quick = true
-        #expect(He30.variants(quick).allSatisfy { $0.clip == nil })
+        #expect(He30.variants(quick).map(\.clip) == [He30.fullClip, He30.fullClip])   // both presets clip
         #expect(Set(v.map(\.name)).count == v.count && v.count == 8)
         var two = o
         two.workers = 2   // two workers need two chunks: no one-chunk variant rather than a mislabelled one

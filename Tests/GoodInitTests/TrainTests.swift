@@ -307,10 +307,11 @@ extension ExperimentTests {
 
     @Test("""
           the papers' robust directions hold: He trains plain30 where Xavier stalls at ln 10; \
-          LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01)
+          LSUV converges for ReLU and tanh; BN ahead and steadier; Xavier beats N(0,1); RBM beats N(0,0.01); \
+          PReLU at least matches ReLU; symmetric inits stay symmetric
           """,
           .enabled(if: hasData, "needs Debian's dataset-fashion-mnist (scripts/setup.sh installs it)"),
-          arguments: [ExperimentName.he30, .lsuv, .bnMnist, .xavierMLP, .rbm])
+          arguments: [ExperimentName.he30, .lsuv, .bnMnist, .xavierMLP, .rbm, .prelu, .zeroInit])
     func direction(_ name: ExperimentName) throws {
         let r = try run(name)
         for (claim, ok) in r.checks { #expect(ok, "\(name): \(claim)") }

@@ -6,6 +6,7 @@ import Foundation
 /// The experiments, by the name the CLI takes.
 public enum ExperimentName: String, CaseIterable, Sendable, Codable {
     case he30, lsuv, bnMnist = "bn-mnist", xavierMLP = "xavier-mlp", zeroInit = "zero-init", rbm, prelu
+    case resnetInit = "resnet-init"
 
     var kind: any PaperExperiment.Type {
         switch self {
@@ -16,6 +17,7 @@ public enum ExperimentName: String, CaseIterable, Sendable, Codable {
         case .zeroInit: return ZeroInit.self
         case .rbm: return RBMExperiment.self
         case .prelu: return PReLUExperiment.self
+        case .resnetInit: return ResNetInit.self
         }
     }
 }
@@ -246,6 +248,26 @@ public enum Experiments {
             log(String(format: "  %@: final loss %.4f, test accuracy %@ (%.1f s)", name, r.finalLoss, acc, r.seconds))
         }
         return (r, loop)
+    }
+
+    /// log10 of the output variance at initialization of each op `select` picks, [k, log10 variance]
+    /// for the k-th such op, on one minibatch. IEEE even when the runs flush: he30's chart shows how far
+    /// below 1e-38 N(0, 0.01²)'s signal falls.
+    static func initVariances(_ s: TrainSettings, data: DataSplits,
+                              select: (Op) -> Bool) throws -> [[Double]] {
+        let setup = try TrainingSetup(s, preloaded: data)
+        _ = try setup.initialize(s.initialization, seed: s.loop.seed)
+        let b = 64, d = setup.data.train
+        let plan = Plan(net: setup.net, chunking: .whole(b), workers: 1, threads: setup.threads)
+        plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<b)[...])
+        plan.forward(training: true)
+        var points: [[Double]] = [], k = 0
+        for (i, op) in setup.net.ops.enumerated() where select(op) {
+            k += 1
+            let v = plan.activation(i + 1, chunk: 0).meanVariance().variance
+            points.append([Double(k), Foundation.log10(max(v, 1e-30))])
+        }
+        return points
     }
 
     /// Training loss against steps, one line per run (a median run's seeds as a shaded min–max

@@ -40,13 +40,13 @@ enum He30: PaperExperiment {
         var name: String { variant.name }
     }
 
-    // The full preset clips the gradient at L2 norm 1 at the paper's lr 0.01 and runs the paper's
-    // unclipped setting beside it; the quick preset keeps lr 0.01 unclipped for 80 steps and judges
-    // the lowest loss. Why, and the sweeps this came from: docs/he30-settings.md.
+    // Both presets clip the gradient at L2 norm 1 at the paper's lr 0.01; the full one runs the
+    // paper's unclipped setting beside it, the quick one (120 steps) judges whether the loss leaves
+    // ln 10. Why, and the sweeps this came from: docs/he30-settings.md.
     static let fullClip = 1.0
     static func lr(_ o: ExperimentOptions) -> Double { paperLR }
-    static func clip(_ o: ExperimentOptions) -> Double? { o.quick ? nil : fullClip }
-    static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 80 : 500) }
+    static func clip(_ o: ExperimentOptions) -> Double? { fullClip }
+    static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 120 : 500) }
 
     /// The variants: every depth × init at the setting; the full preset adds plain30 He with one
     /// 128-sample chunk (only with one worker, as W workers need W chunks) and without clipping.
@@ -80,28 +80,12 @@ enum He30: PaperExperiment {
             var (r, loop) = try Experiments.train(v.name, s, data: data, log: log)
             r.lr = v.lr; r.warmupSteps = v.warmup; r.clipGradNorm = v.clip
             r.chunk = loop.settings.loop.chunk   // what ran: W workers may have split it
-            if case .grid(.plain30, _) = v.variant { r.initVariance = try initVariances(s, data: data) }
+            if case .grid(.plain30, _) = v.variant {
+                r.initVariance = try Experiments.initVariances(s, data: data) { $0.isWeighted }
+            }
             results.append(r)
         }
         return results
-    }
-
-    /// log10 of each weighted layer's output variance at initialization on one minibatch. IEEE
-    /// even when the runs flush: the chart shows how far below 1e-38 N(0, 0.01²)'s signal falls.
-    static func initVariances(_ s: TrainSettings, data: DataSplits) throws -> [[Double]] {
-        let setup = try TrainingSetup(s, preloaded: data)
-        _ = try setup.initialize(s.initialization, seed: s.loop.seed)
-        let b = 64, d = setup.data.train
-        let plan = Plan(net: setup.net, chunking: .whole(b), workers: 1, threads: setup.threads)
-        plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<b)[...])
-        plan.forward(training: true)
-        var points: [[Double]] = [], k = 0
-        for (i, op) in setup.net.ops.enumerated() where op.isWeighted {
-            k += 1
-            let v = plan.activation(i + 1, chunk: 0).meanVariance().variance
-            points.append([Double(k), Foundation.log10(max(v, 1e-30))])
-        }
-        return points
     }
 
     static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
@@ -113,7 +97,7 @@ enum He30: PaperExperiment {
         func seedsConverged(_ r: RunResult?) -> Int { r?.seedsConverged ?? 0 }
         let ln10 = Foundation.log(10.0), steps = steps(o)
         let f = { (x: Double) in String(format: "%.3f", x) }
-        // quick (lr 0.01): judged on the lowest logged loss, since He's run collapses soon after leaving ln 10
+        // quick: judged on the lowest logged loss, since 120 steps are part of one epoch, whose mean starts at ln 10
         let heVsXavier = o.quick
             ? ("plain30: He leaves ln 10 within \(steps) steps, Xavier does not (lowest logged loss: He "
                + "\(f(lowest(.plain30, he))), Xavier \(f(lowest(.plain30, xavier))))",
@@ -127,10 +111,19 @@ enum He30: PaperExperiment {
         ]
         // over several seeds: how often, not whether once (converged: final loss below 2.0)
         if let h = result(.plain30, he), let x = result(.plain30, xavier), let n = h.seeds {
-            let (hc, xc) = (seedsConverged(h), seedsConverged(x))
             let need = Int((0.8 * Double(n)).rounded(.up))
-            checks.append(("plain30: He converges in at least \(need)/\(n) seeds (\(hc)), Xavier in none (\(xc))",
-                           hc >= need && xc == 0))
+            if o.quick {
+                // 80 steps are part of one epoch, whose mean loss starts at ln 10: judged per seed on
+                // whether the loss ever left ln 10
+                let (hl, xl) = (h.seedsLeftChance ?? 0, x.seedsLeftChance ?? 0)
+                checks.append(("quick preset, a weaker claim: plain30 He leaves ln 10 (a logged loss below "
+                               + "\(f(ln10 - 0.1))) in at least \(need)/\(n) seeds (\(hl)), Xavier in none (\(xl))",
+                               hl >= need && xl == 0))
+            } else {
+                let (hc, xc) = (seedsConverged(h), seedsConverged(x))
+                checks.append(("plain30: He converges in at least \(need)/\(n) seeds (\(hc)), Xavier in none (\(xc))",
+                               hc >= need && xc == 0))
+            }
             if let h128 = results.run(Variant.oneChunk) {
                 let k = seedsConverged(h128)
                 checks.append(("plain30: the outcome does not hinge on the summation order: He with one 128-sample "
@@ -168,7 +161,11 @@ enum He30: PaperExperiment {
         let chunkText = !chunkVariant ? "" : " The chunk size is a variable no seed controls (it changes the order "
             + "in which the batch's gradient is summed), so plain30 He also runs with one 128-sample chunk."
         let why: String
-        if o.quick {
+        if o.quick, runClip != nil {
+            why = "The quick preset clips as the full one does and judges the lowest logged loss, and per seed "
+                + "whether the loss left ln 10: \(steps) steps are part of one epoch, whose mean loss still holds "
+                + "the first steps at ln 10, so the full preset's convergence test does not apply."
+        } else if o.quick {   // quick runs from before it clipped
             why = "The quick preset uses the paper's lr 0.01 without warm-up or clipping and judges the lowest logged "
                 + "loss: within \(steps) steps He leaves ln 10 and Xavier does not, but at this lr He's run often "
                 + "collapses back to ln 10 soon after (see the full preset)."

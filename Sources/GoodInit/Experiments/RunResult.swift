@@ -34,6 +34,9 @@ public struct RunResult: Codable, Sendable {
     /// A median run over seeds: how many of its seeds converged, and of how many.
     public var seedsConverged: Int? = nil
     public var seeds: Int? = nil
+    /// A median run over seeds: how many of its seeds logged a minibatch loss clearly below chance
+    /// (ln 10 − 0.1) at some step, converged or not.
+    public var seedsLeftChance: Int? = nil
 
     // Experiment-specific curves as [x, y] points.
     /// A median run over seeds: the seeds' lowest and highest loss at each of `losses`' steps.
@@ -41,6 +44,8 @@ public struct RunResult: Codable, Sendable {
     public var lossMax: [[Double]]? = nil
     /// he30: log10 of each weighted layer's output variance at initialization, [layer, log10 variance].
     public var initVariance: [[Double]]? = nil
+    /// resnet-init: log10 of each residual block's output variance at initialization, [block, log10 variance].
+    public var blockVariance: [[Double]]? = nil
     /// prelu: each PReLU layer's mean learned slope, [layer, slope].
     public var slopes: [[Double]]? = nil
     /// bn-mnist: percentiles of a last-hidden-layer sigmoid's input over the minibatch, [step, value].
@@ -107,10 +112,11 @@ extension RunResult {
     /// Whole numbers, stored as JSON numbers in `values` like the other figures.
     static var wholeFigures: [(key: String, field: WritableKeyPath<RunResult, Int?>)] {
         [("warmupSteps", \.warmupSteps), ("chunk", \.chunk), ("seedsConverged", \.seedsConverged),
-         ("seeds", \.seeds)]
+         ("seeds", \.seeds), ("seedsLeftChance", \.seedsLeftChance)]
     }
     static var curves: [(key: String, field: WritableKeyPath<RunResult, [[Double]]?>)] {
-        [("lossMin", \.lossMin), ("lossMax", \.lossMax), ("initVariance", \.initVariance), ("slopes", \.slopes)]
+        [("lossMin", \.lossMin), ("lossMax", \.lossMax), ("initVariance", \.initVariance), ("slopes", \.slopes),
+         ("blockVariance", \.blockVariance)]
             + Percentile.allCases.map { ($0.rawValue, \RunResult.sigmoidInput[$0]) }
     }
 

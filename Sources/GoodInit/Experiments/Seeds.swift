@@ -7,6 +7,12 @@ import Foundation
 /// never went NaN/Inf.
 func converged(_ r: RunResult) -> Bool { r.diverged == nil && r.finalLoss.isFinite && r.finalLoss < 2.0 }
 
+/// A run left chance when some logged minibatch loss fell clearly below ln 10 (by 0.1), whatever
+/// happened after: the quick he30 preset's weaker claim, since 80 steps are too few for an epoch mean.
+func leftChance(_ r: RunResult) -> Bool {
+    r.losses.contains { $0[1].isFinite && $0[1] < Foundation.log(10.0) - 0.1 }
+}
+
 /// The runs of one variant over the seeds, in seed order.
 struct SeedRuns {
     let name: String
@@ -23,6 +29,7 @@ struct SeedRuns {
     }
 
     var convergedCount: Int { runs.filter(converged).count }
+    var leftChanceCount: Int { runs.filter(leftChance).count }
 
     /// The variant as one run: medians of its figures and, at each logged step all seeds reached,
     /// the median loss, with the seeds' lowest and highest as `lossMin`/`lossMax`.
@@ -51,7 +58,7 @@ struct SeedRuns {
         for (_, f) in RunResult.wholeFigures where runs[0][keyPath: f] != nil {
             m[keyPath: f] = Int(Self.median(runs.compactMap { $0[keyPath: f] }.map(Double.init)).rounded(.down))
         }
-        m.seedsConverged = convergedCount; m.seeds = runs.count
+        m.seedsConverged = convergedCount; m.seeds = runs.count; m.seedsLeftChance = leftChanceCount
         return m
     }
 

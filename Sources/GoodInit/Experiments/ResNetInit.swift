@@ -1,0 +1,108 @@
+// Residual networks and their initialization. With batch norm, a deep ResNet trains from He, LSUV
+// or zero-γ (Goyal et al. 2017's zero_init_residual). Without it, He's init makes each block add
+// its input's variance again, so the signal grows as 2^blocks and training breaks; Fixup (Zhang et
+// al. 2019) starts every branch at zero and trains the same net.
+import Foundation
+
+enum ResNetInit: PaperExperiment {
+    enum Variant: ExperimentVariant, CaseIterable {
+        case bnHe, bnLSUV, bnZeroGamma, noBNHe, noBNFixup
+
+        var batchNorm: Bool { [.bnHe, .bnLSUV, .bnZeroGamma].contains(self) }
+        var initializer: Initializer { self == .bnLSUV ? .lsuv : .heNormal(fanOut: false) }
+        var name: String {
+            switch self {
+            case .bnHe: return "BN he-normal"
+            case .bnLSUV: return "BN lsuv"
+            case .bnZeroGamma: return "BN he-normal zero-γ"
+            case .noBNHe: return "no BN he-normal"
+            case .noBNFixup: return "no BN fixup"
+            }
+        }
+        static var all: [Variant] { allCases }
+    }
+
+    /// ResNet-56 in the full preset, ResNet-20 in the quick one; the -nobn twins have biased convs.
+    static func model(_ o: ExperimentOptions, batchNorm: Bool) -> ModelPreset {
+        switch (o.quick, batchNorm) {
+        case (false, true): return .resnet56
+        case (false, false): return .resnet56NoBN
+        case (true, true): return .resnet20
+        case (true, false): return .resnet20NoBN
+        }
+    }
+    static func steps(_ o: ExperimentOptions) -> Int { o.steps ?? (o.quick ? 120 : 300) }
+    static let lr = 0.1
+
+    static func train(_ o: ExperimentOptions, data: DataSplits,
+                      log: @escaping (String) -> Void) throws -> [RunResult] {
+        try Variant.allCases.map { v in
+            var s = Experiments.settings(o, run: v.name, model: model(o, batchNorm: v.batchNorm),
+                                         initializer: v.initializer)
+            s.initialization.zeroInitResidual = v == .bnZeroGamma
+            s.initialization.fixup = v == .noBNFixup
+            s.initialization.lsuv.batchSize = 128
+            s.loop.maxSteps = steps(o); s.loop.epochs = 100; s.loop.batchSize = 128; s.loop.chunk = 64
+            // He et al. 2016's CIFAR setting, which Fixup's paper keeps
+            s.optimizer.lr = lr; s.optimizer.momentum = 0.9; s.optimizer.weightDecay = 1e-4
+            s.data.testLimit = o.quick ? 1000 : nil
+            var (r, _) = try Experiments.train(v.name, s, data: data, log: log)
+            r.blockVariance = try Experiments.initVariances(s, data: data) { $0 is ResidualAdd }
+            return r
+        }
+    }
+
+    static func report(_ o: ExperimentOptions, _ results: [RunResult]) -> ReportContent {
+        let f3 = { (x: Double) in String(format: "%.3f", x) }
+        func run(_ v: Variant) -> RunResult? { results.run(v) }
+        func seeds(_ v: Variant) -> Int { run(v)?.seeds ?? (run(v) == nil ? 0 : 1) }
+        func convergedSeeds(_ v: Variant) -> Int { run(v).map { $0.seedsConverged ?? (converged($0) ? 1 : 0) } ?? 0 }
+        func accuracy(_ v: Variant) -> Double { run(v)?.testAccuracy ?? .nan }
+        /// log10 of the last block's output variance over the first's, at initialization.
+        func growth(_ v: Variant) -> Double {
+            guard let b = run(v)?.blockVariance, let first = b.first?[1], let last = b.last?[1] else { return .nan }
+            return last - first
+        }
+        let n = seeds(.bnHe), need = Int((0.8 * Double(n)).rounded(.up))
+        let bnVariants: [Variant] = [.bnHe, .bnLSUV, .bnZeroGamma]
+        let net = o.quick ? "ResNet-20" : "ResNet-56"
+        let counts = bnVariants.map { "\($0.name) \(convergedSeeds($0))" }.joined(separator: ", ")
+        let checks: [(String, Bool)] = [
+            ("with batch norm, \(net) trains from each init: He, LSUV and zero-γ converge in at least \(need)/\(n) "
+             + "seeds (\(counts); He et al. 2016, Mishkin & Matas 2016, Goyal et al. 2017)",
+             bnVariants.allSatisfy { seeds($0) == n && convergedSeeds($0) >= need }),
+            ("zero-γ does no harm with batch norm: its median test accuracy is within 1 point of He's or above "
+             + "(\(Experiments.percent(accuracy(.bnZeroGamma))) vs \(Experiments.percent(accuracy(.bnHe))); Goyal "
+             + "et al. 2017 report a gain at large batch, this size checks only that it trains as well)",
+             accuracy(.bnZeroGamma) >= accuracy(.bnHe) - 0.01),
+            ("without batch norm, He's signal grows with depth: at init the last block's output variance is over "
+             + "100× the first's (10^\(f3(growth(.noBNHe)))×; Zhang et al. 2019, section 2)", growth(.noBNHe) > 2),
+            ("Fixup keeps it flat: the last block's variance is within 10× of the first's "
+             + "(10^\(f3(growth(.noBNFixup))))", abs(growth(.noBNFixup)) < 1),
+            ("without batch norm, He diverges or stalls: converged in none of \(seeds(.noBNHe)) seeds "
+             + "(\(convergedSeeds(.noBNHe)); Zhang et al. 2019)", seeds(.noBNHe) > 0 && convergedSeeds(.noBNHe) == 0),
+            ("without batch norm, Fixup trains: converges in at least \(need)/\(n) seeds "
+             + "(\(convergedSeeds(.noBNFixup)); Zhang et al. 2019)",
+             seeds(.noBNFixup) == n && convergedSeeds(.noBNFixup) >= need),
+        ]
+        let varianceSeries = results.filter { $0.blockVariance != nil }.map {
+            SVGChart.Series(name: $0.name, points: $0.points(\.blockVariance))
+        }
+        let svg = SVGChart.render(title: "\(net) at init: output variance per residual block",
+                                  xLabel: "residual block", yLabel: "log10 Var(block output)", series: varianceSeries)
+        let markdown = "## Signal at initialization\n\nThe output variance of each residual block (the sum, before "
+            + "its ReLU) on one minibatch, after each init.\n\n![variance](variance.svg)\n\n"
+        let intro = """
+        Residual networks and their initialization. With batch norm (He et al. 2016, section 4.2), `\
+        \(model(o, batchNorm: true).rawValue)` from He-normal, from LSUV, and from He-normal with γ = 0 in each \
+        branch's last batch norm (`--zero-init-residual`, Goyal et al. 2017). Without batch norm \
+        (`\(model(o, batchNorm: false).rawValue)`, biased convs), from He-normal and with Fixup's rescaling \
+        (`--fixup`, Zhang et al. 2019: each branch's last conv and the classifier start at zero, the branch's \
+        first conv is scaled by L^(-1/2) for L branches of 2 convs; Fixup's scalar biases and multipliers are left \
+        out, the convs' biases stand in). On \(o.data.rawValue) (1×28×28: the CIFAR nets adapted), SGD lr \(lr), \
+        momentum 0.9, weight decay 1e-4, batch 128 (two 64-sample chunks), \(steps(o)) steps\
+        \(o.quick ? " (quick preset: ResNet-20, 1,000 test images)" : ""), first seed \(o.seed).
+        """
+        return ReportContent(checks: checks, intro: intro, plots: [("variance.svg", svg)], markdown: markdown)
+    }
+}
