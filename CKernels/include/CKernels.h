@@ -280,9 +280,10 @@ void ck_ref_mean_var(double *mean, double *var, const float *x, ptrdiff_t n);
 /// x *= s
 void ck_scale(float *x, float s, ptrdiff_t n);
 /// Orthonormalizes the n columns of a (m × n, column j at a[j·m, (j+1)·m), m ≥ n) in place by
-/// modified Gram-Schmidt run twice per column, in double, each dot product summed in index order
-/// (the orthogonal initializer's Q; R's positive diagonal is the sign fix). Serial: n ≤ a few
-/// thousand, once per layer.
+/// modified Gram-Schmidt run twice per column, in double, each dot product summed in 8 lanes
+/// (lane l: the terms i ≡ l mod 8 in index order; the lanes added ((0+4)+(2+6))+((1+5)+(3+7))), the
+/// same bits on every instruction set (the orthogonal initializer's Q; R's positive diagonal is
+/// the sign fix). Serial: n ≤ a few thousand, once per layer.
 void ck_gram_schmidt(double *a, ptrdiff_t m, ptrdiff_t n);
 
 // MARK: - SGD with momentum and weight decay (PyTorch's formulation)

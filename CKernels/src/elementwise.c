@@ -147,21 +147,31 @@ void ck_ref_mean_var(double *mean, double *var, const float *x, ptrdiff_t n) {
     *var = ss / (double)n;
 }
 
+// Σ x[i]·y[i] in 8 lanes, lane l summing the i ≡ l (mod 8) terms in index order, the lanes then
+// added as a 512-bit register halves itself: ((0+4) + (2+6)) + ((1+5) + (3+7)). Written in scalars
+// without contraction, so every instruction set (and -O0) gives these bits; the compiler makes the
+// lanes one vector where it can.
+static double dot8(const double *restrict x, const double *restrict y, ptrdiff_t m) {
+#pragma clang fp contract(off)
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    for (; i + 8 <= m; i += 8)
+        for (int l = 0; l < 8; l++) s[l] += x[i + l] * y[i + l];
+    for (int l = 0; i < m; i++, l++) s[l] += x[i] * y[i];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
 void ck_gram_schmidt(double *a, ptrdiff_t m, ptrdiff_t n) {
-    // no fused multiply-adds: the bits of the Swift loops this replaced (orthogonal inits keep theirs)
 #pragma clang fp contract(off)
     for (ptrdiff_t j = 0; j < n; j++) {
         double *restrict aj = a + j * m;
         for (int pass = 0; pass < 2; pass++) {
             for (ptrdiff_t k = 0; k < j; k++) {
                 const double *restrict ak = a + k * m;
-                double d = 0.0;
-                for (ptrdiff_t i = 0; i < m; i++) d += ak[i] * aj[i];
+                const double d = dot8(ak, aj, m);
                 for (ptrdiff_t i = 0; i < m; i++) aj[i] -= d * ak[i];
             }
-            double norm = 0.0;
-            for (ptrdiff_t i = 0; i < m; i++) norm += aj[i] * aj[i];
-            norm = sqrt(norm);
+            const double norm = sqrt(dot8(aj, aj, m));
             const double inv = norm > 0 ? 1 / norm : 0;
             for (ptrdiff_t i = 0; i < m; i++) aj[i] *= inv;
         }
