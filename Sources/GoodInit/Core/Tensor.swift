@@ -1,21 +1,58 @@
 // Tensor: aligned float32 storage with a shape. The home of raw memory in the library, with the
 // Kernels*.swift wrappers, the thin layer that hands these pointers to CKernels; elsewhere only the
 // byte readers of file formats (Gzip, Safetensors) touch raw bytes, each saying where.
+import Foundation
 
 /// Owns one 64-byte aligned allocation. Never resized; freed with the last Tensor that views it.
 /// @unchecked: its fields are constants; the elements are shared memory, and the executor never
 /// lets two threads write the same elements at once (each worker owns its chunk's buffers).
+///
+/// Buffers of a megabyte or more are anonymous mappings: the kernel hands out zeroed pages on first
+/// touch, so a plan's buffers cost nothing until used (LSUV's forward-only plan never touches the
+/// gradients, and a first layer's input gradient is never written), and those of 2 MB or more ask
+/// for transparent huge pages (one fault and one TLB entry per 2 MB). Smaller ones are zero-filled.
 final class Storage<Element>: @unchecked Sendable {
     let count: Int
     let base: UnsafeMutablePointer<Element>
+    private let mappedBytes: Int   // 0: from the allocator
+    static var mapFrom: Int { 1 << 20 }
+
     init(count: Int, zero: Element) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Element>.stride, alignment: 64)
+        let bytes = max(count, 1) * MemoryLayout<Element>.stride
+        if bytes >= Self.mapFrom, let p = Self.map(bytes) {
+            mappedBytes = bytes
+            base = p.bindMemory(to: Element.self, capacity: max(count, 1))
+            // the kernel's pages are all-zero bytes: only a zero whose bits are not is written out
+            if !Self.isZeroBits(zero) { base.initialize(repeating: zero, count: max(count, 1)) }
+            return
+        }
+        mappedBytes = 0
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         base = raw.bindMemory(to: Element.self, capacity: max(count, 1))
         base.initialize(repeating: zero, count: max(count, 1))
     }
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+
+    deinit {
+        if mappedBytes > 0 { munmap(UnsafeMutableRawPointer(base), mappedBytes) } else {
+            UnsafeMutableRawPointer(base).deallocate()
+        }
+    }
+
+    /// A zeroed, page-aligned anonymous mapping, or nil when the system refuses one (the allocator
+    /// then serves). Huge pages are a request: refused, small pages serve.
+    private static func map(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { return nil }
+        #if os(Linux)
+        if bytes >= 2 << 20 { _ = madvise(p, bytes, Int32(MADV_HUGEPAGE)) }
+        #endif
+        return p
+    }
+
+    private static func isZeroBits(_ v: Element) -> Bool {
+        withUnsafeBytes(of: v) { $0.allSatisfy { $0 == 0 } }
+    }
 }
 
 /// A float32 tensor: a shape over a window of shared storage. Copies of a Tensor share their
