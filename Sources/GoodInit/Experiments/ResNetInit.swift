@@ -116,9 +116,11 @@ enum ResNetInit: PaperExperiment {
         (`--fixup`, Zhang et al. 2019: each branch's last conv and the classifier start at zero, the branch's \
         first conv is scaled by L^(-1/2) for L branches of 2 convs; Fixup's scalar biases and multipliers are left \
         out, the convs' biases stand in), each at lr \(lr) as the others and again with the gradient clipped at L2 \
-        norm \(clip) (`--clip-grad-norm`, PyTorch's `clip_grad_norm_`; not in the papers): without its scalar \
-        biases, Fixup's ResNet-56 stalls at ln 10 or blows up at lr \(lr) unclipped, which the unclipped rows show. \
-        Converged: the final loss, the mean over the run's samples (less than one epoch), below 2.0. On \(o.data.rawValue) (1×28×28: the CIFAR nets adapted), SGD lr \(lr), \
+        norm \(clip) (`--clip-grad-norm`, PyTorch's `clip_grad_norm_`; not in the papers): in trials before \
+        this run, Fixup's ResNet-56 without the scalar biases stalled at ln 10 at lr \(lr) unclipped, and blew up \
+        during a linear warm-up to it; the unclipped rows show how often. The final loss is the mean over the \
+        run's samples (less than one epoch), so a run that starts far above ln 10 keeps a high one. \
+        On \(o.data.rawValue) (1×28×28: the CIFAR nets adapted), SGD lr \(lr), \
         momentum 0.9, weight decay 1e-4, batch 128 (two 64-sample chunks), \(steps(o)) steps\
         \(o.quick ? " (quick preset: ResNet-20, 1,000 test images)" : ""), first seed \(o.seed).
         """
