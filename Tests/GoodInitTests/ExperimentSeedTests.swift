@@ -31,6 +31,19 @@ import Testing
         #expect(SeedRuns.median([4, 1, 3, 2]) == 2.5)
     }
 
+    @Test("a seed trained when its last tenth's losses average below 2.0, whatever its whole-run mean")
+    func trainedTail() {
+        // 20 logged losses: the last tenth is the last two
+        let late = run("a", seed: 1, loss: 40, losses: [200] + Array(repeating: 2.3, count: 17) + [1.5, 2.4])
+        let stalled = run("a", seed: 2, loss: 2.3, losses: Array(repeating: 2.3, count: 18) + [1.9, 2.2])
+        var nan = run("a", seed: 3, loss: .nan, losses: Array(repeating: 1, count: 20))
+        nan.diverged = "step 20, conv1"
+        #expect(trained(late) && !converged(late))      // (1.5 + 2.4) / 2 < 2 though the whole run's mean is 40
+        #expect(!trained(stalled))                       // (1.9 + 2.2) / 2 ≥ 2
+        #expect(!trained(nan) && !trained(run("a", seed: 4, loss: 1, losses: [])))
+        #expect(SeedRuns(name: "a", runs: [late, stalled, nan]).median.seedsTrained == 1)
+    }
+
     @Test("--seeds 2: every variant runs seed and seed + 1 in folders of their own; the report counts and renders")
     func seeds() throws {
         var o = ExperimentOptions()

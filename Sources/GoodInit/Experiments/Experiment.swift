@@ -79,6 +79,8 @@ struct ReportContent {
     var intro: String
     var plots: [(file: String, svg: String)] = []
     var markdown = ""
+    /// The seed table also counts the seeds that `trained` (runs under an epoch: see resnet-init).
+    var trainedColumn = false
 }
 
 public struct ExperimentReport: Sendable {
@@ -298,7 +300,7 @@ public enum Experiments {
         let saved = SavedExperiment(experiment: name, options: o, runs: results,
                                     checks: Dictionary(checks.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a }))
         try enc.encode(saved).write(to: URL(fileURLWithPath: joinPath(o.out, "results.json")), options: .atomic)
-        let table = manySeeds ? seedTable(variants) : resultsTable(results)
+        let table = manySeeds ? seedTable(variants, trainedColumn: content.trainedColumn) : resultsTable(results)
         let title = name.rawValue
         let lossTitle = "\(title): training loss" + (manySeeds ? " (median and range over seeds)" : "")
         for (file, svg) in [("loss.svg", lossChart(lossTitle, judged))] + content.plots {

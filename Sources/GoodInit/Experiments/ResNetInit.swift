@@ -63,7 +63,8 @@ enum ResNetInit: PaperExperiment {
         let f3 = { (x: Double) in String(format: "%.3f", x) }
         func run(_ v: Variant) -> RunResult? { results.run(v) }
         func seeds(_ v: Variant) -> Int { run(v)?.seeds ?? (run(v) == nil ? 0 : 1) }
-        func convergedSeeds(_ v: Variant) -> Int { run(v).map { $0.seedsConverged ?? (converged($0) ? 1 : 0) } ?? 0 }
+        /// Under one epoch the final loss is the whole run's mean: the claims count seeds by the last tenth's.
+        func trainedSeeds(_ v: Variant) -> Int { run(v).map { $0.seedsTrained ?? (trained($0) ? 1 : 0) } ?? 0 }
         func accuracy(_ v: Variant) -> Double { run(v)?.testAccuracy ?? .nan }
         /// log10 of the last block's output variance over the first's, at initialization.
         func growth(_ v: Variant) -> Double {
@@ -73,13 +74,13 @@ enum ResNetInit: PaperExperiment {
         let n = seeds(.bnHe), need = Int((0.8 * Double(n)).rounded(.up))
         let bnVariants: [Variant] = [.bnHe, .bnLSUV, .bnZeroGamma]
         let net = o.quick ? "ResNet-20" : "ResNet-56"
-        let counts = bnVariants.map { "\($0.name) \(convergedSeeds($0))" }.joined(separator: ", ")
+        let counts = bnVariants.map { "\($0.name) \(trainedSeeds($0))" }.joined(separator: ", ")
         /// The median over seeds of the first logged training loss.
         func firstLoss(_ v: Variant) -> Double { run(v)?.losses.first?[1] ?? .nan }
         var checks: [(String, Bool)] = [
-            ("with batch norm, \(net) trains from each init: He, LSUV and zero-γ converge in at least \(need)/\(n) "
+            ("with batch norm, \(net) trains from each init: He, LSUV and zero-γ train in at least \(need)/\(n) "
              + "seeds (\(counts); He et al. 2016, Mishkin & Matas 2016, Goyal et al. 2017)",
-             bnVariants.allSatisfy { seeds($0) == n && convergedSeeds($0) >= need }),
+             bnVariants.allSatisfy { seeds($0) == n && trainedSeeds($0) >= need }),
         ]
         if !o.quick {   // at 120 steps on ResNet-20 zero-γ's shallower start still trails (quick seeds 1–2)
             checks.append(("zero-γ does no harm with batch norm: its median test accuracy is within 1 point of He's or "
@@ -89,17 +90,20 @@ enum ResNetInit: PaperExperiment {
         }
         checks += [
             ("without batch norm, He's signal grows with depth: at init the last block's output variance is over "
-             + "100× the first's (10^\(f3(growth(.noBNHe)))×; Zhang et al. 2019, section 2)", growth(.noBNHe) > 2),
+             + "\(o.quick ? "10" : "100")× the first's (10^\(f3(growth(.noBNHe)))×; Zhang et al. 2019, section 2)",
+             growth(.noBNHe) > (o.quick ? 1 : 2)),
             ("Fixup keeps it flat: the last block's variance is within 10× of the first's "
              + "(10^\(f3(growth(.noBNFixup))))", abs(growth(.noBNFixup)) < 1),
-            ("so the first loss is far above ln 10 from He (\(String(format: "%.3g", firstLoss(.noBNHeClipped)))) and "
-             + "ln 10 from Fixup, whose classifier starts at zero (\(f3(firstLoss(.noBNFixupClipped))))",
-             firstLoss(.noBNHeClipped) > 100 && abs(firstLoss(.noBNFixupClipped) - Foundation.log(10.0)) < 0.01),
-            ("without batch norm at lr \(lr), He diverges or stalls: converged in none of \(seeds(.noBNHe)) seeds "
-             + "(\(convergedSeeds(.noBNHe)); Zhang et al. 2019)", seeds(.noBNHe) > 0 && convergedSeeds(.noBNHe) == 0),
-            ("without batch norm, Fixup trains with the gradient clipped at norm \(clip): converges in at least "
-             + "\(need)/\(n) seeds (\(convergedSeeds(.noBNFixupClipped)); Zhang et al. 2019)",
-             seeds(.noBNFixupClipped) == n && convergedSeeds(.noBNFixupClipped) >= need),
+            ("so the first logged loss is \(o.quick ? "above ln 10 + 0.5" : "over 100") from He "
+             + "(\(String(format: "%.3g", firstLoss(.noBNHeClipped)))) and within 0.1 of ln 10 from Fixup, whose "
+             + "classifier starts at zero (\(f3(firstLoss(.noBNFixupClipped))))",
+             firstLoss(.noBNHeClipped) > (o.quick ? Foundation.log(10.0) + 0.5 : 100)
+                && abs(firstLoss(.noBNFixupClipped) - Foundation.log(10.0)) < 0.1),
+            ("without batch norm at lr \(lr), He diverges or stalls: trains in none of \(seeds(.noBNHe)) seeds "
+             + "(\(trainedSeeds(.noBNHe)); Zhang et al. 2019)", seeds(.noBNHe) > 0 && trainedSeeds(.noBNHe) == 0),
+            ("without batch norm, Fixup trains with the gradient clipped at norm \(clip): trains in at least "
+             + "\(need)/\(n) seeds (\(trainedSeeds(.noBNFixupClipped)); Zhang et al. 2019)",
+             seeds(.noBNFixupClipped) == n && trainedSeeds(.noBNFixupClipped) >= need),
         ]
         let varianceSeries = results.filter { $0.blockVariance != nil }.map {
             SVGChart.Series(name: $0.name, points: $0.points(\.blockVariance))
@@ -119,11 +123,14 @@ enum ResNetInit: PaperExperiment {
         norm \(clip) (`--clip-grad-norm`, PyTorch's `clip_grad_norm_`; not in the papers): in trials before \
         this run, Fixup's ResNet-56 without the scalar biases stalled at ln 10 at lr \(lr) unclipped, and blew up \
         during a linear warm-up to it; the unclipped rows show how often. The final loss is the mean over the \
-        run's samples (less than one epoch), so a run that starts far above ln 10 keeps a high one. \
+        run's samples (less than one epoch), so a run that starts far above ln 10 keeps a high one; the claims \
+        count a seed as trained when its logged losses over the run's last tenth average below 2.0 and nothing \
+        went NaN or Inf. \
         On \(o.data.rawValue) (1×28×28: the CIFAR nets adapted), SGD lr \(lr), \
         momentum 0.9, weight decay 1e-4, batch 128 (two 64-sample chunks), \(steps(o)) steps\
         \(o.quick ? " (quick preset: ResNet-20, 1,000 test images)" : ""), first seed \(o.seed).
         """
-        return ReportContent(checks: checks, intro: intro, plots: [("variance.svg", svg)], markdown: markdown)
+        return ReportContent(checks: checks, intro: intro, plots: [("variance.svg", svg)], markdown: markdown,
+                             trainedColumn: true)
     }
 }

@@ -37,6 +37,8 @@ public struct RunResult: Codable, Sendable {
     /// A median run over seeds: how many of its seeds logged a minibatch loss clearly below chance
     /// (ln 10 − 0.1) at some step, converged or not.
     public var seedsLeftChance: Int? = nil
+    /// A median run over seeds: how many of its seeds trained (`trained`: the last tenth's losses).
+    public var seedsTrained: Int? = nil
 
     // Experiment-specific curves as [x, y] points.
     /// A median run over seeds: the seeds' lowest and highest loss at each of `losses`' steps.
@@ -112,7 +114,8 @@ extension RunResult {
     /// Whole numbers, stored as JSON numbers in `values` like the other figures.
     static var wholeFigures: [(key: String, field: WritableKeyPath<RunResult, Int?>)] {
         [("warmupSteps", \.warmupSteps), ("chunk", \.chunk), ("seedsConverged", \.seedsConverged),
-         ("seeds", \.seeds), ("seedsLeftChance", \.seedsLeftChance)]
+         ("seeds", \.seeds), ("seedsLeftChance", \.seedsLeftChance),
+         ("seedsTrained", \.seedsTrained)]
     }
     static var curves: [(key: String, field: WritableKeyPath<RunResult, [[Double]]?>)] {
         [("lossMin", \.lossMin), ("lossMax", \.lossMax), ("initVariance", \.initVariance), ("slopes", \.slopes),

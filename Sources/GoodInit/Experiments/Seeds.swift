@@ -13,6 +13,15 @@ func leftChance(_ r: RunResult) -> Bool {
     r.losses.contains { $0[1].isFinite && $0[1] < Foundation.log(10.0) - 0.1 }
 }
 
+/// A run trained when the logged losses over its last tenth of steps average below 2.0 and it never
+/// went NaN/Inf: for runs shorter than an epoch, whose final loss is the whole run's mean and so
+/// is held up by a high start (resnet-init's nets without batch norm start above 100).
+func trained(_ r: RunResult) -> Bool {
+    let tail = r.losses.suffix(Swift.max(1, r.losses.count / 10)).map { $0[1] }
+    let mean = tail.reduce(0, +) / Double(Swift.max(1, tail.count))
+    return r.diverged == nil && !tail.isEmpty && mean.isFinite && mean < 2.0
+}
+
 /// The runs of one variant over the seeds, in seed order.
 struct SeedRuns {
     let name: String
@@ -30,6 +39,7 @@ struct SeedRuns {
 
     var convergedCount: Int { runs.filter(converged).count }
     var leftChanceCount: Int { runs.filter(leftChance).count }
+    var trainedCount: Int { runs.filter(trained).count }
 
     /// The variant as one run: medians of its figures and, at each logged step all seeds reached,
     /// the median loss, with the seeds' lowest and highest as `lossMin`/`lossMax`.
@@ -59,6 +69,7 @@ struct SeedRuns {
             m[keyPath: f] = Int(Self.median(runs.compactMap { $0[keyPath: f] }.map(Double.init)).rounded(.down))
         }
         m.seedsConverged = convergedCount; m.seeds = runs.count; m.seedsLeftChance = leftChanceCount
+        m.seedsTrained = trainedCount
         return m
     }
 
@@ -71,20 +82,23 @@ struct SeedRuns {
 
 extension Experiments {
     /// The seed table: per variant, how many seeds converged, and the median and range of the final
-    /// loss and the test accuracy.
-    static func seedTable(_ variants: [SeedRuns]) -> String {
+    /// loss and the test accuracy; with `trainedColumn`, how many trained by their last tenth's loss.
+    static func seedTable(_ variants: [SeedRuns], trainedColumn: Bool = false) -> String {
         func range(_ v: [Double], _ f: (Double) -> String) -> String {
             let finite = v.filter(\.isFinite)
             guard !finite.isEmpty else { return "–" }
             let nan = finite.count < v.count ? " (\(v.count - finite.count) NaN)" : ""
             return "\(f(SeedRuns.median(finite))) [\(f(finite.min()!)), \(f(finite.max()!))]\(nan)"
         }
-        var t = "| variant | seeds converged (final loss < 2.0) | final train loss: median [min, max] | "
-        t += "test accuracy: median [min, max] |\n|---|---|---|---|\n"
+        var t = "| variant | seeds converged (final loss < 2.0) | "
+        t += trainedColumn ? "seeds trained (last tenth's loss < 2.0) | " : ""
+        t += "final train loss: median [min, max] | test accuracy: median [min, max] |\n|---|---|---|---|"
+        t += trainedColumn ? "---|\n" : "\n"
         for v in variants {
             let loss = range(v.runs.map(\.finalLoss)) { String(format: "%.4f", $0) }
             let acc = range(v.runs.map { $0.testAccuracy ?? .nan }) { percent($0) }
-            t += "| \(v.name) | \(v.convergedCount)/\(v.runs.count) | \(loss) | \(acc) |\n"
+            let tail = trainedColumn ? " \(v.trainedCount)/\(v.runs.count) |" : ""
+            t += "| \(v.name) | \(v.convergedCount)/\(v.runs.count) |\(tail) \(loss) | \(acc) |\n"
         }
         return t
     }
