@@ -9,8 +9,8 @@ struct Experiment: ParsableCommand {
     @Argument(help: "Experiment: \(ExperimentName.allCases.map(\.rawValue).joined(separator: ", ")).",
               transform: Parse.named)
     var name: ExperimentName
-    @Flag(help: "A small preset, 2 seeds (on 2 cores: zero-init, xavier-mlp, rbm, bn-mnist seconds; prelu, lsuv "
-              + "under a minute; he30 about a minute; resnet-init about 2.5 minutes).")
+    @Flag(help: ArgumentHelp("A small preset, 2 seeds (on 2 cores: zero-init, xavier-mlp, rbm, bn-mnist seconds; "
+                             + "prelu, lsuv under a minute; he30 about a minute; resnet-init about 2.5 minutes)."))
     var quick = false
     @Option(parsing: .unconditional, help: "Training steps per run (overrides the preset).",
             transform: Parse.positiveInt)
