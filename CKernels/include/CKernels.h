@@ -58,6 +58,9 @@ int ck_isa_from_name(const char *name);
 /// The best ISA this process may use, and its default: what the CPU and OS support, capped by
 /// GOODINIT_ISA when set (GOODINIT_ISA=avx2 makes an AVX-512 machine behave as an AVX2-only one).
 int ck_isa_best(void);
+/// The L2 cache of one core in bytes, as the C library reads it from CPUID (1 MB where it cannot
+/// tell): the GEMM sizes the B̃ block it keeps there by it.
+ptrdiff_t ck_l2_cache_bytes(void);
 /// 1 when the variant is at most ck_isa_best().
 int ck_isa_supported(int isa);
 /// Sets the calling thread's ISA (-1: back to the default). Returns -1, changing nothing, if unsupported.

@@ -2,7 +2,8 @@
 //
 // Three separable pieces (the BLIS / how-to-optimize-gemm shape):
 //   1. blocking loops (here): jc over N in NC columns, pc over K in kc steps, then tasks of up to
-//      MB_ROWS rows × 16 slivers (the B̃ block in L2), each Ã panel held in L1 across its slivers;
+//      MB_ROWS rows × the slivers of a B̃ block sized to L2 (blocks of even size, so that static
+//      shares balance), each Ã panel held in L1 across them;
 //   2. packing: op(A) into mr-row panels (kc, mr), op(B) into nr-column slivers (kc, nr), edges
 //      zero-padded so the micro-kernel never sees a partial tile;
 //   3. one register micro-kernel per instruction set (gemm_<isa>.c), chosen at run time.
@@ -13,7 +14,14 @@
 
 #define NC 4096
 #define MB_ROWS 192 // M rows per task
-#define B_BLOCK_FLOATS (192 * 1024) // a task's B̃ slivers, 768 KB: within L2 (1 MB on Zen 4, 2 MB on SPR)
+
+// A task's B̃ slivers, re-read from L2 by each of its row panels: half the core's L2 (the other half
+// holds the C tiles the task writes and what streams past), at most the 768 KB tuned on Sapphire
+// Rapids' 2 MB. 512 KB on Zen 4/5 (1 MB L2), 256 KB on Zen 3. Which tiles a task takes never
+// changes how a tile is computed, so this moves no bits.
+static ptrdiff_t b_block_floats(void) {
+    return ck_max(64 * 1024, ck_min(192 * 1024, ck_l2_cache_bytes() / 2 / (ptrdiff_t)sizeof(float)));
+}
 
 const char *ck_gemm_kernel_name(void) { return ck_gemm_ukernel_for(ck_isa())->name; }
 
@@ -175,7 +183,9 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
 #else
     const int nthreads = 1;
 #endif
-    const ptrdiff_t mb_panels = ck_max(1, MB_ROWS / mr);
+    // Row blocks of at most MB_ROWS, made even: 128 panels in blocks of 24 would leave a last block
+    // of 8, and a static share of unequal tasks idles a thread (2 threads on 1024³: 89 % busy).
+    const ptrdiff_t mb_panels = ck_ceil_div(mpanels, ck_ceil_div(mpanels, ck_max(1, MB_ROWS / mr)));
     const ptrdiff_t mblocks = ck_ceil_div(mpanels, mb_panels);
 
     for (ptrdiff_t jc = 0; jc < N; jc += NC) {
@@ -185,7 +195,8 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
         // A pure function of the shape and the team size; which tile a thread computes never
         // changes how that tile is computed.
         ptrdiff_t nb_panels = ck_ceil_div(npanels * mblocks, 4 * (ptrdiff_t)nthreads);
-        nb_panels = ck_max(1, ck_min(nb_panels, B_BLOCK_FLOATS / (KC * nr)));
+        nb_panels = ck_max(1, ck_min(nb_panels, b_block_floats() / (KC * nr)));
+        nb_panels = ck_ceil_div(npanels, ck_ceil_div(npanels, nb_panels)); // even blocks, as the rows
         for (ptrdiff_t pc = 0; pc < K; pc += KC) {
             const gemm_step g = {u, A, B, C, apack, bpack, sliver_stride(u), M, N, jc, nc, pc, ck_min(KC, K - pc),
                                  mpanels, npanels, mb_panels, mblocks, ck_ceil_div(npanels, nb_panels),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -60,12 +61,18 @@ static int detect_bf16(void) { return 0; }
 #endif
 
 static int best_isa = CK_ISA_PORTABLE, best_bf16 = CK_BF16_WIDEN;
+static ptrdiff_t l2_bytes = 1 << 20;
 static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
 
 // GOODINIT_ISA caps the choice, so an AVX-512 machine can stand in for an AVX2-only one: every
 // kernel, default and test then behaves as if the wider registers were absent.
 // GOODINIT_BF16=widen keeps the bf16 kernels on the widening path where the CPU has more.
 static void detect(void) {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    // glibc reads it from CPUID; 0 or -1 where it cannot tell (the 1 MB default stays)
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (l2 >= 64 * 1024) l2_bytes = l2;
+#endif
     best_isa = detect_best();
     best_bf16 = detect_bf16() ? CK_BF16_AVX512 : CK_BF16_WIDEN;
     const char *bf = getenv("GOODINIT_BF16");
@@ -83,6 +90,7 @@ static void detect(void) {
 }
 
 int ck_isa_best(void) { pthread_once(&detect_once, detect); return best_isa; }
+ptrdiff_t ck_l2_cache_bytes(void) { pthread_once(&detect_once, detect); return l2_bytes; }
 int ck_isa_supported(int isa) { return isa >= 0 && isa <= ck_isa_best(); }
 
 static _Thread_local int thread_isa = -1; // -1: the best (the process default)
