@@ -325,7 +325,8 @@ void ck_blocked_to_nchw(float *x, const float *xb, ptrdiff_t N, ptrdiff_t C, ptr
 void ck_blocked_weights_from_kcrs(float *wb, const float *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
 void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S);
 
-/// Floats of workspace the blocked passes need (backward-data's transposed weights).
+/// Floats of workspace the blocked passes need (backward-data's transposed weights, backward-weights'
+/// per-group slices).
 ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s);
 /// Name of the calling thread's blocked-convolution micro-kernels ("avx512 …", "avx2+fma …", …).
 const char *ck_conv2d_blocked_kernel_name(void);
@@ -336,8 +337,10 @@ void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const f
 /// dxb += conv_transpose(dyb, wb); dxb = … when accumulate is 0.
 void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,
                                      const ck_conv2d_shape *s, float *workspace);
-/// dwb += Σ_n dyb[n] ⋆ xb[n] (each image's sum added in image order); db (K) += Σ dy (may be NULL).
-/// workspace may be NULL.
+/// dwb += Σ_n dyb[n] ⋆ xb[n]: each image's sum added in image order within a group of images, the
+/// groups added in group order. Layers with few weight units (thin ones) split the images into
+/// groups set by the shape alone (never the thread count or the variant); the others keep one.
+/// db (K) += Σ dy (may be NULL). workspace: ck_conv2d_blocked_workspace_size floats.
 void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                         const ck_conv2d_shape *s, float *workspace);
 

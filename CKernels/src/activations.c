@@ -83,15 +83,19 @@ void ck_prelu_forward(float *y, const float *x, const float *a, int shared,
     );
 }
 
-// da is a reduction over n and hw: one thread per channel, in n-then-hw order; the shared slope
-// adds the per-channel sums in channel order afterwards.
+// da is a reduction over n and hw: one unit per (group of images, channel), in n-then-hw order
+// within the group, the groups added in group order (ck_image_groups, as batch norm's sums); the
+// shared slope adds the per-channel sums in channel order afterwards.
 void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, const float *a,
                        int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    double per_channel[C];
-    CK_PARALLEL_FOR(c, C, N * C * HW >= CK_PAR_MIN_ELEMS,
+    const ptrdiff_t G = ck_image_groups(N, C);
+    double per_group[G * C], per_channel[C]; // (G, C), then (C)
+    CK_PARALLEL_FOR(gc, G * C, N * C * HW >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t c = gc % C;
+        const ck_range imgs = ck_split(N, G, gc / C);
         const float s = a[shared ? 0 : c];
         double acc = 0.0;
-        for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const float *xc = x + (n * C + c) * HW, *g = dy + (n * C + c) * HW;
             float *d = dx + (n * C + c) * HW;
             for (ptrdiff_t i = 0; i < HW; i++) {
@@ -103,9 +107,10 @@ void ck_prelu_backward(float *dx, float *da, const float *dy, const float *x, co
                 }
             }
         }
-        per_channel[c] = acc;
+        per_group[gc] = acc;
     );
     if (!da) return;
+    ck_add_groups(per_channel, per_group, G, C);
     if (shared) {
         double total = 0.0;
         for (ptrdiff_t c = 0; c < C; c++) total += per_channel[c];

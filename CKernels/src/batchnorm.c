@@ -3,8 +3,10 @@
 // Training stores no x̂: backward recomputes it from x, mean and invstd with normalize_plane's
 // expression (ck_bn_xhat), so it has the forward's bits and no activation-sized buffer is kept.
 // Fully connected layers pass HW = 1.
-// Each channel is reduced by one thread, sequentially over n then hw, in double, and chunks are
-// combined in chunk order: the sums depend on the chunking only, not on threads or workers.
+// Each channel is reduced in double, sequentially over n then hw, within each of a fixed number of
+// groups of the chunk's images (ck_image_groups: one group for wide layers), the groups added in group
+// order and the chunks in chunk order: the sums depend on the chunking only, not on threads or
+// workers.
 #include "ck_internal.h"
 #include <math.h>
 
@@ -12,10 +14,14 @@
 
 void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
                         ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
+    ck_group_sums gs;
+    ck_group_sums_init(&gs, N, C, sum, sumsq);
+    CK_PARALLEL_FOR(gc, gs.G * C, N * C * HW >= CK_PAR_MIN_ELEMS && gs.G * C > 1,
+        const ptrdiff_t c = gc % C;
+        const ck_range imgs = ck_split(N, gs.G, gc / C);
         const double m = shift ? shift[c] : 0.0;
         double s = 0.0, ss = 0.0;
-        for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const float *xc = x + (n * C + c) * HW;
             for (ptrdiff_t i = 0; i < HW; i++) {
                 const double v = (double)xc[i] - m;
@@ -23,9 +29,10 @@ void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double
                 ss += v * v;
             }
         }
-        sum[c] = s;
-        sumsq[c] = ss;
+        gs.out[0][gc] = s;
+        gs.out[1][gc] = ss;
     );
+    ck_group_sums_finish(&gs);
 }
 
 // total[c] = Σ over chunks of part[k·C + c], in chunk order.
@@ -93,10 +100,14 @@ void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
 void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
                                  const float *dy, const float *x, const float *mean,
                                  const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    CK_PARALLEL_FOR(c, C, BN_PAR(N, C, HW),
+    ck_group_sums gs;
+    ck_group_sums_init(&gs, N, C, sum_dy, sum_dy_xhat);
+    CK_PARALLEL_FOR(gc, gs.G * C, N * C * HW >= CK_PAR_MIN_ELEMS && gs.G * C > 1,
+        const ptrdiff_t c = gc % C;
+        const ck_range imgs = ck_split(N, gs.G, gc / C);
         const float m = mean[c], is = invstd[c];
         double s = 0.0, sx = 0.0;
-        for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const float *g = dy + (n * C + c) * HW, *xc = x + (n * C + c) * HW;
             for (ptrdiff_t i = 0; i < HW; i++) {
                 const float h = ck_bn_xhat(xc[i], m, is);
@@ -104,11 +115,11 @@ void ck_bn_backward_partial_sums(double *sum_dy, double *sum_dy_xhat, float *dga
                 sx += (double)g[i] * (double)h;
             }
         }
-        sum_dy[c] = s;
-        sum_dy_xhat[c] = sx;
-        if (dgamma) dgamma[c] += (float)sx;
-        if (dbeta) dbeta[c] += (float)s;
+        gs.out[0][gc] = s;
+        gs.out[1][gc] = sx;
     );
+    ck_group_sums_finish(&gs);
+    ck_bn_add_param_grads(dgamma, dbeta, sum_dy, sum_dy_xhat, C);
 }
 
 void ck_bn_backward_combine(double *sum_dy, double *sum_dy_xhat, const double *part_dy,

@@ -30,7 +30,8 @@ static inline void store_lanes(double *dst, const ck_d4 *acc, ptrdiff_t c0, ptrd
     for (ptrdiff_t l = 0; l < cn; l++) dst[c0 + l] = a[l];
 }
 
-// Sums: one thread per channel block. Elementwise passes: one (image, block) plane per iteration.
+// Sums: one unit per (group of images, channel block), the groups as ck_image_groups sets them and
+// added in group order, as in batchnorm.c. Elementwise passes: one (image, block) plane per iteration.
 #define BNB_PAR(N, Cb, HW, units) ((N) * (Cb) * (HW) * LANES >= CK_PAR_MIN_ELEMS && (units) > 1)
 
 // Valid channels of block cb.
@@ -44,14 +45,17 @@ static inline void load_lanes(float *v, const float *p, ptrdiff_t c0, ptrdiff_t 
 void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES);
-    CK_PARALLEL_FOR(cb, Cb, BNB_PAR(N, Cb, HW, Cb),
-        const ptrdiff_t c0 = cb * LANES, cn = lanes_of(cb, C);
+    ck_group_sums gs;
+    ck_group_sums_init(&gs, N, C, sum, sumsq);
+    CK_PARALLEL_FOR(gb, gs.G * Cb, BNB_PAR(N, Cb, HW, gs.G * Cb),
+        const ptrdiff_t g = gb / Cb, cb = gb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
+        const ck_range imgs = ck_split(N, gs.G, g);
         double mv[LANES];
         for (ptrdiff_t l = 0; l < LANES; l++) mv[l] = shift && l < cn ? shift[c0 + l] : 0.0;
         ck_d4 m[QUADS], s[QUADS], ss[QUADS];
         memcpy(m, mv, sizeof m);
         for (int q = 0; q < QUADS; q++) s[q] = ss[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
-        for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const float *xb = x + (n * Cb + cb) * HW * LANES;
             for (ptrdiff_t i = 0; i < HW; i++)
                 for (int q = 0; q < QUADS; q++) {
@@ -61,9 +65,10 @@ void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, cons
                     ss[q] += v * v;
                 }
         }
-        store_lanes(sum, s, c0, cn);
-        store_lanes(sumsq, ss, c0, cn);
+        store_lanes(gs.out[0] + g * C, s, c0, cn);
+        store_lanes(gs.out[1] + g * C, ss, c0, cn);
     );
+    ck_group_sums_finish(&gs);
 }
 
 // One (image, block) plane of HW pixels: batchnorm.c's normalize_plane with per-lane parameters.
@@ -124,8 +129,11 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
                                          const float *dy, const float *x, const float *mean,
                                          const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES);
-    CK_PARALLEL_FOR(cb, Cb, BNB_PAR(N, Cb, HW, Cb),
-        const ptrdiff_t c0 = cb * LANES, cn = lanes_of(cb, C);
+    ck_group_sums gs;
+    ck_group_sums_init(&gs, N, C, sum_dy, sum_dy_xhat);
+    CK_PARALLEL_FOR(gb, gs.G * Cb, BNB_PAR(N, Cb, HW, gs.G * Cb),
+        const ptrdiff_t g = gb / Cb, cb = gb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
+        const ck_range imgs = ck_split(N, gs.G, g);
         float mv[LANES], iv[LANES];
         load_lanes(mv, mean, c0, cn, 0.0f);
         load_lanes(iv, invstd, c0, cn, 0.0f);
@@ -134,7 +142,7 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
         memcpy(is, iv, sizeof is);
         ck_d4 s[QUADS], sx[QUADS];
         for (int q = 0; q < QUADS; q++) s[q] = sx[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
-        for (ptrdiff_t n = 0; n < N; n++) {
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const ptrdiff_t o = (n * Cb + cb) * HW * LANES;
             for (ptrdiff_t i = 0; i < HW; i++)
                 for (int q = 0; q < QUADS; q++) {
@@ -149,13 +157,11 @@ void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, fl
                     sx[q] += g * h;
                 }
         }
-        store_lanes(sum_dy, s, c0, cn);
-        store_lanes(sum_dy_xhat, sx, c0, cn);
-        for (ptrdiff_t l = 0; l < cn; l++) {
-            if (dgamma) dgamma[c0 + l] += (float)sum_dy_xhat[c0 + l];
-            if (dbeta) dbeta[c0 + l] += (float)sum_dy[c0 + l];
-        }
+        store_lanes(gs.out[0] + g * C, s, c0, cn);
+        store_lanes(gs.out[1] + g * C, sx, c0, cn);
     );
+    ck_group_sums_finish(&gs);
+    ck_bn_add_param_grads(dgamma, dbeta, sum_dy, sum_dy_xhat, C);
 }
 
 // dx += k·(dy − mean(dy) − x̂·mean(dy·x̂)) on the first `lanes` lanes of one plane, x̂ recomputed

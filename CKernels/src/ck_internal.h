@@ -75,6 +75,63 @@ static inline void ck_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi) {
     *hi = *lo + q + (t < r ? 1 : 0);
 }
 
+// Part i of n items split into `parts` contiguous parts, sizes differing by at most one (the
+// first n % parts one larger): fixed groups of images, independent of any team.
+typedef struct { ptrdiff_t lo, hi; } ck_range;
+static inline ck_range ck_split(ptrdiff_t n, ptrdiff_t parts, ptrdiff_t i) {
+    const ptrdiff_t q = n / parts, r = n % parts, lo = i * q + ck_min(i, r);
+    return (ck_range){lo, lo + q + (i < r ? 1 : 0)};
+}
+
+// Per-channel sums over a chunk's images (batch norm's statistics and gradients, PReLU's slopes) in
+// fixed groups of images, so that a layer with few 16-channel blocks still has about 64 units of
+// work (a 16-channel layer: 64 groups). Set by N and C alone: the NCHW and blocked kernels group
+// alike and keep the same bits. G·C < CK_GROUPED_MAX whenever G > 1 (G ≤ ⌈64 / blocks⌉,
+// C ≤ 16·blocks, blocks < 64).
+#define CK_GROUP_TARGET_UNITS 64
+#define CK_GROUPED_MAX 2048
+static inline ptrdiff_t ck_image_groups(ptrdiff_t N, ptrdiff_t C) {
+    return ck_max(1, ck_min(N, ck_ceil_div(CK_GROUP_TARGET_UNITS, ck_ceil_div(C, 16))));
+}
+// dst[c] = parts[c] + parts[C + c] + … over G groups, in group order.
+static inline void ck_add_groups(double *dst, const double *parts, ptrdiff_t G, ptrdiff_t C) {
+    for (ptrdiff_t c = 0; c < C; c++) {
+        double t = parts[c];
+        for (ptrdiff_t g = 1; g < G; g++) t += parts[g * C + c];
+        dst[c] = t;
+    }
+}
+
+// Two per-channel sums over groups of images: the units write row g of `out` (G, C); with one
+// group that row is the result itself, else scratch rows that ck_group_sums_finish adds up.
+typedef struct {
+    ptrdiff_t G, C;
+    double *dst[2], *out[2];
+    double scratch[2][CK_GROUPED_MAX];
+} ck_group_sums;
+
+static inline void ck_group_sums_init(ck_group_sums *g, ptrdiff_t N, ptrdiff_t C, double *a, double *b) {
+    g->G = ck_image_groups(N, C);
+    g->C = C;
+    g->dst[0] = a;
+    g->dst[1] = b;
+    for (int k = 0; k < 2; k++) g->out[k] = g->G > 1 ? g->scratch[k] : g->dst[k];
+}
+
+static inline void ck_group_sums_finish(const ck_group_sums *g) {
+    if (g->G > 1)
+        for (int k = 0; k < 2; k++) ck_add_groups(g->dst[k], g->out[k], g->G, g->C);
+}
+
+// dγ += Σ dy·x̂ and dβ += Σ dy per channel (either may be NULL), from the combined double sums.
+static inline void ck_bn_add_param_grads(float *dgamma, float *dbeta, const double *sum_dy,
+                                         const double *sum_dy_xhat, ptrdiff_t C) {
+    for (ptrdiff_t c = 0; c < C; c++) {
+        if (dgamma) dgamma[c] += (float)sum_dy_xhat[c];
+        if (dbeta) dbeta[c] += (float)sum_dy[c];
+    }
+}
+
 // Whether a loop worth parallelising (cond) gets a team: only if the caller's thread budget
 // (omp_set_num_threads, per calling thread) is above one.
 static inline int ck_go_parallel(int cond) {

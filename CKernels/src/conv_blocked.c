@@ -88,10 +88,6 @@ static void transpose_weights(float *restrict wt, const float *restrict wb, ptrd
     );
 }
 
-ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s) {
-    return ck_blocked_weights_size(s->K, s->C, s->R, s->S);
-}
-
 // MARK: - Variant choice
 
 static const ck_convb_kernels *kernels_for(int isa) {
@@ -269,47 +265,108 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
     );
 }
 
-// MARK: - Backward-weights: units of disjoint weights, each summing the images in order
+// MARK: - Backward-weights: units of disjoint weights, each summing a group of images in order
 
-static void weights_share(float *dw, const float *dy, const float *x, const ck_conv2d_shape *s,
-                          const ck_convb_kernels *kern, ptrdiff_t units, ptrdiff_t per_r) {
+// A thin layer has few units (a 16→16 layer: 6), too few for a wide team. Its images are then split
+// into groups, fixed by the shape and the chunk (never by the team), so that there are about
+// WEIGHTS_TARGET_UNITS (unit, group) tasks: group 0 accumulates into dw, each other group into its
+// own zeroed slice of the workspace, and the slices are added into dw in group order. The bits
+// depend on the group count, which the shape alone sets; layers with enough units keep one group.
+#define WEIGHTS_TARGET_UNITS 64
+
+// Units of disjoint weights: (output block, input block, tap row) and, for the micro-kernels (fast),
+// 8 channels of the input block; the channels past C (first layers) are left out.
+static ptrdiff_t weights_units(const ck_conv2d_shape *s, int fast, ptrdiff_t *per_r) {
+    *per_r = fast ? ck_ceil_div(ck_min(s->C, CB), CK_CONVB_UNIT_C) : 1;
+    return nblk(s->K) * nblk(s->C) * s->R * *per_r;
+}
+
+// From the shape alone, never the variant: the portable loops (whole 16-channel units) group the
+// images as the micro-kernels do, so every variant keeps the same bits.
+static ptrdiff_t weights_groups(const ck_conv2d_shape *s) {
+    ptrdiff_t per_r;
+    const ptrdiff_t units = weights_units(s, is_fast_shape(s), &per_r);
+    return ck_max(1, ck_min(s->N, ck_ceil_div(WEIGHTS_TARGET_UNITS, units)));
+}
+
+// The fast path's micro-kernels exist only for 3×3 / stride 1 / pad 1.
+static const ck_convb_kernels *weights_kernels(const ck_conv2d_shape *s) {
+    return is_fast_shape(s) ? kernels_for(ck_isa()) : NULL;
+}
+
+typedef struct {
+    float *dw, *partials; // partials: (groups - 1, dw_size), group g ≥ 1 at (g - 1)·dw_size
+    const float *dy, *x;
+    const ck_conv2d_shape *s;
+    const ck_convb_kernels *kern;
+    ptrdiff_t units, per_r, groups, dw_size;
+} weights_job;
+
+static float *group_dw(const weights_job *j, ptrdiff_t g) {
+    return g == 0 ? j->dw : j->partials + (g - 1) * j->dw_size;
+}
+
+static void weights_share(const weights_job *j) {
+    const ck_conv2d_shape *s = j->s;
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
-    const ptrdiff_t HW16 = s->H * s->W * CB, PQ16 = P * Q * CB;
+    const ptrdiff_t HW16 = s->H * s->W * CB, PQ16 = P * Q * CB, per_r = j->per_r;
     ptrdiff_t lo, hi;
     ck_note_team();
-    ck_share(units, &lo, &hi);
-    // Images outermost: a thread's units reuse the image's blocks from cache.
-    for (ptrdiff_t n = 0; n < s->N; n++)
-        for (ptrdiff_t u = lo; u < hi; u++) {
-            const ptrdiff_t kb = u / (Cb * s->R * per_r), cb = u / (s->R * per_r) % Cb;
-            const ptrdiff_t r = u / per_r % s->R, part = u % per_r;
-            if (!kern) { generic_weights_unit(dw, dy, x, s, P, Q, n, kb, cb, r); continue; }
-            const ck_convb_wunit wu = {dw + ((kb * Cb + cb) * 9 + r * 3) * CB2, x + (n * Cb + cb) * HW16,
-                                       dy + (n * Kb + kb) * PQ16, s->H, s->W, r, part * CK_CONVB_UNIT_C};
-            kern->wunit(&wu);
+    if (j->groups > 1) { // the groups' slices start at zero
+        ck_share((j->groups - 1) * j->dw_size, &lo, &hi);
+        memset(j->partials + lo, 0, (size_t)(hi - lo) * sizeof(float));
+        ck_team_barrier();
+    }
+    ck_share(j->groups * j->units, &lo, &hi);
+    for (ptrdiff_t g = lo / j->units; g < j->groups && g * j->units < hi; g++) {
+        const ptrdiff_t first = g * j->units; // this group's units within the thread's share
+        const ptrdiff_t ulo = ck_max(lo, first) - first, uhi = ck_min(hi, first + j->units) - first;
+        const ck_range imgs = ck_split(s->N, j->groups, g);
+        float *dw = group_dw(j, g);
+        // Images outermost: a thread's units reuse the image's blocks from cache.
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++)
+            for (ptrdiff_t u = ulo; u < uhi; u++) {
+                const ptrdiff_t kb = u / (Cb * s->R * per_r), cb = u / (s->R * per_r) % Cb;
+                const ptrdiff_t rr = u / per_r % s->R, part = u % per_r;
+                if (!j->kern) { generic_weights_unit(dw, j->dy, j->x, s, P, Q, n, kb, cb, rr); continue; }
+                const ck_convb_wunit wu = {dw + ((kb * Cb + cb) * 9 + rr * 3) * CB2, j->x + (n * Cb + cb) * HW16,
+                                           j->dy + (n * Kb + kb) * PQ16, s->H, s->W, rr, part * CK_CONVB_UNIT_C};
+                j->kern->wunit(&wu);
+            }
+    }
+    if (j->groups > 1) { // dw += slice 1 + slice 2 + …, each element in group order
+        ck_team_barrier();
+        ck_share(j->dw_size, &lo, &hi);
+        for (ptrdiff_t g = 1; g < j->groups; g++) {
+            const float *p = group_dw(j, g);
+            for (ptrdiff_t i = lo; i < hi; i++) j->dw[i] += p[i];
         }
+    }
+}
+
+ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s) {
+    const ptrdiff_t dw_size = ck_blocked_weights_size(s->K, s->C, s->R, s->S), groups = weights_groups(s);
+    return ck_max(dw_size, (groups - 1) * dw_size); // backward-data's transposed weights; the slices
 }
 
 void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                         const ck_conv2d_shape *s, float *workspace) {
-    (void)workspace;
-    const ck_convb_kernels *kern = kernels_for(ck_isa());
-    if (!is_fast_shape(s)) kern = NULL;
-    const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
-    // Fast units: 8 channels of one block; the channels past C (first layers) are left out.
-    const ptrdiff_t per_r = kern ? ck_ceil_div(ck_min(s->C, CB), CK_CONVB_UNIT_C) : 1;
-    const ptrdiff_t units = Kb * Cb * s->R * per_r;
-    const int worth = worth_threads(s, units);
-    const ck_trace_span tr = CK_TRACE_OPEN(worth, units);
+    weights_job j = {dw, workspace, dy, x, s, weights_kernels(s), 0, 0, 1,
+                     ck_blocked_weights_size(s->K, s->C, s->R, s->S)};
+    j.units = weights_units(s, j.kern != NULL, &j.per_r);
+    j.groups = weights_groups(s);
+    const ptrdiff_t tasks = j.groups * j.units;
+    const int worth = worth_threads(s, tasks);
+    const ck_trace_span tr = CK_TRACE_OPEN(worth, tasks);
     if (ck_go_parallel(worth)) {
         const unsigned mode = ck_fp_mode();
 #pragma omp parallel
         {
             ck_fp_adopt(mode);
-            CK_TRACED_SHARE(tr, units, weights_share(dw, dy, x, s, kern, units, per_r));
+            CK_TRACED_SHARE(tr, tasks, weights_share(&j));
         }
     } else {
-        CK_TRACED_SHARE(tr, units, weights_share(dw, dy, x, s, kern, units, per_r));
+        CK_TRACED_SHARE(tr, tasks, weights_share(&j));
     }
     CK_TRACE_CLOSE(tr);
     if (db) ck_convb_bias_backward(db, dy, s);

@@ -26,35 +26,38 @@ void ck_prelu_forward_blocked(float *y, const float *x, const float *a, int shar
     );
 }
 
-// da is a reduction over n and hw: one thread per channel block, each lane summing in n-then-hw
-// order whatever the thread count; the shared slope adds the per-channel sums in channel order
-// afterwards, as the NCHW kernel does.
+// da is a reduction over n and hw: one unit per (group of images, channel block), each lane summing
+// its group in n-then-hw order, the groups added in group order (ck_image_groups), whatever the
+// thread count; the shared slope adds the per-channel sums in channel order afterwards, as the NCHW
+// kernel does.
 void ck_prelu_backward_blocked(float *dx, float *da, const float *dy, const float *x, const float *a,
                                int shared, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
-    const ptrdiff_t Cb = ck_ceil_div(C, CB);
-    double per_channel[ck_max(Cb, 1) * CB];
-    CK_PARALLEL_FOR(cb, Cb, N * Cb * CB * HW >= CK_PAR_MIN_ELEMS,
-        const ptrdiff_t c0 = cb * CB, cn = ck_min(CB, C - c0);
+    const ptrdiff_t Cb = ck_ceil_div(C, CB), G = ck_image_groups(N, C);
+    double per_group[G * C], per_channel[C]; // (G, C), then (C)
+    CK_PARALLEL_FOR(gb, G * Cb, N * Cb * CB * HW >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t g = gb / Cb, cb = gb % Cb, c0 = cb * CB, cn = ck_min(CB, C - c0);
+        const ck_range imgs = ck_split(N, G, g);
         float s[CB];
         double acc[CB];
         for (int l = 0; l < CB; l++) { s[l] = l < cn ? a[shared ? 0 : c0 + l] : 0.0f; acc[l] = 0.0; }
-        for (ptrdiff_t n = 0; n < N; n++) {
-            const float *xb = x + (n * Cb + cb) * HW * CB, *g = dy + (n * Cb + cb) * HW * CB;
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
+            const float *xb = x + (n * Cb + cb) * HW * CB, *gr = dy + (n * Cb + cb) * HW * CB;
             float *d = dx + (n * Cb + cb) * HW * CB;
             for (ptrdiff_t i = 0; i < HW; i++)
                 for (ptrdiff_t l = 0; l < cn; l++) {
                     const ptrdiff_t k = i * CB + l;
                     if (xb[k] > 0.0f) {
-                        d[k] += g[k];
+                        d[k] += gr[k];
                     } else {
-                        d[k] += s[l] * g[k];
-                        acc[l] += (double)g[k] * (double)xb[k];
+                        d[k] += s[l] * gr[k];
+                        acc[l] += (double)gr[k] * (double)xb[k];
                     }
                 }
         }
-        for (ptrdiff_t l = 0; l < cn; l++) per_channel[c0 + l] = acc[l];
+        for (ptrdiff_t l = 0; l < cn; l++) per_group[g * C + c0 + l] = acc[l];
     );
     if (!da) return;
+    ck_add_groups(per_channel, per_group, G, C);
     if (shared) {
         double total = 0.0;
         for (ptrdiff_t c = 0; c < C; c++) total += per_channel[c];
