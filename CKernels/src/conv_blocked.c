@@ -40,18 +40,21 @@ void ck_blocked_to_nchw(float *x, const float *xb, ptrdiff_t N, ptrdiff_t C, ptr
     );
 }
 
+// The weight conversions run every step on every chunk (the update works on KCRS): copies, so
+// parallel over blocks (or output channels) with the same bits whatever the team.
 void ck_blocked_weights_from_kcrs(float *wb, const float *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
     const ptrdiff_t Kb = nblk(K), Cb = nblk(C), RS = R * S;
-    for (ptrdiff_t kb = 0; kb < Kb; kb++)
-        for (ptrdiff_t cb = 0; cb < Cb; cb++)
-            for (ptrdiff_t rs = 0; rs < RS; rs++) {
-                float *d = wb + ((kb * Cb + cb) * RS + rs) * CB2;
-                for (ptrdiff_t c = 0; c < CB; c++)
-                    for (ptrdiff_t k = 0; k < CB; k++) {
-                        const ptrdiff_t kk = kb * CB + k, cc = cb * CB + c;
-                        d[c * CB + k] = kk < K && cc < C ? w[(kk * C + cc) * RS + rs] : 0.0f;
-                    }
-            }
+    CK_PARALLEL_FOR(kc, Kb * Cb, Kb * Cb * RS * CB2 >= CK_PAR_MIN_ELEMS,
+        const ptrdiff_t kb = kc / Cb, cb = kc % Cb;
+        for (ptrdiff_t rs = 0; rs < RS; rs++) {
+            float *d = wb + (kc * RS + rs) * CB2;
+            for (ptrdiff_t c = 0; c < CB; c++)
+                for (ptrdiff_t k = 0; k < CB; k++) {
+                    const ptrdiff_t kk = kb * CB + k, cc = cb * CB + c;
+                    d[c * CB + k] = kk < K && cc < C ? w[(kk * C + cc) * RS + rs] : 0.0f;
+                }
+        }
+    );
 }
 
 void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
@@ -65,10 +68,11 @@ void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_
 void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R,
                                         ptrdiff_t S) {
     const ptrdiff_t Cb = nblk(C), RS = R * S;
-    for (ptrdiff_t k = 0; k < K; k++)
+    CK_PARALLEL_FOR(k, K, K * C * RS >= CK_PAR_MIN_ELEMS,
         for (ptrdiff_t c = 0; c < C; c++)
             for (ptrdiff_t rs = 0; rs < RS; rs++)
                 w[(k * C + c) * RS + rs] += wb[(((k / CB) * Cb + c / CB) * RS + rs) * CB2 + c % CB * CB + k % CB];
+    );
 }
 
 // wt (Cb, Kb, R, S, 16k, 16c): the weights with the roles of C and K swapped, for backward-data;
@@ -372,14 +376,25 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
     if (db) ck_convb_bias_backward(db, dy, s);
 }
 
+// Images in batches whose partial sums (images, ⌈K/16⌉·16) fit 32 KB of stack: the (image, block)
+// partials are computed in parallel, then added into db in image order on the calling thread, so
+// the bits are those of one thread walking the images.
+#define BIAS_PARTIAL_FLOATS 8192
+
 void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s) {
     const ptrdiff_t Kb = nblk(s->K), PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
-    for (ptrdiff_t kb = 0; kb < Kb; kb++) // per image a partial sum, added in image order
-        for (ptrdiff_t n = 0; n < s->N; n++) {
-            float acc[CB] = {0};
-            const float *d = dy + (n * Kb + kb) * PQ * CB;
+    const ptrdiff_t batch = ck_max(1, BIAS_PARTIAL_FLOATS / (Kb * CB));
+    float part[BIAS_PARTIAL_FLOATS]; // (images of the batch, Kb, 16)
+    for (ptrdiff_t n0 = 0; n0 < s->N; n0 += batch) {
+        const ptrdiff_t nn = ck_min(batch, s->N - n0);
+        CK_PARALLEL_FOR(u, nn * Kb, nn * Kb * PQ * CB >= CK_PAR_MIN_ELEMS,
+            float *acc = part + u * CB;
+            const float *d = dy + ((n0 + u / Kb) * Kb + u % Kb) * PQ * CB;
+            for (ptrdiff_t k = 0; k < CB; k++) acc[k] = 0.0f;
             for (ptrdiff_t i = 0; i < PQ; i++)
                 for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
-            for (ptrdiff_t k = 0; k < CB && kb * CB + k < s->K; k++) db[kb * CB + k] += acc[k];
-        }
+        );
+        for (ptrdiff_t n = 0; n < nn; n++)
+            for (ptrdiff_t c = 0; c < s->K; c++) db[c] += part[(n * Kb + c / CB) * CB + c % CB];
+    }
 }
