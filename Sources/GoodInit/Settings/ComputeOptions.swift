@@ -5,8 +5,10 @@ import Foundation
 
 public struct ComputeOptions: Sendable, Equatable, DefaultedSettings {
     public var workers = 1
-    /// T per worker; 0 means cores / W.
+    /// T per worker; 0 means cores / W; `autoThreads` (`--threads auto`): `train` picks W × T for
+    /// the cores from the scaling model (ThreadChoice), other commands take cores / W.
     public var threads = 0
+    public static let autoThreads = -1
     /// Unlike W and T, the layout changes the bits (the convolutions' summation order).
     public var layout = LayoutPolicy.auto
     /// Subnormal floats become zero (x86 FTZ + DAZ). Off by default, as in PyTorch: a run whose
@@ -34,8 +36,9 @@ public struct ComputeOptions: Sendable, Equatable, DefaultedSettings {
         let limit = Self.threadLimit
         try SettingError.check(workers >= 1 && workers <= limit, "compute.workers",
                                "must be in 1...\(limit) (4 × the cores, at most 1024)", workers)
-        try SettingError.check(threads >= 0 && threads <= limit, "compute.threads",
-                               "must be 0 (auto) or at most \(limit) (4 × the cores, at most 1024)", threads)
+        try SettingError.check(threads >= Self.autoThreads && threads <= limit, "compute.threads",
+                               "must be auto, 0 (cores / W) or at most \(limit) (4 × the cores, at most 1024)",
+                               threads)
     }
 }
 
@@ -48,9 +51,10 @@ extension ComputeOptions {
                 transform: { try Parse.threads($0, min: 1) })
         public var workers = ComputeOptions().workers
         @Option(parsing: .unconditional,
-                help: .withDefault("OpenMP threads per worker (T); 0 = cores / W; at most 4 × the cores.",
-                                   ComputeOptions().threads),
-                transform: { try Parse.threads($0, min: 0) })
+                help: .withDefault("OpenMP threads per worker (T); 0 = cores / W; at most 4 × the cores; auto: "
+                                   + "train picks W × T for the cores from the scaling model (bench scaling), "
+                                   + "keeping the chunks.", ComputeOptions().threads),
+                transform: { $0 == "auto" ? ComputeOptions.autoThreads : try Parse.threads($0, min: 0) })
         public var threads = ComputeOptions().threads
         @Option(parsing: .unconditional, help: "Random seed: weights, data order, dropout.")
         public var seed = LoopOptions().seed

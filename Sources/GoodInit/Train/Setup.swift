@@ -6,10 +6,11 @@ import Foundation
 public final class TrainingSetup {
     public let data: DataSplits
     public let net: Network
-    public let compute: ComputeOptions
+    /// W and T as the run uses them (`--threads auto` resolved: `use(workers:threads:)`).
+    public private(set) var compute: ComputeOptions
     /// T: OpenMP threads per worker.
-    public let threads: Int
-    let evaluator: Evaluator
+    public private(set) var threads: Int
+    private(set) var evaluator: Evaluator
     /// The model file's text as the network was built from it (nil for a preset): checkpoints store it.
     public let modelText: String?
     /// The training set's per-channel statistics the data were normalized with (or the stored ones given).
@@ -55,6 +56,24 @@ public final class TrainingSetup {
                                 + "\(splits.train.classes) classes")
         }
         evaluator = Evaluator(net: net, workers: compute.workers, threads: threads)
+    }
+
+    /// Runs with W workers × T threads from now on (a `--threads auto` choice).
+    func use(workers: Int, threads: Int) {
+        compute.workers = workers
+        compute.threads = threads
+        self.threads = threads
+        let ranks = evaluator.ranks
+        evaluator = Evaluator(net: net, workers: workers, threads: threads)
+        evaluator.ranks = ranks
+    }
+
+    /// A fresh network of this setup's model, shape, layout and precision: for probes that train it.
+    func probeNetwork(_ model: ModelSource) throws -> Network {
+        let (probe, _) = try Self.network(model, input: net.inputShape, classes: net.classes, text: modelText)
+        probe.layoutPolicy = net.layoutPolicy
+        probe.precision = net.precision
+        return probe
     }
 
     public convenience init(_ s: TrainSettings, preloaded: DataSplits? = nil, modelText: String? = nil) throws {

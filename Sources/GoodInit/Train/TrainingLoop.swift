@@ -73,7 +73,26 @@ public final class TrainingLoop {
         }
         optimizer = Optimizer(kind, store: net.params, momentum: Float(settings.optimizer.momentum),
                               weightDecay: Float(settings.optimizer.weightDecay))
+        if settings.compute.threads == ComputeOptions.autoThreads {
+            // after the memory checks: the probe holds a plan of the training batch for a moment
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            // as many workers as this rank has chunks for
+            let chunks = (1...cores).last { (try? loop.chunking.check(workers: $0, ranks: ranks.size)) != nil } ?? 1
+            do {
+                let ranked = try ThreadChoice.rank(probe: self.setup.probeNetwork(settings.model),
+                                                   batch: loop.batchSize, chunks: chunks, cores: cores)
+                if let pick = ThreadChoice.choose(ranked) {
+                    self.setup.use(workers: pick.workers, threads: pick.threads)
+                }
+                threadNote = ThreadChoice.describe(ranked, cores: cores)
+            } catch {
+                threadNote = "threads auto: no prediction (\(error)); W = 1 × T = \(cores)"
+                self.setup.use(workers: 1, threads: cores)
+            }
+        }
     }
+    /// How `--threads auto` chose, logged when the run starts.
+    var threadNote: String? = nil
 
     /// Trains; resumes from `resume` (a checkpoint path) when given.
     public func run(resume: String? = nil) throws -> TrainSummary {
@@ -83,6 +102,7 @@ public final class TrainingLoop {
 
     private func runInMode(resume: String?) throws -> TrainSummary {
         let leader = ranks.isLeader
+        if let threadNote { log(threadNote) }
         if leader {
             try OutputFolder.prepare(settings.out)
             for name in OutputFolder.removeStaleTemporaries(in: settings.out, base: "checkpoint.safetensors")
@@ -102,7 +122,7 @@ public final class TrainingLoop {
                                                   CurvesSink(folder: settings.out, title: title, earlier: earlier)]
             + (tensorBoard.map { [$0] } ?? []) + sinks
         let plan = Plan(net: net, chunking: settings.loop.chunking,
-                        workers: settings.compute.workers, threads: setup.threads, ranks: ranks)
+                        workers: setup.compute.workers, threads: setup.threads, ranks: ranks)
         let progress = Progress(total: run.total, log: log, shown: leader)
         let teams = plan.measuredTeamSizes().map(String.init).joined(separator: ", ")
         let perRank = ranks.size > 1 ? "\(ranks.size) ranks, each " : ""
