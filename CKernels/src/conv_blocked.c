@@ -388,11 +388,11 @@ void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s
     for (ptrdiff_t n0 = 0; n0 < s->N; n0 += batch) {
         const ptrdiff_t nn = ck_min(batch, s->N - n0);
         CK_PARALLEL_FOR(u, nn * Kb, nn * Kb * PQ * CB >= CK_PAR_MIN_ELEMS,
-            float *acc = part + u * CB;
+            float acc[CB] = {0}; // in registers: through `part` every add would be a store (aliasing dy)
             const float *d = dy + ((n0 + u / Kb) * Kb + u % Kb) * PQ * CB;
-            for (ptrdiff_t k = 0; k < CB; k++) acc[k] = 0.0f;
             for (ptrdiff_t i = 0; i < PQ; i++)
                 for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
+            memcpy(part + u * CB, acc, sizeof acc);
         );
         for (ptrdiff_t n = 0; n < nn; n++)
             for (ptrdiff_t c = 0; c < s->K; c++) db[c] += part[(n * Kb + c / CB) * CB + c % CB];
