@@ -59,6 +59,14 @@ static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - 
 // region, in which each thread takes its fixed share of the iterations the way schedule(static)
 // would; and when the loop is small or the caller runs one thread, no OpenMP call at all.
 
+// Part i of n items split into `parts` contiguous parts, sizes differing by at most one (the
+// first n % parts one larger): a thread's share (ck_share), or a fixed group of images.
+typedef struct { ptrdiff_t lo, hi; } ck_range;
+static inline ck_range ck_split(ptrdiff_t n, ptrdiff_t parts, ptrdiff_t i) {
+    const ptrdiff_t q = n / parts, r = n % parts, lo = i * q + ck_min(i, r);
+    return (ck_range){lo, lo + q + (i < r ? 1 : 0)};
+}
+
 // The calling thread's share [*lo, *hi) of n iterations: contiguous, in thread order, sizes
 // differing by at most one. A fixed function of (n, team size, thread number).
 // Records the calling team's size for ck_team_probe (threads.c); call inside parallel regions.
@@ -70,17 +78,9 @@ static inline void ck_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi) {
 #else
     const ptrdiff_t t = 0, nt = 1;
 #endif
-    const ptrdiff_t q = n / nt, r = n % nt;
-    *lo = t * q + ck_min(t, r);
-    *hi = *lo + q + (t < r ? 1 : 0);
-}
-
-// Part i of n items split into `parts` contiguous parts, sizes differing by at most one (the
-// first n % parts one larger): fixed groups of images, independent of any team.
-typedef struct { ptrdiff_t lo, hi; } ck_range;
-static inline ck_range ck_split(ptrdiff_t n, ptrdiff_t parts, ptrdiff_t i) {
-    const ptrdiff_t q = n / parts, r = n % parts, lo = i * q + ck_min(i, r);
-    return (ck_range){lo, lo + q + (i < r ? 1 : 0)};
+    const ck_range r = ck_split(n, nt, t);
+    *lo = r.lo;
+    *hi = r.hi;
 }
 
 // Per-channel sums over a chunk's images (batch norm's statistics and gradients, PReLU's slopes) in
@@ -90,9 +90,12 @@ static inline ck_range ck_split(ptrdiff_t n, ptrdiff_t parts, ptrdiff_t i) {
 // C ≤ 16·blocks, blocks < 64).
 #define CK_GROUP_TARGET_UNITS 64
 #define CK_GROUPED_MAX 2048
-static inline ptrdiff_t ck_image_groups(ptrdiff_t N, ptrdiff_t C) {
-    return ck_max(1, ck_min(N, ck_ceil_div(CK_GROUP_TARGET_UNITS, ck_ceil_div(C, 16))));
+// Groups of a chunk's N images for a reduction of `units` disjoint units: about
+// CK_GROUP_TARGET_UNITS (unit, group) tasks, at most one group per image.
+static inline ptrdiff_t ck_groups_for(ptrdiff_t N, ptrdiff_t units) {
+    return ck_max(1, ck_min(N, ck_ceil_div(CK_GROUP_TARGET_UNITS, units)));
 }
+static inline ptrdiff_t ck_image_groups(ptrdiff_t N, ptrdiff_t C) { return ck_groups_for(N, ck_ceil_div(C, 16)); }
 // dst[c] = parts[c] + parts[C + c] + … over G groups, in group order.
 static inline void ck_add_groups(double *dst, const double *parts, ptrdiff_t G, ptrdiff_t C) {
     for (ptrdiff_t c = 0; c < C; c++) {

@@ -272,11 +272,10 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
 // MARK: - Backward-weights: units of disjoint weights, each summing a group of images in order
 
 // A thin layer has few units (a 16→16 layer: 6), too few for a wide team. Its images are then split
-// into groups, fixed by the shape and the chunk (never by the team), so that there are about
-// WEIGHTS_TARGET_UNITS (unit, group) tasks: group 0 accumulates into dw, each other group into its
-// own zeroed slice of the workspace, and the slices are added into dw in group order. The bits
-// depend on the group count, which the shape alone sets; layers with enough units keep one group.
-#define WEIGHTS_TARGET_UNITS 64
+// into groups, fixed by the shape and the chunk (never by the team), so that there are about 64
+// (unit, group) tasks (ck_groups_for, as the channel sums): group 0 accumulates into dw, each other
+// group into its own zeroed slice of the workspace, and the slices are added into dw in group order.
+// The bits depend on the group count, which the shape alone sets; layers with enough units keep one.
 
 // Units of disjoint weights: (output block, input block, tap row) and, for the micro-kernels (fast),
 // 8 channels of the input block; the channels past C (first layers) are left out.
@@ -289,8 +288,7 @@ static ptrdiff_t weights_units(const ck_conv2d_shape *s, int fast, ptrdiff_t *pe
 // images as the micro-kernels do, so every variant keeps the same bits.
 static ptrdiff_t weights_groups(const ck_conv2d_shape *s) {
     ptrdiff_t per_r;
-    const ptrdiff_t units = weights_units(s, is_fast_shape(s), &per_r);
-    return ck_max(1, ck_min(s->N, ck_ceil_div(WEIGHTS_TARGET_UNITS, units)));
+    return ck_groups_for(s->N, weights_units(s, is_fast_shape(s), &per_r));
 }
 
 // The fast path's micro-kernels exist only for 3×3 / stride 1 / pad 1.
