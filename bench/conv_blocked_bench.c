@@ -41,8 +41,8 @@ typedef struct { const ck_conv2d_shape *s; float *y, *x, *w, *dy, *dx, *dw, *ws;
 
 static void run(const job *j) {
     if (j->blocked) {
-        if (j->pass == 0) ck_conv2d_blocked_forward(j->y, j->x, j->w, NULL, j->s, j->ws);
-        else if (j->pass == 1) ck_conv2d_blocked_backward_data(j->dx, j->dy, j->w, 1, j->s, j->ws);
+        if (j->pass == 0) ck_conv2d_blocked_forward(j->y, j->x, j->w, NULL, 0, j->s, j->ws);
+        else if (j->pass == 1) ck_conv2d_blocked_backward_data(j->dx, j->dy, j->w, 1, NULL, j->s, j->ws);
         else ck_conv2d_blocked_backward_weights(j->dw, NULL, j->dy, j->x, j->s, j->ws);
     } else {
         if (j->pass == 0) ck_conv2d_forward(j->y, j->x, j->w, NULL, j->s, j->ws);

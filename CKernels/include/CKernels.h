@@ -144,13 +144,14 @@ void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float 
                          double *var, const double *shift, const double *sumsq, float eps,
                          float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C);
 /// y = γ·(x − mean)·invstd + β ; xhat = (x − mean)·invstd written when not NULL (training passes
-/// NULL: backward recomputes x̂ from x with the same float expression, so it needs no buffer)
+/// NULL: backward recomputes x̂ from x with the same float expression, so it needs no buffer).
+/// relu = 1: y = max(y, 0), a following ReLU fused in, with the ReLU kernel's bits.
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
-                     const float *invstd, const float *gamma, const float *beta,
+                     const float *invstd, const float *gamma, const float *beta, int relu,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased)
+/// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased); relu as above.
 void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
-                         const float *running_var, const float *gamma, const float *beta,
+                         const float *running_var, const float *gamma, const float *beta, int relu,
                          float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 /// This chunk's sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double);
 /// dgamma[c] += Σ dy·xhat, dbeta[c] += Σ dy (either may be NULL). xhat = (x − mean)·invstd is
@@ -179,6 +180,7 @@ void ck_ref_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
 
 void ck_relu_forward(float *y, const float *x, ptrdiff_t n);
 /// Backward passes: dx += … , or dx = … when accumulate is 0 (dx need not be zeroed then).
+/// ReLU's gradient passes where x > 0; its output y serves as x (y > 0 exactly where x > 0).
 void ck_relu_backward(float *dx, const float *dy, const float *x, int accumulate, ptrdiff_t n);
 void ck_leaky_relu_forward(float *y, const float *x, float slope, ptrdiff_t n);
 void ck_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope, int accumulate,
@@ -213,7 +215,9 @@ ptrdiff_t ck_pool_out_h(const ck_pool_shape *s);
 ptrdiff_t ck_pool_out_w(const ck_pool_shape *s);
 /// argmax (N,C,P,Q) holds the flat index h·W + w of the winner within its (n,c) plane.
 void ck_maxpool_forward(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s);
-void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
+/// dx += dy at each window's winner (dx = … when accumulate is 0: each plane zeroed first); relu_mask
+/// (may be NULL): only where the mask (a ReLU's output, laid out like dx) is > 0, that ReLU's backward.
+void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax, int accumulate, const float *relu_mask,
                          const ck_pool_shape *s);
 void ck_avgpool_forward(float *y, const float *x, const ck_pool_shape *s);
 void ck_avgpool_backward(float *dx, const float *dy, const ck_pool_shape *s);
@@ -331,12 +335,15 @@ ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s);
 /// Name of the calling thread's blocked-convolution micro-kernels ("avx512 …", "avx2+fma …", …).
 const char *ck_conv2d_blocked_kernel_name(void);
 
-/// yb = conv(xb, wb) + b (K; may be NULL). workspace may be NULL.
-void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b,
+/// yb = conv(xb, wb) + b (K; may be NULL), then yb = max(yb, 0) when relu is 1: a ReLU fused into
+/// the store, with the ReLU kernel's bits. workspace may be NULL.
+void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, int relu,
                                const ck_conv2d_shape *s, float *workspace);
-/// dxb += conv_transpose(dyb, wb); dxb = … when accumulate is 0.
+/// dxb += conv_transpose(dyb, wb); dxb = … when accumulate is 0, and then, given relu_mask (laid out
+/// like dxb; read only when accumulate is 0), dxb = relu_mask > 0 ? dxb : 0: the backward of a ReLU
+/// whose output relu_mask is, fused into the store, with ck_relu_backward's bits.
 void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,
-                                     const ck_conv2d_shape *s, float *workspace);
+                                     const float *relu_mask, const ck_conv2d_shape *s, float *workspace);
 /// dwb += Σ_n dyb[n] ⋆ xb[n]: each image's sum added in image order within a group of images, the
 /// groups added in group order. Layers with few weight units (thin ones) split the images into
 /// groups set by the shape alone (never the thread count or the variant); the others keep one.
@@ -357,10 +364,10 @@ void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, 
 void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
-                             const float *invstd, const float *gamma, const float *beta,
+                             const float *invstd, const float *gamma, const float *beta, int relu,
                              ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_mean,
-                                 const float *running_var, const float *gamma, const float *beta,
+                                 const float *running_var, const float *gamma, const float *beta, int relu,
                                  float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
                                          const float *dy, const float *x, const float *mean,
@@ -372,7 +379,8 @@ void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *x, co
 
 /// x (N, ⌈C/16⌉, H, W, 16) → y (N, ⌈C/16⌉, P, Q, 16); argmax (same layout as y) holds h·W + w.
 void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s);
-void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, const ck_pool_shape *s);
+void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, int accumulate,
+                                 const float *relu_mask, const ck_pool_shape *s);
 void ck_avgpool_forward_blocked(float *y, const float *x, const ck_pool_shape *s);
 void ck_avgpool_backward_blocked(float *dx, const float *dy, const ck_pool_shape *s);
 /// x (N, ⌈C/16⌉, HW, 16) → y (N, C) plain; argmax (N, C) holds hw.
@@ -457,11 +465,13 @@ void ck_blocked_weights_from_bf16(float *wb, const uint16_t *wh, ptrdiff_t K, pt
 ptrdiff_t ck_conv2d_blocked_bf16_workspace_size(const ck_conv2d_shape *s);
 const char *ck_conv2d_blocked_bf16_kernel_name(void);
 /// y (N, ⌈K/16⌉, P, Q, 16) float = conv(x bf16, wh bf16) + b (K; may be NULL). workspace may be NULL.
-void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b,
+/// relu: as ck_conv2d_blocked_forward's, the test made in the caller's float mode (not the kernel's DAZ).
+void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, int relu,
                                     const ck_conv2d_shape *s, float *workspace);
 /// dx (N, ⌈C/16⌉, H, W, 16) float += conv_transpose(dy bf16, wh bf16); dx = … when accumulate is 0.
+/// relu_mask: as ck_conv2d_blocked_backward_data's.
 void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,
-                                          const ck_conv2d_shape *s, float *workspace);
+                                          const float *relu_mask, const ck_conv2d_shape *s, float *workspace);
 /// Backward-weights in bf16, 3×3 / stride 1 / pad 1 with C a multiple of 16 only
 /// (ck_conv2d_blocked_bf16_weights_shape): dw (⌈K/16⌉, C/16, 3, 3, 16 c, 16 k) float += Σ over images
 /// and pixels of x·dyh (both bf16 blocked, as forward and backward-data read them); db (K; may be

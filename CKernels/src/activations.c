@@ -8,6 +8,21 @@ void ck_relu_forward(float *y, const float *x, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
 }
 
+ck_conv_finish ck_conv_finish_make(int relu, const float *mask) {
+    const ck_conv_finish f = {relu, mask, ck_get_flush_subnormals() ? 0x007fffff : 0};
+    return f;
+}
+
+void ck_conv_finish_range(const ck_conv_finish *f, float *y, ptrdiff_t lo, ptrdiff_t n) {
+    float *restrict d = y + lo;
+    if (f->relu)
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = ck_relu_passes(d[i], f->low) ? d[i] : 0.0f;
+    if (f->mask) {
+        const float *restrict m = f->mask + lo;
+        for (ptrdiff_t i = 0; i < n; i++) d[i] = ck_relu_passes(m[i], f->low) ? d[i] : 0.0f;
+    }
+}
+
 // The backward passes add into dx, or (accumulate = 0) store into it: the executor skips zeroing a
 // gradient only one op writes. 0 + v = v, so both give the same values.
 #define CK_OUT(d, v) do { if (accumulate) (d) += (v); else (d) = (v); } while (0)

@@ -49,6 +49,28 @@ static inline ptrdiff_t ck_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b;
 static inline ptrdiff_t ck_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static inline ptrdiff_t ck_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 
+// The ReLU's test `v > 0`, read on v's bits as the caller's float mode reads v (low: 0, or the largest
+// subnormal's bits when the caller flushes them, DAZ reading them as 0). NaN fails it, as `v > 0` does.
+// Written on the bits so that the bf16 kernels' own FTZ/DAZ mode cannot change a fused ReLU's answer.
+static inline int ck_relu_passes(float v, int32_t low) {
+    int32_t b;
+    memcpy(&b, &v, sizeof b);
+    return b > low && b <= 0x7f800000;
+}
+
+// What a blocked convolution does to its finished output rows while they are still in cache: the
+// fused plan's ReLU after a convolution (relu: y = y > 0 ? y : 0) or the backward of a ReLU before
+// one (mask: its output, laid out like dx; dx = mask > 0 ? dx : 0, for a stored, not added, dx).
+typedef struct {
+    int relu;
+    const float *mask;
+    int32_t low; // ck_relu_passes's, from the calling thread's mode
+} ck_conv_finish;
+
+ck_conv_finish ck_conv_finish_make(int relu, const float *mask);
+// Elements lo ..< lo + n of y (and of the mask).
+void ck_conv_finish_range(const ck_conv_finish *f, float *y, ptrdiff_t lo, ptrdiff_t n);
+
 // Batch norm's x̂ = (x − mean)·invstd in float: the one expression the forward normalizes with and
 // the backward recomputes x̂ with (nothing stored between them), so both see the same bits.
 static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - mean) * invstd; }

@@ -207,7 +207,7 @@ static void generic_weights_unit(float *restrict dw, const float *restrict dy, c
 // into y (N, yblocks, H, W, 16) with wt (yblocks, xblocks, 3, 3, 16, 16).
 static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, const float *w, const float *b,
                       ptrdiff_t N, ptrdiff_t xchannels, ptrdiff_t ychannels, ptrdiff_t H, ptrdiff_t W, int accumulate,
-                      const ck_conv2d_shape *s) {
+                      const ck_conv_finish *fin, const ck_conv2d_shape *s) {
     const ptrdiff_t Xb = nblk(xchannels), Yb = nblk(ychannels), HW16 = H * W * CB;
     const ptrdiff_t nk = W <= 7 ? kern->nk_small : kern->nk_large, groups = ck_ceil_div(Yb, nk);
     // One output block (K ≤ 16): bands of rows, each input row's broadcasts feeding up to three rows.
@@ -227,17 +227,21 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
                                       w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
                                       xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate};
             kern->row(&row);
+            if (fin) // the rows just written, still in cache
+                for (ptrdiff_t jj = j; jj < j + kn; jj++)
+                    ck_conv_finish_range(fin, y, (n * Yb + jj) * HW16 + p * W * CB, rows * W * CB);
             j += kn;
         }
     );
 }
 
-void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, const ck_conv2d_shape *s,
-                               float *workspace) {
+void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, int relu,
+                               const ck_conv2d_shape *s, float *workspace) {
     (void)workspace;
     const ck_convb_kernels *kern = kernels_for(ck_isa());
+    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL);
     if (kern && is_fast_shape(s)) {
-        fast_rows(kern, y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, s);
+        fast_rows(kern, y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, relu ? &fin : NULL, s);
         return;
     }
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
@@ -248,17 +252,19 @@ void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const f
         if (b)
             for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
         generic_forward_row(y, x, w, b ? bias : NULL, s, P, Q, n, kb, p, 0);
+        if (relu) ck_conv_finish_range(&fin, y, it * Q * CB, Q * CB);
     );
 }
 
 void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,
-                                     const ck_conv2d_shape *s, float *workspace) {
+                                     const float *relu_mask, const ck_conv2d_shape *s, float *workspace) {
     const ck_convb_kernels *kern = kernels_for(ck_isa());
+    const ck_conv_finish fin = ck_conv_finish_make(0, accumulate ? NULL : relu_mask);
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
     const int fast = kern && is_fast_shape(s);
     transpose_weights(workspace, w, Kb, Cb, s->R, s->S, fast);
     if (fast) {
-        fast_rows(kern, dx, dy, workspace, NULL, s->N, s->K, s->C, s->H, s->W, accumulate, s);
+        fast_rows(kern, dx, dy, workspace, NULL, s->N, s->K, s->C, s->H, s->W, accumulate, fin.mask ? &fin : NULL, s);
         return;
     }
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
@@ -266,6 +272,7 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
         const ptrdiff_t n = it / (Cb * s->H), cb = it / s->H % Cb, h = it % s->H;
         if (it == 0) ck_note_team();
         generic_backward_data_row(dx, dy, workspace, s, P, Q, n, cb, h, accumulate);
+        if (fin.mask) ck_conv_finish_range(&fin, dx, it * s->W * CB, s->W * CB);
     );
 }
 

@@ -130,7 +130,7 @@ static void widen_backward_data_row(float *restrict dx, const uint16_t *restrict
 
 static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const float *b, ptrdiff_t N,
                       ptrdiff_t xchannels, ptrdiff_t ychannels, ptrdiff_t H, ptrdiff_t W, int accumulate,
-                      const ck_conv2d_shape *s) {
+                      const ck_conv_finish *fin, const ck_conv2d_shape *s) {
     const ptrdiff_t Xb = nblk(xchannels), Yb = nblk(ychannels), HW16 = H * W * CB, groups = ck_ceil_div(Yb, 2);
     CK_PARALLEL_FOR(it, N * groups * H, worth_threads(s, N * groups * H),
         const ptrdiff_t n = it / (groups * H), j = it / H % groups * 2, p = it % H;
@@ -143,16 +143,20 @@ static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const floa
                                     w + j * Xb * 9 * WTAP, Xb * 9 * WTAP, b ? bias : NULL, Xb,
                                     pairs_in(xchannels, Xb - 1), H, W, p, nk, accumulate};
         ck_convb16_row_avx512(&row);
+        if (fin) // the row just written, still in cache
+            for (ptrdiff_t jj = j; jj < j + nk; jj++)
+                ck_conv_finish_range(fin, y, (n * Yb + jj) * HW16 + p * W * CB, W * CB);
     );
 }
 
-void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b,
+void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, int relu,
                                     const ck_conv2d_shape *s, float *workspace) {
     (void)workspace;
+    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL); // the caller's mode, before FTZ/DAZ
     const int flushed = ck_get_flush_subnormals();
     ck_set_flush_subnormals(1);
     if (ck_bf16_isa() == CK_BF16_AVX512 && is_fast_shape(s)) {
-        fast_rows(y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, s);
+        fast_rows(y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, relu ? &fin : NULL, s);
     } else {
         const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
         CK_PARALLEL_FOR(it, s->N * Kb * P, worth_threads(s, s->N * Kb * P),
@@ -162,13 +166,15 @@ void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t 
             if (b)
                 for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
             widen_forward_row(y, x, w, b ? bias : NULL, s, P, Q, n, kb, p);
+            if (relu) ck_conv_finish_range(&fin, y, it * Q * CB, Q * CB);
         );
     }
     ck_set_flush_subnormals(flushed);
 }
 
 void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,
-                                          const ck_conv2d_shape *s, float *workspace) {
+                                          const float *relu_mask, const ck_conv2d_shape *s, float *workspace) {
+    const ck_conv_finish fin = ck_conv_finish_make(0, accumulate ? NULL : relu_mask);
     const int flushed = ck_get_flush_subnormals();
     ck_set_flush_subnormals(1);
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C);
@@ -176,13 +182,14 @@ void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const u
     uint16_t *wt = (uint16_t *)workspace;
     transpose_weights(wt, w, Kb, Cb, s->R * s->S, fast);
     if (fast) {
-        fast_rows(dx, dy, wt, NULL, s->N, s->K, s->C, s->H, s->W, accumulate, s);
+        fast_rows(dx, dy, wt, NULL, s->N, s->K, s->C, s->H, s->W, accumulate, fin.mask ? &fin : NULL, s);
     } else {
         const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
         CK_PARALLEL_FOR(it, s->N * Cb * s->H, worth_threads(s, s->N * Cb * s->H),
             const ptrdiff_t n = it / (Cb * s->H), cb = it / s->H % Cb, h = it % s->H;
             if (it == 0) ck_note_team();
             widen_backward_data_row(dx, dy, wt, s, P, Q, n, cb, h, accumulate);
+            if (fin.mask) ck_conv_finish_range(&fin, dx, it * s->W * CB, s->W * CB);
         );
     }
     ck_set_flush_subnormals(flushed);

@@ -36,11 +36,20 @@ void ck_maxpool_forward(float *y, int32_t *argmax, const float *x, const ck_pool
     );
 }
 
-void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax,
-                         const ck_pool_shape *s) {
+// Storing: the plane zeroed first, in cache, then added to as when accumulating onto the plan's
+// zeros (0 + v = v). A ReLU mask passes an add where the ReLU's output at the winner is > 0, the
+// ReLU kernel's test in the caller's mode: a masked add is 0 + 0, so the sum is the masked sum's bits.
+void ck_maxpool_backward(float *dx, const float *dy, const int32_t *argmax, int accumulate,
+                         const float *relu_mask, const ck_pool_shape *s) {
     const ptrdiff_t PQ = ck_pool_out_h(s) * ck_pool_out_w(s), HW = s->H * s->W;
     CK_PARALLEL_FOR(nc, s->N * s->C, POOL_PAR(s),
-        for (ptrdiff_t i = 0; i < PQ; i++) dx[nc * HW + argmax[nc * PQ + i]] += dy[nc * PQ + i];
+        float *plane = dx + nc * HW;
+        const float *m = relu_mask ? relu_mask + nc * HW : NULL;
+        if (!accumulate) memset(plane, 0, (size_t)HW * sizeof(float));
+        for (ptrdiff_t i = 0; i < PQ; i++) {
+            const int32_t at = argmax[nc * PQ + i];
+            plane[at] += !m || m[at] > 0.0f ? dy[nc * PQ + i] : 0.0f;
+        }
     );
 }
 

@@ -49,15 +49,21 @@ void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const
     );
 }
 
-void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, const ck_pool_shape *s) {
+// accumulate, relu_mask: as ck_maxpool_backward's (the plane's padding lanes stored as zero).
+void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, int accumulate,
+                                 const float *relu_mask, const ck_pool_shape *s) {
     const ptrdiff_t PQ = ck_pool_out_h(s) * ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
     CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
         const ptrdiff_t cn = lanes(s->C, nb % Cb);
         float *plane = dx + nb * HW * CB;
-        const float *g = dy + nb * PQ * CB;
+        const float *g = dy + nb * PQ * CB, *m = relu_mask ? relu_mask + nb * HW * CB : NULL;
         const int32_t *am = argmax + nb * PQ * CB;
+        if (!accumulate) memset(plane, 0, (size_t)(HW * CB) * sizeof(float));
         for (ptrdiff_t i = 0; i < PQ; i++) // outputs in order: overlapping windows add as in NCHW
-            for (ptrdiff_t l = 0; l < cn; l++) plane[(ptrdiff_t)am[i * CB + l] * CB + l] += g[i * CB + l];
+            for (ptrdiff_t l = 0; l < cn; l++) {
+                const ptrdiff_t at = (ptrdiff_t)am[i * CB + l] * CB + l;
+                plane[at] += !m || m[at] > 0.0f ? g[i * CB + l] : 0.0f;
+            }
     );
 }
 

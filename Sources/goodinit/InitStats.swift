@@ -53,7 +53,7 @@ struct InitStats: ParsableCommand {
         init_.lsuv.batchSize = batchSize
         _ = try setup.initialize(init_, seed: compute.seed)
         let net = setup.net
-        let plan = Plan(net: net, chunking: .whole(batchSize), workers: 1, threads: setup.threads)
+        let plan = Plan(net: net, chunking: .whole(batchSize), workers: 1, threads: setup.threads, fused: false)
         plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<batchSize)[...])
         plan.forward(training: true)
         let (loss, _) = plan.loss()

@@ -44,8 +44,8 @@ import Testing
             })
             withBF16Variant(v) {
                 withUnsafePointer(to: s) { sp in
-                    ck_conv2d_blocked_bf16_forward(y.p, x, w, Buf(b).p, sp, ws.p)
-                    ck_conv2d_blocked_bf16_backward_data(dx.p, dy, w, 1, sp, ws.p)
+                    ck_conv2d_blocked_bf16_forward(y.p, x, w, Buf(b).p, 0, sp, ws.p)
+                    ck_conv2d_blocked_bf16_backward_data(dx.p, dy, w, 1, nil, sp, ws.p)
                     if hasWeights { ck_conv2d_blocked_bf16_backward_weights(dw.p, nil, nil, dy, x, sp, ws.p) }
                 }
             }

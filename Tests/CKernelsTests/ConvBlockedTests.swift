@@ -61,7 +61,7 @@ import Testing
                 }
                 let y = Buf(ck_blocked_size(s.N, s.K, P, Q), fill: .nan)
                 let xb = toBlocked(x, s.C, s.H, s.W)
-                ck_conv2d_blocked_forward(y.p, xb.p, weights(w).p, b.map { Buf($0).p }, sp, ws.p)
+                ck_conv2d_blocked_forward(y.p, xb.p, weights(w).p, b.map { Buf($0).p }, 0, sp, ws.p)
                 return fromBlocked(y, s.K, P, Q)
             }
         }
@@ -73,7 +73,7 @@ import Testing
                     return dx.array
                 }
                 let dx = toBlocked(start, s.C, s.H, s.W)
-                ck_conv2d_blocked_backward_data(dx.p, toBlocked(dy, s.K, P, Q).p, weights(w).p, 1, sp, ws.p)
+                ck_conv2d_blocked_backward_data(dx.p, toBlocked(dy, s.K, P, Q).p, weights(w).p, 1, nil, sp, ws.p)
                 return fromBlocked(dx, s.C, s.H, s.W)
             }
         }

@@ -47,7 +47,7 @@ import Testing
         let (_, am) = maxpool(x, s)
         let dx = Buf(x.count), dxa = Buf(x.count)
         withUnsafePointer(to: s) {
-            ck_maxpool_backward(dx.p, Buf(g).p, am, $0)
+            ck_maxpool_backward(dx.p, Buf(g).p, am, 1, nil, $0)
             ck_avgpool_backward(dxa.p, Buf(g).p, $0)
         }
         #expect(maxGradientError(x: x, eps: 1e-4, loss: { dot(maxpool($0, s).0, g) }, analytic: dx.array) < 1e-2)
@@ -90,7 +90,7 @@ import Testing
         expectSameForThreadCounts("pooling") {
             let (y, am) = maxpool(x, s)
             let dx = Buf(x.count)
-            withUnsafePointer(to: s) { ck_maxpool_backward(dx.p, g.p, am, $0); ck_avgpool_backward(dx.p, g.p, $0) }
+            withUnsafePointer(to: s) { ck_maxpool_backward(dx.p, g.p, am, 1, nil, $0); ck_avgpool_backward(dx.p, g.p, $0) }
             return y + avgpool(x, s) + dx.array
         }
     }

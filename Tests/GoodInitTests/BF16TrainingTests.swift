@@ -44,6 +44,18 @@ import Testing
         }
     }
 
+    @Test("bf16 plans: the fused plan (ReLUs in the convolutions' stores) gives the observed plan's bits",
+          arguments: 0..<4)
+    func fusedSameBits(_ i: Int) throws {
+        let observed = try makePlan(i, precision: .bf16)
+        observed.fuses = false
+        let ref = trainingStep(observed)
+        for (w, t) in [(1, 1), (2, 2)] {
+            let got = trainingStep(try makePlan(i, precision: .bf16, workers: w, threads: t))
+            #expect(got == ref, "\(LayoutTests.nets[i].0) fused W=\(w) T=\(t)")
+        }
+    }
+
     @Test("plain layout: the linear layers run bf16 (an MLP), the convolutions FP32")
     func plainLayout() throws {
         func mlpStep(_ p: Precision) throws -> PlanStep {

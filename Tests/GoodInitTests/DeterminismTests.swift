@@ -55,12 +55,13 @@ struct TeamProbeTests {
     /// largest GEMM or blocked-convolution team on this thread (W = 1 runs on the calling thread;
     /// W = 2 on Dispatch workers, which the probe here cannot see).
     func step(_ preset: ModelPreset, workers: Int, threads: Int,
-              layout: LayoutPolicy = .auto) throws -> (StepBits, team: Int) {
+              layout: LayoutPolicy = .auto, fused: Bool = true) throws -> (StepBits, team: Int) {
         let net = try Presets.network(preset)
         net.layoutPolicy = layout
         net.initialize(.heNormal(fanOut: false), seed: 5)
         let batch = 32, size = net.inputShape.reduce(1, *)
-        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 8), workers: workers, threads: threads)
+        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 8), workers: workers, threads: threads,
+                        fused: fused)
         plan.setInput(images: testImages(batch * size, seed: 3), labels: (0..<batch).map { Int32($0 * 7 % 10) },
                       indices: Array(0..<batch)[...])
         _ = TeamProbe.take()
@@ -97,5 +98,37 @@ struct TeamProbeTests {
             #expect(got.grads == ref.grads, "\(preset) W=\(w) T=\(t): gradients")
             #expect(got.state == ref.state, "\(preset) W=\(w) T=\(t): BN running statistics")
         }
+    }
+
+    @Test("the fused plan (ReLUs folded into convolutions and batch norms) gives the observed plan's bits",
+          arguments: [ModelPreset.cnnSmall, .vggish, .plain30, .resnetSmall])
+    func fusedSameBits(_ preset: ModelPreset) throws {
+        let net = try Presets.network(preset)
+        let fusion = Fusion(net: net)
+        #expect(!fusion.forward.isEmpty, "\(preset): some ReLU is fused into its producer")
+        if preset != .resnetSmall { #expect(!fusion.backward.isEmpty, "\(preset): some ReLU's backward is fused") }
+        let (ref, _) = try step(preset, workers: 1, threads: 1, fused: false)
+        for (w, t) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
+            let (got, _) = try step(preset, workers: w, threads: t, fused: true)
+            #expect(got == ref, "\(preset) fused, W=\(w) T=\(t)")
+        }
+    }
+
+    @Test("a fused pass leaves a fused ReLU's input unwritten; an observed pass writes it, the same output")
+    func fusedSkipsReLUInput() throws {
+        let net = try Presets.network(.cnnSmall)
+        net.initialize(.heNormal(fanOut: false), seed: 5)
+        let j = try #require(Fusion(net: net).forward.min())
+        let batch = 8, size = net.inputShape.reduce(1, *)
+        let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 8))
+        plan.setInput(images: testImages(batch * size, seed: 3), labels: (0..<batch).map { Int32($0) },
+                      indices: Array(0..<batch)[...])
+        plan.forward(training: true, seed: 9)
+        #expect(plan.activation(j, chunk: 0).array.allSatisfy { $0 == 0 }, "fused: the ReLU's input is not written")
+        let fusedOut = plan.activation(j + 1, chunk: 0).array.map(\.bitPattern)
+        plan.fuses = false
+        plan.forward(training: true, seed: 9)
+        #expect(plan.activation(j, chunk: 0).array.contains { $0 < 0 }, "observed: the ReLU's input, both signs")
+        #expect(plan.activation(j + 1, chunk: 0).array.map(\.bitPattern) == fusedOut, "the same ReLU output")
     }
 }

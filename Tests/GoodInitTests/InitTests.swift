@@ -90,8 +90,8 @@ import Testing
         opts.batchSize = 32
         let report = LSUV.run(net, images: images, labels: labels, options: opts, seed: 1, threads: 1)
         #expect(report.count == 22)
-        // check independently: one fresh forward on the same batch
-        let plan = Plan(net: net, chunking: .whole(32))
+        // check independently: one fresh forward on the same batch, observed (each layer's output written)
+        let plan = Plan(net: net, chunking: .whole(32), fused: false)
         plan.setInput(images: images, labels: labels, indices: Array(0..<32)[...])
         plan.forward(training: true)
         for (i, op) in net.ops.enumerated() where op.isWeighted {

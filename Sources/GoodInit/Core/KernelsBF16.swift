@@ -50,7 +50,7 @@ extension Kernels {
         return withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_workspace_size($0) }
     }
 
-    static func convBF16Forward(y: Tensor, x: Buffer<UInt16>, w: Buffer<UInt16>, b: Tensor?,
+    static func convBF16Forward(y: Tensor, x: Buffer<UInt16>, w: Buffer<UInt16>, b: Tensor?, relu: Bool = false,
                                 shape s: ck_conv2d_shape, workspace: Tensor) {
         let n = counts("convBF16Forward", s, .blocked)
         check("convBF16Forward", "y", y.count, n.y)
@@ -58,20 +58,22 @@ extension Kernels {
         check("convBF16Forward", "w", w.count, n.w)
         if let b { check("convBF16Forward", "b", b.count, s.K) }
         withPointers(shape: s, y, x, w, b, workspace) { sp, Y, X, W, B, WS in
-            ck_conv2d_blocked_bf16_forward(Y, X, W, B, sp, WS)
+            ck_conv2d_blocked_bf16_forward(Y, X, W, B, relu ? 1 : 0, sp, WS)
         }
     }
 
-    /// dx += conv_transpose(dy, w), or dx = … unless `accumulate`.
+    /// dx += conv_transpose(dy, w), or dx = … unless `accumulate`; `reluMask` as convBackwardData's.
     static func convBF16BackwardData(dx: Tensor, dy: Buffer<UInt16>, w: Buffer<UInt16>, accumulate: Bool,
-                                     shape s: ck_conv2d_shape, workspace: Tensor) {
+                                     reluMask: Tensor? = nil, shape s: ck_conv2d_shape, workspace: Tensor) {
+        precondition(reluMask == nil || !accumulate, "convBF16BackwardData: a ReLU mask needs a stored dx")
+        if let reluMask { check("convBF16BackwardData", "relu mask", reluMask.count, dx.count) }
         let n = counts("convBF16BackwardData", s, .blocked)
         check("convBF16BackwardData", "dx", dx.count, n.x)
         check("convBF16BackwardData", "dy", dy.count, n.y)
         check("convBF16BackwardData", "w", w.count, n.w)
         check("convBF16BackwardData", "workspace", workspace.count, convBF16Workspace(s))
-        withPointers(shape: s, dx, dy, w, workspace) { sp, DX, DY, W, WS in
-            ck_conv2d_blocked_bf16_backward_data(DX, DY, W, accumulate ? 1 : 0, sp, WS)
+        withPointers(shape: s, dx, dy, w, reluMask, workspace) { sp, DX, DY, W, M, WS in
+            ck_conv2d_blocked_bf16_backward_data(DX, DY, W, accumulate ? 1 : 0, M, sp, WS)
         }
     }
 

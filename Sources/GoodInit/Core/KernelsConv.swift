@@ -40,9 +40,11 @@ extension Kernels {
         }
     }
 
+    /// `relu`: y = max(y, 0) in the store (the blocked kernel only), a following ReLU fused in.
     static func convForward(layout: ActivationLayout = .plain, y: Tensor, x: Tensor, w: Tensor, b: Tensor?,
-                            shape s: ck_conv2d_shape, workspace: Tensor) {
+                            relu: Bool = false, shape s: ck_conv2d_shape, workspace: Tensor) {
         let kernel: StaticString = layout == .plain ? "convForward" : "convBlockedForward"
+        precondition(!relu || layout == .blocked, "\(kernel): only the blocked kernel fuses a ReLU")
         let n = counts(kernel, s, layout)
         check(kernel, "y", y.count, n.y)
         check(kernel, "x", x.count, n.x)
@@ -52,26 +54,30 @@ extension Kernels {
         withPointers(shape: s, y, x, w, b, workspace) { sp, Y, X, W, B, WS in
             switch layout {
             case .plain: ck_conv2d_forward(Y, X, W, B, sp, WS)
-            case .blocked: ck_conv2d_blocked_forward(Y, X, W, B, sp, WS)
+            case .blocked: ck_conv2d_blocked_forward(Y, X, W, B, relu ? 1 : 0, sp, WS)
             }
         }
     }
 
     /// dx += the input gradient, or dx = … unless `accumulate` (the blocked kernel only: the plain
-    /// one always adds).
+    /// one always adds). `reluMask` (stored dx only): dx = mask > 0 ? dx : 0, the backward of the
+    /// ReLU before the convolution (its output, laid out like dx) fused into the store.
     static func convBackwardData(layout: ActivationLayout = .plain, dx: Tensor, dy: Tensor, w: Tensor,
-                                 accumulate: Bool = true, shape s: ck_conv2d_shape, workspace: Tensor) {
+                                 accumulate: Bool = true, reluMask: Tensor? = nil, shape s: ck_conv2d_shape,
+                                 workspace: Tensor) {
         let kernel: StaticString = layout == .plain ? "convBackwardData" : "convBlockedBackwardData"
         precondition(accumulate || layout == .blocked, "\(kernel): the NCHW kernel only accumulates")
+        precondition(reluMask == nil || !accumulate, "\(kernel): a ReLU mask needs a stored dx")
+        if let reluMask { check(kernel, "relu mask", reluMask.count, dx.count) }
         let n = counts(kernel, s, layout)
         check(kernel, "dx", dx.count, n.x)
         check(kernel, "dy", dy.count, n.y)
         check(kernel, "w", w.count, n.w)
         check(kernel, "workspace", workspace.count, convWorkspace(s, layout: layout))
-        withPointers(shape: s, dx, dy, w, workspace) { sp, DX, DY, W, WS in
+        withPointers(shape: s, dx, dy, w, reluMask, workspace) { sp, DX, DY, W, M, WS in
             switch layout {
             case .plain: ck_conv2d_backward_data(DX, DY, W, sp, WS)
-            case .blocked: ck_conv2d_blocked_backward_data(DX, DY, W, accumulate ? 1 : 0, sp, WS)
+            case .blocked: ck_conv2d_blocked_backward_data(DX, DY, W, accumulate ? 1 : 0, M, sp, WS)
             }
         }
     }

@@ -41,17 +41,21 @@ extension Kernels {
             }
         }
     }
+    /// dx += dy at the winners, or dx = … unless `accumulate`; `reluMask`: only where that ReLU
+    /// output is > 0 (the backward of a ReLU before the pooling, fused in).
     static func maxPoolBackward(layout: ActivationLayout = .plain, dx: Tensor, dy: Tensor, argmax: IndexBuffer,
-                                shape s: ck_pool_shape) {
+                                accumulate: Bool = true, reluMask: Tensor? = nil, shape s: ck_pool_shape) {
         let kernel: StaticString = layout == .plain ? "maxPoolBackward" : "maxPoolBackwardBlocked"
         let n = counts(kernel, s, layout)
         check(kernel, "dx", dx.count, n.x)
         check(kernel, "dy", dy.count, n.y)
         check(kernel, "argmax", argmax.count, n.y)
-        withPointers(shape: s, dx, dy, argmax) { sp, DX, DY, A in
+        if let reluMask { check(kernel, "relu mask", reluMask.count, n.x) }
+        let acc: Int32 = accumulate ? 1 : 0
+        withPointers(shape: s, dx, dy, argmax, reluMask) { sp, DX, DY, A, M in
             switch layout {
-            case .plain: ck_maxpool_backward(DX, DY, A, sp)
-            case .blocked: ck_maxpool_backward_blocked(DX, DY, A, sp)
+            case .plain: ck_maxpool_backward(DX, DY, A, acc, M, sp)
+            case .blocked: ck_maxpool_backward_blocked(DX, DY, A, acc, M, sp)
             }
         }
     }

@@ -22,6 +22,23 @@ public final class OpContext {
     public internal(set) var training = true
     public internal(set) var seed: UInt64 = 0 // per step and op (dropout)
 
+    // The fused plan (Fusion.swift), wired once by the plan; `fusing` says, per pass, whether it runs.
+    /// Whether this pass runs the fused plan.
+    public internal(set) var fusing = false
+    /// The output of the ReLU after this op: a fused forward stores max(y, 0) there instead of y.
+    public internal(set) var fusedReLUOutput: Tensor?
+    /// The input gradient and the output of the ReLU before this op: a fused backward stores
+    /// mask > 0 ? dx : 0 into that gradient instead of dx into this op's.
+    public internal(set) var fusedReLUGradient: (dx: Tensor, mask: Tensor)?
+    /// A ReLU whose forward (backward) the op before (after) it does in a fused pass.
+    public internal(set) var reluForwardFused = false, reluBackwardFused = false
+
+    /// Where this op's forward stores, and whether it applies the ReLU after it.
+    var forwardTarget: (y: Tensor, relu: Bool) {
+        if fusing, let out = fusedReLUOutput { return (out, true) }
+        return (y, false)
+    }
+
     init(n: Int, sampleOffset: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, skip: Tensor, dskip: Tensor,
          values: [Tensor], grads: [Tensor], workspace: Tensor, state: OpState, needsInputGradient: Bool,
          layout: OpLayout = .plain, storesInputGradient: Bool = false) {

@@ -42,11 +42,18 @@ public final class Plan {
     let storesGradient: [Bool]
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
+    /// Which ReLUs the fused plan folds into their neighbours.
+    let fusion: Fusion
+    /// Whether whole-network passes run the fused plan (the same bits): what reads an activation or
+    /// gradient a fused pass skips (a ReLU's input, its output's gradient) sets this false first.
+    public var fuses = true
 
     /// W workers need a chunk each on every rank, and P ranks a power of two: callers check the
-    /// chunking first (Chunking.check), which says so to the user.
+    /// chunking first (Chunking.check), which says so to the user. `fused: false` makes an observed
+    /// plan, for callers that read every activation (`fuses`).
     public init(net: Network, chunking: Chunking, workers: Int = 1, threads: Int = 1,
-                ranks: RankGroup = SingleRank.shared) {
+                ranks: RankGroup = SingleRank.shared, fused: Bool = true) {
+        fuses = fused
         precondition(threads > 0)
         precondition((try? chunking.check(workers: workers, ranks: ranks.size)) != nil,
                      "Plan: \(workers) workers on \(ranks.size) ranks cannot share \(chunking.count) chunks")
@@ -101,6 +108,15 @@ public final class Plan {
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
+        }
+        fusion = Fusion(net: net)
+        for ctx in contexts {
+            for j in fusion.forward {
+                ctx[j - 1].fusedReLUOutput = ctx[j].y; ctx[j].reluForwardFused = true
+            }
+            for j in fusion.backward {
+                ctx[j + 1].fusedReLUGradient = (ctx[j].dx, ctx[j].y); ctx[j].reluBackwardFused = true
+            }
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
         inputs = acts.map { $0[0] }
@@ -178,11 +194,14 @@ public final class Plan {
     // MARK: forward
 
     /// Forward through ops in `range` (all by default). `seed` varies dropout masks per step.
+    /// Fused (`fuses`) over all ops only: a part's last op would leave its output to a ReLU not run.
     public func forward(training: Bool, seed: UInt64 = 0, ops range: Range<Int>? = nil) {
         let range = range ?? 0..<net.ops.count
+        let fused = fuses && range == 0..<net.ops.count
         for c in chunks.indices { for i in range {
             contexts[c][i].training = training
             contexts[c][i].seed = deriveSeed(seed, UInt64(i))
+            contexts[c][i].fusing = fused
         } }
         var start = range.lowerBound
         while start < range.upperBound {
@@ -249,6 +268,7 @@ public final class Plan {
             Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
                                         scale: 1 / Float(batch), n: chunks[c].count, k: k)
         } }
+        for c in chunks.indices { for ctx in contexts[c] { ctx.fusing = fuses } }
         var end = net.ops.count
         while end > 0 {
             var start = end

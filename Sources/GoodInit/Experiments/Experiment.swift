@@ -260,7 +260,7 @@ public enum Experiments {
         let setup = try TrainingSetup(s, preloaded: data)
         _ = try setup.initialize(s.initialization, seed: s.loop.seed)
         let b = 64, d = setup.data.train
-        let plan = Plan(net: setup.net, chunking: .whole(b), workers: 1, threads: setup.threads)
+        let plan = Plan(net: setup.net, chunking: .whole(b), workers: 1, threads: setup.threads, fused: false)
         plan.setInput(images: d.images, labels: d.labels, indices: Array(0..<b)[...])
         plan.forward(training: true)
         var points: [[Double]] = [], k = 0

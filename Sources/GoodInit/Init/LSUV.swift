@@ -36,7 +36,7 @@ public enum LSUV {
         let size = net.inputShape.reduce(1, *)
         let b = min(options.batchSize, images.count / size)
         precondition(b > 0, "LSUV needs at least one sample")
-        let plan = Plan(net: net, chunking: .whole(b), workers: 1, threads: threads)
+        let plan = Plan(net: net, chunking: .whole(b), workers: 1, threads: threads, fused: false)
         plan.setInput(images: images, labels: labels, indices: Array(0..<b)[...])
         let saved = net.stateTensors.map { ($0.1, $0.1.clone()) }
         defer { for (t, copy) in saved { t.assign(copy) } }

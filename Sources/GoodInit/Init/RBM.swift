@@ -29,7 +29,7 @@ public enum RBM {
         let size = net.inputShape.reduce(1, *), b = options.batchSize
         let count = min(options.samples, images.count / size) / b * b
         guard count > 0 else { throw InitError("rbm needs at least one batch of \(b) samples") }
-        let plan = Plan(net: net, chunking: .whole(b), workers: 1, threads: threads)
+        let plan = Plan(net: net, chunking: .whole(b), workers: 1, threads: threads, fused: false)
         Kernels.setThreads(threads)
         var reports: [RBMLayerReport] = []
         for (layer, (i, lin)) in linears.dropLast().enumerated() {

@@ -38,9 +38,15 @@ public final class Activation: Op, Nonlinearity {
     /// Elementwise: any layout.
     public var blockedSupport: BlockedSupport { .keeps }
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
-    public func forward(_ ctx: OpContext) { Kernels.unaryForward(kernel, y: ctx.y, x: ctx.x) }
+    public func forward(_ ctx: OpContext) {
+        if ctx.fusing && ctx.reluForwardFused { return } // the op before stored max(y, 0) in ctx.y
+        Kernels.unaryForward(kernel, y: ctx.y, x: ctx.x)
+    }
+    /// ReLU reads its output (y > 0 exactly where x > 0, NaN included), as a fused backward does:
+    /// a fused forward leaves x unwritten.
     public func backward(_ ctx: OpContext) {
-        let usesOutput = function == .tanh || function == .sigmoid
+        if ctx.fusing && ctx.reluBackwardFused { return } // the convolution after stored dx masked
+        let usesOutput = function == .tanh || function == .sigmoid || function == .relu
         Kernels.unaryBackward(kernel, dx: ctx.dx, dy: ctx.dy, saved: usesOutput ? ctx.y : ctx.x,
                               accumulate: !ctx.storesInputGradient)
     }

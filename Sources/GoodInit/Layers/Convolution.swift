@@ -89,6 +89,7 @@ public final class Conv2d: Op {
 
     public func forward(_ ctx: OpContext) {
         let s = shape(ctx.n), layout = ctx.layout.output
+        let (y, relu) = ctx.forwardTarget // a fused ReLU: blocked only (Fusion.swift)
         var x = ctx.x, w = ctx.values[0]
         if layout == .blocked {
             let st = ctx.state.convBlocked
@@ -101,13 +102,13 @@ public final class Conv2d: Op {
             if let h = st.bf16 {
                 Kernels.blockedWeightsToBF16(wh: h.weights, wb: w, k: s.K, c: s.C, r: s.R, s: s.S)
                 Kernels.toBF16(y: h.input, x: x)
-                Kernels.convBF16Forward(y: ctx.y, x: h.input, w: h.weights, b: hasBias ? ctx.values[1] : nil,
-                                        shape: s, workspace: ctx.workspace)
+                Kernels.convBF16Forward(y: y, x: h.input, w: h.weights, b: hasBias ? ctx.values[1] : nil,
+                                        relu: relu, shape: s, workspace: ctx.workspace)
                 return
             }
         }
-        Kernels.convForward(layout: layout, y: ctx.y, x: x, w: w, b: hasBias ? ctx.values[1] : nil, shape: s,
-                            workspace: ctx.workspace)
+        Kernels.convForward(layout: layout, y: y, x: x, w: w, b: hasBias ? ctx.values[1] : nil, relu: relu,
+                            shape: s, workspace: ctx.workspace)
     }
 
     public func backward(_ ctx: OpContext) {
@@ -142,20 +143,22 @@ public final class Conv2d: Op {
             backwardData(ctx, dx: dxb, accumulate: true, state: st, shape: s)
             Kernels.fromBlocked(plain, from: dxb, n: s.N, c: s.C, h: s.H, w: s.W)
             Kernels.accumulate(y: ctx.dx, x: plain)
+        } else if ctx.fusing, let f = ctx.fusedReLUGradient { // the ReLU before: its input gradient, masked
+            backwardData(ctx, dx: f.dx, accumulate: false, mask: f.mask, state: st, shape: s)
         } else {
             backwardData(ctx, dx: ctx.dx, accumulate: !ctx.storesInputGradient, state: st, shape: s)
         }
     }
 
-    /// Blocked backward-data in the op's precision: dx (+)= conv_transpose(dy, w).
-    private func backwardData(_ ctx: OpContext, dx: Tensor, accumulate: Bool, state st: ConvBlockedState,
-                              shape s: ck_conv2d_shape) {
+    /// Blocked backward-data in the op's precision: dx (+)= conv_transpose(dy, w), masked by `mask` > 0.
+    private func backwardData(_ ctx: OpContext, dx: Tensor, accumulate: Bool, mask: Tensor? = nil,
+                              state st: ConvBlockedState, shape s: ck_conv2d_shape) {
         if let h = st.bf16 {
-            Kernels.convBF16BackwardData(dx: dx, dy: h.outputGrad, w: h.weights, accumulate: accumulate, shape: s,
-                                         workspace: ctx.workspace)
+            Kernels.convBF16BackwardData(dx: dx, dy: h.outputGrad, w: h.weights, accumulate: accumulate,
+                                         reluMask: mask, shape: s, workspace: ctx.workspace)
         } else {
             Kernels.convBackwardData(layout: .blocked, dx: dx, dy: ctx.dy, w: st.weights, accumulate: accumulate,
-                                     shape: s, workspace: ctx.workspace)
+                                     reluMask: mask, shape: s, workspace: ctx.workspace)
         }
     }
 }

@@ -64,17 +64,16 @@ public final class BatchNorm: SyncOp {
     }
 
     public func forward(_ ctx: OpContext) {
+        let (y, relu) = ctx.forwardTarget
         if ctx.training {
             let s = ctx.state.batchNorm
-            Kernels.bnNormalize(layout: ctx.layout.input, y: ctx.y, xhat: nil, x: ctx.x, mean: s.batch.mean,
-                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], n: ctx.n,
-                                c: channels,
-                                hw: hw)
+            Kernels.bnNormalize(layout: ctx.layout.input, y: y, xhat: nil, x: ctx.x, mean: s.batch.mean,
+                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], relu: relu,
+                                n: ctx.n, c: channels, hw: hw)
         } else {
-            Kernels.bnForwardInfer(layout: ctx.layout.input, y: ctx.y, x: ctx.x, runningMean: runningMean,
-                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], eps: eps,
-                                   n: ctx.n,
-                                   c: channels, hw: hw)
+            Kernels.bnForwardInfer(layout: ctx.layout.input, y: y, x: ctx.x, runningMean: runningMean,
+                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], relu: relu,
+                                   eps: eps, n: ctx.n, c: channels, hw: hw)
         }
     }
 

@@ -30,6 +30,8 @@ public final class Pool2d: Op {
     }
     private func shape(_ n: Int) -> ck_pool_shape { var s = shape; s.N = n; return s }
     public var blockedSupport: BlockedSupport { .keeps }
+    /// Max pooling's backward zeroes each plane itself before adding (in cache, not a pass of its own).
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { mode == .max }
     public func forward(_ ctx: OpContext) {
         let (s, layout) = (shape(ctx.n), ctx.layout.input)
         switch mode {
@@ -40,7 +42,14 @@ public final class Pool2d: Op {
     public func backward(_ ctx: OpContext) {
         let (s, layout) = (shape(ctx.n), ctx.layout.input)
         switch mode {
-        case .max: Kernels.maxPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, argmax: ctx.state.argmax, shape: s)
+        case .max:
+            if ctx.fusing, let f = ctx.fusedReLUGradient { // the ReLU before: its input gradient, masked
+                Kernels.maxPoolBackward(layout: layout, dx: f.dx, dy: ctx.dy, argmax: ctx.state.argmax,
+                                        accumulate: false, reluMask: f.mask, shape: s)
+            } else {
+                Kernels.maxPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, argmax: ctx.state.argmax,
+                                        accumulate: !ctx.storesInputGradient, shape: s)
+            }
         case .average: Kernels.avgPoolBackward(layout: layout, dx: ctx.dx, dy: ctx.dy, shape: s)
         }
     }

@@ -271,20 +271,24 @@ public final class TrainingLoop {
                              width: d.width, pad: 4, seed: deriveSeed(loop.seed, 3000, step))
         }
         if loop.injectNaNAtStep == run.pos.step { net.params.values[net.params.entries[0].offset] = .nan }
-        plan.forward(training: true, seed: deriveSeed(loop.seed, 2000, step))
+        let logs = (run.pos.step + 1) % loop.logEvery == 0 || run.pos.step + 1 == run.total
+        // a logged step that reads every layer's output and gradient runs the observed plan (same bits)
+        plan.fuses = !(logs && (tensorBoard != nil || onLoggedStep != nil))
+        let seed = deriveSeed(loop.seed, 2000, step)
+        plan.forward(training: true, seed: seed)
         let (loss, correct) = plan.loss()
         if loss.isFinite { plan.backward() }
         if !loss.isFinite || !net.params.grad.allFinite {
             // never an older run's checkpoint (of another network, perhaps) left in the folder
             let saved = wroteCheckpoint && FileManager.default.fileExists(atPath: checkpointPath)
                 ? checkpointPath : nil
-            let e = DivergenceError(step: run.pos.step + 1, location: locateNonFinite(plan), checkpoint: saved)
+            let e = DivergenceError(step: run.pos.step + 1, location: locateNonFinite(plan, seed: seed),
+                                    checkpoint: saved)
             for s in sinks { try? s.record(.diverged(DivergedRecord(step: e.step, location: e.location))) }
             throw e
         }
         // one norm of the summed gradient, the same on every rank and for every W and T; only
         // where a clip or a logged step needs it
-        let logs = (run.pos.step + 1) % loop.logEvery == 0 || run.pos.step + 1 == run.total
         let clip = settings.optimizer.clipGradNorm
         let gradNorm = clip != nil || logs ? Kernels.sumOfSquares(net.params.grad).squareRoot() : .nan
         if let c = clip, gradNorm > c {
@@ -449,8 +453,15 @@ public final class TrainingLoop {
     }
 
     /// Names the first op whose output (first chunk of the batch, then first op), or parameter whose
-    /// gradient, is not finite. The ranks each look at their chunks and agree on the first.
-    func locateNonFinite(_ plan: Plan) -> String {
+    /// gradient, is not finite. The ranks each look at their chunks and agree on the first. The
+    /// step's forward runs again observed (a fused ReLU leaves its input unwritten), the batch-norm
+    /// running statistics put back as they were; on every rank, whatever mode its step ran (only the
+    /// leader writes TensorBoard), since the forward exchanges batch-norm sums between the ranks.
+    func locateNonFinite(_ plan: Plan, seed: UInt64) -> String {
+        let statistics = net.stateTensors.map { ($0.1, $0.1.clone()) }
+        plan.fuses = false
+        plan.forward(training: true, seed: seed)
+        for (t, copy) in statistics { t.assign(copy) }
         let ops = net.ops.count
         var first = Int64.max
         search: for c in plan.chunks.indices {
