@@ -11,6 +11,20 @@ void ck_accumulate(float *y, const float *x, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] += x[i];);
 }
 
+// A ReLU fused into the residual add before it: its forward's expression on the stored sum, its
+// backward's (relu_out > 0 ? dy : 0) as the term each of the add's two gradients takes.
+void ck_add_relu(float *y, const float *a, const float *b, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, const float v = a[i] + b[i]; y[i] = v > 0.0f ? v : 0.0f;);
+}
+
+void ck_accumulate_relu_masked(float *y, float *z, const float *dy, const float *relu_out, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS,
+        const float g = relu_out[i] > 0.0f ? dy[i] : 0.0f;
+        y[i] += g;
+        if (z) z[i] += g;
+    );
+}
+
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW) {
     CK_PARALLEL_FOR(nk, N * K, N * K * HW >= CK_PAR_MIN_ELEMS, // (image, channel) planes
         float *yk = y + nk * HW;

@@ -153,4 +153,25 @@ import Testing
             }
         }
     }
+
+    @Test("a residual add with the ReLU after it: forward and both gradients are the unfused kernels' bits")
+    func residualAdd() {
+        var rng = TestRNG(800)
+        let n = 50_000 // above the threading size
+        let a = Buf(rng.uniform(n)), b = Buf(Self.mask(n, &rng)), dy = Buf(rng.uniform(n))
+        let sum = Buf(n), fused = Buf(n, fill: .nan)
+        ck_add(sum.p, a.p, b.p, n)
+        ck_add_relu(fused.p, a.p, b.p, n)
+        let out = Self.relu(sum)
+        expectBitwise(fused.array, out, "forward")
+        let start = rng.uniform(n), skipStart = rng.uniform(n)
+        let dx = Buf(start), dskip = Buf(skipStart), dxFused = Buf(start), dskipFused = Buf(skipStart)
+        let g = Buf(Self.masked(dy, Buf(out)))
+        ck_accumulate(dx.p, g.p, n)
+        ck_accumulate(dskip.p, g.p, n)
+        ck_accumulate_relu_masked(dxFused.p, dskipFused.p, dy.p, Buf(out).p, n)
+        expectBitwise(dxFused.array, dx.array, "dx")
+        expectBitwise(dskipFused.array, dskip.array, "dskip")
+        #expect(out.contains { $0 == 0 } && out.contains { $0 > 0 }, "both sides of the ReLU")
+    }
 }

@@ -54,7 +54,7 @@ import Testing
                 $0.spec.role == .bnGamma && net.params.view($0, in: net.params.values).array.allSatisfy { $0 == 0 }
             }
             #expect(zeroGammas.map(\.op) == net.residualBranchNorms.sorted(), "\(name)")
-            let plan = Plan(net: net, chunking: .whole(4), workers: 1, threads: 1)
+            let plan = Plan(net: net, chunking: .whole(4), workers: 1, threads: 1, fused: false)
             plan.setInput(images: testImages(4 * input.reduce(1, *), seed: 13), labels: [0, 1, 2, 0],
                           indices: Array(0..<4)[...])
             plan.forward(training: true, seed: 5)

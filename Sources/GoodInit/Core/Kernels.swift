@@ -197,6 +197,19 @@ enum Kernels {
         check("accumulate", "x", x.count, y.count)
         withPointers(y, x) { Y, X in ck_accumulate(Y, X, y.count) }
     }
+    /// y = max(a + b, 0).
+    static func addReLU(y: Tensor, a: Tensor, b: Tensor) {
+        check("addReLU", "a", a.count, y.count)
+        check("addReLU", "b", b.count, y.count)
+        withPointers(y, a, b) { Y, A, B in ck_add_relu(Y, A, B, y.count) }
+    }
+    /// g = reluOutput > 0 ? dy : 0; y += g, and z += g when given.
+    static func accumulateMasked(y: Tensor, z: Tensor?, dy: Tensor, reluOutput: Tensor) {
+        check("accumulateMasked", "dy", dy.count, y.count)
+        check("accumulateMasked", "relu output", reluOutput.count, y.count)
+        if let z { check("accumulateMasked", "z", z.count, y.count) }
+        withPointers(y, z, dy, reluOutput) { Y, Z, D, M in ck_accumulate_relu_masked(Y, Z, D, M, y.count) }
+    }
     /// out = Σ buffers in index order.
     static func sum(into out: Tensor, _ buffers: [Tensor]) {
         for b in buffers { check("sum", "buffers[i]", b.count, out.count) }

@@ -1,11 +1,13 @@
 // Which ReLUs the fused plan folds into their neighbours. A ReLU's forward and backward are each a
 // full read and write of an activation the op beside it has just written (7 % of plain30's step,
 // 5 % of cnn-small's); fused, they happen on the neighbour's output rows while those are in cache:
-//   forward:  a blocked convolution or a batch norm before the ReLU stores max(y, 0) straight into
-//             the ReLU's output, and the ReLU does nothing;
+//   forward:  a blocked convolution, a batch norm or a residual add before the ReLU stores
+//             max(y, 0) straight into the ReLU's output, and the ReLU does nothing;
 //   backward: a blocked convolution or a max pooling after the ReLU stores its input gradient
 //             masked by the ReLU's output (y > 0, the test the ReLU's backward makes) straight into
-//             the ReLU's input gradient, and the ReLU does nothing.
+//             the ReLU's input gradient, and the ReLU does nothing; or else, after a residual add,
+//             the add's backward reads the ReLU's output gradient and output and sends
+//             y > 0 ? dy : 0 both ways.
 // The float expressions are the unfused ones (a select on the stored value), so the fused plan has
 // the unfused plan's bits: nothing else changes order. The unfused activations stay allocated: an
 // observed pass (Plan.fuses = false) writes every one, for what reads them (LSUV, init-stats,
@@ -16,22 +18,25 @@ struct Fusion {
     let forward: Set<Int>
     /// ReLU ops whose backward the convolution or max pooling after them does in a fused pass.
     let backward: Set<Int>
-
-    static let none = Fusion(forward: [], backward: [])
-
-    init(forward: Set<Int>, backward: Set<Int>) { self.forward = forward; self.backward = backward }
+    /// ReLU ops whose backward the residual add before them does in a fused pass.
+    let backwardIntoProducer: Set<Int>
 
     init(net: Network) {
-        var forward: Set<Int> = [], backward: Set<Int> = []
+        var forward: Set<Int> = [], backward: Set<Int> = [], intoProducer: Set<Int> = []
         let read = Set(net.ops.compactMap(\.skipSource)) // activations a residual also reads
         for (j, op) in net.ops.enumerated() {
             guard let relu = op as? Activation, relu.function == .relu, j > 0 else { continue }
             // the ReLU's input is read by the ReLU alone; its producer can store max(y, 0)
             let producer = net.ops[j - 1]
+            let add = (producer as? ResidualAdd).map { !$0.padded } ?? false
             if !read.contains(j), !net.aliases(j - 1),
-               (producer is BatchNorm || (producer is Conv2d && net.opLayout(j - 1).output == .blocked)) {
+               producer is BatchNorm || add || (producer is Conv2d && net.opLayout(j - 1).output == .blocked) {
                 forward.insert(j)
             }
+            // after an add whose output only the ReLU reads, and whose gradient only the ReLU writes,
+            // the add can take the ReLU's output gradient masked (in a ResNet no op after the ReLU
+            // can: its output is the next block's input, which that block's add reads too)
+            if add, !read.contains(j), net.storesInputGradient(j) { intoProducer.insert(j) }
             // the ReLU stores its input gradient (its only writer) and the next op, a blocked
             // convolution or a max pooling, stores its own (its only writer): that op can store
             // the ReLU's instead
@@ -41,8 +46,9 @@ struct Fusion {
             if (consumer as? Pool2d)?.mode == .max
                 || (consumer is Conv2d && net.opLayout(j + 1).output == .blocked) {
                 backward.insert(j)
+                intoProducer.remove(j)
             }
         }
-        self.forward = forward; self.backward = backward
+        self.forward = forward; self.backward = backward; backwardIntoProducer = intoProducer
     }
 }

@@ -30,6 +30,9 @@ public final class OpContext {
     /// The input gradient and the output of the ReLU before this op: a fused backward stores
     /// mask > 0 ? dx : 0 into that gradient instead of dx into this op's.
     public internal(set) var fusedReLUGradient: (dx: Tensor, mask: Tensor)?
+    /// The output gradient and the output of the ReLU after this op: a fused backward takes
+    /// mask > 0 ? dy : 0 from there as its own output gradient (the ReLU's backward done here).
+    public internal(set) var fusedReLUOutputGradient: (dy: Tensor, mask: Tensor)?
     /// A ReLU whose forward (backward) the op before (after) it does in a fused pass.
     public internal(set) var reluForwardFused = false, reluBackwardFused = false
 

@@ -117,6 +117,9 @@ public final class Plan {
             for j in fusion.backward {
                 ctx[j + 1].fusedReLUGradient = (ctx[j].dx, ctx[j].y); ctx[j].reluBackwardFused = true
             }
+            for j in fusion.backwardIntoProducer {
+                ctx[j - 1].fusedReLUOutputGradient = (ctx[j].dy, ctx[j].y); ctx[j].reluBackwardFused = true
+            }
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
         inputs = acts.map { $0[0] }

@@ -54,12 +54,20 @@ public final class ResidualAdd: Op {
     var padded: Bool { skipShape.map { $0 != inputShape } ?? false }
 
     public func forward(_ ctx: OpContext) {
-        guard padded else { Kernels.add(y: ctx.y, a: ctx.x, b: ctx.skip); return }
+        let (y, relu) = ctx.forwardTarget // a fused ReLU: unpadded adds only (Fusion.swift)
+        guard padded else {
+            if relu { Kernels.addReLU(y: y, a: ctx.x, b: ctx.skip) } else { Kernels.add(y: y, a: ctx.x, b: ctx.skip) }
+            return
+        }
         ctx.y.assign(ctx.x)
         eachPair(ctx) { out, inp in ctx.y[out] += ctx.skip[inp] }
     }
 
     public func backward(_ ctx: OpContext) {
+        if ctx.fusing, let f = ctx.fusedReLUOutputGradient { // the ReLU after: its backward, then this
+            Kernels.accumulateMasked(y: ctx.dx, z: ctx.dskip, dy: f.dy, reluOutput: f.mask)
+            return
+        }
         Kernels.accumulate(y: ctx.dx, x: ctx.dy)
         guard padded else { Kernels.accumulate(y: ctx.dskip, x: ctx.dy); return }
         eachPair(ctx) { out, inp in ctx.dskip[inp] += ctx.dy[out] }
