@@ -70,6 +70,12 @@ typedef struct {
 ck_conv_finish ck_conv_finish_make(int relu, const float *mask);
 // Elements lo ..< lo + n of y (and of the mask).
 void ck_conv_finish_range(const ck_conv_finish *f, float *y, ptrdiff_t lo, ptrdiff_t n);
+// Asks for the mask's elements lo ..< lo + n ahead of ck_conv_finish_range: called before the kernel
+// computes those rows, so that reading the mask (cold: another activation) overlaps the FMAs.
+static inline void ck_conv_finish_prefetch(const ck_conv_finish *f, ptrdiff_t lo, ptrdiff_t n) {
+    if (!f || !f->mask) return;
+    for (ptrdiff_t i = 0; i < n; i += 16) __builtin_prefetch(f->mask + lo + i, 0, 2);
+}
 
 // Batch norm's x̂ = (x − mean)·invstd in float: the one expression the forward normalizes with and
 // the backward recomputes x̂ with (nothing stored between them), so both see the same bits.

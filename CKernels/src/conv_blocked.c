@@ -226,6 +226,8 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
             const ck_convb_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
                                       w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
                                       xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate};
+            for (ptrdiff_t jj = j; jj < j + kn; jj++)
+                ck_conv_finish_prefetch(fin, (n * Yb + jj) * HW16 + p * W * CB, rows * W * CB);
             kern->row(&row);
             if (fin) // the rows just written, still in cache
                 for (ptrdiff_t jj = j; jj < j + kn; jj++)

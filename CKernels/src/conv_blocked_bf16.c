@@ -142,6 +142,7 @@ static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const floa
         const ck_convb16_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
                                     w + j * Xb * 9 * WTAP, Xb * 9 * WTAP, b ? bias : NULL, Xb,
                                     pairs_in(xchannels, Xb - 1), H, W, p, nk, accumulate};
+        for (ptrdiff_t jj = j; jj < j + nk; jj++) ck_conv_finish_prefetch(fin, (n * Yb + jj) * HW16 + p * W * CB, W * CB);
         ck_convb16_row_avx512(&row);
         if (fin) // the row just written, still in cache
             for (ptrdiff_t jj = j; jj < j + nk; jj++)

@@ -37,7 +37,9 @@ enum StepProfileReport {
             let ff = Double(op.flopsPerSample) * b
             // backward: the weight gradient, plus the input gradient unless nothing consumes it
             let bf = op.isWeighted ? ff * (net.needsInputGradient(i) ? 2 : 1) : ff
-            add(op.kind, fwd + bwd, ff + bf)
+            // a rate only for the arithmetic ops: an elementwise op's nominal FLOPs say nothing (and a
+            // ReLU the fused plan folds into its neighbour takes no time of its own)
+            add(op.kind, fwd + bwd, op.isWeighted ? ff + bf : 0)
             if !(op is Conv2d || op is Linear) { memoryBound += fwd + bwd }
             let shape = net.shapes[i + 1].map(String.init).joined(separator: "×")
             let rate = { (f: Double, s: Double) in op.isWeighted && s > 0 ? String(format: "%11.1f", f / s / 1e9) : "" }
