@@ -145,14 +145,15 @@ void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float 
                          float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C);
 /// y = γ·(x − mean)·invstd + β ; xhat = (x − mean)·invstd written when not NULL (training passes
 /// NULL: backward recomputes x̂ from x with the same float expression, so it needs no buffer).
-/// relu = 1: y = max(y, 0), a following ReLU fused in, with the ReLU kernel's bits.
+/// skip (may be NULL; laid out like y): y = y + skip, a following residual add fused in, with ck_add's bits;
+/// relu = 1: then y = max(y, 0), a following ReLU fused in, with the ReLU kernel's bits.
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
-                     const float *invstd, const float *gamma, const float *beta, int relu,
+                     const float *invstd, const float *gamma, const float *beta, const float *skip, int relu,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased); relu as above.
+/// Inference: y = γ·(x − running_mean)/√(running_var + eps) + β (running_var is unbiased); skip, relu as above.
 void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
-                         const float *running_var, const float *gamma, const float *beta, int relu,
-                         float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+                         const float *running_var, const float *gamma, const float *beta, const float *skip,
+                         int relu, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 /// This chunk's sums for backward: sum_dy[c] = Σ dy, sum_dy_xhat[c] = Σ dy·xhat (double);
 /// dgamma[c] += Σ dy·xhat, dbeta[c] += Σ dy (either may be NULL). xhat = (x − mean)·invstd is
 /// recomputed from the forward's input x, in float, bitwise ck_bn_normalize's.
@@ -369,11 +370,11 @@ void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, 
 void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
                                 ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
-                             const float *invstd, const float *gamma, const float *beta, int relu,
-                             ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+                             const float *invstd, const float *gamma, const float *beta, const float *skip,
+                             int relu, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_mean,
-                                 const float *running_var, const float *gamma, const float *beta, int relu,
-                                 float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+                                 const float *running_var, const float *gamma, const float *beta,
+                                 const float *skip, int relu, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
 void ck_bn_backward_partial_sums_blocked(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
                                          const float *dy, const float *x, const float *mean,
                                          const float *invstd, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);

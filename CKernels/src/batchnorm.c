@@ -67,41 +67,46 @@ void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float 
 
 // One (image, channel) plane: the training and inference paths share this line of maths. A fused
 // ReLU is the ReLU kernel's expression on the stored value (relu a constant: two copies of the loop).
+// A residual add after it (skip, then the ReLU after the add) is ck_add's expression on the stored value.
 static inline void normalize_plane_with(float *y, float *xhat, const float *x, float m, float is,
-                                        float g, float b, ptrdiff_t HW, const int relu) {
+                                        float g, float b, const float *skip, ptrdiff_t HW, const int relu,
+                                        const int add) {
     for (ptrdiff_t i = 0; i < HW; i++) {
         const float h = ck_bn_xhat(x[i], m, is);
         if (xhat) xhat[i] = h;
-        const float v = g * h + b;
+        const float u = g * h + b;
+        const float v = add ? u + skip[i] : u;
         y[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
     }
 }
 
 static inline void normalize_plane(float *y, float *xhat, const float *x, float m, float is,
-                                   float g, float b, ptrdiff_t HW, int relu) {
-    if (relu) normalize_plane_with(y, xhat, x, m, is, g, b, HW, 1);
-    else normalize_plane_with(y, xhat, x, m, is, g, b, HW, 0);
+                                   float g, float b, const float *skip, ptrdiff_t HW, int relu) {
+    if (skip && relu) normalize_plane_with(y, xhat, x, m, is, g, b, skip, HW, 1, 1);
+    else if (skip) normalize_plane_with(y, xhat, x, m, is, g, b, skip, HW, 0, 1);
+    else if (relu) normalize_plane_with(y, xhat, x, m, is, g, b, NULL, HW, 1, 0);
+    else normalize_plane_with(y, xhat, x, m, is, g, b, NULL, HW, 0, 0);
 }
 
 void ck_bn_normalize(float *y, float *xhat, const float *x, const float *mean,
-                     const float *invstd, const float *gamma, const float *beta, int relu,
+                     const float *invstd, const float *gamma, const float *beta, const float *skip, int relu,
                      ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW), // (image, channel) planes
         const ptrdiff_t c = nc % C;
         normalize_plane(y + nc * HW, xhat ? xhat + nc * HW : NULL, x + nc * HW, mean[c], invstd[c],
-                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, HW, relu);
+                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, skip ? skip + nc * HW : NULL, HW, relu);
     );
 }
 
 void ck_bn_forward_infer(float *y, const float *x, const float *running_mean,
-                         const float *running_var, const float *gamma, const float *beta, int relu,
-                         float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                         const float *running_var, const float *gamma, const float *beta, const float *skip,
+                         int relu, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     // invstd once per plane rather than in a (C) buffer: no workspace, the same bits
     CK_PARALLEL_FOR(nc, N * C, BN_PAR(N, C, HW),
         const ptrdiff_t c = nc % C;
         const float is = (float)(1.0 / sqrt((double)running_var[c] + (double)eps));
         normalize_plane(y + nc * HW, NULL, x + nc * HW, running_mean[c], is,
-                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, HW, relu);
+                        gamma ? gamma[c] : 1.0f, beta ? beta[c] : 0.0f, skip ? skip + nc * HW : NULL, HW, relu);
     );
 }
 

@@ -74,25 +74,28 @@ void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, cons
 // One (image, block) plane of HW pixels: batchnorm.c's normalize_plane with per-lane parameters.
 // Padding lanes are computed with zero parameters, then overwritten with zero.
 static inline void normalize_block_with(float *y, float *xhat, const float *x, const float *m,
-                                        const float *is, const float *g, const float *b, ptrdiff_t HW,
-                                        const int relu) {
+                                        const float *is, const float *g, const float *b, const float *skip,
+                                        ptrdiff_t HW, const int relu, const int add) {
     for (ptrdiff_t i = 0; i < HW; i++) {
         const float *xp = x + i * LANES;
         float *yp = y + i * LANES, *hp = xhat ? xhat + i * LANES : NULL;
         for (ptrdiff_t l = 0; l < LANES; l++) {
             const float h = ck_bn_xhat(xp[l], m[l], is[l]);
             if (hp) hp[l] = h;
-            const float v = g[l] * h + b[l];
+            const float u = g[l] * h + b[l];
+            const float v = add ? u + skip[i * LANES + l] : u;
             yp[l] = relu ? (v > 0.0f ? v : 0.0f) : v;
         }
     }
 }
 
 static inline void normalize_block(float *y, float *xhat, const float *x, const float *m,
-                                   const float *is, const float *g, const float *b, ptrdiff_t cn,
-                                   ptrdiff_t HW, int relu) {
-    if (relu) normalize_block_with(y, xhat, x, m, is, g, b, HW, 1);
-    else normalize_block_with(y, xhat, x, m, is, g, b, HW, 0);
+                                   const float *is, const float *g, const float *b, const float *skip,
+                                   ptrdiff_t cn, ptrdiff_t HW, int relu) {
+    if (skip && relu) normalize_block_with(y, xhat, x, m, is, g, b, skip, HW, 1, 1);
+    else if (skip) normalize_block_with(y, xhat, x, m, is, g, b, skip, HW, 0, 1);
+    else if (relu) normalize_block_with(y, xhat, x, m, is, g, b, NULL, HW, 1, 0);
+    else normalize_block_with(y, xhat, x, m, is, g, b, NULL, HW, 0, 0);
     if (cn == LANES) return;
     for (ptrdiff_t i = 0; i < HW; i++)
         for (ptrdiff_t l = cn; l < LANES; l++) {
@@ -102,8 +105,8 @@ static inline void normalize_block(float *y, float *xhat, const float *x, const 
 }
 
 void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
-                             const float *invstd, const float *gamma, const float *beta, int relu,
-                             ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                             const float *invstd, const float *gamma, const float *beta, const float *skip,
+                             int relu, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
     CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb), // (image, block) planes
         const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
@@ -113,13 +116,13 @@ void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float 
         load_lanes(g, gamma, c0, cn, 1.0f); // NULL: γ = 1, β = 0, as the NCHW kernel
         load_lanes(b, beta, c0, cn, 0.0f);
         normalize_block(y + nb * plane, xhat ? xhat + nb * plane : NULL, x + nb * plane, m, is, g, b,
-                        cn, HW, relu);
+                        skip ? skip + nb * plane : NULL, cn, HW, relu);
     );
 }
 
 void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_mean,
-                                 const float *running_var, const float *gamma, const float *beta, int relu,
-                                 float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+                                 const float *running_var, const float *gamma, const float *beta,
+                                 const float *skip, int relu, float eps, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES), plane = HW * LANES;
     CK_PARALLEL_FOR(nb, N * Cb, BNB_PAR(N, Cb, HW, N * Cb),
         const ptrdiff_t cb = nb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
@@ -129,7 +132,8 @@ void ck_bn_forward_infer_blocked(float *y, const float *x, const float *running_
             is[l] = l < cn ? (float)(1.0 / sqrt((double)running_var[c0 + l] + (double)eps)) : 0.0f;
         load_lanes(g, gamma, c0, cn, 1.0f);
         load_lanes(b, beta, c0, cn, 0.0f);
-        normalize_block(y + nb * plane, NULL, x + nb * plane, m, is, g, b, cn, HW, relu);
+        normalize_block(y + nb * plane, NULL, x + nb * plane, m, is, g, b, skip ? skip + nb * plane : NULL, cn, HW,
+                        relu);
     );
 }
 

@@ -100,8 +100,8 @@ struct BNResults {
         ck_bn_combine_stats(mean.p, invstd.p, nil, nil, variance.p, shift.p, sumsq.p, eps, 0.1, 1, count, s.c)
 
         let y = output(), xhat = output(), yPlain = output()
-        normalize(y.p, xhat.p, xb.p, mean.p, invstd.p, gamma.p, beta.p, 0, s.n, s.c, s.hw)
-        normalize(yPlain.p, nil, xb.p, mean.p, invstd.p, nil, nil, 0, s.n, s.c, s.hw)
+        normalize(y.p, xhat.p, xb.p, mean.p, invstd.p, gamma.p, beta.p, nil, 0, s.n, s.c, s.hw)
+        normalize(yPlain.p, nil, xb.p, mean.p, invstd.p, nil, nil, nil, 0, s.n, s.c, s.hw)
         r.add("y", plain(y)); r.add("xhat", plain(xhat)); r.add("y without gamma, beta", plain(yPlain))
         padding(y, is: 0, "y"); padding(xhat, is: 0, "xhat"); padding(yPlain, is: 0, "y without gamma, beta")
         /// A fused ReLU: the ReLU kernel's bits on the unfused output (x spans −3…5, so both signs occur).
@@ -113,16 +113,26 @@ struct BNResults {
             }
         }
         let yReLU = output()
-        normalize(yReLU.p, nil, xb.p, mean.p, invstd.p, gamma.p, beta.p, 1, s.n, s.c, s.hw)
+        normalize(yReLU.p, nil, xb.p, mean.p, invstd.p, gamma.p, beta.p, nil, 1, s.n, s.c, s.hw)
         fusedReLU(yReLU, y, "y")
+        // a residual add, then its ReLU, fused in: ck_add's bits, then the ReLU kernel's (padding lanes 0)
+        let skip = input(dx0, padding: 0), added = output(), yAddReLU = output()
+        ck_add(added.p, y.p, skip.p, added.count)
+        normalize(yAddReLU.p, nil, xb.p, mean.p, invstd.p, gamma.p, beta.p, skip.p, 1, s.n, s.c, s.hw)
+        fusedReLU(yAddReLU, added, "y + skip")
+        padding(yAddReLU, is: 0, "y + skip, ReLU")
 
         let yInfer = output(), yInferPlain = output(), yInferReLU = output()
-        infer(yInfer.p, xb.p, runningMean.p, runningVar.p, gamma.p, beta.p, 0, eps, s.n, s.c, s.hw)
-        infer(yInferPlain.p, xb.p, runningMean.p, runningVar.p, nil, nil, 0, eps, s.n, s.c, s.hw)
-        infer(yInferReLU.p, xb.p, runningMean.p, runningVar.p, gamma.p, beta.p, 1, eps, s.n, s.c, s.hw)
+        infer(yInfer.p, xb.p, runningMean.p, runningVar.p, gamma.p, beta.p, nil, 0, eps, s.n, s.c, s.hw)
+        infer(yInferPlain.p, xb.p, runningMean.p, runningVar.p, nil, nil, nil, 0, eps, s.n, s.c, s.hw)
+        infer(yInferReLU.p, xb.p, runningMean.p, runningVar.p, gamma.p, beta.p, nil, 1, eps, s.n, s.c, s.hw)
         r.add("inference", plain(yInfer)); r.add("inference without gamma, beta", plain(yInferPlain))
         padding(yInfer, is: 0, "inference"); padding(yInferPlain, is: 0, "inference without gamma, beta")
         fusedReLU(yInferReLU, yInfer, "inference")
+        let inferAdded = output(), yInferAddReLU = output()
+        ck_add(inferAdded.p, yInfer.p, skip.p, inferAdded.count)
+        infer(yInferAddReLU.p, xb.p, runningMean.p, runningVar.p, gamma.p, beta.p, skip.p, 1, eps, s.n, s.c, s.hw)
+        fusedReLU(yInferAddReLU, inferAdded, "inference + skip")
 
         // backward: x̂ recomputed from x (whose padding lanes hold NaN) with mean and invstd
         let dyb = input(dy)

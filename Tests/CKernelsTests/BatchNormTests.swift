@@ -39,7 +39,7 @@ struct ChunkedBatchNorm {
         ck_bn_combine_stats(mean.p, invstd.p, rm.p, rv.p, &variance, shift, sq, eps, momentum, k, count, c)
         for r in chunks {
             let o = r.lowerBound * plane
-            ck_bn_normalize(y.p + o, xhat.p + o, x.p + o, mean.p, invstd.p, gamma.p, beta.p, 0, r.count, c, hw)
+            ck_bn_normalize(y.p + o, xhat.p + o, x.p + o, mean.p, invstd.p, gamma.p, beta.p, nil, 0, r.count, c, hw)
         }
         return Forward(y: y.array, xhat: xhat.array, mean: mean.array, invstd: invstd.array,
                        runningMean: rm.array, runningVar: rv.array, variance: variance)
@@ -142,7 +142,7 @@ struct ChunkedBatchNorm {
         let gamma: [Float] = [0.5, 2, -1], beta: [Float] = [0.1, -0.2, 0.3]
         let y = Buf(x.count)
         ck_bn_forward_infer(y.p, Buf(x).p, Buf(f.runningMean).p, Buf(f.runningVar).p, Buf(gamma).p, Buf(beta).p,
-                            0, eps, N, C, HW)
+                            nil, 0, eps, N, C, HW)
         for n in 0..<N { for c in 0..<C { for i in 0..<HW {
             let j = (n * C + c) * HW + i
             let sd = (Double(f.runningVar[c]) + Double(eps)).squareRoot()
@@ -152,7 +152,7 @@ struct ChunkedBatchNorm {
         // inference is normalize with invstd from the running variance: the same bits
         let inv = Buf((0..<C).map { Float(1 / (Double(f.runningVar[$0]) + Double(eps)).squareRoot()) })
         let y2 = Buf(x.count)
-        ck_bn_normalize(y2.p, nil, Buf(x).p, Buf(f.runningMean).p, inv.p, Buf(gamma).p, Buf(beta).p, 0, N, C, HW)
+        ck_bn_normalize(y2.p, nil, Buf(x).p, Buf(f.runningMean).p, inv.p, Buf(gamma).p, Buf(beta).p, nil, 0, N, C, HW)
         expectBitwise(y.array, y2.array, "infer vs normalize")
     }
 

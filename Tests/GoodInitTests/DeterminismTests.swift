@@ -107,7 +107,10 @@ struct TeamProbeTests {
         let fusion = Fusion(net: net)
         #expect(!fusion.forward.isEmpty, "\(preset): some ReLU is fused into its producer")
         if preset != .resnetSmall { #expect(!fusion.backward.isEmpty, "\(preset): some ReLU's backward is fused") }
-        if preset == .resnetSmall { #expect(!fusion.backwardIntoProducer.isEmpty, "a ReLU's backward in its add") }
+        if preset == .resnetSmall {
+            #expect(!fusion.backwardIntoProducer.isEmpty, "a ReLU's backward in its add")
+            #expect(!fusion.addIntoNorm.isEmpty, "an add (and its ReLU) in the batch norm before it")
+        }
         let (ref, _) = try step(preset, workers: 1, threads: 1, fused: false)
         for (w, t) in [(1, 1), (1, 2), (2, 1), (2, 2)] {
             let (got, _) = try step(preset, workers: w, threads: t, fused: true)

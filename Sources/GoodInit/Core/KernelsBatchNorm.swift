@@ -48,35 +48,38 @@ extension Kernels {
     }
 
     /// y = γ·(x − mean)·invstd + β, saving x̂ when given (training passes nil: backward recomputes it);
-    /// blocked padding channels written as zero. `relu`: y = max(y, 0), a following ReLU fused in.
+    /// blocked padding channels written as zero. `skip`: y += skip, a following residual add fused in;
+    /// `relu`: then y = max(y, 0), a following ReLU fused in.
     static func bnNormalize(layout: ActivationLayout = .plain, y: Tensor, xhat: Tensor?, x: Tensor, mean: Tensor,
-                            invstd: Tensor, gamma: Tensor, beta: Tensor, relu: Bool = false, n: Int, c: Int,
-                            hw: Int) {
+                            invstd: Tensor, gamma: Tensor, beta: Tensor, skip: Tensor? = nil, relu: Bool = false,
+                            n: Int, c: Int, hw: Int) {
         let count = activationCount(layout, n: n, c: c, h: hw, w: 1)
         check("y", y.count, count, layout); check("x", x.count, count, layout)
         if let xhat { check("xhat", xhat.count, count, layout) }
+        if let skip { check("skip", skip.count, count, layout) }
         check("mean", mean.count, c, layout); check("invstd", invstd.count, c, layout)
         check("gamma", gamma.count, c, layout); check("beta", beta.count, c, layout)
-        withPointers(y, xhat, x, mean, invstd, gamma, beta) { Y, XH, X, M, S, G, B in
+        withPointers(y, xhat, x, mean, invstd, gamma, beta, skip) { Y, XH, X, M, S, G, B, K in
             switch layout {
-            case .plain: ck_bn_normalize(Y, XH, X, M, S, G, B, relu ? 1 : 0, n, c, hw)
-            case .blocked: ck_bn_normalize_blocked(Y, XH, X, M, S, G, B, relu ? 1 : 0, n, c, hw)
+            case .plain: ck_bn_normalize(Y, XH, X, M, S, G, B, K, relu ? 1 : 0, n, c, hw)
+            case .blocked: ck_bn_normalize_blocked(Y, XH, X, M, S, G, B, K, relu ? 1 : 0, n, c, hw)
             }
         }
     }
 
     /// Inference with the running statistics: no buffer for invstd, so nothing allocated.
     static func bnForwardInfer(layout: ActivationLayout = .plain, y: Tensor, x: Tensor, runningMean: Tensor,
-                               runningVar: Tensor, gamma: Tensor, beta: Tensor, relu: Bool = false, eps: Float,
-                               n: Int, c: Int, hw: Int) {
+                               runningVar: Tensor, gamma: Tensor, beta: Tensor, skip: Tensor? = nil,
+                               relu: Bool = false, eps: Float, n: Int, c: Int, hw: Int) {
         let count = activationCount(layout, n: n, c: c, h: hw, w: 1)
         check("y", y.count, count, layout); check("x", x.count, count, layout)
         check("running mean", runningMean.count, c, layout); check("running var", runningVar.count, c, layout)
         check("gamma", gamma.count, c, layout); check("beta", beta.count, c, layout)
-        withPointers(y, x, runningMean, runningVar, gamma, beta) { Y, X, M, V, G, B in
+        if let skip { check("skip", skip.count, count, layout) }
+        withPointers(y, x, runningMean, runningVar, gamma, beta, skip) { Y, X, M, V, G, B, K in
             switch layout {
-            case .plain: ck_bn_forward_infer(Y, X, M, V, G, B, relu ? 1 : 0, eps, n, c, hw)
-            case .blocked: ck_bn_forward_infer_blocked(Y, X, M, V, G, B, relu ? 1 : 0, eps, n, c, hw)
+            case .plain: ck_bn_forward_infer(Y, X, M, V, G, B, K, relu ? 1 : 0, eps, n, c, hw)
+            case .blocked: ck_bn_forward_infer_blocked(Y, X, M, V, G, B, K, relu ? 1 : 0, eps, n, c, hw)
             }
         }
     }

@@ -20,6 +20,9 @@ struct Fusion {
     let backward: Set<Int>
     /// ReLU ops whose backward the residual add before them does in a fused pass.
     let backwardIntoProducer: Set<Int>
+    /// Residual adds whose forward (and that of the ReLU after them) the batch norm before them does
+    /// in a fused pass: relu(γ·x̂ + β + skip), each step the unfused ops' float expression.
+    let addIntoNorm: Set<Int>
 
     init(net: Network) {
         var forward: Set<Int> = [], backward: Set<Int> = [], intoProducer: Set<Int> = []
@@ -50,5 +53,11 @@ struct Fusion {
             }
         }
         self.forward = forward; self.backward = backward; backwardIntoProducer = intoProducer
+        // batch norm, add, ReLU: the add's input is read by the add alone, and the ReLU is folded into the add
+        addIntoNorm = Set(forward.compactMap { j -> Int? in
+            guard j >= 2, net.ops[j - 1] is ResidualAdd, net.ops[j - 2] is BatchNorm, !read.contains(j - 1),
+                  !net.aliases(j - 2) else { return nil }
+            return j - 1
+        })
     }
 }

@@ -35,6 +35,11 @@ public final class OpContext {
     public internal(set) var fusedReLUOutputGradient: (dy: Tensor, mask: Tensor)?
     /// A ReLU whose forward (backward) the op before (after) it does in a fused pass.
     public internal(set) var reluForwardFused = false, reluBackwardFused = false
+    /// A batch norm's: the skip input of the residual add after it, which a fused forward adds in
+    /// (storing at `fusedReLUOutput`, the output of the ReLU after that add).
+    public internal(set) var fusedResidualSkip: Tensor?
+    /// A residual add whose forward the batch norm before it does in a fused pass.
+    public internal(set) var addForwardFused = false
 
     /// Where this op's forward stores, and whether it applies the ReLU after it.
     var forwardTarget: (y: Tensor, relu: Bool) {

@@ -117,6 +117,10 @@ public final class Plan {
             for j in fusion.backward {
                 ctx[j + 1].fusedReLUGradient = (ctx[j].dx, ctx[j].y); ctx[j].reluBackwardFused = true
             }
+            for i in fusion.addIntoNorm { // norm i − 1, add i, ReLU i + 1
+                ctx[i - 1].fusedResidualSkip = ctx[i].skip; ctx[i - 1].fusedReLUOutput = ctx[i + 1].y
+                ctx[i].addForwardFused = true
+            }
             for j in fusion.backwardIntoProducer {
                 ctx[j - 1].fusedReLUOutputGradient = (ctx[j].dy, ctx[j].y); ctx[j].reluBackwardFused = true
             }

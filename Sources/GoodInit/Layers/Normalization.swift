@@ -65,15 +65,16 @@ public final class BatchNorm: SyncOp {
 
     public func forward(_ ctx: OpContext) {
         let (y, relu) = ctx.forwardTarget
+        let skip = ctx.fusing ? ctx.fusedResidualSkip : nil // the residual add after, fused in
         if ctx.training {
             let s = ctx.state.batchNorm
             Kernels.bnNormalize(layout: ctx.layout.input, y: y, xhat: nil, x: ctx.x, mean: s.batch.mean,
-                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], relu: relu,
-                                n: ctx.n, c: channels, hw: hw)
+                                invstd: s.batch.invstd, gamma: ctx.values[0], beta: ctx.values[1], skip: skip,
+                                relu: relu, n: ctx.n, c: channels, hw: hw)
         } else {
             Kernels.bnForwardInfer(layout: ctx.layout.input, y: y, x: ctx.x, runningMean: runningMean,
-                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], relu: relu,
-                                   eps: eps, n: ctx.n, c: channels, hw: hw)
+                                   runningVar: runningVar, gamma: ctx.values[0], beta: ctx.values[1], skip: skip,
+                                   relu: relu, eps: eps, n: ctx.n, c: channels, hw: hw)
         }
     }
 

@@ -54,6 +54,7 @@ public final class ResidualAdd: Op {
     var padded: Bool { skipShape.map { $0 != inputShape } ?? false }
 
     public func forward(_ ctx: OpContext) {
+        if ctx.fusing && ctx.addForwardFused { return } // the batch norm before stored relu(its y + skip)
         let (y, relu) = ctx.forwardTarget // a fused ReLU: unpadded adds only (Fusion.swift)
         guard padded else {
             if relu { Kernels.addReLU(y: y, a: ctx.x, b: ctx.skip) } else { Kernels.add(y: y, a: ctx.x, b: ctx.skip) }
