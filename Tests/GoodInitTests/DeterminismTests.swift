@@ -135,4 +135,22 @@ struct TeamProbeTests {
         #expect(plan.activation(j, chunk: 0).array.contains { $0 < 0 }, "observed: the ReLU's input, both signs")
         #expect(plan.activation(j + 1, chunk: 0).array.map(\.bitPattern) == fusedOut, "the same ReLU output")
     }
+
+    @Test("inference (running statistics): the fused plan's logits are the observed plan's bits",
+          arguments: [ModelPreset.cnnSmall, .resnetSmall])
+    func fusedInference(_ preset: ModelPreset) throws {
+        let net = try Presets.network(preset)
+        net.initialize(.heNormal(fanOut: false), seed: 5)
+        let batch = 16, size = net.inputShape.reduce(1, *)
+        func logits(fused: Bool) -> [UInt32] {
+            let plan = Plan(net: net, chunking: Chunking(batch: batch, chunk: 8), workers: 1, threads: 2, fused: fused)
+            plan.setInput(images: testImages(batch * size, seed: 4), labels: (0..<batch).map { Int32($0 % 10) },
+                          indices: Array(0..<batch)[...])
+            plan.forward(training: false)
+            return (0..<batch).flatMap { plan.logits(sample: $0) }.map(\.bitPattern)
+        }
+        let observed = logits(fused: false)
+        #expect(observed.contains { $0 != 0 })
+        #expect(logits(fused: true) == observed, "\(preset)")
+    }
 }
