@@ -263,7 +263,7 @@ void ck_add(float *y, const float *a, const float *b, ptrdiff_t n);
 void ck_accumulate(float *y, const float *x, ptrdiff_t n);
 /// y = max(a + b, 0): a residual add with the ReLU after it fused in (ck_add then ck_relu_forward's bits).
 void ck_add_relu(float *y, const float *a, const float *b, ptrdiff_t n);
-/// g = relu_out > 0 ? dy : 0 (ck_relu_backward's), then y += g and z += g (z may be NULL): the
+/// g = relu_out > 0 ? dy : 0 (ck_relu_backward's), then y += g and z += g: the
 /// backward of a ReLU fused into that of the residual add before it, whose two gradients take g.
 void ck_accumulate_relu_masked(float *y, float *z, const float *dy, const float *relu_out, ptrdiff_t n);
 /// y (N, K, HW) += b[k]

@@ -223,15 +223,15 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
             float bias[4 * CB];
             if (b)
                 for (ptrdiff_t k = 0; k < kn * CB; k++) bias[k] = j * CB + k < ychannels ? b[j * CB + k] : 0.0f;
-            const ck_convb_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
+            const ptrdiff_t at = (n * Yb + j) * HW16 + p * W * CB; // row p of block j; block j + k at + k·HW16
+            const ck_convb_row row = {y + at, HW16, x + n * Xb * HW16,
                                       w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
                                       xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate};
-            for (ptrdiff_t jj = j; jj < j + kn; jj++)
-                ck_conv_finish_prefetch(fin, (n * Yb + jj) * HW16 + p * W * CB, rows * W * CB);
+            if (fin)
+                for (int k = 0; k < kn; k++) ck_conv_finish_prefetch(fin, at + k * HW16, rows * W * CB);
             kern->row(&row);
             if (fin) // the rows just written, still in cache
-                for (ptrdiff_t jj = j; jj < j + kn; jj++)
-                    ck_conv_finish_range(fin, y, (n * Yb + jj) * HW16 + p * W * CB, rows * W * CB);
+                for (int k = 0; k < kn; k++) ck_conv_finish_range(fin, y, at + k * HW16, rows * W * CB);
             j += kn;
         }
     );

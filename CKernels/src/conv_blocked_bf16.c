@@ -139,14 +139,15 @@ static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const floa
         float bias[2 * CB];
         if (b)
             for (ptrdiff_t k = 0; k < nk * CB; k++) bias[k] = j * CB + k < ychannels ? b[j * CB + k] : 0.0f;
-        const ck_convb16_row row = {y + (n * Yb + j) * HW16 + p * W * CB, HW16, x + n * Xb * HW16,
+        const ptrdiff_t at = (n * Yb + j) * HW16 + p * W * CB; // row p of block j; block j + k at + k·HW16
+        const ck_convb16_row row = {y + at, HW16, x + n * Xb * HW16,
                                     w + j * Xb * 9 * WTAP, Xb * 9 * WTAP, b ? bias : NULL, Xb,
                                     pairs_in(xchannels, Xb - 1), H, W, p, nk, accumulate};
-        for (ptrdiff_t jj = j; jj < j + nk; jj++) ck_conv_finish_prefetch(fin, (n * Yb + jj) * HW16 + p * W * CB, W * CB);
+        if (fin)
+            for (int k = 0; k < nk; k++) ck_conv_finish_prefetch(fin, at + k * HW16, W * CB);
         ck_convb16_row_avx512(&row);
         if (fin) // the row just written, still in cache
-            for (ptrdiff_t jj = j; jj < j + nk; jj++)
-                ck_conv_finish_range(fin, y, (n * Yb + jj) * HW16 + p * W * CB, W * CB);
+            for (int k = 0; k < nk; k++) ck_conv_finish_range(fin, y, at + k * HW16, W * CB);
     );
 }
 

@@ -21,7 +21,7 @@ void ck_accumulate_relu_masked(float *y, float *z, const float *dy, const float 
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS,
         const float g = relu_out[i] > 0.0f ? dy[i] : 0.0f;
         y[i] += g;
-        if (z) z[i] += g;
+        z[i] += g;
     );
 }
 

@@ -90,7 +90,10 @@ import Testing
         expectSameForThreadCounts("pooling") {
             let (y, am) = maxpool(x, s)
             let dx = Buf(x.count)
-            withUnsafePointer(to: s) { ck_maxpool_backward(dx.p, g.p, am, 1, nil, $0); ck_avgpool_backward(dx.p, g.p, $0) }
+            withUnsafePointer(to: s) {
+                ck_maxpool_backward(dx.p, g.p, am, 1, nil, $0)
+                ck_avgpool_backward(dx.p, g.p, $0)
+            }
             return y + avgpool(x, s) + dx.array
         }
     }

@@ -203,11 +203,11 @@ enum Kernels {
         check("addReLU", "b", b.count, y.count)
         withPointers(y, a, b) { Y, A, B in ck_add_relu(Y, A, B, y.count) }
     }
-    /// g = reluOutput > 0 ? dy : 0; y += g, and z += g when given.
-    static func accumulateMasked(y: Tensor, z: Tensor?, dy: Tensor, reluOutput: Tensor) {
+    /// g = reluOutput > 0 ? dy : 0; y += g and z += g.
+    static func accumulateMasked(y: Tensor, z: Tensor, dy: Tensor, reluOutput: Tensor) {
         check("accumulateMasked", "dy", dy.count, y.count)
         check("accumulateMasked", "relu output", reluOutput.count, y.count)
-        if let z { check("accumulateMasked", "z", z.count, y.count) }
+        check("accumulateMasked", "z", z.count, y.count)
         withPointers(y, z, dy, reluOutput) { Y, Z, D, M in ck_accumulate_relu_masked(Y, Z, D, M, y.count) }
     }
     /// out = Σ buffers in index order.
