@@ -263,9 +263,15 @@ void ck_add(float *y, const float *a, const float *b, ptrdiff_t n);
 void ck_accumulate(float *y, const float *x, ptrdiff_t n);
 /// y = max(a + b, 0): a residual add with the ReLU after it fused in (ck_add then ck_relu_forward's bits).
 void ck_add_relu(float *y, const float *a, const float *b, ptrdiff_t n);
-/// g = relu_out > 0 ? dy : 0 (ck_relu_backward's), then y += g and z += g: the
-/// backward of a ReLU fused into that of the residual add before it, whose two gradients take g.
-void ck_accumulate_relu_masked(float *y, float *z, const float *dy, const float *relu_out, ptrdiff_t n);
+/// The residual add's backward: g = dy, or with relu_out (the ReLU after the add, fused in)
+/// relu_out > 0 ? dy : 0 (ck_relu_backward's); then dx = g (dx_stores) or dx += g, and the same
+/// for dskip. Storing g gives adding it onto zeros' bits, but for the sign of a zero.
+void ck_add_backward(float *dx, float *dskip, const float *dy, const float *relu_out, int dx_stores,
+                     int dskip_stores, ptrdiff_t n);
+/// y = x, in parallel (a gradient its first writer stores).
+void ck_copy(float *y, const float *x, ptrdiff_t n);
+/// x = v, in parallel (the plan's gradient buffers before a backward).
+void ck_fill(float *x, float v, ptrdiff_t n);
 /// y (N, K, HW) += b[k]
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
 /// db[k] += Σ_{n,hw} dy (N, K, HW), each channel summed sequentially.

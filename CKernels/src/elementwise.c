@@ -17,12 +17,23 @@ void ck_add_relu(float *y, const float *a, const float *b, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, const float v = a[i] + b[i]; y[i] = v > 0.0f ? v : 0.0f;);
 }
 
-void ck_accumulate_relu_masked(float *y, float *z, const float *dy, const float *relu_out, ptrdiff_t n) {
+// The residual add's backward sends g both ways; each side stores g when the plan left it unzeroed
+// (its first writer in backward), else adds it. The flags are loop-invariant: one branch per side.
+void ck_add_backward(float *dx, float *dskip, const float *dy, const float *relu_out, int dx_stores,
+                     int dskip_stores, ptrdiff_t n) {
     CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS,
-        const float g = relu_out[i] > 0.0f ? dy[i] : 0.0f;
-        y[i] += g;
-        z[i] += g;
+        const float g = relu_out ? (relu_out[i] > 0.0f ? dy[i] : 0.0f) : dy[i];
+        dx[i] = dx_stores ? g : dx[i] + g;
+        dskip[i] = dskip_stores ? g : dskip[i] + g;
     );
+}
+
+void ck_copy(float *y, const float *x, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, y[i] = x[i];);
+}
+
+void ck_fill(float *x, float v, ptrdiff_t n) {
+    CK_PARALLEL_FOR_SIMD(i, n, n >= CK_PAR_MIN_ELEMS, x[i] = v;);
 }
 
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW) {

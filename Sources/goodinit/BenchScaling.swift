@@ -172,6 +172,10 @@ struct BenchScaling: ParsableCommand {
         print("  at T = \(t) (W = 1), \(String(format: "%.1f", p.step * 1e3)) ms per step, "
               + String(format: "%.1f ms serial; the 5 costliest regions:", model.serial * 1e3))
         for k in order.prefix(5) { print(row(k)) }
+        let serial = model.serialByPart.sorted { $0.value > $1.value }.prefix(5)
+        print("  the serial time's largest parts: " + serial.map {
+            $0.key.name(in: net) + String(format: " %.3f ms", $0.value * 1e3)
+        }.joined(separator: ", "))
         let idle = order.filter { p.idle[$0] > 0 }
         print("  regions with fewer units than \(t) threads: \(idle.count) of \(model.regions.count), "
               + String(format: "%.1f %% of the step", 100 * idle.reduce(0) { $0 + p.time[$1] } / p.step)

@@ -164,14 +164,37 @@ import Testing
         ck_add_relu(fused.p, a.p, b.p, n)
         let out = Self.relu(sum)
         expectBitwise(fused.array, out, "forward")
+        // backward: each side stores g (bits of g added onto +0, but the sign of a zero) or adds it
         let start = rng.uniform(n), skipStart = rng.uniform(n)
-        let dx = Buf(start), dskip = Buf(skipStart), dxFused = Buf(start), dskipFused = Buf(skipStart)
-        let g = Buf(Self.masked(dy, Buf(out)))
-        ck_accumulate(dx.p, g.p, n)
-        ck_accumulate(dskip.p, g.p, n)
-        ck_accumulate_relu_masked(dxFused.p, dskipFused.p, dy.p, Buf(out).p, n)
-        expectBitwise(dxFused.array, dx.array, "dx")
-        expectBitwise(dskipFused.array, dskip.array, "dskip")
+        for relu in [true, false] {
+            let g = relu ? Buf(Self.masked(dy, Buf(out))) : dy
+            let mask = relu ? Buf(out) : nil
+            for (dxStores, skipStores) in [(false, false), (true, false), (false, true), (true, true)] {
+                let dx = Buf(dxStores ? [Float](repeating: 0, count: n) : start)
+                let dskip = Buf(skipStores ? [Float](repeating: 0, count: n) : skipStart)
+                ck_accumulate(dx.p, g.p, n)
+                ck_accumulate(dskip.p, g.p, n)
+                let dxFused = Buf(dxStores ? [Float](repeating: .nan, count: n) : start)
+                let dskipFused = Buf(skipStores ? [Float](repeating: .nan, count: n) : skipStart)
+                ck_add_backward(dxFused.p, dskipFused.p, dy.p, mask?.p, dxStores ? 1 : 0, skipStores ? 1 : 0, n)
+                let what = "relu \(relu), stores \(dxStores) \(skipStores)"
+                let positive = { (a: [Float]) in a.map { $0 == 0 ? 0 : $0 } }
+                expectBitwise(positive(dxFused.array), dx.array, "dx, \(what)")
+                expectBitwise(positive(dskipFused.array), dskip.array, "dskip, \(what)")
+            }
+        }
         #expect(out.contains { $0 == 0 } && out.contains { $0 > 0 }, "both sides of the ReLU")
+    }
+
+    @Test("the plan's parallel fill and copy write every element, below and above the threading size")
+    func fillAndCopy() {
+        var rng = TestRNG(801)
+        for n in [1, 1000, 70_001] {
+            let x = Buf(rng.uniform(n)), y = Buf(n, fill: .nan), z = Buf(n, fill: .nan)
+            ck_copy(y.p, x.p, n)
+            ck_fill(z.p, -0.0, n)
+            expectBitwise(y.array, x.array, "copy of \(n)")
+            #expect(z.array.allSatisfy { $0.bitPattern == (-0.0 as Float).bitPattern }, "fill of \(n)")
+        }
     }
 }

@@ -139,6 +139,30 @@ import Testing
         #expect(dirty.grads.map(\.bitPattern) == ref.grads.map(\.bitPattern), "\(Self.nets[i].0) \(layout)")
     }
 
+    @Test("ReLU blocks, fused: a skip gradient is stored by its last reader; NaN in gradient buffers changes no bit")
+    func storedSkipGradients() throws {
+        let net = try Network(name: "relu-shortcuts", input: [2, 8, 8], layers: [
+            .conv(out: 16, kernel: 3, stride: 1, padding: 1), .relu, Self.block(32, stride: 2, .projection, act: .relu),
+            .relu, Self.block(32, stride: 1, .identity, act: .relu), .relu, Self.block(48, stride: 2, .pad, act: .relu),
+            .relu, .globalAvgPool, .linear(out: 3)])
+        net.initialize(.heNormal(fanOut: false), seed: 5)
+        var stored = 0
+        for s in Set(net.ops.compactMap(\.skipSource)) {
+            let last = net.ops.indices.last { net.ops[$0].skipSource == s }!
+            let padded = (net.ops[last] as? ResidualAdd)?.padded ?? false
+            #expect(net.skipGradientStorer(s) == (padded ? nil : last), "activation \(s)")
+            #expect(net.gradientNeedsZeroing(s) == padded, "activation \(s)")
+            if !padded { stored += 1 }
+        }
+        #expect(stored >= 3) // the projection's route, its add, the identity add
+        let plan = testPlan(net, workers: 2, threads: 1, imageSeed: 13)
+        let clean = trainingStep(plan)
+        for c in plan.chunks.indices { for a in 0...net.ops.count { plan.gradient(a, chunk: c).fill(.nan) } }
+        let dirty = trainingStep(plan)
+        #expect(dirty.grads.map(\.bitPattern) == clean.grads.map(\.bitPattern))
+        #expect(dirty.loss == clean.loss)
+    }
+
     @Test("an identity block that changes the shape is refused, naming the shortcuts that fit")
     func identityRefused() {
         let e = #expect(throws: ShapeError.self) {

@@ -47,6 +47,9 @@ public struct TracedStep: Sendable {
     public let wall: Double
     /// Wall time outside every region.
     public var serial: Double { wall - regions.reduce(0) { $0 + $1.wall } }
+    /// The serial time by step part: the part's wall time less its regions' (the optimizer takes the
+    /// rest of the step).
+    public let serialByPart: [StepPart: Double]
 
     /// One SGD step of `plan` (one worker) with every region traced; the plan must hold one chunk.
     public static func run(_ plan: Plan, optimizer: Optimizer) -> TracedStep {
@@ -85,7 +88,11 @@ public struct TracedStep: Sendable {
             parts.append(b < bounds.count ? bounds[b].0 : .gradientSum)
         }
         parts += Array(repeating: .optimizer, count: max(0, trace.regions.count - parts.count))
-        return TracedStep(regions: trace.regions, parts: parts, wall: wall)
+        var serial: [StepPart: Double] = [.loss: profile.loss, .gradientSum: profile.gradientSum]
+        for i in 0..<n { serial[.forward(i)] = profile.forward[i]; serial[.backward(i)] = profile.backward[i] }
+        serial[.optimizer] = wall - serial.values.reduce(0, +)
+        for (r, p) in zip(trace.regions, parts) { serial[p, default: 0] -= r.wall }
+        return TracedStep(regions: trace.regions, parts: parts, wall: wall, serialByPart: serial)
     }
 }
 
@@ -103,10 +110,12 @@ public struct ScalingModel: Sendable {
     public let regions: [Region]
     /// Median seconds per step outside the regions at T = 1.
     public let serial: Double
+    /// The serial seconds by step part (medians over the traced steps).
+    public let serialByPart: [StepPart: Double]
     public let batch: Int
 
-    public init(regions: [Region], serial: Double, batch: Int) {
-        self.regions = regions; self.serial = serial; self.batch = batch
+    public init(regions: [Region], serial: Double, batch: Int, serialByPart: [StepPart: Double] = [:]) {
+        self.regions = regions; self.serial = serial; self.batch = batch; self.serialByPart = serialByPart
     }
 
     /// From steps traced at T = 1 (the same regions in the same order in each).
@@ -127,6 +136,9 @@ public struct ScalingModel: Sendable {
                           bytes: share * Self.bytes(p, net: net, batch: batch))
         }
         serial = max(0, median(steps.map(\.serial)))
+        serialByPart = first.serialByPart.mapValues { _ in 0 }.reduce(into: [:]) { d, e in
+            d[e.key] = median(steps.map { $0.serialByPart[e.key] ?? 0 })
+        }
         self.batch = batch
     }
 

@@ -203,13 +203,24 @@ enum Kernels {
         check("addReLU", "b", b.count, y.count)
         withPointers(y, a, b) { Y, A, B in ck_add_relu(Y, A, B, y.count) }
     }
-    /// g = reluOutput > 0 ? dy : 0; y += g and z += g.
-    static func accumulateMasked(y: Tensor, z: Tensor, dy: Tensor, reluOutput: Tensor) {
-        check("accumulateMasked", "dy", dy.count, y.count)
-        check("accumulateMasked", "relu output", reluOutput.count, y.count)
-        check("accumulateMasked", "z", z.count, y.count)
-        withPointers(y, z, dy, reluOutput) { Y, Z, D, M in ck_accumulate_relu_masked(Y, Z, D, M, y.count) }
+    /// The residual add's backward: g = dy (reluOutput nil) or reluOutput > 0 ? dy : 0; dx and dskip
+    /// each store g or add it.
+    static func addBackward(dx: Tensor, dskip: Tensor, dy: Tensor, reluOutput: Tensor?, dxStores: Bool,
+                            dskipStores: Bool) {
+        check("addBackward", "dy", dy.count, dx.count)
+        check("addBackward", "dskip", dskip.count, dx.count)
+        if let m = reluOutput { check("addBackward", "relu output", m.count, dx.count) }
+        withPointers(dx, dskip, dy, reluOutput) { X, S, D, M in
+            ck_add_backward(X, S, D, M, dxStores ? 1 : 0, dskipStores ? 1 : 0, dx.count)
+        }
     }
+    /// y = x, in parallel.
+    static func copy(y: Tensor, x: Tensor) {
+        check("copy", "x", x.count, y.count)
+        withPointers(y, x) { Y, X in ck_copy(Y, X, y.count) }
+    }
+    /// x = v on every element, in parallel.
+    static func fill(_ x: Tensor, _ v: Float) { x.withPointer { ck_fill($0, v, x.count) } }
     /// out = Σ buffers in index order.
     static func sum(into out: Tensor, _ buffers: [Tensor]) {
         for b in buffers { check("sum", "buffers[i]", b.count, out.count) }

@@ -84,4 +84,25 @@ extension Network {
         guard !ops.contains(where: { $0.skipSource == i }) else { return false }
         return ops[i].canStoreInputGradient(opLayout(i))
     }
+
+    /// The op that stores activation i's gradient as its skip gradient: of the ops that read
+    /// activation i as a skip, the last, which backward runs first (op i, which also writes that
+    /// gradient, runs after it and adds). Nil when it cannot store or an alias shares the buffer.
+    public func skipGradientStorer(_ i: Int) -> Int? {
+        guard i < ops.count, !aliases(i), i == 0 || !aliases(i - 1),
+              let j = ops.indices.last(where: { ops[$0].skipSource == i }),
+              ops[j].canStoreSkipGradient(opLayout(j)) else { return nil }
+        return j
+    }
+
+    /// Whether backward must zero activation i's gradient (0...ops.count) before the ops add into
+    /// it: false when its first writer stores it, when nothing writes it, and for a buffer an
+    /// alias shares with the activation before (zeroed, or not, as that one).
+    public func gradientNeedsZeroing(_ i: Int) -> Bool {
+        guard i < ops.count else { return true } // the loss gradient: the softmax backward adds into it
+        if i > 0 && aliases(i - 1) { return false }
+        if storesInputGradient(i) || skipGradientStorer(i) != nil { return false }
+        let skipped = !ops.contains { $0.skipSource == i }
+        return !(i == 0 && ops[0].skipsUnneededInputGradient && skipped)
+    }
 }

@@ -19,6 +19,8 @@ public final class OpContext {
     /// True when backward must store dx rather than add to it: the plan did not zero it, since
     /// this op is its only writer.
     public let storesInputGradient: Bool
+    /// The same for dskip: this op runs first of the writers of that gradient (the skip's last reader).
+    public let storesSkipGradient: Bool
     public internal(set) var training = true
     public internal(set) var seed: UInt64 = 0 // per step and op (dropout)
 
@@ -49,12 +51,13 @@ public final class OpContext {
 
     init(n: Int, sampleOffset: Int, x: Tensor, y: Tensor, dx: Tensor, dy: Tensor, skip: Tensor, dskip: Tensor,
          values: [Tensor], grads: [Tensor], workspace: Tensor, state: OpState, needsInputGradient: Bool,
-         layout: OpLayout = .plain, storesInputGradient: Bool = false) {
+         layout: OpLayout = .plain, storesInputGradient: Bool = false, storesSkipGradient: Bool = false) {
         self.n = n; self.sampleOffset = sampleOffset
         self.x = x; self.y = y; self.dx = dx; self.dy = dy; self.skip = skip; self.dskip = dskip
         self.values = values; self.grads = grads; self.workspace = workspace; self.state = state
         self.needsInputGradient = needsInputGradient
         self.layout = layout
         self.storesInputGradient = storesInputGradient
+        self.storesSkipGradient = storesSkipGradient
     }
 }

@@ -38,8 +38,8 @@ public final class Plan {
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
     let workerChunks: [Range<Int>]          // chunk indices of each worker
-    /// Per activation: its gradient is stored by its one writer, so backward need not zero it.
-    let storesGradient: [Bool]
+    /// Per activation: whether backward zeroes its gradient first (Network.gradientNeedsZeroing).
+    let zeroesGradient: [Bool]
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
     /// Which ReLUs the fused plan folds into their neighbours.
@@ -73,7 +73,7 @@ public final class Plan {
         layouts = net.layouts
         let opLayouts = net.ops.indices.map { net.opLayout($0) }
         let stores = net.ops.indices.map { net.storesInputGradient($0) }
-        storesGradient = stores + [false]
+        zeroesGradient = (0...net.ops.count).map { net.gradientNeedsZeroing($0) }
         let states = net.ops.indices.map {
             Array(net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0])[owned])
         }
@@ -104,7 +104,8 @@ public final class Plan {
                                      grads: entries.map { net.params.view($0, in: flat) },
                                      workspace: ws, state: states[i][k],
                                      needsInputGradient: net.needsInputGradient(i),
-                                     layout: opLayouts[i], storesInputGradient: stores[i]))
+                                     layout: opLayouts[i], storesInputGradient: stores[i],
+                                     storesSkipGradient: skip.map { net.skipGradientStorer($0) == i } ?? false))
             }
             acts.append(a); grads.append(g); contexts.append(ctx); chunkGrads.append(flat)
             probs.append(Tensor(zeros: [n, net.classes])); labels.append(IndexBuffer(count: n))
@@ -268,10 +269,8 @@ public final class Plan {
     public func backward() {
         let k = net.classes, last = net.ops.count
         timed(.loss) { eachChunk { c in
-            for (i, g) in grads[c].enumerated() where (i == 0 || !net.aliases(i - 1)) && !storesGradient[i] {
-                g.fill(0)
-            }
-            chunkGrads[c].fill(0)
+            for (i, g) in grads[c].enumerated() where zeroesGradient[i] { Kernels.fill(g, 0) }
+            Kernels.fill(chunkGrads[c], 0)
             Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
                                         scale: 1 / Float(batch), n: chunks[c].count, k: k)
         } }

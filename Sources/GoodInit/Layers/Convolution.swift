@@ -52,6 +52,7 @@ public final class Conv2d: Op {
 
     /// The blocked backward-data can store dx (the im2col path adds).
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { layout.output == .blocked && layout.inputBlocked }
+    public var skipsUnneededInputGradient: Bool { true }
 
     public func workspaceSize(batch: Int) -> Int { workspaceSize(batch: batch, layout: .plain) }
     public func workspaceSize(batch: Int, layout: OpLayout) -> Int {

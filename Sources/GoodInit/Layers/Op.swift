@@ -45,6 +45,12 @@ public protocol Op: AnyObject {
     /// Whether backward can store dx instead of adding to it (`OpContext.storesInputGradient`):
     /// then the plan need not zero a gradient that only this op writes.
     func canStoreInputGradient(_ layout: OpLayout) -> Bool
+    /// Whether backward can store dskip instead of adding to it (`OpContext.storesSkipGradient`),
+    /// when the plan makes it that gradient's first writer (Network.skipGradientStorer).
+    func canStoreSkipGradient(_ layout: OpLayout) -> Bool
+    /// Whether backward leaves dx alone when `needsInputGradient` is false (convolution, linear):
+    /// then a first op's input gradient is never written, and never zeroed.
+    var skipsUnneededInputGradient: Bool { get }
     /// An earlier activation this op also reads (a residual block's input): the plan hands it to
     /// the op as `skip`, its gradient as `dskip`.
     var skipSource: Int? { get }
@@ -62,6 +68,8 @@ extension Op {
     public func makeState(chunks: [Int], layout: OpLayout) -> [OpState] { makeState(chunks: chunks) }
     public var blockedSupport: BlockedSupport { .none }
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { false }
+    public func canStoreSkipGradient(_ layout: OpLayout) -> Bool { false }
+    public var skipsUnneededInputGradient: Bool { false }
     public var skipSource: Int? { nil }
     public var flopsPerSample: Int { 0 }
     /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.

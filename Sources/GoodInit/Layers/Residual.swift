@@ -64,13 +64,23 @@ public final class ResidualAdd: Op {
         eachPair(ctx) { out, inp in ctx.y[out] += ctx.skip[inp] }
     }
 
+    /// dx = dy: it is the add's alone. dskip = dy where the skip input's shape is kept.
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
+    public func canStoreSkipGradient(_ layout: OpLayout) -> Bool { !padded }
+
     public func backward(_ ctx: OpContext) {
-        if ctx.fusing, let f = ctx.fusedReLUOutputGradient { // the ReLU after: its backward, then this
-            Kernels.accumulateMasked(y: ctx.dx, z: ctx.dskip, dy: f.dy, reluOutput: f.mask)
+        guard padded else {
+            // with the ReLU after fused, that ReLU's backward first: its output gradient, masked
+            let f = ctx.fusing ? ctx.fusedReLUOutputGradient : nil
+            Kernels.addBackward(dx: ctx.dx, dskip: ctx.dskip, dy: f?.dy ?? ctx.dy, reluOutput: f?.mask,
+                                dxStores: ctx.storesInputGradient, dskipStores: ctx.storesSkipGradient)
             return
         }
-        Kernels.accumulate(y: ctx.dx, x: ctx.dy)
-        guard padded else { Kernels.accumulate(y: ctx.dskip, x: ctx.dy); return }
+        if ctx.storesInputGradient {
+            Kernels.copy(y: ctx.dx, x: ctx.dy)
+        } else {
+            Kernels.accumulate(y: ctx.dx, x: ctx.dy)
+        }
         eachPair(ctx) { out, inp in ctx.dskip[inp] += ctx.dy[out] }
     }
 
@@ -108,5 +118,12 @@ public final class SkipRoute: Op {
     /// A copy: any layout, the source's (Layout.swift checks it is the input's too).
     public var blockedSupport: BlockedSupport { .keeps }
     public func forward(_ ctx: OpContext) { ctx.y.assign(ctx.skip) }
-    public func backward(_ ctx: OpContext) { Kernels.accumulate(y: ctx.dskip, x: ctx.dy) }
+    public func canStoreSkipGradient(_ layout: OpLayout) -> Bool { true }
+    public func backward(_ ctx: OpContext) {
+        if ctx.storesSkipGradient {
+            Kernels.copy(y: ctx.dskip, x: ctx.dy)
+        } else {
+            Kernels.accumulate(y: ctx.dskip, x: ctx.dy)
+        }
+    }
 }
