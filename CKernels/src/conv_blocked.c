@@ -41,19 +41,19 @@ void ck_blocked_to_nchw(float *x, const float *xb, ptrdiff_t N, ptrdiff_t C, ptr
 }
 
 // The weight conversions run every step on every chunk (the update works on KCRS): copies, so
-// parallel over blocks (or output channels) with the same bits whatever the team.
+// parallel over 16×16 blocks with the same bits whatever the team. Below the fork size they run on
+// the calling thread, where they count as the step's serial part on a wide machine: whole blocks
+// take no per-element index arithmetic or bounds test.
 void ck_blocked_weights_from_kcrs(float *wb, const float *w, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R, ptrdiff_t S) {
-    const ptrdiff_t Kb = nblk(K), Cb = nblk(C), RS = R * S;
-    CK_PARALLEL_FOR(kc, Kb * Cb, Kb * Cb * RS * CB2 >= CK_PAR_MIN_ELEMS,
-        const ptrdiff_t kb = kc / Cb, cb = kc % Cb;
-        for (ptrdiff_t rs = 0; rs < RS; rs++) {
-            float *d = wb + (kc * RS + rs) * CB2;
-            for (ptrdiff_t c = 0; c < CB; c++)
-                for (ptrdiff_t k = 0; k < CB; k++) {
-                    const ptrdiff_t kk = kb * CB + k, cc = cb * CB + c;
-                    d[c * CB + k] = kk < K && cc < C ? w[(kk * C + cc) * RS + rs] : 0.0f;
-                }
-        }
+    const ptrdiff_t Kb = nblk(K), Cb = nblk(C), RS = R * S, CRS = C * RS;
+    CK_PARALLEL_FOR(u, Kb * Cb * RS, Kb * Cb * RS * CB2 >= CK_PAR_MIN_ELEMS, // (kb, cb, rs) blocks
+        const ptrdiff_t kb = u / (Cb * RS), cb = u / RS % Cb, rs = u % RS;
+        const ptrdiff_t kn = ck_min(CB, K - kb * CB), cn = ck_min(CB, C - cb * CB);
+        float *restrict d = wb + u * CB2; // (16c, 16k)
+        const float *restrict src = w + (kb * CB * C + cb * CB) * RS + rs; // (k, c) at k·CRS + c·RS
+        if (kn < CB || cn < CB) memset(d, 0, CB2 * sizeof(float)); // a partial block: zero lanes past K, C
+        for (ptrdiff_t c = 0; c < cn; c++)
+            for (ptrdiff_t k = 0; k < kn; k++) d[c * CB + k] = src[k * CRS + c * RS];
     );
 }
 
@@ -68,10 +68,13 @@ void ck_blocked_weights_to_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_
 void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, ptrdiff_t C, ptrdiff_t R,
                                         ptrdiff_t S) {
     const ptrdiff_t Cb = nblk(C), RS = R * S;
-    CK_PARALLEL_FOR(k, K, K * C * RS >= CK_PAR_MIN_ELEMS,
-        for (ptrdiff_t c = 0; c < C; c++)
-            for (ptrdiff_t rs = 0; rs < RS; rs++)
-                w[(k * C + c) * RS + rs] += wb[(((k / CB) * Cb + c / CB) * RS + rs) * CB2 + c % CB * CB + k % CB];
+    CK_PARALLEL_FOR(k, K, K * C * RS >= CK_PAR_MIN_ELEMS, // one output channel's C·RS weights
+        float *restrict dst = w + k * C * RS;
+        const float *restrict src = wb + (k / CB) * Cb * RS * CB2 + k % CB; // (cb, rs, 16c) at stride 16
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const float *sc = src + (c / CB) * RS * CB2 + c % CB * CB;
+            for (ptrdiff_t rs = 0; rs < RS; rs++) dst[c * RS + rs] += sc[rs * CB2];
+        }
     );
 }
 
@@ -80,15 +83,13 @@ void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, 
 static void transpose_weights(float *restrict wt, const float *restrict wb, ptrdiff_t Kb, ptrdiff_t Cb, ptrdiff_t R,
                               ptrdiff_t S, int flip) {
     const ptrdiff_t RS = R * S;
-    CK_PARALLEL_FOR(ck, Cb * Kb, Cb * Kb * RS * CB2 >= CK_PAR_MIN_ELEMS,
-        const ptrdiff_t cb = ck / Kb, kb = ck % Kb;
-        for (ptrdiff_t rs = 0; rs < RS; rs++) {
-            const ptrdiff_t from = flip ? RS - 1 - rs : rs;
-            const float *src = wb + ((kb * Cb + cb) * RS + from) * CB2;
-            float *d = wt + (ck * RS + rs) * CB2;
-            for (ptrdiff_t k = 0; k < CB; k++)
-                for (ptrdiff_t c = 0; c < CB; c++) d[k * CB + c] = src[c * CB + k];
-        }
+    CK_PARALLEL_FOR(u, Cb * Kb * RS, Cb * Kb * RS * CB2 >= CK_PAR_MIN_ELEMS, // (cb, kb, rs) blocks
+        const ptrdiff_t cb = u / (Kb * RS), kb = u / RS % Kb, rs = u % RS;
+        const ptrdiff_t from = flip ? RS - 1 - rs : rs;
+        const float *restrict src = wb + ((kb * Cb + cb) * RS + from) * CB2;
+        float *restrict d = wt + u * CB2;
+        for (ptrdiff_t k = 0; k < CB; k++)
+            for (ptrdiff_t c = 0; c < CB; c++) d[k * CB + c] = src[c * CB + k];
     );
 }
 
@@ -226,12 +227,12 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
             const ptrdiff_t at = (n * Yb + j) * HW16 + p * W * CB; // row p of block j; block j + k at + k·HW16
             const ck_convb_row row = {y + at, HW16, x + n * Xb * HW16,
                                       w + j * Xb * 9 * CB2, Xb * 9 * CB2, b ? bias : NULL, Xb,
-                                      xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate};
-            if (fin)
+                                      xchannels - (Xb - 1) * CB, H, W, p, kn, rows, accumulate,
+                                      fin ? fin->relu : 0, fin && fin->mask ? fin->mask + at : NULL,
+                                      fin ? fin->low : 0};
+            if (fin) // the mask's rows (another activation, cold) on their way while the FMAs run
                 for (int k = 0; k < kn; k++) ck_conv_finish_prefetch(fin, at + k * HW16, rows * W * CB);
-            kern->row(&row);
-            if (fin) // the rows just written, still in cache
-                for (int k = 0; k < kn; k++) ck_conv_finish_range(fin, y, at + k * HW16, rows * W * CB);
+            kern->row(&row); // the finish applied in registers as each vector is stored
             j += kn;
         }
     );
@@ -281,10 +282,12 @@ void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w,
 // MARK: - Backward-weights: units of disjoint weights, each summing a group of images in order
 
 // A thin layer has few units (a 16→16 layer: 6), too few for a wide team. Its images are then split
-// into groups, fixed by the shape and the chunk (never by the team), so that there are about 64
-// (unit, group) tasks (ck_groups_for, as the channel sums): group 0 accumulates into dw, each other
-// group into its own zeroed slice of the workspace, and the slices are added into dw in group order.
-// The bits depend on the group count, which the shape alone sets; layers with enough units keep one.
+// into groups, fixed by the shape and the chunk (never by the team): group 0 accumulates into dw,
+// each other group into its own zeroed slice of the workspace, and the slices are added into dw in
+// group order. The bits depend on the group count, which the shape alone sets.
+// The count: the fewest groups whose (unit, group) tasks are a multiple of 64, so that 64, 32, 16 …
+// threads get equal shares (16→16: 32 groups, 192 tasks; 32→32: 8; 64→64: 2), at most ⌈256 / units⌉
+// (the slices cost a zeroing and a sum each) and the chunk's images; 256 units or more keep one.
 
 // Units of disjoint weights: (output block, input block, tap row) and, for the micro-kernels (fast),
 // 8 channels of the input block; the channels past C (first layers) are left out.
@@ -297,7 +300,11 @@ static ptrdiff_t weights_units(const ck_conv2d_shape *s, int fast, ptrdiff_t *pe
 // images as the micro-kernels do, so every variant keeps the same bits.
 static ptrdiff_t weights_groups(const ck_conv2d_shape *s) {
     ptrdiff_t per_r;
-    return ck_groups_for(s->N, weights_units(s, is_fast_shape(s), &per_r));
+    const ptrdiff_t units = weights_units(s, is_fast_shape(s), &per_r);
+    const ptrdiff_t most = ck_max(1, ck_min(s->N, ck_ceil_div(4 * CK_GROUP_TARGET_UNITS, units)));
+    for (ptrdiff_t g = 1; g < most; g++)
+        if (g * units % CK_GROUP_TARGET_UNITS == 0) return g;
+    return most;
 }
 
 // The fast path's micro-kernels exist only for 3×3 / stride 1 / pad 1.

@@ -28,6 +28,10 @@ typedef struct {
     int nk;
     int rows;            // > 1 only with nk = 1: one input row's broadcasts then feed several output rows
     int accumulate;      // y += sum instead of y = sum
+    // The store's finish, in registers (ck_conv_finish's, with ck_relu_passes's test on the bits):
+    int relu;            // y = passes(y) ? y : 0, the fused ReLU after a forward
+    const float *mask;   // NULL, or laid out like y from y's first element: y = passes(mask) ? y : 0
+    int32_t low;         // ck_relu_passes's
 } ck_convb_row;
 
 // One weight-gradient unit for one image: dw[r][s][c][k] for s = 0..2, the 8 channels c0..c0+7 of

@@ -11,6 +11,21 @@
 #define AI static inline __attribute__((always_inline))
 #define NPMAX 6
 
+// v where ck_relu_passes(b's lanes) holds, else +0.
+AI __m256 passing(__m256 v, __m256i b, int32_t low) {
+    const __m256i ok = _mm256_andnot_si256(_mm256_cmpgt_epi32(b, _mm256_set1_epi32(0x7f800000)),
+                                           _mm256_cmpgt_epi32(b, _mm256_set1_epi32(low)));
+    return _mm256_and_ps(v, _mm256_castsi256_ps(ok));
+}
+
+// The vector stored at y (a->y + offset): the sum, added to y's value, then the row's finish.
+AI void store(const ck_convb_row *a, float *y, __m256 acc) {
+    __m256 v = a->accumulate ? _mm256_add_ps(_mm256_loadu_ps(y), acc) : acc;
+    if (a->relu) v = passing(v, _mm256_castps_si256(v), a->low);
+    if (a->mask) v = passing(v, _mm256_loadu_si256((const __m256i *)(a->mask + (y - a->y))), a->low);
+    _mm256_storeu_ps(y, v);
+}
+
 AI void tap(__m256 acc[NPMAX][2], const float *xr, const float *wr, ptrdiff_t cn, const int s, const int i0,
             const int i1) {
     for (ptrdiff_t c = 0; c < cn; c++) {
@@ -50,7 +65,7 @@ AI void fwd_tile(const ck_convb_row *a, ptrdiff_t q0, const int NP) {
 #pragma clang loop unroll(full)
         for (int h = 0; h < 2; h++) {
             float *y = a->y + (q0 + i) * CB + 8 * h;
-            _mm256_storeu_ps(y, a->accumulate ? _mm256_add_ps(_mm256_loadu_ps(y), acc[i][h]) : acc[i][h]);
+            store(a, y, acc[i][h]);
         }
 }
 
@@ -67,6 +82,7 @@ static void row_avx2(const ck_convb_row *a) {
             ck_convb_row b = *a;
             b.p += k;
             b.y += j * a->ykstride + k * a->W * CB;
+            if (a->mask) b.mask += j * a->ykstride + k * a->W * CB;
             b.w += j * a->wkstride;
             b.bias = a->bias ? a->bias + j * CB : NULL;
             for (ptrdiff_t t = 0; t < n; t++) {

@@ -13,6 +13,21 @@
 
 #define AI static inline __attribute__((always_inline))
 
+// v where ck_relu_passes(b's lanes) holds, else +0.
+AI __m512 passing(__m512 v, __m512i b, int32_t low) {
+    const __mmask16 k = _mm512_cmpgt_epi32_mask(b, _mm512_set1_epi32(low))
+                      & _mm512_cmple_epi32_mask(b, _mm512_set1_epi32(0x7f800000));
+    return _mm512_maskz_mov_ps(k, v);
+}
+
+// The vector stored at y (a->y + offset): the sum, added to y's value, then the row's finish.
+AI void store(const ck_convb_row *a, float *y, __m512 acc) {
+    __m512 v = a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc) : acc;
+    if (a->relu) v = passing(v, _mm512_castps_si512(v), a->low);
+    if (a->mask) v = passing(v, _mm512_loadu_si512(a->mask + (y - a->y)), a->low);
+    _mm512_storeu_ps(y, v);
+}
+
 // acc[i][j] += x(pixel i, tap s, channel c) · w(tap s, channel c, block j) for pixels i0 ≤ i < i1.
 AI void tap(__m512 acc[28][2], const float *xr, const float *wr, ptrdiff_t wkstride, ptrdiff_t cn,
             const int s, const int i0, const int i1, const int NK) {
@@ -55,7 +70,7 @@ AI void fwd_tile(const ck_convb_row *a, ptrdiff_t q0, const int NP, const int NK
 #pragma clang loop unroll(full)
         for (int i = 0; i < NP; i++) {
             float *y = a->y + j * a->ykstride + (q0 + i) * CB;
-            _mm512_storeu_ps(y, a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc[i][j]) : acc[i][j]);
+            store(a, y, acc[i][j]);
         }
 }
 
@@ -119,7 +134,7 @@ AI void fwd_tile_rows2(const ck_convb_row *a, ptrdiff_t q0, const int NP) {
 #pragma clang loop unroll(full)
         for (int i = 0; i < NP; i++) {
             float *y = a->y + r * W16 + (q0 + i) * CB;
-            _mm512_storeu_ps(y, a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc[r][i]) : acc[r][i]);
+            store(a, y, acc[r][i]);
         }
 }
 
@@ -163,7 +178,7 @@ AI void store_row(const ck_convb_row *a, __m512 acc[9], ptrdiff_t row, ptrdiff_t
 #pragma clang loop unroll(full)
     for (int i = 0; i < NP; i++) {
         float *y = a->y + (row * a->W + q0 + i) * CB;
-        _mm512_storeu_ps(y, a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc[i]) : acc[i]);
+        store(a, y, acc[i]);
     }
 }
 
@@ -228,6 +243,7 @@ static void row_avx512(const ck_convb_row *a) {
         ck_convb_row b = *a;
         b.p += k;
         b.y += k * a->W * CB;
+        if (a->mask) b.mask += k * a->W * CB;
         const ck_convb_row *rb = k ? &b : a; // tiles reading the copy measured ~2 % slower (W = 14, nk = 2)
         for (ptrdiff_t t = 0; t < tiles; t++) {
             const ptrdiff_t q0 = t * a->W / tiles, q1 = (t + 1) * a->W / tiles;

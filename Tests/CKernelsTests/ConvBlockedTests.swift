@@ -179,34 +179,38 @@ import Testing
         }
     }
 
-    @Test("a thin layer's weight gradient: 23 images in 11 groups (64 / 6 units), each summed, added in order",
+    /// A thin layer's weight gradient: its images in groups, each summed image by image, the groups
+    /// added in order. 6 units (16 → 16): 32 groups make 192 tasks, 3 for each of 64 threads; fewer
+    /// images than that, one group each.
+    @Test("a thin layer's weight gradient: 40 images in 32 groups, 23 in 23, each summed, added in order",
           arguments: kernelISAs)
     func weightGroups(isa: Int32) {
-        let s = ck_conv2d_shape(N: 23, C: 16, H: 8, W: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1)
-        let full = Blocked(s: s)
-        var rng = TestRNG(61)
-        let x = rng.uniform(full.xCount), dy = rng.uniform(full.yCount)
-        let perX = full.xCount / s.N, perY = full.yCount / s.N
-        withISA(isa) {
-            let whole = full.backwardWeights(dy, x, start: Array(repeating: 0, count: full.wCount),
-                                             dbStart: Array(repeating: 0, count: s.K), ref: false)
-            // group sizes 3, 2, …, 2; a group of at most 11 images is summed image by image
-            var total: [Float] = [], n0 = 0
-            for g in 0..<11 {
-                let size = g == 0 ? 3 : 2
-                var gs = s
-                gs.N = size
-                let part = Blocked(s: gs)
-                let dw = part.backwardWeights(Array(dy[n0 * perY..<(n0 + size) * perY]),
-                                              Array(x[n0 * perX..<(n0 + size) * perX]),
-                                              start: Array(repeating: 0, count: full.wCount),
-                                              dbStart: Array(repeating: 0, count: s.K), ref: false)
-                    .prefix(full.wCount)
-                total = g == 0 ? Array(dw) : zip(total, dw).map { $0 + $1 }
-                n0 += size
+        for (images, groups) in [(40, 32), (23, 23)] {
+            let s = ck_conv2d_shape(N: images, C: 16, H: 8, W: 8, K: 16, R: 3, S: 3, stride: 1, pad: 1)
+            let full = Blocked(s: s)
+            var rng = TestRNG(61)
+            let x = rng.uniform(full.xCount), dy = rng.uniform(full.yCount)
+            let perX = full.xCount / s.N, perY = full.yCount / s.N
+            withISA(isa) {
+                let whole = full.backwardWeights(dy, x, start: Array(repeating: 0, count: full.wCount),
+                                                 dbStart: Array(repeating: 0, count: s.K), ref: false)
+                var total: [Float] = [], n0 = 0
+                for g in 0..<groups { // the first N mod G groups one image larger
+                    let size = images / groups + (g < images % groups ? 1 : 0)
+                    var gs = s
+                    gs.N = size
+                    let part = Blocked(s: gs)
+                    let dw = part.backwardWeights(Array(dy[n0 * perY..<(n0 + size) * perY]),
+                                                  Array(x[n0 * perX..<(n0 + size) * perX]),
+                                                  start: Array(repeating: 0, count: full.wCount),
+                                                  dbStart: Array(repeating: 0, count: s.K), ref: false)
+                        .prefix(full.wCount)
+                    total = g == 0 ? Array(dw) : zip(total, dw).map { $0 + $1 }
+                    n0 += size
+                }
+                #expect(n0 == s.N)
+                expectBitwise(Array(whole.prefix(full.wCount)), total, "\(isaName(isa)): \(images) images, grouped dw")
             }
-            #expect(n0 == s.N)
-            expectBitwise(Array(whole.prefix(full.wCount)), total, "\(isaName(isa)): grouped dw")
         }
     }
 

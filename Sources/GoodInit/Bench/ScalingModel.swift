@@ -10,8 +10,8 @@
 //   kernels` counts it), shared among the pass's regions in proportion to their work.
 // - serial: the step's wall time outside any region at T = 1 (Swift's op loop, small loops that
 //   never fork, the batch-norm combines), taken as not scaling at all.
-// The trace runs the forward op by op (Plan.forward(ops:)) so each region is known by its op; the
-// backward's regions are placed by time against the per-op times of the plan's OpProfile.
+// The trace runs the fused forward op by op (Plan.forward(ops:fusedOpByOp:)) so each region is
+// known by its op; the backward's regions are placed by time against the plan's OpProfile.
 import Foundation
 
 /// What part of a step a traced region belongs to.
@@ -62,7 +62,8 @@ public struct TracedStep: Sendable {
         let trace = KernelsTrace.record {
             let t0 = KernelsTrace.now
             for i in 0..<n {
-                plan.forward(training: true, ops: i..<(i + 1)); forwardEnds.append(KernelsTrace.count)
+                plan.forward(training: true, ops: i..<(i + 1), fusedOpByOp: true)
+                forwardEnds.append(KernelsTrace.count)
             }
             _ = plan.loss(); lossEnd = KernelsTrace.count; lossBefore = profile.loss
             backwardStart = KernelsTrace.now

@@ -203,9 +203,11 @@ public final class Plan {
 
     /// Forward through ops in `range` (all by default). `seed` varies dropout masks per step.
     /// Fused (`fuses`) over all ops only: a part's last op would leave its output to a ReLU not run.
-    public func forward(training: Bool, seed: UInt64 = 0, ops range: Range<Int>? = nil) {
+    /// `fusedOpByOp`: the caller runs every op in order, one range at a time (a traced step), so
+    /// the fused plan holds; else only a whole-network pass is fused.
+    public func forward(training: Bool, seed: UInt64 = 0, ops range: Range<Int>? = nil, fusedOpByOp: Bool = false) {
         let range = range ?? 0..<net.ops.count
-        let fused = fuses && range == 0..<net.ops.count
+        let fused = fuses && (range == 0..<net.ops.count || fusedOpByOp)
         for c in chunks.indices { for i in range {
             contexts[c][i].training = training
             contexts[c][i].seed = deriveSeed(seed, UInt64(i))
