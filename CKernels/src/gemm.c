@@ -185,7 +185,13 @@ void ck_sgemm_blocked(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const 
 #endif
     // Row blocks of at most MB_ROWS, made even: 128 panels in blocks of 24 would leave a last block
     // of 8, and a static share of unequal tasks idles a thread (2 threads on 1024³: 89 % busy).
-    const ptrdiff_t mb_panels = ck_ceil_div(mpanels, ck_ceil_div(mpanels, ck_max(1, MB_ROWS / mr)));
+    // Narrow products (an FC layer: 128 rows × a few slivers) have too few N blocks for a wide team:
+    // there the rows are cut finer, down to one panel, for about 4 tasks per thread. Like the N
+    // blocks, a pure function of the shape and the team size that moves no bits.
+    const ptrdiff_t wide_panels = ck_ceil_div(ck_min(N, NC), nr);
+    const ptrdiff_t row_blocks = ck_max(ck_ceil_div(mpanels, ck_max(1, MB_ROWS / mr)),
+                                        ck_min(mpanels, ck_ceil_div(4 * (ptrdiff_t)nthreads, wide_panels)));
+    const ptrdiff_t mb_panels = ck_ceil_div(mpanels, row_blocks);
     const ptrdiff_t mblocks = ck_ceil_div(mpanels, mb_panels);
 
     for (ptrdiff_t jc = 0; jc < N; jc += NC) {

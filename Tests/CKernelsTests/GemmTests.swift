@@ -95,6 +95,30 @@ import Testing
         }
     }
 
+    /// An FC layer's products have few N blocks; a wide team cuts their rows finer (down to one
+    /// panel per task), which must not move a bit.
+    @Test("narrow products (FC shapes): the same bits at 1, 2, 3, 8 and 32 threads, and the reference's values")
+    func narrowProductsAnyTeam() {
+        var rng = TestRNG(77)
+        let saved = ck_get_max_threads()
+        defer { ck_set_num_threads(saved) }
+        for (m, n, k) in [(128, 10, 300), (128, 100, 700), (128, 256, 513), (37, 50, 400)] {
+            let a = Buf(rng.uniform(m * k)), b = Buf(rng.uniform(k * n))
+            let ws = Buf(ck_sgemm_workspace_size(m, n, k))
+            func run(_ t: Int32) -> [Float] {
+                ck_set_num_threads(t)
+                let c = Buf(m * n, fill: .nan)
+                ck_sgemm(0, 0, m, n, k, 1, a.p, k, b.p, n, 0, c.p, n, ws.p)
+                return c.array
+            }
+            let one = run(1)
+            for t: Int32 in [2, 3, 8, 32] { expectBitwise(run(t), one, "\(m)×\(n)×\(k) at \(t) threads") }
+            let ref = Buf(m * n)
+            ck_ref_sgemm(0, 0, m, n, k, 1, a.p, k, b.p, n, 0, ref.p, n)
+            expectClose(one, ref.array, rtol: 1e-4, atol: 1e-4, "\(m)×\(n)×\(k) vs the reference")
+        }
+    }
+
     @Test("gradient identities: dA = dC·Bᵀ and dB = Aᵀ·dC match central differences")
     func gradientCheck() {
         var rng = TestRNG(5)
