@@ -314,6 +314,7 @@ static const ck_convb_kernels *weights_kernels(const ck_conv2d_shape *s) {
 
 typedef struct {
     float *dw, *partials; // partials: (groups - 1, dw_size), group g ≥ 1 at (g - 1)·dw_size
+    float *db, *bias_part; // db (K) or NULL; bias_part (N, Kb, 16) after the slices (ck_convb_bias_share)
     const float *dy, *x;
     const ck_conv2d_shape *s;
     const ck_convb_kernels *kern;
@@ -360,19 +361,22 @@ static void weights_share(const weights_job *j) {
             for (ptrdiff_t i = lo; i < hi; i++) j->dw[i] += p[i];
         }
     }
+    if (j->db) ck_convb_bias_share(j->db, j->bias_part, j->dy, s);
 }
 
 ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s) {
     const ptrdiff_t dw_size = ck_blocked_weights_size(s->K, s->C, s->R, s->S), groups = weights_groups(s);
-    return ck_max(dw_size, (groups - 1) * dw_size); // backward-data's transposed weights; the slices
+    // backward-data's transposed weights; backward-weights' slices, then the bias partials
+    return ck_max(dw_size, (groups - 1) * dw_size + s->N * nblk(s->K) * CB);
 }
 
 void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, const float *x,
                                         const ck_conv2d_shape *s, float *workspace) {
-    weights_job j = {dw, workspace, dy, x, s, weights_kernels(s), 0, 0, 1,
+    weights_job j = {dw, workspace, db, NULL, dy, x, s, weights_kernels(s), 0, 0, 1,
                      ck_blocked_weights_size(s->K, s->C, s->R, s->S)};
     j.units = weights_units(s, j.kern != NULL, &j.per_r);
     j.groups = weights_groups(s);
+    j.bias_part = workspace + (j.groups - 1) * j.dw_size;
     const ptrdiff_t tasks = j.groups * j.units;
     const int worth = worth_threads(s, tasks);
     const ck_trace_span tr = CK_TRACE_OPEN(worth, tasks);
@@ -386,8 +390,30 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
     } else {
         CK_TRACED_SHARE(tr, tasks, weights_share(&j));
     }
-    CK_TRACE_CLOSE(tr);
-    if (db) ck_convb_bias_backward(db, dy, s);
+    CK_TRACE_CLOSE(tr); // db was summed in the same team (weights_share)
+}
+
+// The bias gradient inside a team that is already running: (image, block) partials into `part`
+// (N, Kb, 16), then db[c] += each image's partial in image order, channels shared among the
+// threads: ck_convb_bias_backward's sums and bits, without a region of its own.
+void ck_convb_bias_share(float *db, float *part, const float *dy, const ck_conv2d_shape *s) {
+    const ptrdiff_t Kb = nblk(s->K), PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
+    ptrdiff_t lo, hi;
+    ck_share(s->N * Kb, &lo, &hi);
+    for (ptrdiff_t u = lo; u < hi; u++) {
+        float acc[CB] = {0}; // in registers, as ck_convb_bias_backward's
+        const float *d = dy + u * PQ * CB;
+        for (ptrdiff_t i = 0; i < PQ; i++)
+            for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
+        memcpy(part + u * CB, acc, sizeof acc);
+    }
+    ck_team_barrier();
+    ck_share(s->K, &lo, &hi);
+    for (ptrdiff_t c = lo; c < hi; c++) {
+        float t = db[c];
+        for (ptrdiff_t n = 0; n < s->N; n++) t += part[(n * Kb + c / CB) * CB + c % CB];
+        db[c] = t;
+    }
 }
 
 // Images in batches whose partial sums (images, ⌈K/16⌉·16) fit 32 KB of stack: the (image, block)

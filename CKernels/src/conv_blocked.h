@@ -54,6 +54,8 @@ typedef struct {
 
 extern const ck_convb_kernels ck_convb_kernels_avx2, ck_convb_kernels_avx512;
 // db (K) += Σ dy over images and pixels of blocked dy: per image a float partial sum, added in image
-// order (the FP32 and bf16 backward-weights both).
+// order (the bf16 backward-weights; the FP32 one sums the same way in its own team).
 void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s);
+// The same sums inside a running team (every thread calls it), partials in part (N, ⌈K/16⌉, 16).
+void ck_convb_bias_share(float *db, float *part, const float *dy, const ck_conv2d_shape *s);
 #endif
