@@ -393,6 +393,16 @@ void ck_conv2d_blocked_backward_weights(float *dw, float *db, const float *dy, c
     CK_TRACE_CLOSE(tr); // db was summed in the same team (weights_share)
 }
 
+// part[0..16) = Σ over the PQ pixels of one (image, block) plane of blocked dy, in pixel order: the
+// one partial both bias sums below take, accumulated in registers (through `part` every add would
+// be a store, as it may alias dy).
+static inline void bias_plane_partial(float *part, const float *d, ptrdiff_t PQ) {
+    float acc[CB] = {0};
+    for (ptrdiff_t i = 0; i < PQ; i++)
+        for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
+    memcpy(part, acc, sizeof acc);
+}
+
 // The bias gradient inside a team that is already running: (image, block) partials into `part`
 // (N, Kb, 16), then db[c] += each image's partial in image order, channels shared among the
 // threads: ck_convb_bias_backward's sums and bits, without a region of its own.
@@ -400,13 +410,7 @@ void ck_convb_bias_share(float *db, float *part, const float *dy, const ck_conv2
     const ptrdiff_t Kb = nblk(s->K), PQ = ck_conv2d_out_h(s) * ck_conv2d_out_w(s);
     ptrdiff_t lo, hi;
     ck_share(s->N * Kb, &lo, &hi);
-    for (ptrdiff_t u = lo; u < hi; u++) {
-        float acc[CB] = {0}; // in registers, as ck_convb_bias_backward's
-        const float *d = dy + u * PQ * CB;
-        for (ptrdiff_t i = 0; i < PQ; i++)
-            for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
-        memcpy(part + u * CB, acc, sizeof acc);
-    }
+    for (ptrdiff_t u = lo; u < hi; u++) bias_plane_partial(part + u * CB, dy + u * PQ * CB, PQ);
     ck_team_barrier();
     ck_share(s->K, &lo, &hi);
     for (ptrdiff_t c = lo; c < hi; c++) {
@@ -428,11 +432,7 @@ void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s
     for (ptrdiff_t n0 = 0; n0 < s->N; n0 += batch) {
         const ptrdiff_t nn = ck_min(batch, s->N - n0);
         CK_PARALLEL_FOR(u, nn * Kb, nn * Kb * PQ * CB >= CK_PAR_MIN_ELEMS,
-            float acc[CB] = {0}; // in registers: through `part` every add would be a store (aliasing dy)
-            const float *d = dy + ((n0 + u / Kb) * Kb + u % Kb) * PQ * CB;
-            for (ptrdiff_t i = 0; i < PQ; i++)
-                for (ptrdiff_t k = 0; k < CB; k++) acc[k] += d[i * CB + k];
-            memcpy(part + u * CB, acc, sizeof acc);
+            bias_plane_partial(part + u * CB, dy + (n0 * Kb + u) * PQ * CB, PQ);
         );
         for (ptrdiff_t n = 0; n < nn; n++)
             for (ptrdiff_t c = 0; c < s->K; c++) db[c] += part[(n * Kb + c / CB) * CB + c % CB];

@@ -142,9 +142,9 @@ public struct ScalingModel: Sendable {
                           bytes: share * Self.bytes(p, net: net, batch: batch))
         }
         serial = max(0, median(steps.map(\.serial)))
-        serialByPart = first.serialByPart.mapValues { _ in 0 }.reduce(into: [:]) { d, e in
-            d[e.key] = median(steps.map { $0.serialByPart[e.key] ?? 0 })
-        }
+        serialByPart = Dictionary(uniqueKeysWithValues: first.serialByPart.keys.map { part in
+            (part, median(steps.map { $0.serialByPart[part] ?? 0 }))
+        })
         self.batch = batch
     }
 

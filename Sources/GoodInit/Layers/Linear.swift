@@ -60,6 +60,9 @@ public final class Linear: Op {
         if hasBias { Kernels.addBias(y: ctx.y, b: ctx.values[1], n: ctx.n, k: outFeatures, hw: 1) }
     }
 
+    /// dx is written only when needsInputGradient (below), as Op.skipsUnneededInputGradient says.
+    public var skipsUnneededInputGradient: Bool { true }
+
     public func backward(_ ctx: OpContext) {
         // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in)
         Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: ctx.n, a: ctx.dy, b: ctx.x,
