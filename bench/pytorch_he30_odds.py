@@ -18,7 +18,8 @@ plain30 He without clipping (--quick: lr 0.01 unclipped, 80 steps, plain30 with 
 Each variant's lr, warm-up (lr × (step + 1) / warm-up over the first steps, as GoodInit's
 Schedule.warmup) and clipping are read from GoodInit's results when given. GoodInit's `… chunk 128`
 variant has no twin: PyTorch sums a batch's gradient in its own order, which is neither of
-GoodInit's. Subnormals are flushed to zero on the main thread, as the preset's runs flush them (torch.set_flush_denormal; for speed only).
+GoodInit's. Subnormals are flushed to zero on the main thread, as the preset's runs flush them
+(torch.set_flush_denormal; for speed only).
 The loss of the step's batch is logged every 5 steps and at the last; a run's
 final loss is the mean of its last 3 logged losses; a run whose loss or gradients go NaN/Inf stops
 there and counts as not converged.
