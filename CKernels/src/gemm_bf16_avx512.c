@@ -32,7 +32,7 @@ static void tile_bf16_avx512(ptrdiff_t kp, const uint32_t *restrict a, const uin
         for (int i = 0; i < UK_MR; i++) {
             const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[q * UK_MR + i]);
 #pragma clang loop unroll(full)
-            for (int j = 0; j < UK_NV; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], ai, bv[j]);
+            for (int j = 0; j < UK_NV; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], bv[j], ai);
         }
     }
     // The FP32 tiles' epilogue, so the widening path gives the same bits; all loads of C first.

@@ -23,8 +23,8 @@ extension KernelBench {
         }]
     }
 
-    /// Forward and backward-data (where something consumes the input gradient) of the blocked
-    /// convolution in bf16. Backward-weights has no bf16 kernel yet.
+    /// Forward, backward-data (where something consumes the input gradient) and backward-weights (whole
+    /// input blocks; a first layer's few channels keep the FP32 kernel) of the blocked convolution in bf16.
     public static func bf16BlockedCases(_ u: KernelUse<ConvShape>) -> [KernelCase] {
         let s = u.shape, ks = s.kernelShape
         guard s.r == 3, s.s == 3, s.stride == 1, s.pad == 1 else { return [] }
@@ -52,6 +52,16 @@ extension KernelBench {
             cases.append(KernelCase(kernel: "conv-blocked-bf16-backward-data", shape: s.description, usedBy: u.ops,
                                     flops: flops, bytes: 2.0 * Double(yn + wn) + 8.0 * Double(xn)) {
                 Kernels.convBF16BackwardData(dx: dxb, dy: dyh, w: wh, accumulate: true, shape: ks, workspace: ws)
+            })
+        }
+        if Kernels.convBF16HasBackwardWeights(ks) {
+            let dw = Tensor(zeros: [wb.count]), db = s.hasBias ? Tensor(zeros: [s.k]) : nil
+            let wws = Tensor(zeros: [Kernels.convBF16WeightsWorkspace(ks)])
+            // dy read as bf16 and (for the bias) as float; dw and db read and written
+            let bytes = 2.0 * Double(yn + xn) + 4.0 * Double(yn) + 8.0 * Double(wn + (s.hasBias ? s.k : 0))
+            cases.append(KernelCase(kernel: "conv-blocked-bf16-backward-weights", shape: s.description, usedBy: u.ops,
+                                    flops: flops, bytes: bytes) {
+                Kernels.convBF16BackwardWeights(dw: dw, db: db, dy: dyb, dyh: dyh, x: xh, shape: ks, workspace: wws)
             })
         }
         return cases
