@@ -20,6 +20,16 @@ static inline void window(const ck_pool_shape *s, ptrdiff_t p, ptrdiff_t q, ptrd
     *w0 = ck_max(ws, 0); *w1 = ck_min(ws + s->S, s->W);
 }
 
+// One window position for 16 lanes: a later value wins only if greater (NaN never wins). The index
+// select is written on a mask so that it vectorizes: as ternaries it became a cmov per lane.
+static inline void max_step(float *restrict best, int32_t *restrict at, const float *restrict v, int32_t hw) {
+    for (int l = 0; l < CB; l++) {
+        const int32_t win = -(int32_t)(v[l] > best[l]);
+        at[l] = (at[l] & ~win) | (hw & win);
+        best[l] = v[l] > best[l] ? v[l] : best[l];
+    }
+}
+
 void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
     CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
@@ -35,12 +45,7 @@ void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const
                 for (ptrdiff_t h = h0; h < h1; h++)
                     for (ptrdiff_t w = w0; w < w1; w++) {
                         const float *v = plane + (h * s->W + w) * CB;
-                        const int32_t hw = (int32_t)(h * s->W + w);
-                        for (int l = 0; l < CB; l++) { // selects, not branches: a compare and two blends
-                            const int win = v[l] > best[l];
-                            at[l] = win ? hw : at[l];
-                            best[l] = win ? v[l] : best[l];
-                        }
+                        max_step(best, at, v, (int32_t)(h * s->W + w));
                     }
                 float *yo = y + ((nb * P + p) * Q + q) * CB;
                 int32_t *ao = argmax + ((nb * P + p) * Q + q) * CB;
