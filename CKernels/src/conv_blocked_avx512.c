@@ -10,22 +10,13 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx2,fma"))), apply_to = function)
+#include "conv_finish_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 
-// v where ck_relu_passes(b's lanes) holds, else +0.
-AI __m512 passing(__m512 v, __m512i b, int32_t low) {
-    const __mmask16 k = _mm512_cmpgt_epi32_mask(b, _mm512_set1_epi32(low))
-                      & _mm512_cmple_epi32_mask(b, _mm512_set1_epi32(0x7f800000));
-    return _mm512_maskz_mov_ps(k, v);
-}
-
 // The vector stored at y (a->y + offset): the sum, added to y's value, then the row's finish.
 AI void store(const ck_convb_row *a, float *y, __m512 acc) {
-    __m512 v = a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc) : acc;
-    if (a->relu) v = passing(v, _mm512_castps_si512(v), a->low);
-    if (a->mask) v = passing(v, _mm512_loadu_si512(a->mask + (y - a->y)), a->low);
-    _mm512_storeu_ps(y, v);
+    ck_finish_store_avx512(y, acc, a->accumulate, a->relu, a->mask ? a->mask + (y - a->y) : NULL, a->low);
 }
 
 // acc[i][j] += x(pixel i, tap s, channel c) · w(tap s, channel c, block j) for pixels i0 ≤ i < i1.

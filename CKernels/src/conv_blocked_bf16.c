@@ -142,12 +142,11 @@ static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const floa
         const ptrdiff_t at = (n * Yb + j) * HW16 + p * W * CB; // row p of block j; block j + k at + k·HW16
         const ck_convb16_row row = {y + at, HW16, x + n * Xb * HW16,
                                     w + j * Xb * 9 * WTAP, Xb * 9 * WTAP, b ? bias : NULL, Xb,
-                                    pairs_in(xchannels, Xb - 1), H, W, p, nk, accumulate};
+                                    pairs_in(xchannels, Xb - 1), H, W, p, nk, accumulate,
+                                    fin && fin->relu, fin && fin->mask ? fin->mask + at : NULL, fin ? fin->low : 0};
         if (fin)
             for (int k = 0; k < nk; k++) ck_conv_finish_prefetch(fin, at + k * HW16, W * CB);
-        ck_convb16_row_avx512(&row);
-        if (fin) // the row just written, still in cache
-            for (int k = 0; k < nk; k++) ck_conv_finish_range(fin, y, at + k * HW16, W * CB);
+        ck_convb16_row_avx512(&row); // applies the finish to each vector it stores
     );
 }
 

@@ -19,6 +19,9 @@ typedef struct {
     ptrdiff_t H, W, p;
     int nk;               // 1 or 2
     int accumulate;       // y += sum instead of y = sum
+    int relu;             // the store's finish in registers, as ck_convb_row's
+    const float *mask;
+    int32_t low;
 } ck_convb16_row;
 
 void ck_convb16_row_avx512(const ck_convb16_row *a);

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512bf16,avx2,fma"))), \
                              apply_to = function)
+#include "conv_finish_avx512.h"
 
 #define AI static inline __attribute__((always_inline))
 #define CP (CB / 2)     // channel pairs per block
@@ -58,8 +59,8 @@ AI void tile16(const ck_convb16_row *a, ptrdiff_t q0, const int NP, const int NK
     for (int j = 0; j < NK; j++)
 #pragma clang loop unroll(full)
         for (int i = 0; i < NP; i++) {
-            float *y = a->y + j * a->ykstride + (q0 + i) * CB;
-            _mm512_storeu_ps(y, a->accumulate ? _mm512_add_ps(_mm512_loadu_ps(y), acc[i][j]) : acc[i][j]);
+            const ptrdiff_t at = j * a->ykstride + (q0 + i) * CB;
+            ck_finish_store_avx512(a->y + at, acc[i][j], a->accumulate, a->relu, a->mask ? a->mask + at : NULL, a->low);
         }
 }
 
