@@ -181,6 +181,22 @@ func worstCentralDifference(_ net: Network, _ plan: Plan, perParameter: Int) -> 
         }
     }
 
+    @Test("one chunk: the gradients are written in place, stale values change no bit, 3 chunks agree",
+          arguments: 0..<4)
+    func oneChunkInPlace(_ i: Int) throws {
+        let (net, plan) = try makePlan(i, chunk: 6, workers: 1)
+        #expect(plan.gradsInPlace && plan.chunkGrads[0].storage === net.params.grad.storage)
+        let clean = trainingStep(plan)
+        net.params.grad.fill(.nan)
+        let stale = trainingStep(plan) // and a second step must not add onto the first
+        #expect(stale.grads.map(\.bitPattern) == clean.grads.map(\.bitPattern), "\(Self.nets[i].0)")
+        let (_, split) = try makePlan(i, chunk: 2, workers: 1)
+        #expect(!split.gradsInPlace)
+        let three = trainingStep(split).grads, scale = three.map { abs($0) }.max() ?? 0
+        let worst = zip(clean.grads, three).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(scale > 0 && worst <= 1e-5 * scale, "\(Self.nets[i].0): \(worst) of \(scale)")
+    }
+
     @Test("shape errors name the layer")
     func shapeErrors() {
         #expect(throws: ShapeError.self) {

@@ -34,6 +34,9 @@ public final class Plan {
     let lossSums: DoubleBuffer              // [chunk] loss() scratch, written by each chunk's worker
     let lossHits: IndexBuffer               // [chunk]
     let chunkGrads: [Tensor]                // [chunk] flat, laid out like net.params.values
+    /// One chunk here: its gradients are net.params.grad itself, and the sum of one buffer (a copy)
+    /// is skipped: the same values without a pass over every parameter.
+    let gradsInPlace: Bool
     let reduceScratch: Tensor               // TreeAllReduce's receive buffer (ranks > 1)
     let probs: [Tensor]                     // [chunk] (n, classes)
     let labels: [IndexBuffer]               // [chunk]
@@ -93,7 +96,8 @@ public final class Plan {
             let ws = Tensor(zeros: [net.ops.indices.map {
                 net.ops[$0].workspaceSize(batch: n, layout: opLayouts[$0])
             }.max() ?? 0])
-            let flat = Tensor(zeros: [max(net.params.count, 1)])
+            let inPlace = chunks.count == 1 && net.params.count > 0
+            let flat = inPlace ? net.params.grad : Tensor(zeros: [max(net.params.count, 1)])
             var ctx: [OpContext] = []
             for (i, op) in net.ops.enumerated() {
                 let entries = net.opEntries[i]
@@ -132,6 +136,7 @@ public final class Plan {
         lossSums = DoubleBuffer(count: allChunks.count); lossHits = IndexBuffer(count: allChunks.count)
         reduceScratch = Tensor(zeros: [ranks.size > 1 ? TreeAllReduce.scratchCount(max(net.params.count, 1)) : 0])
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
+        gradsInPlace = chunks.count == 1 && net.params.count > 0
     }
 
     // MARK: running work on the chunks
@@ -301,7 +306,7 @@ public final class Plan {
         }
         Kernels.setThreads(threads * workers)
         timed(.gradientSum) {
-            Kernels.sum(into: net.params.grad, chunkGrads) // this rank's subtree of the sum
+            if !gradsInPlace { Kernels.sum(into: net.params.grad, chunkGrads) } // this rank's subtree of the sum
             TreeAllReduce.allReduce(net.params.grad, scratch: reduceScratch, group: ranks)
         }
     }
@@ -330,7 +335,7 @@ public final class Plan {
             for (i, a) in acts[c].enumerated() where i == 0 || !net.aliases(i - 1) {
                 floats += 2 * a.count
             }
-            floats += chunkGrads[c].count + (contexts[c].first.map { $0.workspace.count } ?? 0)
+            floats += (gradsInPlace ? 0 : chunkGrads[c].count) + (contexts[c].first.map { $0.workspace.count } ?? 0)
         }
         return floats * 4
     }
