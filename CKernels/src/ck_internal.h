@@ -124,6 +124,15 @@ static inline ptrdiff_t ck_groups_for(ptrdiff_t N, ptrdiff_t units) {
     return ck_max(1, ck_min(N, ck_ceil_div(CK_GROUP_TARGET_UNITS, units)));
 }
 static inline ptrdiff_t ck_image_groups(ptrdiff_t N, ptrdiff_t C) { return ck_groups_for(N, ck_ceil_div(C, 16)); }
+// Image groups of a convolution's backward-weights with `units` disjoint units: the fewest g that make
+// the (unit, group) tasks a multiple of CK_GROUP_TARGET_UNITS, at most ⌈4·target / units⌉ and one
+// per image. Set by the shape alone (FP32 and bf16 passes, every variant).
+static inline ptrdiff_t ck_weights_groups(ptrdiff_t N, ptrdiff_t units) {
+    const ptrdiff_t most = ck_max(1, ck_min(N, ck_ceil_div(4 * CK_GROUP_TARGET_UNITS, units)));
+    for (ptrdiff_t g = 1; g < most; g++)
+        if (g * units % CK_GROUP_TARGET_UNITS == 0) return g;
+    return most;
+}
 // dst[c] = parts[c] + parts[C + c] + … over G groups, in group order.
 static inline void ck_add_groups(double *dst, const double *parts, ptrdiff_t G, ptrdiff_t C) {
     for (ptrdiff_t c = 0; c < C; c++) {

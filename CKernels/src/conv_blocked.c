@@ -300,11 +300,7 @@ static ptrdiff_t weights_units(const ck_conv2d_shape *s, int fast, ptrdiff_t *pe
 // images as the micro-kernels do, so every variant keeps the same bits.
 static ptrdiff_t weights_groups(const ck_conv2d_shape *s) {
     ptrdiff_t per_r;
-    const ptrdiff_t units = weights_units(s, is_fast_shape(s), &per_r);
-    const ptrdiff_t most = ck_max(1, ck_min(s->N, ck_ceil_div(4 * CK_GROUP_TARGET_UNITS, units)));
-    for (ptrdiff_t g = 1; g < most; g++)
-        if (g * units % CK_GROUP_TARGET_UNITS == 0) return g;
-    return most;
+    return ck_weights_groups(s->N, weights_units(s, is_fast_shape(s), &per_r));
 }
 
 // The fast path's micro-kernels exist only for 3×3 / stride 1 / pad 1.

@@ -209,9 +209,30 @@ static ptrdiff_t xpairs_size(const ck_conv2d_shape *s) { return nblk(s->C) * s->
 static ptrdiff_t dypairs_size(const ck_conv2d_shape *s) {
     return nblk(s->K) * ck_conv2d_out_h(s) * qpairs(s) * CB * 2;
 }
+static inline ptrdiff_t round64(ptrdiff_t u16) { return ck_ceil_div(u16, 32) * 32; } // uint16s to 64 bytes
 
+// Image groups as the FP32 pass's rule (ck_weights_groups) on this pass's (kb, cb, tap) units.
+static ptrdiff_t bf16_weights_groups(const ck_conv2d_shape *s) {
+    return ck_weights_groups(s->N, nblk(s->K) * nblk(s->C) * 9);
+}
+
+// One image's x pairs then its dy pairs, each 64-byte aligned (uint16s).
+static ptrdiff_t image_pairs(const ck_conv2d_shape *s) { return round64(xpairs_size(s)) + round64(dypairs_size(s)); }
+
+// Images whose pairs one pass packs and then reads: 512 KB, half of a Zen 4/5 core's L2.
+static ptrdiff_t pass_images(const ck_conv2d_shape *s) { return ck_max(1, 512 * 1024 / 2 / image_pairs(s)); }
+
+// Image slots: a pass reserves ng·m ≤ max(groups, pass_images) of them (bf16_weights_share), and at
+// most groups × images in the largest group.
+static ptrdiff_t pair_slots(const ck_conv2d_shape *s) {
+    const ptrdiff_t G = bf16_weights_groups(s);
+    return ck_min(G * ck_ceil_div(s->N, G), ck_max(G, pass_images(s)));
+}
+
+// The image slots' pairs, then the groups' dw slices.
 ptrdiff_t ck_conv2d_blocked_bf16_weights_workspace_size(const ck_conv2d_shape *s) {
-    return ck_ceil_div(xpairs_size(s) + dypairs_size(s), 2) + 16; // in floats; + 16: the dy pairs 64-byte aligned
+    const ptrdiff_t G = bf16_weights_groups(s), dw_size = ck_blocked_weights_size(s->K, s->C, 3, 3);
+    return ck_ceil_div(pair_slots(s) * image_pairs(s), 2) + (G - 1) * dw_size + 16;
 }
 
 // 16 pairs (a[i], b[i]) as 32-bit words, a in the low half (VDPBF16PS's even element); NULL is zeros.
@@ -262,31 +283,89 @@ static void widen_wunit(const ck_convb16_wunit *a) {
     memcpy(a->dw, acc, sizeof acc);
 }
 
-// Images in order; per image the team packs its pairs (rows shared), waits, then each thread runs
-// its fixed units (kb, cb, tap), and waits again before the next image overwrites the pairs. Each
-// unit sums the images in order whatever the team size.
-static void bf16_weights_share(float *dw, const uint16_t *dyh, const uint16_t *x, uint32_t *xp, uint32_t *dyp,
-                               const ck_conv2d_shape *s, int fast) {
+typedef struct {
+    float *dw, *slices;         // slices: (groups − 1, dw_size), group g ≥ 1's sum at (g − 1)·dw_size
+    const uint16_t *dyh, *x;
+    uint16_t *pairs;            // (pair_slots, x pairs + dy pairs of one image), 64-byte aligned
+    const ck_conv2d_shape *s;
+    ptrdiff_t groups, dw_size, xstride, gstride; // uint16s to a slot's dy pairs, and to the next slot
+    int fast;
+} bf16_weights_job;
+
+// Team size over its greatest common divisor with the units: the fewest groups whose tasks the team
+// shares evenly (2 threads, 9 units: 2 groups).
+static ptrdiff_t groups_per_pass(ptrdiff_t units) {
+#ifdef _OPENMP
+    ptrdiff_t a = omp_get_num_threads(), b = units;
+#else
+    ptrdiff_t a = 1, b = units;
+#endif
+    const ptrdiff_t team = a;
+    while (b) { const ptrdiff_t t = a % b; a = b; b = t; }
+    return team / a;
+}
+
+// The images in fixed groups (ck_split: the larger groups first), each summed in image order into its
+// own dw slice, group 0 into dw itself; then dw += slice 1 + slice 2 + … in group order. Every sum's
+// order is set by the shape. The schedule is not: a pass takes the next m images of ng groups, ng a
+// multiple of what the team shares evenly and ng·m about pass_images, so the packed pairs stay in
+// L2. The team packs the pass's pairs (rows shared), waits, runs the (group, unit) tasks, each over
+// its m images in order, and waits again before the next pass overwrites the pairs.
+static void bf16_weights_share(const bf16_weights_job *j) {
+    const ck_conv2d_shape *s = j->s;
     const ptrdiff_t Kb = nblk(s->K), Cb = nblk(s->C), P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s);
-    const ptrdiff_t Qp = qpairs(s), units = Kb * Cb * 9;
-    const ptrdiff_t xim = s->H * (s->W + 2) * CB, dyim = P * Qp * CB; // pairs per (image, block)
-    ptrdiff_t lo, hi, xlo, xhi, dlo, dhi;
+    const ptrdiff_t Qp = qpairs(s), units = Kb * Cb * 9, G = j->groups, N = s->N;
+    const ptrdiff_t xim = s->H * (s->W + 2) * CB * 2, dyim = P * Qp * CB * 2; // uint16s per (image, block)
+    const ptrdiff_t xn = Cb * s->H * s->W * CB, dyn = Kb * P * Q * CB;        // bf16 values per image
+    const ptrdiff_t xrows = Cb * s->H, rows = xrows + Kb * P;                // rows to pack per image
+    const ptrdiff_t even = groups_per_pass(units), budget = pass_images(s);
+    ptrdiff_t lo, hi;
     ck_note_team();
-    ck_share(units, &lo, &hi);
-    ck_share(Cb * s->H, &xlo, &xhi);
-    ck_share(Kb * P, &dlo, &dhi);
-    for (ptrdiff_t n = 0; n < s->N; n++) {
-        pack_x_rows(xp, x + n * Cb * s->H * s->W * CB, s->W, xlo, xhi);
-        pack_dy_rows(dyp, dyh + n * Kb * P * Q * CB, Q, dlo, dhi);
-        ck_team_barrier();
-        for (ptrdiff_t u = lo; u < hi; u++) {
-            const ptrdiff_t kb = u / (Cb * 9), cb = u / 9 % Cb, tap = u % 9;
-            const ck_convb16_wunit wu = {dw + u * CB2, (const uint16_t *)(xp + cb * xim),
-                                         (const uint16_t *)(dyp + kb * dyim), s->H, s->W, P, Qp, tap / 3, tap % 3};
-            if (fast) ck_convb16_wunit_avx512(&wu);
-            else widen_wunit(&wu);
+    if (G > 1) { // the slices start at zero
+        ck_share((G - 1) * j->dw_size, &lo, &hi);
+        memset(j->slices + lo, 0, (size_t)(hi - lo) * sizeof(float));
+    }
+    const ptrdiff_t rounds = ck_split(N, G, 0).hi; // image r of each group: the first group is a largest
+    for (ptrdiff_t r0 = 0, m = 1; r0 < rounds; r0 += m) {
+        const ptrdiff_t active = r0 < N / G ? G : N % G; // groups with an image r0
+        ptrdiff_t ng = ck_min(active, ck_max(even, budget));
+        if (ng > even) ng -= ng % even;
+        m = ck_max(1, ck_min(budget / ng, rounds - r0));
+        for (ptrdiff_t g0 = 0; g0 < active; g0 += ng) {
+            const ptrdiff_t nb = ck_min(ng, active - g0);
+            ck_share(nb * m * rows, &lo, &hi);
+            for (ptrdiff_t t = lo; t < hi; t++) {
+                const ptrdiff_t slot = t / rows, g = g0 + slot / m, row = t % rows;
+                const ck_range imgs = ck_split(N, G, g);
+                const ptrdiff_t n = imgs.lo + r0 + slot % m;
+                if (n >= imgs.hi) continue;
+                uint16_t *gp = j->pairs + slot * j->gstride;
+                if (row < xrows) pack_x_rows((uint32_t *)gp, j->x + n * xn, s->W, row, row + 1);
+                else pack_dy_rows((uint32_t *)(gp + j->xstride), j->dyh + n * dyn, Q, row - xrows, row - xrows + 1);
+            }
+            ck_team_barrier();
+            ck_share(nb * units, &lo, &hi);
+            for (ptrdiff_t t = lo; t < hi; t++) {
+                const ptrdiff_t g = g0 + t / units, u = t % units, kb = u / (Cb * 9), cb = u / 9 % Cb, tap = u % 9;
+                const ptrdiff_t images = ck_min(m, ck_split(N, G, g).hi - ck_split(N, G, g).lo - r0);
+                float *dw = (g == 0 ? j->dw : j->slices + (g - 1) * j->dw_size) + u * CB2;
+                for (ptrdiff_t i = 0; i < images; i++) {
+                    const uint16_t *gp = j->pairs + ((g - g0) * m + i) * j->gstride;
+                    const ck_convb16_wunit wu = {dw, gp + cb * xim, gp + j->xstride + kb * dyim, s->H, s->W, P, Qp,
+                                                 tap / 3, tap % 3};
+                    if (j->fast) ck_convb16_wunit_avx512(&wu);
+                    else widen_wunit(&wu);
+                }
+            }
+            ck_team_barrier();
         }
-        ck_team_barrier();
+    }
+    if (G > 1) {
+        ck_share(j->dw_size, &lo, &hi);
+        for (ptrdiff_t g = 1; g < G; g++) {
+            const float *p = j->slices + (g - 1) * j->dw_size;
+            for (ptrdiff_t i = lo; i < hi; i++) j->dw[i] += p[i];
+        }
     }
 }
 
@@ -295,19 +374,21 @@ void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *
     if (!ck_conv2d_blocked_bf16_weights_shape(s)) return; // the Swift wrapper refuses other shapes first
     const int flushed = ck_get_flush_subnormals();
     ck_set_flush_subnormals(1);
-    uint32_t *xp = (uint32_t *)workspace;
-    uint32_t *dyp = (uint32_t *)(((uintptr_t)((uint16_t *)xp + xpairs_size(s)) + 63) & ~(uintptr_t)63);
-    const ptrdiff_t units = nblk(s->K) * nblk(s->C) * 9;
-    const int fast = ck_bf16_isa() == CK_BF16_AVX512, worth = worth_threads(s, units);
+    const ptrdiff_t G = bf16_weights_groups(s), xstride = round64(xpairs_size(s)), gstride = image_pairs(s);
+    uint16_t *pairs = (uint16_t *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    const bf16_weights_job j = {dw, (float *)(pairs + pair_slots(s) * gstride), dyh, x, pairs, s, G,
+                                ck_blocked_weights_size(s->K, s->C, 3, 3), xstride, gstride,
+                                ck_bf16_isa() == CK_BF16_AVX512};
+    const int worth = worth_threads(s, G * nblk(s->K) * nblk(s->C) * 9);
     if (ck_go_parallel(worth)) {
         const unsigned mode = ck_fp_mode();
 #pragma omp parallel
         {
             ck_fp_adopt(mode);
-            bf16_weights_share(dw, dyh, x, xp, dyp, s, fast);
+            bf16_weights_share(&j);
         }
     } else {
-        bf16_weights_share(dw, dyh, x, xp, dyp, s, fast);
+        bf16_weights_share(&j);
     }
     ck_set_flush_subnormals(flushed);
     if (db) ck_convb_bias_backward(db, dy, s);

@@ -112,4 +112,17 @@ import Testing
             }
         }
     }
+
+    /// 16 → 16 channels over 31 images: backward-weights' 29 image groups, two of them with two images,
+    /// which a pass takes two at a time.
+    @Test("backward-weights over uneven image groups: exact on integers, the same bits for 1-4 threads")
+    func unevenGroups() {
+        var rng = TestRNG(24)
+        let s = ck_conv2d_shape(N: 31, C: 16, H: 6, W: 6, K: 16, R: 3, S: 3, stride: 1, pad: 1)
+        let exact = Case(s, &rng, integers: true), random = Case(s, &rng, integers: false)
+        for v in bf16Variants {
+            expectBitwise(exact.run(v).2, exact.reference().2, "backward-weights \(variantName(v))")
+            expectSameForThreadCounts("uneven groups \(variantName(v))") { random.run(v).2 }
+        }
+    }
 }
