@@ -54,15 +54,67 @@ void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const
     );
 }
 
+// Windows that tile the image exactly (window = stride, no padding, no pixel left out, as 2×2 / 2 on
+// even sizes): every pixel is in one window.
+static int tiles_exactly(const ck_pool_shape *s) {
+    return s->pad == 0 && s->R == s->stride && s->S == s->stride && ck_pool_out_h(s) * s->stride == s->H &&
+           ck_pool_out_w(s) * s->stride == s->W;
+}
+
+// One pixel's 16 lanes of a stored plane: 0 + g (what adding g onto the zeroed plane gives, sign of a
+// zero included) in the lanes whose window's winner is pixel hw, +0 elsewhere and in padding lanes.
+// Written on masks so that the lanes vectorize.
+static inline void store_pixel(float *restrict d, const float *restrict g, const int32_t *restrict am, int32_t hw,
+                               ptrdiff_t cn) {
+    for (ptrdiff_t l = 0; l < CB; l++) {
+        const int32_t win = -(int32_t)((l < cn) & (am[l] == hw));
+        const float v = 0.0f + g[l];
+        int32_t b;
+        memcpy(&b, &v, sizeof b);
+        b &= win;
+        memcpy(d + l, &b, sizeof b);
+    }
+}
+
+// A stored plane of exactly tiling windows in one pass: each pixel written once (store_pixel), the
+// gradient first masked by the ReLU's output where the pooling's backward carries the ReLU's.
+static void stored_tiles(float *restrict plane, const float *restrict g, const int32_t *restrict am,
+                         const float *restrict m, ptrdiff_t cn, const ck_pool_shape *s) {
+    const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), st = s->stride;
+    for (ptrdiff_t p = 0; p < P; p++)
+        for (ptrdiff_t q = 0; q < Q; q++) {
+            const ptrdiff_t i = (p * Q + q) * CB;
+            for (ptrdiff_t r = 0; r < st; r++)
+                for (ptrdiff_t t = 0; t < st; t++) {
+                    const int32_t hw = (int32_t)((p * st + r) * s->W + q * st + t);
+                    float gm[CB];
+                    const float *gp = g + i;
+                    if (m) {
+                        for (ptrdiff_t l = 0; l < CB; l++) { // both loads unconditional: they vectorize
+                            const float gv = g[i + l], mv = m[(ptrdiff_t)hw * CB + l];
+                            gm[l] = mv > 0.0f ? gv : 0.0f;
+                        }
+                        gp = gm;
+                    }
+                    store_pixel(plane + (ptrdiff_t)hw * CB, gp, am + i, hw, cn);
+                }
+        }
+}
+
 // accumulate, relu_mask: as ck_maxpool_backward's (the plane's padding lanes stored as zero).
 void ck_maxpool_backward_blocked(float *dx, const float *dy, const int32_t *argmax, int accumulate,
                                  const float *relu_mask, const ck_pool_shape *s) {
     const ptrdiff_t PQ = ck_pool_out_h(s) * ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    const int one_pass = !accumulate && tiles_exactly(s);
     CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
         const ptrdiff_t cn = lanes(s->C, nb % Cb);
         float *plane = dx + nb * HW * CB;
         const float *g = dy + nb * PQ * CB, *m = relu_mask ? relu_mask + nb * HW * CB : NULL;
         const int32_t *am = argmax + nb * PQ * CB;
+        if (one_pass) {
+            stored_tiles(plane, g, am, m, cn, s);
+            continue;
+        }
         if (!accumulate) memset(plane, 0, (size_t)(HW * CB) * sizeof(float));
         for (ptrdiff_t i = 0; i < PQ; i++) // outputs in order: overlapping windows add as in NCHW
             for (ptrdiff_t l = 0; l < cn; l++) {

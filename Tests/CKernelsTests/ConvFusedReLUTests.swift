@@ -116,10 +116,12 @@ import Testing
         #expect(plain.array.contains { $0 != 0 }, "the mask (all negative) would have zeroed it")
     }
 
-    /// Overlapping windows (3×3 / 2, padded), and windows that leave pixels out (2×2 / 3).
+    /// Overlapping windows (3×3 / 2, padded), windows that leave pixels out (2×2 / 3), and windows that
+    /// tile the image (2×2 / 2, stored in one pass on the blocked layout).
     static let pools: [ck_pool_shape] = [
         .init(N: 2, C: 20, H: 9, W: 7, R: 3, S: 3, stride: 2, pad: 1),
         .init(N: 1, C: 16, H: 8, W: 8, R: 2, S: 2, stride: 3, pad: 0),
+        .init(N: 2, C: 20, H: 8, W: 6, R: 2, S: 2, stride: 2, pad: 0),
     ]
 
     @Test("max pooling's backward, stored and masked: zero planes, then the ReLU kernel's bits, both layouts")
