@@ -349,15 +349,20 @@ static void weights_share(const weights_job *j) {
                 j->kern->wunit(&wu);
             }
     }
-    if (j->groups > 1) { // dw += slice 1 + slice 2 + …, each element in group order
+    if (j->groups > 1) {
         ck_team_barrier();
-        ck_share(j->dw_size, &lo, &hi);
-        for (ptrdiff_t g = 1; g < j->groups; g++) {
-            const float *p = group_dw(j, g);
-            for (ptrdiff_t i = lo; i < hi; i++) j->dw[i] += p[i];
-        }
+        ck_convb_add_slices(j->dw, j->partials, j->groups - 1, j->dw_size);
     }
     if (j->db) ck_convb_bias_share(j->db, j->bias_part, j->dy, s);
+}
+
+void ck_convb_add_slices(float *dw, const float *slices, ptrdiff_t n, ptrdiff_t dw_size) {
+    ptrdiff_t lo, hi;
+    ck_share(dw_size, &lo, &hi);
+    for (ptrdiff_t g = 0; g < n; g++) {
+        const float *p = slices + g * dw_size;
+        for (ptrdiff_t i = lo; i < hi; i++) dw[i] += p[i];
+    }
 }
 
 ptrdiff_t ck_conv2d_blocked_workspace_size(const ck_conv2d_shape *s) {

@@ -58,4 +58,8 @@ extern const ck_convb_kernels ck_convb_kernels_avx2, ck_convb_kernels_avx512;
 void ck_convb_bias_backward(float *db, const float *dy, const ck_conv2d_shape *s);
 // The same sums inside a running team (every thread calls it), partials in part (N, ⌈K/16⌉, 16).
 void ck_convb_bias_share(float *db, float *part, const float *dy, const ck_conv2d_shape *s);
+// Inside a team, after its last barrier: the calling thread's share of dw += slice 1 + slice 2 + … (n
+// slices of dw_size floats, one after the other), each element in slice order. Backward-weights'
+// image groups, FP32 and bf16.
+void ck_convb_add_slices(float *dw, const float *slices, ptrdiff_t n, ptrdiff_t dw_size);
 #endif

@@ -347,7 +347,8 @@ static void bf16_weights_share(const bf16_weights_job *j) {
             ck_share(nb * units, &lo, &hi);
             for (ptrdiff_t t = lo; t < hi; t++) {
                 const ptrdiff_t g = g0 + t / units, u = t % units, kb = u / (Cb * 9), cb = u / 9 % Cb, tap = u % 9;
-                const ptrdiff_t images = ck_min(m, ck_split(N, G, g).hi - ck_split(N, G, g).lo - r0);
+                const ck_range imgs = ck_split(N, G, g);
+                const ptrdiff_t images = ck_min(m, imgs.hi - imgs.lo - r0);
                 float *dw = (g == 0 ? j->dw : j->slices + (g - 1) * j->dw_size) + u * CB2;
                 for (ptrdiff_t i = 0; i < images; i++) {
                     const uint16_t *gp = j->pairs + ((g - g0) * m + i) * j->gstride;
@@ -360,13 +361,7 @@ static void bf16_weights_share(const bf16_weights_job *j) {
             ck_team_barrier();
         }
     }
-    if (G > 1) {
-        ck_share(j->dw_size, &lo, &hi);
-        for (ptrdiff_t g = 1; g < G; g++) {
-            const float *p = j->slices + (g - 1) * j->dw_size;
-            for (ptrdiff_t i = lo; i < hi; i++) j->dw[i] += p[i];
-        }
-    }
+    if (G > 1) ck_convb_add_slices(j->dw, j->slices, G - 1, j->dw_size);
 }
 
 void ck_conv2d_blocked_bf16_backward_weights(float *dw, float *db, const float *dy, const uint16_t *dyh,

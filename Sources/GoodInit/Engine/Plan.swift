@@ -83,6 +83,7 @@ public final class Plan {
         let noSkip = Tensor(zeros: [0])
         var acts: [[Tensor]] = [], grads: [[Tensor]] = [], contexts: [[OpContext]] = []
         var chunkGrads: [Tensor] = [], probs: [Tensor] = [], labels: [IndexBuffer] = []
+        let inPlace = chunks.count == 1 && net.params.count > 0
         for (k, range) in chunks.enumerated() {
             let n = range.count
             var a: [Tensor] = [], g: [Tensor] = []
@@ -96,7 +97,6 @@ public final class Plan {
             let ws = Tensor(zeros: [net.ops.indices.map {
                 net.ops[$0].workspaceSize(batch: n, layout: opLayouts[$0])
             }.max() ?? 0])
-            let inPlace = chunks.count == 1 && net.params.count > 0
             let flat = inPlace ? net.params.grad : Tensor(zeros: [max(net.params.count, 1)])
             var ctx: [OpContext] = []
             for (i, op) in net.ops.enumerated() {
@@ -136,7 +136,7 @@ public final class Plan {
         lossSums = DoubleBuffer(count: allChunks.count); lossHits = IndexBuffer(count: allChunks.count)
         reduceScratch = Tensor(zeros: [ranks.size > 1 ? TreeAllReduce.scratchCount(max(net.params.count, 1)) : 0])
         self.chunkGrads = chunkGrads; self.probs = probs; self.labels = labels
-        gradsInPlace = chunks.count == 1 && net.params.count > 0
+        gradsInPlace = inPlace
     }
 
     // MARK: running work on the chunks

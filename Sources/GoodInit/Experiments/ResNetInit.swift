@@ -83,8 +83,8 @@ enum ResNetInit: PaperExperiment {
              bnVariants.allSatisfy { seeds($0) == n && trainedSeeds($0) >= need }),
         ]
         if !o.quick {   // at 120 steps on ResNet-20 zero-γ's shallower start still trails (quick seeds 1–2)
-            checks.append(("zero-γ does no harm with batch norm: its median test accuracy is within 1 point of He's or "
-                           + "above (\(Experiments.percent(accuracy(.bnZeroGamma))) vs "
+            checks.append(("zero-γ does no harm with batch norm: its median test accuracy is within 1 point of He's "
+                           + "or above (\(Experiments.percent(accuracy(.bnZeroGamma))) vs "
                            + "\(Experiments.percent(accuracy(.bnHe))); Goyal et al. 2017 report a gain at large batch)",
                            accuracy(.bnZeroGamma) >= accuracy(.bnHe) - 0.01))
         }
