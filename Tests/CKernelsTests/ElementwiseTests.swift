@@ -284,4 +284,31 @@ import Testing
             #expect(abs(dot - (j == k ? 1 : 0)) < 1e-12, "columns \(j), \(k): \(dot)")
         } }
     }
+    @Test("bias add and bias gradient: the per-channel loops' bits (linear rows and image planes), 1–4 threads")
+    func biasKernels() {
+        var rng = TestRNG(77)
+        // (N, K, HW): rows under and over the fork size, strips of 64 with a partial last one, planes
+        for (n, k, hw) in [(5, 10, 1), (128, 513, 1), (300, 130, 1), (7, 3, 5), (64, 40, 20)] {
+            let y0 = rng.uniform(n * k * hw, -3, 3), b = rng.uniform(k, -2, 2), db0 = rng.uniform(k)
+            var yRef = y0, dbRef = db0
+            for i in 0..<(n * k * hw) { yRef[i] += b[i / hw % k] }
+            for c in 0..<k {
+                var acc = 0.0
+                for img in 0..<n { for p in 0..<hw { acc += Double(y0[(img * k + c) * hw + p]) } }
+                dbRef[c] += Float(acc)
+            }
+            expectSameForThreadCounts("add_bias \(n)×\(k)×\(hw)") {
+                let y = Buf(y0)
+                ck_add_bias(y.p, Buf(b).p, n, k, hw)
+                expectBitwise(y.array, yRef, "add_bias \(n)×\(k)×\(hw)")
+                return y.array
+            }
+            expectSameForThreadCounts("bias_backward \(n)×\(k)×\(hw)") {
+                let db = Buf(db0)
+                ck_bias_backward(db.p, Buf(y0).p, n, k, hw)
+                expectBitwise(db.array, dbRef, "bias_backward \(n)×\(k)×\(hw)")
+                return db.array
+            }
+        }
+    }
 }
