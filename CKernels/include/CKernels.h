@@ -126,22 +126,23 @@ void ck_ref_conv2d_backward_weights(float *dw, float *db, const float *dy, const
 // MARK: - Batch norm (per channel over N·HW; fully connected: HW = 1)
 // Training statistics of a batch cut into chunks (the executor's unit of data parallelism): each
 // chunk sums its own samples into its row of a (chunks, C) table (ck_bn_partial_sums), the rows
-// are added in chunk order (ck_bn_combine_*), then every chunk normalizes with the shared mean and
-// inverse std. Two passes: the first gives the mean, the second squares around it. A whole batch
-// is one chunk. The bits depend on the chunking only, never on who summed a chunk.
+// are added in chunk order (ck_bn_combine_stats), then every chunk normalizes with the shared mean
+// and inverse std. One pass: Σ x and Σ x², each row of W pixels summed alone (from zero, in pixel
+// order, in double) and the rows then added in order, so that a convolution can sum the rows it
+// has just stored (ck_conv2d_blocked_forward's bn_rows) with the same bits. A whole batch is one
+// chunk. The bits depend on the chunking only, never on who summed a chunk.
 
-/// sum[c] = Σ x, sumsq[c] = Σ (x − shift[c])² over n, hw of this chunk (double, sequential).
-/// shift may be NULL (0); pass the mean from a first pass for an exact two-pass variance.
-void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
-                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
-/// shift[c] = Σ_k sum[k][c] / count: the batch mean in double. sum (chunks, C) from pass one.
-void ck_bn_combine_mean(double *shift, const double *sum, ptrdiff_t chunks, ptrdiff_t count,
-                        ptrdiff_t C);
-/// var[c] = Σ_k sumsq[k][c] / count (biased; sumsq (chunks, C) from pass two, around shift),
-/// mean = shift, invstd = 1/√(var + eps); running_mean/var (may be NULL) move by momentum,
-/// the variance stored unbiased (count/(count−1)), PyTorch's convention. var (C) is scratch.
+/// sum[c] = Σ x, sumsq[c] = Σ x² over n, hw of this chunk: row by row (rows of W pixels, W
+/// divides HW; fully connected layers pass HW = W = 1), in double.
+void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW,
+                        ptrdiff_t W);
+/// From the chunks' sum and sumsq tables (chunks, C), added in chunk order: mean64 = Σ x / count,
+/// var = Σ x² / count − mean64² (biased, at least 0; double: a mean up to 10⁴ standard deviations
+/// still leaves the float result exact to rounding), mean = mean64, invstd = 1/√(var + eps);
+/// running_mean/var (may be NULL) move by momentum, the variance stored unbiased
+/// (count/(count−1)), PyTorch's convention. mean64 and var (C) are written.
 void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float *running_var,
-                         double *var, const double *shift, const double *sumsq, float eps,
+                         double *mean64, double *var, const double *sum, const double *sumsq, float eps,
                          float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C);
 /// y = γ·(x − mean)·invstd + β ; xhat = (x − mean)·invstd written when not NULL (training passes
 /// NULL: backward recomputes x̂ from x with the same float expression, so it needs no buffer).
@@ -373,8 +374,12 @@ void ck_blocked_weights_accumulate_kcrs(float *w, const float *wb, ptrdiff_t K, 
 // result is bitwise the NCHW kernel's on the converted data; the 16 lanes of a block go together.
 // Padding lanes (channels ≥ C) are left out of every sum and written as zero.
 
-void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
-                                ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);
+void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, ptrdiff_t N, ptrdiff_t C,
+                                ptrdiff_t HW, ptrdiff_t W);
+/// ck_bn_partial_sums_blocked from row sums a convolution stored as it wrote x: rows
+/// (N, ⌈C/16⌉, H, 2, 16) holds each output row's (Σ x, Σ x²) per lane (ck_bn_store_rows16).
+void ck_bn_fold_rows_blocked(double *sum, double *sumsq, const double *rows, ptrdiff_t N, ptrdiff_t C,
+                             ptrdiff_t H);
 void ck_bn_normalize_blocked(float *y, float *xhat, const float *x, const float *mean,
                              const float *invstd, const float *gamma, const float *beta, const float *skip,
                              int relu, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW);

@@ -3,30 +3,30 @@
 // Training stores no x̂: backward recomputes it from x, mean and invstd with normalize_plane's
 // expression (ck_bn_xhat), so it has the forward's bits and no activation-sized buffer is kept.
 // Fully connected layers pass HW = 1.
-// Each channel is reduced in double, sequentially over n then hw, within each of a fixed number of
-// groups of the chunk's images (ck_image_groups: one group for wide layers), the groups added in group
-// order and the chunks in chunk order: the sums depend on the chunking only, not on threads or
-// workers.
+// Each channel is reduced in double, row by row (ck_bn_row1: rows of W pixels, then the rows added
+// in order: n, then h), within each of a fixed number of groups of the chunk's images
+// (ck_image_groups: one group for wide layers), the groups added in group order and the chunks in
+// chunk order: the sums depend on the chunking only, not on threads or workers.
 #include "ck_internal.h"
 #include <math.h>
 
 #define BN_PAR(N, C, HW) ((N) * (C) * (HW) >= CK_PAR_MIN_ELEMS && (C) > 1)
 
-void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, const double *shift,
-                        ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+void ck_bn_partial_sums(double *sum, double *sumsq, const float *x, ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW,
+                        ptrdiff_t W) {
     ck_group_sums gs;
     ck_group_sums_init(&gs, N, C, sum, sumsq);
     CK_PARALLEL_FOR(gc, gs.G * C, N * C * HW >= CK_PAR_MIN_ELEMS && gs.G * C > 1,
         const ptrdiff_t c = gc % C;
         const ck_range imgs = ck_split(N, gs.G, gc / C);
-        const double m = shift ? shift[c] : 0.0;
         double s = 0.0, ss = 0.0;
         for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
             const float *xc = x + (n * C + c) * HW;
-            for (ptrdiff_t i = 0; i < HW; i++) {
-                const double v = (double)xc[i] - m;
-                s += (double)xc[i];
-                ss += v * v;
+            for (ptrdiff_t i = 0; i < HW; i += W) {
+                double rs, rq;
+                ck_bn_row1(&rs, &rq, xc + i, W);
+                s += rs;
+                ss += rq;
             }
         }
         gs.out[0][gc] = s;
@@ -42,25 +42,22 @@ static void combine_rows(double *total, const double *part, ptrdiff_t chunks, pt
         for (ptrdiff_t c = 0; c < C; c++) total[c] += part[k * C + c];
 }
 
-void ck_bn_combine_mean(double *shift, const double *sum, ptrdiff_t chunks, ptrdiff_t count,
-                        ptrdiff_t C) {
-    combine_rows(shift, sum, chunks, C);
-    for (ptrdiff_t c = 0; c < C; c++) shift[c] /= (double)count;
-}
-
 void ck_bn_combine_stats(float *mean, float *invstd, float *running_mean, float *running_var,
-                         double *var, const double *shift, const double *sumsq, float eps,
+                         double *mean64, double *var, const double *sum, const double *sumsq, float eps,
                          float momentum, ptrdiff_t chunks, ptrdiff_t count, ptrdiff_t C) {
     // The running update is two rounded products and a sum, as PyTorch's (no fused multiply-add).
 #pragma clang fp contract(off)
-    combine_rows(var, sumsq, chunks, C); // squares around the exact mean: no cancellation
+    combine_rows(mean64, sum, chunks, C);
+    combine_rows(var, sumsq, chunks, C);
     const double unbias = count > 1 ? (double)count / (double)(count - 1) : 1.0;
     for (ptrdiff_t c = 0; c < C; c++) {
-        const double v = var[c] / (double)count;
+        const double m = mean64[c] / (double)count, d = var[c] / (double)count - m * m;
+        const double v = d > 0.0 ? d : 0.0; // rounding can leave a constant channel's slightly below 0
+        mean64[c] = m;
         var[c] = v;
-        mean[c] = (float)shift[c];
+        mean[c] = (float)m;
         invstd[c] = (float)(1.0 / sqrt(v + (double)eps));
-        if (running_mean) running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)shift[c];
+        if (running_mean) running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)m;
         if (running_var) running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)(v * unbias);
     }
 }

@@ -1,8 +1,8 @@
 // Batch normalization on the channel-blocked layout: x, y, xhat, dy, dx (N, ⌈C/16⌉, HW, 16);
 // per-channel vectors (C) as in batchnorm.c, whose contracts these follow.
 // Bitwise the NCHW kernels' results: each lane (channel) keeps its own double accumulators, fed
-// in NCHW order (n, then hw), and every expression is written as in batchnorm.c so that the same
-// roundings and fused multiply-adds happen. The lanes go innermost: 16 independent channels side
+// in NCHW order (n, then the rows of hw, each row summed alone: ck_bn_row16), and every expression
+// is written as in batchnorm.c so that the same roundings and fused multiply-adds happen. The lanes go innermost: 16 independent channels side
 // by side in vectors, none of them reassociated.
 // Padding lanes (channels ≥ C) are summed but never stored, and written as zero in outputs.
 // Backward recomputes x̂ from x, mean and invstd (ck_bn_xhat's expression, lane by lane).
@@ -11,10 +11,8 @@
 
 #define LANES CK_CB
 
-// The sums' accumulators as vectors of four lanes: plain arrays of 16 doubles are kept on the
-// stack by the compiler. Widening float → double is exact, the same value as the scalar cast.
-typedef float ck_f4 __attribute__((vector_size(16)));
-typedef double ck_d4 __attribute__((vector_size(32)));
+// The sums' accumulators as vectors of four lanes (ck_d4): plain arrays of 16 doubles are kept on
+// the stack by the compiler. Widening float → double is exact, the same value as the scalar cast.
 #define QUADS (LANES / 4)
 
 static inline ck_d4 load_wide(const float *p) {
@@ -42,33 +40,47 @@ static inline void load_lanes(float *v, const float *p, ptrdiff_t c0, ptrdiff_t 
     for (ptrdiff_t l = 0; l < LANES; l++) v[l] = p && l < cn ? p[c0 + l] : pad;
 }
 
-void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, const double *shift,
-                                ptrdiff_t N, ptrdiff_t C, ptrdiff_t HW) {
+// The rows' sums of each (group, block) added in (n, h) order: from x (rows == NULL), each row summed
+// here with ck_bn_row16; or from the row sums a convolution stored, computed by the same function.
+static void partial_sums_rows(double *sum, double *sumsq, const float *x, const double *rows, ptrdiff_t N,
+                              ptrdiff_t C, ptrdiff_t H, ptrdiff_t W) {
     const ptrdiff_t Cb = ck_ceil_div(C, LANES);
     ck_group_sums gs;
     ck_group_sums_init(&gs, N, C, sum, sumsq);
-    CK_PARALLEL_FOR(gb, gs.G * Cb, BNB_PAR(N, Cb, HW, gs.G * Cb),
+    CK_PARALLEL_FOR(gb, gs.G * Cb, BNB_PAR(N, Cb, H * W, gs.G * Cb),
         const ptrdiff_t g = gb / Cb, cb = gb % Cb, c0 = cb * LANES, cn = lanes_of(cb, C);
         const ck_range imgs = ck_split(N, gs.G, g);
-        double mv[LANES];
-        for (ptrdiff_t l = 0; l < LANES; l++) mv[l] = shift && l < cn ? shift[c0 + l] : 0.0;
-        ck_d4 m[QUADS], s[QUADS], ss[QUADS];
-        memcpy(m, mv, sizeof m);
+        ck_d4 s[QUADS], ss[QUADS];
         for (int q = 0; q < QUADS; q++) s[q] = ss[q] = (ck_d4){0.0, 0.0, 0.0, 0.0};
-        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++) {
-            const float *xb = x + (n * Cb + cb) * HW * LANES;
-            for (ptrdiff_t i = 0; i < HW; i++)
-                for (int q = 0; q < QUADS; q++) {
-                    const ck_d4 xd = load_wide(xb + i * LANES + 4 * q);
-                    const ck_d4 v = xd - m[q];
-                    s[q] += xd;
-                    ss[q] += v * v;
+        for (ptrdiff_t n = imgs.lo; n < imgs.hi; n++)
+            for (ptrdiff_t h = 0; h < H; h++) {
+                ck_d4 rs[QUADS], rq[QUADS];
+                if (rows) {
+                    const double *r = rows + ((n * Cb + cb) * H + h) * 2 * LANES;
+                    memcpy(rs, r, sizeof rs);
+                    memcpy(rq, r + LANES, sizeof rq);
+                } else {
+                    ck_bn_row16(rs, rq, x + ((n * Cb + cb) * H + h) * W * LANES, W);
                 }
-        }
+                for (int q = 0; q < QUADS; q++) {
+                    s[q] += rs[q];
+                    ss[q] += rq[q];
+                }
+            }
         store_lanes(gs.out[0] + g * C, s, c0, cn);
         store_lanes(gs.out[1] + g * C, ss, c0, cn);
     );
     ck_group_sums_finish(&gs);
+}
+
+void ck_bn_partial_sums_blocked(double *sum, double *sumsq, const float *x, ptrdiff_t N, ptrdiff_t C,
+                                ptrdiff_t HW, ptrdiff_t W) {
+    partial_sums_rows(sum, sumsq, x, NULL, N, C, HW / W, W);
+}
+
+void ck_bn_fold_rows_blocked(double *sum, double *sumsq, const double *rows, ptrdiff_t N, ptrdiff_t C,
+                             ptrdiff_t H) {
+    partial_sums_rows(sum, sumsq, NULL, rows, N, C, H, 1);
 }
 
 // One (image, block) plane of HW pixels: batchnorm.c's normalize_plane with per-lane parameters.

@@ -81,6 +81,47 @@ static inline void ck_conv_finish_prefetch(const ck_conv_finish *f, ptrdiff_t lo
 // the backward recomputes x̂ with (nothing stored between them), so both see the same bits.
 static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - mean) * invstd; }
 
+// Batch norm's statistics, one row of W pixels at a time: Σ x and Σ x² from zero, in pixel order,
+// in double (x² of a float is exact in double, so a fused multiply-add changes nothing). The plain
+// (one channel), blocked (16 lanes) and convolution-side (ck_bn_store_rows16) sums all go through
+// these, so each lane of each row has the same bits wherever it is summed.
+typedef float ck_f4 __attribute__((vector_size(16)));
+typedef double ck_d4 __attribute__((vector_size(32)));
+
+static inline void ck_bn_row1(double *s, double *q, const float *row, ptrdiff_t W) {
+    double a = 0.0, b = 0.0;
+    for (ptrdiff_t i = 0; i < W; i++) {
+        const double d = (double)row[i];
+        a += d;
+        b += d * d;
+    }
+    *s = a;
+    *q = b;
+}
+
+// row (W, 16): s[k], q[k] hold lanes 4k .. 4k + 3.
+static inline void ck_bn_row16(ck_d4 s[4], ck_d4 q[4], const float *row, ptrdiff_t W) {
+    for (int k = 0; k < 4; k++) s[k] = q[k] = (ck_d4){0.0, 0.0, 0.0, 0.0};
+    for (ptrdiff_t i = 0; i < W; i++)
+        for (int k = 0; k < 4; k++) {
+            ck_f4 v;
+            memcpy(&v, row + i * 16 + 4 * k, sizeof v);
+            const ck_d4 d = __builtin_convertvector(v, ck_d4);
+            s[k] += d;
+            q[k] += d * d;
+        }
+}
+
+// dst (rows, 2, 16): each of `rows` rows of y (rows, W, 16), its 16 Σ x then its 16 Σ x².
+static inline void ck_bn_store_rows16(double *dst, const float *y, ptrdiff_t rows, ptrdiff_t W) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        ck_d4 s[4], q[4];
+        ck_bn_row16(s, q, y + r * W * 16, W);
+        memcpy(dst + r * 32, s, sizeof s);
+        memcpy(dst + r * 32 + 16, q, sizeof q);
+    }
+}
+
 // Parallel loops. The kernels never use OpenMP's worksharing loops (`omp for`): Debian's libomp
 // is built with debug tracing, and its loop entry formats a trace string on the heap every time
 // (about 12,000 allocations per training step of cnn-small). Instead a plain `omp parallel`

@@ -19,24 +19,17 @@ struct ChunkedBatchNorm {
                  runningVar: [Float]? = nil) -> Forward {
         let k = chunks.count, plane = c * hw
         var sum = [Double](repeating: 0, count: k * c), sq = sum
-        var shift = [Double](repeating: 0, count: c), variance = shift
+        var mean64 = [Double](repeating: 0, count: c), variance = mean64
         let y = Buf(n * plane), xhat = Buf(n * plane), mean = Buf(c), invstd = Buf(c)
         let rm = Buf(runningMean ?? [Float](repeating: 0, count: c))
         let rv = Buf(runningVar ?? [Float](repeating: 1, count: c))
         sum.withUnsafeMutableBufferPointer { s in sq.withUnsafeMutableBufferPointer { q in
-            shift.withUnsafeMutableBufferPointer { sh in
-                for (i, r) in chunks.enumerated() { // pass one: the mean
-                    ck_bn_partial_sums(s.baseAddress! + i * c, q.baseAddress! + i * c, x.p + r.lowerBound * plane,
-                                       nil, r.count, c, hw)
-                }
-                ck_bn_combine_mean(sh.baseAddress!, s.baseAddress!, k, count, c)
-                for (i, r) in chunks.enumerated() { // pass two: squares around it
-                    ck_bn_partial_sums(s.baseAddress! + i * c, q.baseAddress! + i * c, x.p + r.lowerBound * plane,
-                                       sh.baseAddress!, r.count, c, hw)
-                }
+            for (i, r) in chunks.enumerated() { // one pass: Σ x and Σ x², rows of one pixel
+                ck_bn_partial_sums(s.baseAddress! + i * c, q.baseAddress! + i * c, x.p + r.lowerBound * plane,
+                                   r.count, c, hw, 1)
             }
         } }
-        ck_bn_combine_stats(mean.p, invstd.p, rm.p, rv.p, &variance, shift, sq, eps, momentum, k, count, c)
+        ck_bn_combine_stats(mean.p, invstd.p, rm.p, rv.p, &mean64, &variance, sum, sq, eps, momentum, k, count, c)
         for r in chunks {
             let o = r.lowerBound * plane
             ck_bn_normalize(y.p + o, xhat.p + o, x.p + o, mean.p, invstd.p, gamma.p, beta.p, nil, 0, r.count, c, hw)

@@ -17,8 +17,8 @@ import Testing
 
         let sum = DoubleBuffer(count: c), sumsq = DoubleBuffer(count: c)
         let bsum = DoubleBuffer(count: c), bsumsq = DoubleBuffer(count: c)
-        Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: nil, n: n, c: c, hw: hw)
-        Kernels.bnPartialSums(layout: .blocked, sum: bsum, sumsq: bsumsq, x: xb, shift: nil, n: n, c: c, hw: hw)
+        Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, n: n, c: c, hw: hw, w: 5)
+        Kernels.bnPartialSums(layout: .blocked, sum: bsum, sumsq: bsumsq, x: xb, n: n, c: c, hw: hw, w: 5)
         #expect((0..<c).map { bsum[$0].bitPattern } == (0..<c).map { sum[$0].bitPattern })
         #expect((0..<c).map { bsumsq[$0].bitPattern } == (0..<c).map { sumsq[$0].bitPattern })
 

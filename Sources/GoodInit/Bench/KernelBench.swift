@@ -118,7 +118,7 @@ public enum KernelBench {
         return cases
     }
 
-    /// The training forward of one chunk (two statistics passes, normalize; no x̂ kept) and backward
+    /// The training forward of one chunk (one statistics pass, normalize; no x̂ kept) and backward
     /// (x̂ recomputed from x in both passes), as the executor runs them for a single chunk.
     public static func cases(_ u: KernelUse<BatchNormShape>) -> [KernelCase] {
         let s = u.shape, e = s.n * s.c * s.hw, count = s.n * s.hw
@@ -126,17 +126,16 @@ public enum KernelBench {
         let y = Tensor(zeros: [e]), dx = Tensor(zeros: [e])
         let mean = Tensor(zeros: [s.c]), invstd = Tensor(zeros: [s.c]), runMean = Tensor(zeros: [s.c])
         let runVar = Tensor(zeros: [s.c]), dgamma = Tensor(zeros: [s.c]), dbeta = Tensor(zeros: [s.c])
-        let sum = DoubleBuffer(count: s.c), sumsq = DoubleBuffer(count: s.c), shift = DoubleBuffer(count: s.c)
+        let sum = DoubleBuffer(count: s.c), sumsq = DoubleBuffer(count: s.c), mean64 = DoubleBuffer(count: s.c)
+        let row = (1...s.hw).first { $0 * $0 >= s.hw }.flatMap { $0 * $0 == s.hw ? $0 : nil } ?? s.hw // square images
         let variance = DoubleBuffer(count: s.c), total = DoubleBuffer(count: s.c), totalX = DoubleBuffer(count: s.c)
         let forward = KernelCase(kernel: "bn-forward", shape: s.description, usedBy: u.ops, flops: 8.0 * Double(e),
                                  bytes: 4.0 * Double(2 * e + 4 * s.c)) {
-            // the training forward of one chunk: mean, squares around it, normalize (x̂ not stored)
-            Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: nil, n: s.n, c: s.c, hw: s.hw)
-            Kernels.bnCombineMean(shift: shift, sum: sum, chunks: 1, count: count, c: s.c)
-            Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, shift: shift, n: s.n, c: s.c, hw: s.hw)
+            // the training forward of one chunk: Σ x and Σ x², normalize (x̂ not stored)
+            Kernels.bnPartialSums(sum: sum, sumsq: sumsq, x: x, n: s.n, c: s.c, hw: s.hw, w: row)
             Kernels.bnCombineStats(mean: mean, invstd: invstd, runningMean: runMean, runningVar: runVar,
-                                   variance: variance, shift: shift, sumsq: sumsq, eps: 1e-5, momentum: 0.1,
-                                   chunks: 1, count: count, c: s.c)
+                                   mean64: mean64, variance: variance, sum: sum, sumsq: sumsq, eps: 1e-5,
+                                   momentum: 0.1, chunks: 1, count: count, c: s.c)
             Kernels.bnNormalize(y: y, xhat: nil, x: x, mean: mean, invstd: invstd, gamma: gamma, beta: beta,
                                 n: s.n, c: s.c, hw: s.hw)
         }

@@ -15,35 +15,41 @@ extension Kernels {
 
     // MARK: forward
 
-    /// One chunk's sums: sum = Σ x, sumsq = Σ (x − shift)² per channel (shift nil: 0).
+    /// One chunk's sums: sum = Σ x, sumsq = Σ x² per channel, each row of `w` pixels summed alone
+    /// (`hw` = H·W; fully connected: hw = w = 1).
     static func bnPartialSums(layout: ActivationLayout = .plain, sum: DoubleBuffer, sumsq: DoubleBuffer, x: Tensor,
-                              shift: DoubleBuffer?, n: Int, c: Int, hw: Int) {
+                              n: Int, c: Int, hw: Int, w: Int) {
         check("x", x.count, activationCount(layout, n: n, c: c, h: hw, w: 1), layout)
         check("sum", sum.count, c, layout); check("sumsq", sumsq.count, c, layout)
-        if let shift { check("shift", shift.count, c, layout) }
-        withPointers(sum, sumsq, x, shift) { S, Q, X, SH in
+        precondition(w > 0 && hw % w == 0, "batch norm: rows of \(w) pixels do not tile \(hw)")
+        withPointers(sum, sumsq, x) { S, Q, X in
             switch layout {
-            case .plain: ck_bn_partial_sums(S, Q, X, SH, n, c, hw)
-            case .blocked: ck_bn_partial_sums_blocked(S, Q, X, SH, n, c, hw)
+            case .plain: ck_bn_partial_sums(S, Q, X, n, c, hw, w)
+            case .blocked: ck_bn_partial_sums_blocked(S, Q, X, n, c, hw, w)
             }
         }
     }
 
-    /// shift = the batch mean from the chunks' first-pass sums (chunks, C), added in chunk order.
-    static func bnCombineMean(shift: DoubleBuffer, sum: DoubleBuffer, chunks: Int, count: Int, c: Int) {
-        check("shift", shift.count, c); check("sum", sum.count, chunks * c)
-        withPointers(shift, sum) { S, SUM in ck_bn_combine_mean(S, SUM, chunks, count, c) }
+    /// bnPartialSums' blocked sums from the row sums (n, ⌈c/16⌉, h, 2, 16) a convolution stored.
+    static func bnFoldRows(sum: DoubleBuffer, sumsq: DoubleBuffer, rows: DoubleBuffer, n: Int, c: Int, h: Int) {
+        check("sum", sum.count, c, .blocked); check("sumsq", sumsq.count, c, .blocked)
+        check("rows", rows.count, bnRowSumsCount(n: n, c: c, h: h), .blocked)
+        withPointers(sum, sumsq, rows) { S, Q, R in ck_bn_fold_rows_blocked(S, Q, R, n, c, h) }
     }
 
-    /// mean, invstd and the running statistics from the chunks' second-pass sums (chunks, C).
+    /// Doubles of the row sums a convolution stores for the batch norm after it: (n, ⌈c/16⌉, h, 2, 16).
+    static func bnRowSumsCount(n: Int, c: Int, h: Int) -> Int { n * ((c + 15) / 16) * h * 32 }
+
+    /// mean, invstd and the running statistics from the chunks' sums (chunks, C), added in chunk order.
     static func bnCombineStats(mean: Tensor, invstd: Tensor, runningMean: Tensor, runningVar: Tensor,
-                               variance: DoubleBuffer, shift: DoubleBuffer, sumsq: DoubleBuffer,
+                               mean64: DoubleBuffer, variance: DoubleBuffer, sum: DoubleBuffer, sumsq: DoubleBuffer,
                                eps: Float, momentum: Float, chunks: Int, count: Int, c: Int) {
         check("mean", mean.count, c); check("invstd", invstd.count, c)
         check("running mean", runningMean.count, c); check("running var", runningVar.count, c)
-        check("variance", variance.count, c); check("shift", shift.count, c); check("sumsq", sumsq.count, chunks * c)
-        withPointers(mean, invstd, runningMean, runningVar, variance, shift, sumsq) { M, S, RM, RV, V, SH, Q in
-            ck_bn_combine_stats(M, S, RM, RV, V, SH, Q, eps, momentum, chunks, count, c)
+        check("mean64", mean64.count, c); check("variance", variance.count, c)
+        check("sum", sum.count, chunks * c); check("sumsq", sumsq.count, chunks * c)
+        withPointers(mean, invstd, runningMean, runningVar, mean64, variance, sum, sumsq) { M, I, RM, RV, M64, V, S, Q in
+            ck_bn_combine_stats(M, I, RM, RV, M64, V, S, Q, eps, momentum, chunks, count, c)
         }
     }
 

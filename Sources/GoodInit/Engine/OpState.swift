@@ -46,18 +46,18 @@ public struct BatchNormStatistics {
     let chunks: Int
     /// Values per channel in the batch (batch · H·W): the statistics' denominator.
     let count: Int
-    /// (chunks, C): each chunk's forward sums (Σ x, Σ (x − mean)²), then its backward sums
-    /// (Σ dy, Σ dy·x̂); each chunk writes its own row.
+    /// (chunks, C): each chunk's forward sums (Σ x, Σ x²), then its backward sums (Σ dy, Σ dy·x̂);
+    /// each chunk writes its own row.
     let sum, sumsq: DoubleBuffer
     /// (C) the batch mean and biased variance in double; the batch's Σ dy and Σ dy·x̂.
-    let shift, variance, sumDy, sumDyXhat: DoubleBuffer
+    let mean64, variance, sumDy, sumDyXhat: DoubleBuffer
     /// (C) this step's mean and 1/√(var + eps), read by every chunk's normalize and backward.
     let mean, invstd: Tensor
 
     init(channels c: Int, chunks: Int, count: Int) {
         self.chunks = chunks; self.count = count
         sum = DoubleBuffer(count: chunks * c); sumsq = DoubleBuffer(count: chunks * c)
-        shift = DoubleBuffer(count: c); variance = DoubleBuffer(count: c)
+        mean64 = DoubleBuffer(count: c); variance = DoubleBuffer(count: c)
         sumDy = DoubleBuffer(count: c); sumDyXhat = DoubleBuffer(count: c)
         mean = Tensor(zeros: [c]); invstd = Tensor(zeros: [c])
     }

@@ -9,7 +9,7 @@ public final class BatchNorm: SyncOp {
     public let momentum: Float
     public let eps: Float
     public private(set) var inputShape: [Int] = [], outputShape: [Int] = []
-    var channels = 0, hw = 1
+    var channels = 0, hw = 1, rowWidth = 1 // rowWidth: the statistics' rows (W, or 1 after a linear layer)
     /// Running statistics (C): state, not parameters; saved in checkpoints. This step's
     /// statistics live in the plan (`BatchNormStatistics`).
     public private(set) var runningMean = Tensor(zeros: [0]), runningVar = Tensor(zeros: [0])
@@ -23,6 +23,7 @@ public final class BatchNorm: SyncOp {
         inputShape = input; outputShape = input
         channels = input[0]
         hw = input.count == 3 ? input[1] * input[2] : 1
+        rowWidth = input.count == 3 ? input[2] : 1
         runningMean = Tensor(zeros: [channels])
         runningVar = Tensor(zeros: [channels]); runningVar.fill(1)
         return input
@@ -42,25 +43,21 @@ public final class BatchNorm: SyncOp {
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
 
     // MARK: forward
-    // Two passes over the batch: the mean, then the squares around it (no cancellation).
-    public var forwardSyncPhases: Int { 2 }
+    // One pass over the batch: Σ x and Σ x² per channel, row by row in double (then E[x²] − mean²,
+    // whose cancellation double leaves far below float's resolution).
+    public var forwardSyncPhases: Int { 1 }
 
     public func forwardPartial(_ phase: Int, _ ctx: OpContext) {
         let s = ctx.state.batchNorm
-        let shift = phase == 0 ? nil : s.batch.shift
-        Kernels.bnPartialSums(layout: ctx.layout.input, sum: s.sum, sumsq: s.sumsq, x: ctx.x, shift: shift, n: ctx.n,
-                              c: channels, hw: hw)
+        Kernels.bnPartialSums(layout: ctx.layout.input, sum: s.sum, sumsq: s.sumsq, x: ctx.x, n: ctx.n, c: channels,
+                              hw: hw, w: rowWidth)
     }
 
     public func forwardCombine(_ phase: Int, _ chunks: [OpContext]) {
         guard let b = chunks.first?.state.batchNorm.batch else { return }
-        if phase == 0 {
-            Kernels.bnCombineMean(shift: b.shift, sum: b.sum, chunks: b.chunks, count: b.count, c: channels)
-        } else {
-            Kernels.bnCombineStats(mean: b.mean, invstd: b.invstd, runningMean: runningMean, runningVar: runningVar,
-                                   variance: b.variance, shift: b.shift, sumsq: b.sumsq, eps: eps, momentum: momentum,
-                                   chunks: b.chunks, count: b.count, c: channels)
-        }
+        Kernels.bnCombineStats(mean: b.mean, invstd: b.invstd, runningMean: runningMean, runningVar: runningVar,
+                               mean64: b.mean64, variance: b.variance, sum: b.sum, sumsq: b.sumsq, eps: eps,
+                               momentum: momentum, chunks: b.chunks, count: b.count, c: channels)
     }
 
     public func forward(_ ctx: OpContext) {
