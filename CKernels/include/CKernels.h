@@ -352,6 +352,11 @@ const char *ck_conv2d_blocked_kernel_name(void);
 /// the store, with the ReLU kernel's bits. workspace may be NULL.
 void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, int relu,
                                const ck_conv2d_shape *s, float *workspace);
+/// The forward (no ReLU) that also stores the batch norm after it its statistics while each output
+/// row is in cache: bn_rows (N, ⌈K/16⌉, P, 2, 16) gets each row's Σ y and Σ y² per lane, the sums
+/// ck_bn_partial_sums_blocked makes on y (ck_bn_fold_rows_blocked adds them up, with its bits).
+void ck_conv2d_blocked_forward_bn_rows(float *y, double *bn_rows, const float *x, const float *w, const float *b,
+                                       const ck_conv2d_shape *s, float *workspace);
 /// dxb += conv_transpose(dyb, wb); dxb = … when accumulate is 0, and then, given relu_mask (laid out
 /// like dxb; read only when accumulate is 0), dxb = relu_mask > 0 ? dxb : 0: the backward of a ReLU
 /// whose output relu_mask is, fused into the store, with ck_relu_backward's bits.
@@ -485,6 +490,9 @@ const char *ck_conv2d_blocked_bf16_kernel_name(void);
 /// relu: as ck_conv2d_blocked_forward's, the test made in the caller's float mode (not the kernel's DAZ).
 void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, int relu,
                                     const ck_conv2d_shape *s, float *workspace);
+/// bn_rows: as ck_conv2d_blocked_forward_bn_rows's.
+void ck_conv2d_blocked_bf16_forward_bn_rows(float *y, double *bn_rows, const uint16_t *x, const uint16_t *w,
+                                            const float *b, const ck_conv2d_shape *s, float *workspace);
 /// dx (N, ⌈C/16⌉, H, W, 16) float += conv_transpose(dy bf16, wh bf16); dx = … when accumulate is 0.
 /// relu_mask: as ck_conv2d_blocked_backward_data's.
 void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,

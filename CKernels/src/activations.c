@@ -9,7 +9,7 @@ void ck_relu_forward(float *y, const float *x, ptrdiff_t n) {
 }
 
 ck_conv_finish ck_conv_finish_make(int relu, const float *mask) {
-    const ck_conv_finish f = {relu, mask, ck_get_flush_subnormals() ? 0x007fffff : 0};
+    const ck_conv_finish f = {relu, mask, ck_get_flush_subnormals() ? 0x007fffff : 0, NULL};
     return f;
 }
 

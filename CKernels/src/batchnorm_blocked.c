@@ -2,8 +2,8 @@
 // per-channel vectors (C) as in batchnorm.c, whose contracts these follow.
 // Bitwise the NCHW kernels' results: each lane (channel) keeps its own double accumulators, fed
 // in NCHW order (n, then the rows of hw, each row summed alone: ck_bn_row16), and every expression
-// is written as in batchnorm.c so that the same roundings and fused multiply-adds happen. The lanes go innermost: 16 independent channels side
-// by side in vectors, none of them reassociated.
+// is written as in batchnorm.c so that the same roundings and fused multiply-adds happen. The lanes
+// go innermost: 16 independent channels side by side in vectors, none of them reassociated.
 // Padding lanes (channels ≥ C) are summed but never stored, and written as zero in outputs.
 // Backward recomputes x̂ from x, mean and invstd (ck_bn_xhat's expression, lane by lane).
 #include "ck_internal.h"

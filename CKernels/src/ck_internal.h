@@ -60,11 +60,14 @@ static inline int ck_relu_passes(float v, int32_t low) {
 
 // What a blocked convolution does to its finished output rows while they are still in cache: the
 // fused plan's ReLU after a convolution (relu: y = y > 0 ? y : 0) or the backward of a ReLU before
-// one (mask: its output, laid out like dx; dx = mask > 0 ? dx : 0, for a stored, not added, dx).
+// one (mask: its output, laid out like dx; dx = mask > 0 ? dx : 0, for a stored, not added, dx);
+// and the statistics of the batch norm after a forward (bn_rows: (N, ⌈K/16⌉, P, 2, 16), each output
+// row's Σ y and Σ y² per lane, by ck_bn_store_rows16: the sums ck_bn_partial_sums_blocked takes).
 typedef struct {
     int relu;
     const float *mask;
     int32_t low; // ck_relu_passes's, from the calling thread's mode
+    double *bn_rows;
 } ck_conv_finish;
 
 ck_conv_finish ck_conv_finish_make(int relu, const float *mask);
@@ -120,6 +123,16 @@ static inline void ck_bn_store_rows16(double *dst, const float *y, ptrdiff_t row
         memcpy(dst + r * 32, s, sizeof s);
         memcpy(dst + r * 32 + 16, q, sizeof q);
     }
+}
+
+// Blocks kb .. kb + blocks − 1 of output rows p .. p + rows − 1 of image n (y: that row of block kb,
+// blocks `plane` floats apart; the output K/16 × P × Q) into f->bn_rows, when asked.
+static inline void ck_conv_finish_bn_rows(const ck_conv_finish *f, const float *y, ptrdiff_t plane, ptrdiff_t n,
+                                          ptrdiff_t kb, ptrdiff_t blocks, ptrdiff_t Kb, ptrdiff_t p, ptrdiff_t rows,
+                                          ptrdiff_t P, ptrdiff_t Q) {
+    if (!f || !f->bn_rows) return;
+    for (ptrdiff_t k = 0; k < blocks; k++)
+        ck_bn_store_rows16(f->bn_rows + ((n * Kb + kb + k) * P + p) * 32, y + k * plane, rows, Q);
 }
 
 // Parallel loops. The kernels never use OpenMP's worksharing loops (`omp for`): Debian's libomp

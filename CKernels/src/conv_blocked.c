@@ -233,18 +233,18 @@ static void fast_rows(const ck_convb_kernels *kern, float *y, const float *x, co
             if (fin) // the mask's rows (another activation, cold) on their way while the FMAs run
                 for (int k = 0; k < kn; k++) ck_conv_finish_prefetch(fin, at + k * HW16, rows * W * CB);
             kern->row(&row); // the finish applied in registers as each vector is stored
+            ck_conv_finish_bn_rows(fin, y + at, HW16, n, j, kn, Yb, p, rows, H, W); // while in cache
             j += kn;
         }
     );
 }
 
-void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, int relu,
-                               const ck_conv2d_shape *s, float *workspace) {
-    (void)workspace;
+static void forward(float *y, const float *x, const float *w, const float *b, const ck_conv_finish *fin,
+                    const ck_conv2d_shape *s) {
     const ck_convb_kernels *kern = kernels_for(ck_isa());
-    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL);
+    const int finish = fin->relu || fin->bn_rows;
     if (kern && is_fast_shape(s)) {
-        fast_rows(kern, y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, relu ? &fin : NULL, s);
+        fast_rows(kern, y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, finish ? fin : NULL, s);
         return;
     }
     const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
@@ -255,8 +255,24 @@ void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const f
         if (b)
             for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
         generic_forward_row(y, x, w, b ? bias : NULL, s, P, Q, n, kb, p, 0);
-        if (relu) ck_conv_finish_range(&fin, y, it * Q * CB, Q * CB);
+        if (fin->relu) ck_conv_finish_range(fin, y, it * Q * CB, Q * CB);
+        ck_conv_finish_bn_rows(fin, y + it * Q * CB, 0, n, kb, 1, Kb, p, 1, P, Q);
     );
+}
+
+void ck_conv2d_blocked_forward(float *y, const float *x, const float *w, const float *b, int relu,
+                               const ck_conv2d_shape *s, float *workspace) {
+    (void)workspace;
+    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL);
+    forward(y, x, w, b, &fin, s);
+}
+
+void ck_conv2d_blocked_forward_bn_rows(float *y, double *bn_rows, const float *x, const float *w, const float *b,
+                                       const ck_conv2d_shape *s, float *workspace) {
+    (void)workspace;
+    ck_conv_finish fin = ck_conv_finish_make(0, NULL);
+    fin.bn_rows = bn_rows;
+    forward(y, x, w, b, &fin, s);
 }
 
 void ck_conv2d_blocked_backward_data(float *dx, const float *dy, const float *w, int accumulate,

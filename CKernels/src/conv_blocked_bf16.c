@@ -147,17 +147,19 @@ static void fast_rows(float *y, const uint16_t *x, const uint16_t *w, const floa
         if (fin)
             for (int k = 0; k < nk; k++) ck_conv_finish_prefetch(fin, at + k * HW16, W * CB);
         ck_convb16_row_avx512(&row); // applies the finish to each vector it stores
+        ck_conv_finish_bn_rows(fin, y + at, HW16, n, j, nk, Yb, p, 1, H, W); // while in cache
     );
 }
 
-void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, int relu,
-                                    const ck_conv2d_shape *s, float *workspace) {
-    (void)workspace;
-    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL); // the caller's mode, before FTZ/DAZ
-    const int flushed = ck_get_flush_subnormals();
+// The batch norm's row sums run under the kernels' FTZ/DAZ and still have the caller's bits: every
+// y is the result of arithmetic made under FTZ, so none is subnormal, and the double sums of
+// normal floats never come near double's subnormal range.
+static void bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, const ck_conv_finish *fin,
+                         const ck_conv2d_shape *s) {
+    const int flushed = ck_get_flush_subnormals(), finish = fin->relu || fin->bn_rows;
     ck_set_flush_subnormals(1);
     if (ck_bf16_isa() == CK_BF16_AVX512 && is_fast_shape(s)) {
-        fast_rows(y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, relu ? &fin : NULL, s);
+        fast_rows(y, x, w, b, s->N, s->C, s->K, s->H, s->W, 0, finish ? fin : NULL, s);
     } else {
         const ptrdiff_t P = ck_conv2d_out_h(s), Q = ck_conv2d_out_w(s), Kb = nblk(s->K);
         CK_PARALLEL_FOR(it, s->N * Kb * P, worth_threads(s, s->N * Kb * P),
@@ -167,10 +169,26 @@ void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t 
             if (b)
                 for (ptrdiff_t k = 0; k < CB; k++) bias[k] = kb * CB + k < s->K ? b[kb * CB + k] : 0.0f;
             widen_forward_row(y, x, w, b ? bias : NULL, s, P, Q, n, kb, p);
-            if (relu) ck_conv_finish_range(&fin, y, it * Q * CB, Q * CB);
+            if (fin->relu) ck_conv_finish_range(fin, y, it * Q * CB, Q * CB);
+            ck_conv_finish_bn_rows(fin, y + it * Q * CB, 0, n, kb, 1, Kb, p, 1, P, Q);
         );
     }
     ck_set_flush_subnormals(flushed);
+}
+
+void ck_conv2d_blocked_bf16_forward(float *y, const uint16_t *x, const uint16_t *w, const float *b, int relu,
+                                    const ck_conv2d_shape *s, float *workspace) {
+    (void)workspace;
+    const ck_conv_finish fin = ck_conv_finish_make(relu, NULL); // the caller's mode, before FTZ/DAZ
+    bf16_forward(y, x, w, b, &fin, s);
+}
+
+void ck_conv2d_blocked_bf16_forward_bn_rows(float *y, double *bn_rows, const uint16_t *x, const uint16_t *w,
+                                            const float *b, const ck_conv2d_shape *s, float *workspace) {
+    (void)workspace;
+    ck_conv_finish fin = ck_conv_finish_make(0, NULL);
+    fin.bn_rows = bn_rows;
+    bf16_forward(y, x, w, b, &fin, s);
 }
 
 void ck_conv2d_blocked_bf16_backward_data(float *dx, const uint16_t *dy, const uint16_t *w, int accumulate,

@@ -98,6 +98,61 @@ import Testing
         }
     }
 
+    /// Room for a forward's row sums, (N, ⌈K/16⌉, P, 2, 16), NaN until written.
+    static func bnRows(_ s: ck_conv2d_shape) -> DoubleBuf {
+        DoubleBuf(s.N * ((s.K + 15) / 16) * withUnsafePointer(to: s) { ck_conv2d_out_h($0) } * 32, fill: .nan)
+    }
+
+    /// yb (the forward with row sums) is y (without) bit for bit, and batch norm's sums folded from the
+    /// rows are those it makes reading yb back.
+    static func expectBNRows(y: Buf, yb: Buf, rows: DoubleBuf, _ s: ck_conv2d_shape, _ what: String) {
+        expectBitwise(yb.array, y.array, "\(what): y")
+        let (P, Q) = withUnsafePointer(to: s) { (ck_conv2d_out_h($0), ck_conv2d_out_w($0)) }
+        var fs = [Double](repeating: .nan, count: s.K), fq = fs, rs = fs, rq = fs
+        ck_bn_fold_rows_blocked(&fs, &fq, rows.p, s.N, s.K, P)
+        ck_bn_partial_sums_blocked(&rs, &rq, yb.p, s.N, s.K, P * Q, Q)
+        #expect((fs + fq).map(\.bitPattern) == (rs + rq).map(\.bitPattern), "\(what): sums")
+        #expect((rs + rq).allSatisfy(\.isFinite) && rs.contains { $0 != 0 }, "\(what): sums of a real y")
+    }
+
+    @Test("the forward's batch-norm row sums: y is the plain forward's, the sums the batch norm's own (FP32)",
+          arguments: kernelISAs)
+    func bnRowsFP32(isa: Int32) {
+        withISA(isa) {
+            for (i, s) in Self.shapes.enumerated() {
+                var rng = TestRNG(UInt64(700 + i))
+                let (P, Q) = withUnsafePointer(to: s) { (ck_conv2d_out_h($0), ck_conv2d_out_w($0)) }
+                let yn = ck_blocked_size(s.N, s.K, P, Q), rows = Self.bnRows(s)
+                let x = Buf(rng.uniform(ck_blocked_size(s.N, s.C, s.H, s.W))), b = Buf(rng.uniform(s.K))
+                let w = Buf(rng.uniform(ck_blocked_weights_size(s.K, s.C, s.R, s.S)))
+                let ws = Buf(withUnsafePointer(to: s) { ck_conv2d_blocked_workspace_size($0) })
+                let y = Buf(yn, fill: .nan), yb = Buf(yn, fill: .nan)
+                withUnsafePointer(to: s) { sp in
+                    ck_conv2d_blocked_forward(y.p, x.p, w.p, b.p, 0, sp, ws.p)
+                    ck_conv2d_blocked_forward_bn_rows(yb.p, rows.p, x.p, w.p, b.p, sp, ws.p)
+                }
+                Self.expectBNRows(y: y, yb: yb, rows: rows, s, "\(isaName(isa)) shape \(i)")
+            }
+        }
+    }
+
+    @Test("bf16 forward's batch-norm row sums: the batch norm's own in the caller's mode", arguments: bf16Variants)
+    func bnRowsBF16(v: (isa: Int32, bf16: Int32)) {
+        for (i, s) in Self.shapes.enumerated() {
+            var rng = TestRNG(UInt64(800 + i))
+            let c = ConvBF16Tests.Case(s, &rng, integers: false), rows = Self.bnRows(s)
+            let b = Buf(c.b), ws = Buf(withUnsafePointer(to: s) { ck_conv2d_blocked_bf16_workspace_size($0) })
+            let y = Buf(c.yBlocked, fill: .nan), yb = Buf(c.yBlocked, fill: .nan)
+            withBF16Variant(v) {
+                withUnsafePointer(to: s) { sp in
+                    ck_conv2d_blocked_bf16_forward(y.p, c.x, c.w, b.p, 0, sp, ws.p)
+                    ck_conv2d_blocked_bf16_forward_bn_rows(yb.p, rows.p, c.x, c.w, b.p, sp, ws.p)
+                }
+            }
+            Self.expectBNRows(y: y, yb: yb, rows: rows, s, "\(variantName(v)) shape \(i)")
+        }
+    }
+
     @Test("a mask is ignored when backward-data adds (only a stored gradient can be masked)")
     func maskNeedsStore() {
         let s = Self.shapes[0]

@@ -100,13 +100,14 @@ struct TeamProbeTests {
         }
     }
 
-    @Test("the fused plan (ReLUs folded into convolutions and batch norms) gives the observed plan's bits",
+    @Test("the fused plan (ReLUs in convolutions and batch norms, BN sums in convolutions): the observed plan's bits",
           arguments: [ModelPreset.cnnSmall, .vggish, .plain30, .resnetSmall])
     func fusedSameBits(_ preset: ModelPreset) throws {
         let net = try Presets.network(preset)
         let fusion = Fusion(net: net)
         #expect(!fusion.forward.isEmpty, "\(preset): some ReLU is fused into its producer")
         if preset != .resnetSmall { #expect(!fusion.backward.isEmpty, "\(preset): some ReLU's backward is fused") }
+        if preset != .plain30 { #expect(!fusion.statsIntoConv.isEmpty, "\(preset): a convolution sums for a BN") }
         if preset == .resnetSmall {
             #expect(!fusion.backwardIntoProducer.isEmpty, "a ReLU's backward in its add")
             #expect(!fusion.addIntoNorm.isEmpty, "an add (and its ReLU) in the batch norm before it")

@@ -51,14 +51,20 @@ extension Kernels {
     }
 
     static func convBF16Forward(y: Tensor, x: Buffer<UInt16>, w: Buffer<UInt16>, b: Tensor?, relu: Bool = false,
-                                shape s: ck_conv2d_shape, workspace: Tensor) {
+                                bnRows: DoubleBuffer? = nil, shape s: ck_conv2d_shape, workspace: Tensor) {
+        precondition(bnRows == nil || !relu, "convBF16Forward: row sums come without a ReLU")
         let n = counts("convBF16Forward", s, .blocked)
         check("convBF16Forward", "y", y.count, n.y)
         check("convBF16Forward", "x", x.count, n.x)
         check("convBF16Forward", "w", w.count, n.w)
         if let b { check("convBF16Forward", "b", b.count, s.K) }
-        withPointers(shape: s, y, x, w, b, workspace) { sp, Y, X, W, B, WS in
-            ck_conv2d_blocked_bf16_forward(Y, X, W, B, relu ? 1 : 0, sp, WS)
+        if let bnRows {
+            let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
+            check("convBF16Forward", "bnRows", bnRows.count, bnRowSumsCount(n: s.N, c: s.K, h: p))
+        }
+        withPointers(shape: s, y, x, w, b, bnRows, workspace) { sp, Y, X, W, B, R, WS in
+            if let R { ck_conv2d_blocked_bf16_forward_bn_rows(Y, R, X, W, B, sp, WS) }
+            else { ck_conv2d_blocked_bf16_forward(Y, X, W, B, relu ? 1 : 0, sp, WS) }
         }
     }
 

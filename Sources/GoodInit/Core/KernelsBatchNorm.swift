@@ -48,7 +48,8 @@ extension Kernels {
         check("running mean", runningMean.count, c); check("running var", runningVar.count, c)
         check("mean64", mean64.count, c); check("variance", variance.count, c)
         check("sum", sum.count, chunks * c); check("sumsq", sumsq.count, chunks * c)
-        withPointers(mean, invstd, runningMean, runningVar, mean64, variance, sum, sumsq) { M, I, RM, RV, M64, V, S, Q in
+        withPointers(mean, invstd, runningMean, runningVar, mean64, variance, sum, sumsq) {
+            M, I, RM, RV, M64, V, S, Q in
             ck_bn_combine_stats(M, I, RM, RV, M64, V, S, Q, eps, momentum, chunks, count, c)
         }
     }

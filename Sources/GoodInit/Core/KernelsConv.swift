@@ -41,19 +41,28 @@ extension Kernels {
     }
 
     /// `relu`: y = max(y, 0) in the store (the blocked kernel only), a following ReLU fused in.
+    /// `bnRows` (blocked, no ReLU): also each output row's Σ y and Σ y² for the batch norm after,
+    /// (N, ⌈K/16⌉, P, 2, 16) as `bnFoldRows` reads them.
     static func convForward(layout: ActivationLayout = .plain, y: Tensor, x: Tensor, w: Tensor, b: Tensor?,
-                            relu: Bool = false, shape s: ck_conv2d_shape, workspace: Tensor) {
+                            relu: Bool = false, bnRows: DoubleBuffer? = nil, shape s: ck_conv2d_shape,
+                            workspace: Tensor) {
         let kernel: StaticString = layout == .plain ? "convForward" : "convBlockedForward"
         precondition(!relu || layout == .blocked, "\(kernel): only the blocked kernel fuses a ReLU")
+        precondition(bnRows == nil || (layout == .blocked && !relu), "\(kernel): row sums are blocked, without ReLU")
         let n = counts(kernel, s, layout)
         check(kernel, "y", y.count, n.y)
         check(kernel, "x", x.count, n.x)
         check(kernel, "w", w.count, n.w)
         if let b { check(kernel, "b", b.count, s.K) }
+        if let bnRows {
+            let p = windowOutputExtent(s.H, window: s.R, stride: s.stride, padding: s.pad)
+            check(kernel, "bnRows", bnRows.count, bnRowSumsCount(n: s.N, c: s.K, h: p))
+        }
         check(kernel, "workspace", workspace.count, convWorkspace(s, layout: layout))
-        withPointers(shape: s, y, x, w, b, workspace) { sp, Y, X, W, B, WS in
+        withPointers(shape: s, y, x, w, b, bnRows, workspace) { sp, Y, X, W, B, R, WS in
             switch layout {
             case .plain: ck_conv2d_forward(Y, X, W, B, sp, WS)
+            case .blocked where R != nil: ck_conv2d_blocked_forward_bn_rows(Y, R, X, W, B, sp, WS)
             case .blocked: ck_conv2d_blocked_forward(Y, X, W, B, relu ? 1 : 0, sp, WS)
             }
         }

@@ -8,8 +8,10 @@
 //             the ReLU's input gradient, and the ReLU does nothing; or else, after a residual add,
 //             the add's backward reads the ReLU's output gradient and output and sends
 //             y > 0 ? dy : 0 both ways.
-// The float expressions are the unfused ones (a select on the stored value), so the fused plan has
-// the unfused plan's bits: nothing else changes order. The unfused activations stay allocated: an
+// And a blocked convolution before a batch norm sums each output row it stores (Σ y, Σ y²) for the
+// batch norm's statistics, which the batch norm then adds up instead of reading y back.
+// The float expressions are the unfused ones (a select on the stored value; the row sums of one
+// function), so the fused plan has the unfused plan's bits: nothing else changes order. The unfused activations stay allocated: an
 // observed pass (Plan.fuses = false) writes every one, for what reads them (LSUV, init-stats,
 // TensorBoard's per-layer variances, the check that names a layer with a non-finite output).
 
@@ -23,6 +25,10 @@ struct Fusion {
     /// Residual adds whose forward (and that of the ReLU after them) the batch norm before them does
     /// in a fused pass: relu(γ·x̂ + β + skip), each step the unfused ops' float expression.
     let addIntoNorm: Set<Int>
+    /// Batch norms (on the blocked layout, after a blocked convolution) whose statistics' row sums
+    /// the convolution stores as it writes each output row (ck_bn_store_rows16): the sums the batch
+    /// norm would make reading the rows back, so the bits are the same.
+    let statsIntoConv: Set<Int>
 
     init(net: Network) {
         var forward: Set<Int> = [], backward: Set<Int> = [], intoProducer: Set<Int> = []
@@ -54,6 +60,10 @@ struct Fusion {
         }
         self.forward = forward; self.backward = backward; backwardIntoProducer = intoProducer
         // batch norm, add, ReLU: the add's input is read by the add alone, and the ReLU is folded into the add
+        statsIntoConv = Set(net.ops.indices.filter { j in
+            j > 0 && net.ops[j] is BatchNorm && net.ops[j - 1] is Conv2d && net.opLayout(j - 1).output == .blocked
+                && net.opLayout(j).input == .blocked && !net.aliases(j - 1) && net.ops[j].inputShape.count == 3
+        })
         addIntoNorm = Set(forward.compactMap { j -> Int? in
             guard j >= 2, net.ops[j - 1] is ResidualAdd, net.ops[j - 2] is BatchNorm, !read.contains(j - 1),
                   !net.aliases(j - 2) else { return nil }

@@ -42,6 +42,10 @@ public final class OpContext {
     public internal(set) var fusedResidualSkip: Tensor?
     /// A residual add whose forward the batch norm before it does in a fused pass.
     public internal(set) var addForwardFused = false
+    /// A blocked convolution and the batch norm after it share this: the convolution's fused forward
+    /// stores each output row's Σ y and Σ y² here, (n, ⌈C/16⌉, H, 2, 16), and the batch norm adds
+    /// them up instead of reading its input for its statistics.
+    public internal(set) var bnRowSums: DoubleBuffer?
 
     /// Where this op's forward stores, and whether it applies the ReLU after it.
     var forwardTarget: (y: Tensor, relu: Bool) {

@@ -129,6 +129,11 @@ public final class Plan {
             for j in fusion.backwardIntoProducer {
                 ctx[j - 1].fusedReLUOutputGradient = (ctx[j].dy, ctx[j].y); ctx[j].reluBackwardFused = true
             }
+            for j in fusion.statsIntoConv { // (C, H, W) input
+                let shape = net.ops[j].inputShape
+                let rows = DoubleBuffer(count: Kernels.bnRowSumsCount(n: ctx[j].n, c: shape[0], h: shape[1]))
+                ctx[j - 1].bnRowSums = rows; ctx[j].bnRowSums = rows
+            }
         }
         self.acts = acts; self.grads = grads; self.contexts = contexts
         inputs = acts.map { $0[0] }
@@ -336,6 +341,9 @@ public final class Plan {
                 floats += 2 * a.count
             }
             floats += (gradsInPlace ? 0 : chunkGrads[c].count) + (contexts[c].first.map { $0.workspace.count } ?? 0)
+            for (i, ctx) in contexts[c].enumerated() where net.ops[i] is BatchNorm { // doubles, held by two ops
+                floats += 2 * (ctx.bnRowSums?.count ?? 0)
+            }
         }
         return floats * 4
     }

@@ -91,6 +91,7 @@ public final class Conv2d: Op {
     public func forward(_ ctx: OpContext) {
         let s = shape(ctx.n), layout = ctx.layout.output
         let (y, relu) = ctx.forwardTarget // a fused ReLU: blocked only (Fusion.swift)
+        let bnRows = ctx.fusing ? ctx.bnRowSums : nil // the batch norm after: its statistics' row sums
         var x = ctx.x, w = ctx.values[0]
         if layout == .blocked {
             let st = ctx.state.convBlocked
@@ -104,12 +105,12 @@ public final class Conv2d: Op {
                 Kernels.blockedWeightsToBF16(wh: h.weights, wb: w, k: s.K, c: s.C, r: s.R, s: s.S)
                 Kernels.toBF16(y: h.input, x: x)
                 Kernels.convBF16Forward(y: y, x: h.input, w: h.weights, b: hasBias ? ctx.values[1] : nil,
-                                        relu: relu, shape: s, workspace: ctx.workspace)
+                                        relu: relu, bnRows: bnRows, shape: s, workspace: ctx.workspace)
                 return
             }
         }
         Kernels.convForward(layout: layout, y: y, x: x, w: w, b: hasBias ? ctx.values[1] : nil, relu: relu,
-                            shape: s, workspace: ctx.workspace)
+                            bnRows: bnRows, shape: s, workspace: ctx.workspace)
     }
 
     public func backward(_ ctx: OpContext) {

@@ -49,6 +49,10 @@ public final class BatchNorm: SyncOp {
 
     public func forwardPartial(_ phase: Int, _ ctx: OpContext) {
         let s = ctx.state.batchNorm
+        if ctx.fusing, let rows = ctx.bnRowSums { // the convolution before stored its rows' sums: the same bits
+            Kernels.bnFoldRows(sum: s.sum, sumsq: s.sumsq, rows: rows, n: ctx.n, c: channels, h: hw / rowWidth)
+            return
+        }
         Kernels.bnPartialSums(layout: ctx.layout.input, sum: s.sum, sumsq: s.sumsq, x: ctx.x, n: ctx.n, c: channels,
                               hw: hw, w: rowWidth)
     }
