@@ -96,10 +96,12 @@ static inline void store_pixel(float *restrict d, const float *restrict g, const
 static void stored_tiles(float *restrict plane, const float *restrict g, const int32_t *restrict am,
                          const float *restrict m, ptrdiff_t cn, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), st = s->stride;
+    // Image row by image row (each window's row r in turn): the plane and the mask stream in order,
+    // where window by window they alternated between rows (twice the time, on cnn-small).
     for (ptrdiff_t p = 0; p < P; p++)
-        for (ptrdiff_t q = 0; q < Q; q++) {
-            const ptrdiff_t i = (p * Q + q) * CB;
-            for (ptrdiff_t r = 0; r < st; r++)
+        for (ptrdiff_t r = 0; r < st; r++)
+            for (ptrdiff_t q = 0; q < Q; q++) {
+                const ptrdiff_t i = (p * Q + q) * CB;
                 for (ptrdiff_t t = 0; t < st; t++) {
                     const int32_t hw = (int32_t)((p * st + r) * s->W + q * st + t);
                     float gm[CB];
