@@ -88,17 +88,20 @@ void ck_bn_fold_rows_blocked(double *sum, double *sumsq, const double *rows, ptr
 static inline void normalize_block_with(float *y, float *xhat, const float *x, const float *m,
                                         const float *is, const float *g, const float *b, const float *skip,
                                         ptrdiff_t HW, const int relu, const int add) {
-    for (ptrdiff_t i = 0; i < HW; i++) {
-        const float *xp = x + i * LANES;
-        float *yp = y + i * LANES, *hp = xhat ? xhat + i * LANES : NULL;
-        for (ptrdiff_t l = 0; l < LANES; l++) {
-            const float h = ck_bn_xhat(xp[l], m[l], is[l]);
-            if (hp) hp[l] = h;
-            const float u = g[l] * h + b[l];
-            const float v = add ? u + skip[i * LANES + l] : u;
-            yp[l] = relu ? (v > 0.0f ? v : 0.0f) : v;
-        }
+    ck_f8 mv[2], iv[2], gv[2], bv[2];
+    for (int k = 0; k < 2; k++) {
+        mv[k] = ck_load8(m + 8 * k); iv[k] = ck_load8(is + 8 * k);
+        gv[k] = ck_load8(g + 8 * k); bv[k] = ck_load8(b + 8 * k);
     }
+    for (ptrdiff_t i = 0; i < HW; i++)
+        for (int k = 0; k < 2; k++) {
+            const ptrdiff_t j = i * LANES + 8 * k;
+            const ck_f8 h = (ck_load8(x + j) - mv[k]) * iv[k]; // ck_bn_xhat
+            if (xhat) ck_store8(xhat + j, h);
+            const ck_f8 u = gv[k] * h + bv[k];
+            const ck_f8 v = add ? u + ck_load8(skip + j) : u;
+            ck_store8(y + j, relu ? ck_relu8(v) : v);
+        }
 }
 
 static inline void normalize_block(float *y, float *xhat, const float *x, const float *m,
@@ -209,6 +212,24 @@ static inline void apply_block(float *restrict d, const float *restrict g, const
             }
 }
 
+// apply_block on all 16 lanes, as vectors (the same expressions).
+static inline void apply_block16(float *restrict d, const float *restrict g, const float *restrict x,
+                                 const float *m, const float *is, const float *k, const float *mdy,
+                                 const float *mdyh, ptrdiff_t HW, int accumulate) {
+    ck_f8 mv[2], iv[2], kv[2], dv[2], hv[2];
+    for (int q = 0; q < 2; q++) {
+        mv[q] = ck_load8(m + 8 * q); iv[q] = ck_load8(is + 8 * q); kv[q] = ck_load8(k + 8 * q);
+        dv[q] = ck_load8(mdy + 8 * q); hv[q] = ck_load8(mdyh + 8 * q);
+    }
+    for (ptrdiff_t i = 0; i < HW; i++)
+        for (int q = 0; q < 2; q++) {
+            const ptrdiff_t j = i * LANES + 8 * q;
+            const ck_f8 h = (ck_load8(x + j) - mv[q]) * iv[q]; // ck_bn_xhat
+            if (accumulate) ck_store8(d + j, ck_load8(d + j) + kv[q] * (ck_load8(g + j) - dv[q] - h * hv[q]));
+            else ck_store8(d + j, kv[q] * (ck_load8(g + j) - dv[q] - h * hv[q]));
+        }
+}
+
 void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *x, const float *mean,
                                   const float *invstd, const float *gamma, const double *sum_dy,
                                   const double *sum_dy_xhat, ptrdiff_t count, int accumulate,
@@ -226,8 +247,7 @@ void ck_bn_backward_apply_blocked(float *dx, const float *dy, const float *x, co
             mdyh[l] = l < cn ? (float)(sum_dy_xhat[c] / (double)count) : 0.0f;
         }
         const ptrdiff_t o = nb * plane;
-        if (cn == LANES) // vectorized
-            apply_block(dx + o, dy + o, x + o, m, is, k, mdy, mdyh, LANES, HW, accumulate);
+        if (cn == LANES) apply_block16(dx + o, dy + o, x + o, m, is, k, mdy, mdyh, HW, accumulate);
         else apply_block(dx + o, dy + o, x + o, m, is, k, mdy, mdyh, cn, HW, accumulate);
     );
 }

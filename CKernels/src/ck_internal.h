@@ -90,6 +90,19 @@ static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - 
 // these, so each lane of each row has the same bits wherever it is summed.
 typedef float ck_f4 __attribute__((vector_size(16)));
 typedef double ck_d4 __attribute__((vector_size(32)));
+// Half a channel block as one AVX2 register, for elementwise passes the compiler would otherwise
+// vectorize across pixels (gathers) or not at all; written as the scalar expressions, so that the
+// same roundings and contractions happen lane by lane.
+typedef float ck_f8 __attribute__((vector_size(32)));
+typedef int32_t ck_i8 __attribute__((vector_size(32)));
+static inline ck_f8 ck_load8(const float *p) {
+    ck_f8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void ck_store8(float *p, ck_f8 v) { memcpy(p, &v, sizeof v); }
+// v > 0 ? v : +0 lane by lane (NaN and −0 give +0): the ReLU kernel's select.
+static inline ck_f8 ck_relu8(ck_f8 v) { return (ck_f8)((ck_i8)v & (v > (ck_f8){0})); }
 
 static inline void ck_bn_row1(double *s, double *q, const float *row, ptrdiff_t W) {
     double a = 0.0, b = 0.0;
