@@ -20,23 +20,13 @@ static inline void window(const ck_pool_shape *s, ptrdiff_t p, ptrdiff_t q, ptrd
     *w0 = ck_max(ws, 0); *w1 = ck_min(ws + s->S, s->W);
 }
 
-// The 16 lanes as two vectors of 8 (AVX2 registers on the baseline), so that the compare and both
-// selects stay in registers: written per lane on arrays, the index select became a mask extraction
-// and a cmov per lane (3 % of cnn-small's step).
-typedef float pool_f8 __attribute__((vector_size(32)));
-typedef int32_t pool_i8 __attribute__((vector_size(32)));
-
-static inline pool_f8 load8(const float *p) {
-    pool_f8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
+// The 16 lanes as two vectors of 8 (ck_f8), so that the compare and both selects stay in registers:
+// written per lane on arrays, the index select became a mask extraction and a cmov per lane.
 // One window position for 8 lanes: a later value wins only if greater (NaN never wins).
-static inline void max_step8(pool_f8 *best, pool_i8 *at, pool_f8 v, int32_t hw) {
-    const pool_i8 win = v > *best; // -1 where v wins
-    *at = (*at & ~win) | ((pool_i8){0} + hw & win);
-    *best = (pool_f8)(((pool_i8)v & win) | ((pool_i8)*best & ~win));
+static inline void max_step8(ck_f8 *best, ck_i8 *at, ck_f8 v, int32_t hw) {
+    const ck_i8 win = v > *best; // -1 where v wins
+    *at = (*at & ~win) | ((ck_i8){0} + hw & win);
+    *best = (ck_f8)(((ck_i8)v & win) | ((ck_i8)*best & ~win));
 }
 
 void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s) {
@@ -48,17 +38,17 @@ void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const
             for (ptrdiff_t q = 0; q < Q; q++) {
                 ptrdiff_t h0, h1, w0, w1;
                 window(s, p, q, &h0, &h1, &w0, &w1);
-                pool_f8 best[2];
-                pool_i8 at[2];
+                ck_f8 best[2];
+                ck_i8 at[2];
                 for (int k = 0; k < 2; k++) {
-                    best[k] = (pool_f8){0} - FLT_MAX;
-                    at[k] = (pool_i8){0} + (int32_t)(h0 * s->W + w0);
+                    best[k] = (ck_f8){0} - FLT_MAX;
+                    at[k] = (ck_i8){0} + (int32_t)(h0 * s->W + w0);
                 }
                 for (ptrdiff_t h = h0; h < h1; h++)
                     for (ptrdiff_t w = w0; w < w1; w++) {
                         const float *v = plane + (h * s->W + w) * CB;
                         const int32_t hw = (int32_t)(h * s->W + w);
-                        for (int k = 0; k < 2; k++) max_step8(&best[k], &at[k], load8(v + 8 * k), hw);
+                        for (int k = 0; k < 2; k++) max_step8(&best[k], &at[k], ck_load8(v + 8 * k), hw);
                     }
                 float *yo = y + ((nb * P + p) * Q + q) * CB;
                 int32_t *ao = argmax + ((nb * P + p) * Q + q) * CB;
