@@ -275,6 +275,8 @@ void ck_copy(float *y, const float *x, ptrdiff_t n);
 void ck_fill(float *x, float v, ptrdiff_t n);
 /// y (N, K, HW) += b[k]
 void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
+/// y (N, K) = max(y + b[k], 0): a linear layer's bias and the ReLU after it (ck_relu_forward's select).
+void ck_add_bias_relu(float *y, const float *b, ptrdiff_t N, ptrdiff_t K);
 /// db[k] += Σ_{n,hw} dy (N, K, HW), each channel summed sequentially.
 void ck_bias_backward(float *db, const float *dy, ptrdiff_t N, ptrdiff_t K, ptrdiff_t HW);
 /// out = Σ_{b < nbuf} bufs[b] (the data-parallel gradient sum) in a fixed pairwise tree: the sum of

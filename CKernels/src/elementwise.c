@@ -53,6 +53,16 @@ void ck_add_bias(float *y, const float *b, ptrdiff_t N, ptrdiff_t K, ptrdiff_t H
     );
 }
 
+void ck_add_bias_relu(float *y, const float *b, ptrdiff_t N, ptrdiff_t K) {
+    CK_PARALLEL_FOR(n, N, N * K >= CK_PAR_MIN_ELEMS, // rows
+        float *restrict yn = y + n * K;
+        _Pragma("omp simd") for (ptrdiff_t k = 0; k < K; k++) {
+            const float v = yn[k] + b[k];
+            yn[k] = v > 0.0f ? v : 0.0f;
+        }
+    );
+}
+
 // HW = 1: columns in fixed strips of BIAS_STRIP, each summed down the rows in row order in double,
 // lanes side by side: every channel's sum has the per-channel loop's order, hence its bits.
 #define BIAS_STRIP 64

@@ -114,6 +114,13 @@ extension Kernels {
         check("addBias", "b", b.count, k)
         withPointers(y, b) { Y, B in ck_add_bias(Y, B, n, k, hw) }
     }
+    /// y (n, k) = max(y + b, 0): a linear layer's bias with the ReLU after it fused in.
+    static func addBiasReLU(y: Tensor, b: Tensor, n: Int, k: Int) {
+        checkSizes("addBiasReLU", n, k, 1)
+        check("addBiasReLU", "y", y.count, n * k)
+        check("addBiasReLU", "b", b.count, k)
+        withPointers(y, b) { Y, B in ck_add_bias_relu(Y, B, n, k) }
+    }
     static func biasBackward(db: Tensor, dy: Tensor, n: Int, k: Int, hw: Int) {
         checkSizes("biasBackward", n, k, hw)
         check("biasBackward", "db", db.count, k)

@@ -1,8 +1,9 @@
 // Which ReLUs the fused plan folds into their neighbours. A ReLU's forward and backward are each a
 // full read and write of an activation the op beside it has just written (7 % of plain30's step,
 // 5 % of cnn-small's); fused, they happen on the neighbour's output rows while those are in cache:
-//   forward:  a blocked convolution, a batch norm or a residual add before the ReLU stores
-//             max(y, 0) straight into the ReLU's output, and the ReLU does nothing;
+//   forward:  a blocked convolution, a batch norm, a residual add or a linear layer with a bias
+//             before the ReLU stores max(y, 0) straight into the ReLU's output, and the ReLU does
+//             nothing;
 //   backward: a blocked convolution or a max pooling after the ReLU stores its input gradient
 //             masked by the ReLU's output (y > 0, the test the ReLU's backward makes) straight into
 //             the ReLU's input gradient, and the ReLU does nothing; or else, after a residual add,
@@ -38,8 +39,9 @@ struct Fusion {
             // the ReLU's input is read by the ReLU alone; its producer can store max(y, 0)
             let producer = net.ops[j - 1]
             let add = (producer as? ResidualAdd).map { !$0.padded } ?? false
-            if !read.contains(j), !net.aliases(j - 1),
-               producer is BatchNorm || add || (producer is Conv2d && net.opLayout(j - 1).output == .blocked) {
+            let linear = (producer as? Linear)?.hasBias ?? false // max(y + b, 0) in the bias pass
+            if !read.contains(j), !net.aliases(j - 1), producer is BatchNorm || add || linear
+                || (producer is Conv2d && net.opLayout(j - 1).output == .blocked) {
                 forward.insert(j)
             }
             // after an add whose output only the ReLU reads, and whose gradient only the ReLU writes,

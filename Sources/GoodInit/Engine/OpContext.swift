@@ -21,6 +21,9 @@ public final class OpContext {
     public let storesInputGradient: Bool
     /// The same for dskip: this op runs first of the writers of that gradient (the skip's last reader).
     public let storesSkipGradient: Bool
+    /// Backward stores the parameter gradients (`grads`) instead of adding: the plan left them
+    /// unzeroed, every op with parameters storing its own (Op.storesParamGradients).
+    public internal(set) var storesParamGradients = false
     public internal(set) var training = true
     public internal(set) var seed: UInt64 = 0 // per step and op (dropout)
 

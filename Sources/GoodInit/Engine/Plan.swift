@@ -43,6 +43,13 @@ public final class Plan {
     let workerChunks: [Range<Int>]          // chunk indices of each worker
     /// Per activation: whether backward zeroes its gradient first (Network.gradientNeedsZeroing).
     let zeroesGradient: [Bool]
+    /// Whether backward zeroes the parameter gradients first: unless every op with parameters
+    /// stores its own (Op.storesParamGradients: an MLP's linear layers), all of them add.
+    let zeroesParamGradients: Bool
+    /// The flat gradient buffer's alignment padding between parameters (at most 15 floats each),
+    /// which no op writes: zeroed every step when the rest is stored, as the optimizer and the
+    /// gradient norm read the whole buffer.
+    let paramPadding: [Range<Int>]
     /// When set (and W = 1), each op's time is added to it.
     public var profile: OpProfile?
     /// Which ReLUs the fused plan folds into their neighbours.
@@ -77,6 +84,10 @@ public final class Plan {
         let opLayouts = net.ops.indices.map { net.opLayout($0) }
         let stores = net.ops.indices.map { net.storesInputGradient($0) }
         zeroesGradient = (0...net.ops.count).map { net.gradientNeedsZeroing($0) }
+        zeroesParamGradients = !net.ops.allSatisfy { $0.paramSpecs.isEmpty || $0.storesParamGradients }
+        let ends = net.params.entries.map { $0.offset + $0.spec.count }
+        let starts = net.params.entries.dropFirst().map(\.offset) + [max(net.params.count, 1)]
+        paramPadding = zip(ends, starts).map { $0..<$1 }.filter { !$0.isEmpty }
         let states = net.ops.indices.map {
             Array(net.ops[$0].makeState(chunks: sizes, layout: opLayouts[$0])[owned])
         }
@@ -129,6 +140,7 @@ public final class Plan {
             for j in fusion.backwardIntoProducer {
                 ctx[j - 1].fusedReLUOutputGradient = (ctx[j].dy, ctx[j].y); ctx[j].reluBackwardFused = true
             }
+            for op in ctx { op.storesParamGradients = !zeroesParamGradients }
             for j in fusion.statsIntoConv { // (C, H, W) input
                 let shape = net.ops[j].inputShape
                 let rows = DoubleBuffer(count: Kernels.bnRowSumsCount(n: ctx[j].n, c: shape[0], h: shape[1]))
@@ -282,7 +294,8 @@ public final class Plan {
         let k = net.classes, last = net.ops.count
         timed(.loss) { eachChunk { c in
             for (i, g) in grads[c].enumerated() where zeroesGradient[i] { Kernels.fill(g, 0) }
-            Kernels.fill(chunkGrads[c], 0)
+            if zeroesParamGradients { Kernels.fill(chunkGrads[c], 0) }
+            else { for r in paramPadding { for i in r { chunkGrads[c][i] = 0 } } }
             Kernels.softmaxXentBackward(dlogits: grads[c][last], probs: probs[c], labels: labels[c],
                                         scale: 1 / Float(batch), n: chunks[c].count, k: k)
         } }

@@ -48,34 +48,46 @@ public final class Linear: Op {
     }
 
     public func forward(_ ctx: OpContext) {
+        let (y, relu) = ctx.forwardTarget // a fused ReLU (Fusion.swift; with a bias only): max(y + b, 0)
         if case .bf16(let h) = ctx.state {
             Kernels.toBF16(y: h.weights, x: ctx.values[0])
             Kernels.toBF16(y: h.input, x: ctx.x)
             Kernels.gemmBF16(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: h.input,
-                             b: h.weights, beta: 0, c: ctx.y, workspace: ctx.workspace)
+                             b: h.weights, beta: 0, c: y, workspace: ctx.workspace)
         } else {
             Kernels.gemm(transA: false, transB: true, m: ctx.n, n: outFeatures, k: inFeatures, a: ctx.x,
-                         b: ctx.values[0], beta: 0, c: ctx.y, workspace: ctx.workspace)
+                         b: ctx.values[0], beta: 0, c: y, workspace: ctx.workspace)
         }
-        if hasBias { Kernels.addBias(y: ctx.y, b: ctx.values[1], n: ctx.n, k: outFeatures, hw: 1) }
+        if hasBias && relu { Kernels.addBiasReLU(y: y, b: ctx.values[1], n: ctx.n, k: outFeatures) }
+        else if hasBias { Kernels.addBias(y: y, b: ctx.values[1], n: ctx.n, k: outFeatures, hw: 1) }
     }
+
+    /// dx, dw and db are stored when the plan asks (beta 0, no read of the zeroed buffers).
+    public func canStoreInputGradient(_ layout: OpLayout) -> Bool { true }
+    public var storesParamGradients: Bool { true }
 
     /// dx is written only when needsInputGradient (below), as Op.skipsUnneededInputGradient says.
     public var skipsUnneededInputGradient: Bool { true }
 
     public func backward(_ ctx: OpContext) {
-        // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in)
+        // dw (out, in) += dyᵀ (out, n) · x (n, in); db += Σ_n dy; dx (n, in) += dy (n, out) · w (out, in);
+        // each = instead of += when the plan left it unzeroed
+        let storeParams = ctx.storesParamGradients
         Kernels.gemm(transA: true, transB: false, m: outFeatures, n: inFeatures, k: ctx.n, a: ctx.dy, b: ctx.x,
-                     beta: 1, c: ctx.grads[0], workspace: ctx.workspace)
-        if hasBias { Kernels.biasBackward(db: ctx.grads[1], dy: ctx.dy, n: ctx.n, k: outFeatures, hw: 1) }
+                     beta: storeParams ? 0 : 1, c: ctx.grads[0], workspace: ctx.workspace)
+        if hasBias {
+            if storeParams { ctx.grads[1].fill(0) } // 1 value per output: the sum's own zero start
+            Kernels.biasBackward(db: ctx.grads[1], dy: ctx.dy, n: ctx.n, k: outFeatures, hw: 1)
+        }
         guard ctx.needsInputGradient else { return }
+        let beta: Float = ctx.storesInputGradient ? 0 : 1
         if case .bf16(let h) = ctx.state {
             Kernels.toBF16(y: h.outputGrad, x: ctx.dy)
             Kernels.gemmBF16(transA: false, transB: false, m: ctx.n, n: inFeatures, k: outFeatures, a: h.outputGrad,
-                             b: h.weights, beta: 1, c: ctx.dx, workspace: ctx.workspace)
+                             b: h.weights, beta: beta, c: ctx.dx, workspace: ctx.workspace)
         } else {
             Kernels.gemm(transA: false, transB: false, m: ctx.n, n: inFeatures, k: outFeatures, a: ctx.dy,
-                         b: ctx.values[0], beta: 1, c: ctx.dx, workspace: ctx.workspace)
+                         b: ctx.values[0], beta: beta, c: ctx.dx, workspace: ctx.workspace)
         }
     }
 }

@@ -51,6 +51,9 @@ public protocol Op: AnyObject {
     /// Whether backward leaves dx alone when `needsInputGradient` is false (convolution, linear):
     /// then a first op's input gradient is never written, and never zeroed.
     var skipsUnneededInputGradient: Bool { get }
+    /// Whether backward can store its parameters' gradients (`OpContext.storesParamGradients`)
+    /// rather than add to them: the plan then need not zero them, when every op with parameters can.
+    var storesParamGradients: Bool { get }
     /// An earlier activation this op also reads (a residual block's input): the plan hands it to
     /// the op as `skip`, its gradient as `dskip`.
     var skipSource: Int? { get }
@@ -70,6 +73,7 @@ extension Op {
     public func canStoreInputGradient(_ layout: OpLayout) -> Bool { false }
     public func canStoreSkipGradient(_ layout: OpLayout) -> Bool { false }
     public var skipsUnneededInputGradient: Bool { false }
+    public var storesParamGradients: Bool { false }
     public var skipSource: Int? { nil }
     public var flopsPerSample: Int { 0 }
     /// True for convolution and fully-connected ops: the layers initializers and LSUV act on.
