@@ -12,9 +12,10 @@
 // And a blocked convolution before a batch norm sums each output row it stores (Σ y, Σ y²) for the
 // batch norm's statistics, which the batch norm then adds up instead of reading y back.
 // The float expressions are the unfused ones (a select on the stored value; the row sums of one
-// function), so the fused plan has the unfused plan's bits: nothing else changes order. The unfused activations stay allocated: an
-// observed pass (Plan.fuses = false) writes every one, for what reads them (LSUV, init-stats,
-// TensorBoard's per-layer variances, the check that names a layer with a non-finite output).
+// function), so the fused plan has the unfused plan's bits: nothing else changes order. The
+// unfused activations stay allocated: an observed pass (Plan.fuses = false) writes every one, for
+// what reads them (LSUV, init-stats, TensorBoard's per-layer variances, the check that names a
+// layer with a non-finite output).
 
 struct Fusion {
     /// ReLU ops whose forward the op before them does in a fused pass.
