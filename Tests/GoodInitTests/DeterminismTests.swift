@@ -107,7 +107,7 @@ struct TeamProbeTests {
         let fusion = Fusion(net: net), conv = preset != .mlpDeep
         #expect(!fusion.forward.isEmpty, "\(preset): some ReLU is fused into its producer")
         if conv && preset != .resnetSmall { #expect(!fusion.backward.isEmpty, "\(preset): a ReLU backward fused") }
-        if conv && preset != .plain30 { #expect(!fusion.statsIntoConv.isEmpty, "\(preset): a convolution sums for a BN") }
+        if conv && preset != .plain30 { #expect(!fusion.statsIntoConv.isEmpty, "\(preset): a conv sums for a BN") }
         if preset == .resnetSmall {
             #expect(!fusion.backwardIntoProducer.isEmpty, "a ReLU's backward in its add")
             #expect(!fusion.addIntoNorm.isEmpty, "an add (and its ReLU) in the batch norm before it")
