@@ -29,11 +29,58 @@ static inline void max_step8(ck_f8 *best, ck_i8 *at, ck_f8 v, int32_t hw) {
     *best = (ck_f8)(((ck_i8)v & win) | ((ck_i8)*best & ~win));
 }
 
+// Windows that tile the image exactly (window = stride, no padding, no pixel left out, as 2×2 / 2 on
+// even sizes): every pixel is in one window.
+static int tiles_exactly(const ck_pool_shape *s) {
+    return s->pad == 0 && s->R == s->stride && s->S == s->stride && ck_pool_out_h(s) * s->stride == s->H &&
+           ck_pool_out_w(s) * s->stride == s->W;
+}
+
+// The 16 lanes of output (p, q) of one plane into y, argmax (padding lanes zero).
+static inline void store_max(float *y, int32_t *argmax, const ck_f8 best[2], const ck_i8 at[2], ptrdiff_t cn) {
+    memcpy(y, best, 2 * sizeof(ck_f8));
+    memcpy(argmax, at, 2 * sizeof(ck_i8));
+    for (ptrdiff_t l = cn; l < CB; l++) { y[l] = 0.0f; argmax[l] = 0; }
+}
+
+// Exactly tiling windows: QB outputs of a row of windows at a time, their window rows read image
+// row by image row (in order, where window by window two rows alternated). Each output still sees
+// its window's pixels in (h, w) order: the same winners, ties included.
+#define QB 8
+static void max_tiles(float *y, int32_t *argmax, const float *plane, ptrdiff_t cn, const ck_pool_shape *s) {
+    const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), st = s->stride, W = s->W;
+    for (ptrdiff_t p = 0; p < P; p++)
+        for (ptrdiff_t q0 = 0; q0 < Q; q0 += QB) {
+            const ptrdiff_t qn = ck_min(QB, Q - q0);
+            ck_f8 best[QB][2];
+            ck_i8 at[QB][2];
+            for (ptrdiff_t i = 0; i < qn; i++)
+                for (int k = 0; k < 2; k++) {
+                    best[i][k] = (ck_f8){0} - FLT_MAX;
+                    at[i][k] = (ck_i8){0} + (int32_t)(p * st * W + (q0 + i) * st);
+                }
+            for (ptrdiff_t r = 0; r < st; r++)
+                for (ptrdiff_t i = 0; i < qn; i++)
+                    for (ptrdiff_t t = 0; t < st; t++) {
+                        const int32_t hw = (int32_t)((p * st + r) * W + (q0 + i) * st + t);
+                        const float *v = plane + (ptrdiff_t)hw * CB;
+                        for (int k = 0; k < 2; k++) max_step8(&best[i][k], &at[i][k], ck_load8(v + 8 * k), hw);
+                    }
+            for (ptrdiff_t i = 0; i < qn; i++)
+                store_max(y + (p * Q + q0 + i) * CB, argmax + (p * Q + q0 + i) * CB, best[i], at[i], cn);
+        }
+}
+
 void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const ck_pool_shape *s) {
     const ptrdiff_t P = ck_pool_out_h(s), Q = ck_pool_out_w(s), HW = s->H * s->W, Cb = ck_ceil_div(s->C, CB);
+    const int tiles = tiles_exactly(s);
     CK_PARALLEL_FOR(nb, s->N * Cb, POOL_PAR(s),
         const ptrdiff_t cn = lanes(s->C, nb % Cb);
         const float *plane = x + nb * HW * CB;
+        if (tiles) {
+            max_tiles(y + nb * P * Q * CB, argmax + nb * P * Q * CB, plane, cn, s);
+            continue;
+        }
         for (ptrdiff_t p = 0; p < P; p++)
             for (ptrdiff_t q = 0; q < Q; q++) {
                 ptrdiff_t h0, h1, w0, w1;
@@ -50,20 +97,9 @@ void ck_maxpool_forward_blocked(float *y, int32_t *argmax, const float *x, const
                         const int32_t hw = (int32_t)(h * s->W + w);
                         for (int k = 0; k < 2; k++) max_step8(&best[k], &at[k], ck_load8(v + 8 * k), hw);
                     }
-                float *yo = y + ((nb * P + p) * Q + q) * CB;
-                int32_t *ao = argmax + ((nb * P + p) * Q + q) * CB;
-                memcpy(yo, best, sizeof best);
-                memcpy(ao, at, sizeof at);
-                for (ptrdiff_t l = cn; l < CB; l++) { yo[l] = 0.0f; ao[l] = 0; } // padding lanes
+                store_max(y + ((nb * P + p) * Q + q) * CB, argmax + ((nb * P + p) * Q + q) * CB, best, at, cn);
             }
     );
-}
-
-// Windows that tile the image exactly (window = stride, no padding, no pixel left out, as 2×2 / 2 on
-// even sizes): every pixel is in one window.
-static int tiles_exactly(const ck_pool_shape *s) {
-    return s->pad == 0 && s->R == s->stride && s->S == s->stride && ck_pool_out_h(s) * s->stride == s->H &&
-           ck_pool_out_w(s) * s->stride == s->W;
 }
 
 // One pixel's 16 lanes of a stored plane: 0 + g (what adding g onto the zeroed plane gives, sign of a

@@ -15,6 +15,7 @@ import Testing
         .init(N: 3, C: 20, H: 17, W: 17, R: 3, S: 3, stride: 1, pad: 1),
         .init(N: 1, C: 33, H: 13, W: 11, R: 5, S: 3, stride: 3, pad: 2),
         .init(N: 2, C: 16, H: 9, W: 7, R: 2, S: 2, stride: 2, pad: 0),
+        .init(N: 1, C: 20, H: 6, W: 36, R: 3, S: 3, stride: 3, pad: 0), // tiles: 12 windows a row, padding lanes
     ]
     /// (N, C, HW) for global pooling and PReLU.
     static let planes: [(Int, Int, Int)] = [(2, 16, 49), (3, 20, 49), (4, 32, 784), (2, 20, 784), (2, 33, 1)]
