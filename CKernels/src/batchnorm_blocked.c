@@ -96,7 +96,7 @@ static inline void normalize_block_with(float *y, float *xhat, const float *x, c
     for (ptrdiff_t i = 0; i < HW; i++)
         for (int k = 0; k < 2; k++) {
             const ptrdiff_t j = i * LANES + 8 * k;
-            const ck_f8 h = (ck_load8(x + j) - mv[k]) * iv[k]; // ck_bn_xhat
+            const ck_f8 h = ck_bn_xhat8(ck_load8(x + j), mv[k], iv[k]);
             if (xhat) ck_store8(xhat + j, h);
             const ck_f8 u = gv[k] * h + bv[k];
             const ck_f8 v = add ? u + ck_load8(skip + j) : u;
@@ -224,7 +224,7 @@ static inline void apply_block16(float *restrict d, const float *restrict g, con
     for (ptrdiff_t i = 0; i < HW; i++)
         for (int q = 0; q < 2; q++) {
             const ptrdiff_t j = i * LANES + 8 * q;
-            const ck_f8 h = (ck_load8(x + j) - mv[q]) * iv[q]; // ck_bn_xhat
+            const ck_f8 h = ck_bn_xhat8(ck_load8(x + j), mv[q], iv[q]);
             if (accumulate) ck_store8(d + j, ck_load8(d + j) + kv[q] * (ck_load8(g + j) - dv[q] - h * hv[q]));
             else ck_store8(d + j, kv[q] * (ck_load8(g + j) - dv[q] - h * hv[q]));
         }

@@ -84,10 +84,6 @@ static inline void ck_conv_finish_prefetch(const ck_conv_finish *f, ptrdiff_t lo
 // the backward recomputes x̂ with (nothing stored between them), so both see the same bits.
 static inline float ck_bn_xhat(float x, float mean, float invstd) { return (x - mean) * invstd; }
 
-// Batch norm's statistics, one row of W pixels at a time: Σ x and Σ x² from zero, in pixel order,
-// in double (x² of a float is exact in double, so a fused multiply-add changes nothing). The plain
-// (one channel), blocked (16 lanes) and convolution-side (ck_bn_store_rows16) sums all go through
-// these, so each lane of each row has the same bits wherever it is summed.
 typedef float ck_f4 __attribute__((vector_size(16)));
 typedef double ck_d4 __attribute__((vector_size(32)));
 // Half a channel block as one AVX2 register, for elementwise passes the compiler would otherwise
@@ -103,7 +99,13 @@ static inline ck_f8 ck_load8(const float *p) {
 static inline void ck_store8(float *p, ck_f8 v) { memcpy(p, &v, sizeof v); }
 // v > 0 ? v : +0 lane by lane (NaN and −0 give +0): the ReLU kernel's select.
 static inline ck_f8 ck_relu8(ck_f8 v) { return (ck_f8)((ck_i8)v & (v > (ck_f8){0})); }
+// ck_bn_xhat on 8 lanes.
+static inline ck_f8 ck_bn_xhat8(ck_f8 x, ck_f8 mean, ck_f8 invstd) { return (x - mean) * invstd; }
 
+// Batch norm's statistics, one row of W pixels at a time: Σ x and Σ x² from zero, in pixel order,
+// in double (x² of a float is exact in double, so a fused multiply-add changes nothing). The plain
+// (one channel), blocked (16 lanes) and convolution-side (ck_bn_store_rows16) sums all go through
+// these, so each lane of each row has the same bits wherever it is summed.
 static inline void ck_bn_row1(double *s, double *q, const float *row, ptrdiff_t W) {
     double a = 0.0, b = 0.0;
     for (ptrdiff_t i = 0; i < W; i++) {

@@ -65,7 +65,7 @@ struct Fusion {
         // batch norm, add, ReLU: the add's input is read by the add alone, and the ReLU is folded into the add
         statsIntoConv = Set(net.ops.indices.filter { j in
             j > 0 && net.ops[j] is BatchNorm && net.ops[j - 1] is Conv2d && net.opLayout(j - 1).output == .blocked
-                && net.opLayout(j).input == .blocked && !net.aliases(j - 1) && net.ops[j].inputShape.count == 3
+                && net.opLayout(j).input == .blocked && net.ops[j].inputShape.count == 3
         })
         addIntoNorm = Set(forward.compactMap { j -> Int? in
             guard j >= 2, net.ops[j - 1] is ResidualAdd, net.ops[j - 2] is BatchNorm, !read.contains(j - 1),
